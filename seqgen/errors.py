@@ -1,0 +1,29 @@
+"""The SeqgenError family.
+
+Library code raises these with a message that tells the user what to do; only ``cli.py`` prints
+them (one line on stderr) and turns them into an exit code.
+"""
+
+
+class SeqgenError(Exception):
+    """Base class: a runtime failure the user can fix. Exit code 1."""
+
+    exit_code = 1
+
+
+class UsageError(SeqgenError):
+    """A bad option value or argument combination. Exit code 2."""
+
+    exit_code = 2
+
+
+class CorpusError(SeqgenError):
+    """A text or ABC source that cannot be read or is unusable for training."""
+
+
+class CheckpointError(SeqgenError):
+    """A checkpoint that is missing, corrupt, unsafe or not a seqgen checkpoint."""
+
+
+class MusicError(SeqgenError):
+    """ABC parsing, validation or export failed."""

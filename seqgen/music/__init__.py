@@ -1,0 +1,1 @@
+"""Folk tunes in ABC notation: reading, checking and exporting them."""
