@@ -1,0 +1,51 @@
+"""Stateful batches for truncated backpropagation through time.
+
+The token stream is cut into ``B`` equal rows that are read side by side, ``T`` tokens at a time,
+so row ``b`` of batch ``i + 1`` continues exactly where row ``b`` of batch ``i`` stopped. That is
+what lets the hidden state be carried from one batch to the next::
+
+    stream:  a b c d e f g h i j k l m n o p q r s t u v w x      (n = 24, B = 3, T = 3)
+
+    rows:    a b c d e f g h        batch 0: x = a b c   y = b c d
+             i j k l m n o p                  i j k       j k l
+             q r s t u v w x                  q r s       r s t
+                                    batch 1: x = d e f   y = e f g  ...
+
+The targets are the inputs shifted by one, so each row needs one token beyond its last input.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from .errors import CorpusError
+
+
+class BatchStream:
+    """Batches of (inputs, targets), each ``(B, T)`` int64, in stream order."""
+
+    def __init__(self, ids: np.ndarray, batch_size: int, seq_len: int):
+        row_len = (len(ids) - 1) // batch_size
+        if row_len < seq_len:
+            need = batch_size * seq_len + 1
+            raise CorpusError(
+                f"the training text has {len(ids)} tokens, fewer than one batch needs ({need} = "
+                f"batch size {batch_size} x sequence length {seq_len} + 1); give more text or lower "
+                "--batch-size / --seq-len"
+            )
+        self.batch_size, self.seq_len = batch_size, seq_len
+        used = ids[: row_len * batch_size + 1].astype(np.int64)
+        # Inputs and targets as (B, row_len) views of one array: row b starts at b * row_len.
+        self.inputs = torch.from_numpy(used[:-1].reshape(batch_size, row_len).copy())
+        self.targets = torch.from_numpy(used[1:].reshape(batch_size, row_len).copy())
+        self.num_batches = row_len // seq_len
+
+    def __len__(self) -> int:
+        return self.num_batches
+
+    def batch(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Batch ``index`` of the epoch: inputs and targets, both (B, T)."""
+        start = index * self.seq_len
+        end = start + self.seq_len
+        return self.inputs[:, start:end], self.targets[:, start:end]

@@ -1,0 +1,156 @@
+"""Typed configurations for the model, training and sampling, validated in one place.
+
+The same objects are stored in checkpoints (as plain dicts), so a run can be rebuilt exactly.
+Each ``validate`` reports every problem at once rather than stopping at the first.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields
+
+from .errors import UsageError
+
+LEVELS = ("char", "word")
+CELLS = ("lstm", "gru", "rnn")
+
+
+def _check(problems: list[str]) -> None:
+    if problems:
+        raise UsageError("; ".join(problems))
+
+
+def from_dict(cls, data: dict):
+    """Build a config dataclass from a stored dict, ignoring keys a newer version added."""
+    names = {f.name for f in fields(cls)}
+    return cls(**{k: v for k, v in data.items() if k in names})
+
+
+@dataclass
+class ModelConfig:
+    """Shape of the recurrent language model."""
+
+    vocab_size: int = 0
+    cell: str = "lstm"
+    layers: int = 2
+    hidden: int = 512
+    embed: int = 0  # 0 means "same as hidden"
+    dropout: float = 0.2
+    tie: bool = False
+
+    @property
+    def embed_size(self) -> int:
+        return self.embed or self.hidden
+
+    def validate(self) -> "ModelConfig":
+        p = []
+        if self.cell not in CELLS:
+            p.append(f"--cell must be one of {', '.join(CELLS)} (got {self.cell!r})")
+        if self.layers < 1:
+            p.append(f"--layers must be at least 1 (got {self.layers})")
+        if self.hidden < 1:
+            p.append(f"--hidden must be at least 1 (got {self.hidden})")
+        if self.embed < 0:
+            p.append(f"--embed must be 0 (same as hidden) or positive (got {self.embed})")
+        if not (0.0 <= self.dropout < 1.0) or math.isnan(self.dropout):
+            p.append(f"--dropout must be in [0, 1) (got {self.dropout})")
+        _check(p)
+        return self
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class TrainConfig:
+    """How to train: data split, optimisation, stopping and output."""
+
+    level: str = "char"
+    seq_len: int = 128
+    batch_size: int = 32
+    lr: float = 3e-3
+    weight_decay: float = 0.01
+    warmup_steps: int = 100
+    clip: float = 1.0
+    epochs: int = 50
+    max_steps: int = 0  # 0: no limit
+    time_budget: float = 0.0  # seconds; 0: no limit
+    val_fraction: float = 0.1
+    eval_every: int = 200  # steps between validations
+    eval_tokens: int = 200_000  # held-out tokens scored at each validation (0: all)
+    patience: int = 6  # validations without improvement before early stopping (0: never)
+    seed: int = 1337
+    max_vocab: int = 0  # word level: keep the most frequent words (0: no cap)
+    min_count: int = 1  # word level: rarer words become <unk>
+    device: str = "auto"
+
+    def validate(self) -> "TrainConfig":
+        p = []
+        if self.level not in LEVELS:
+            p.append(f"--level must be one of {', '.join(LEVELS)} (got {self.level!r})")
+        for name in ("seq_len", "batch_size", "epochs"):
+            if getattr(self, name) < 1:
+                p.append(f"--{name.replace('_', '-')} must be at least 1 (got {getattr(self, name)})")
+        for name in ("max_steps", "warmup_steps", "eval_tokens", "patience", "max_vocab"):
+            if getattr(self, name) < 0:
+                p.append(f"--{name.replace('_', '-')} must not be negative (got {getattr(self, name)})")
+        if not self.lr > 0 or not math.isfinite(self.lr):
+            p.append(f"--lr must be a positive number (got {self.lr})")
+        if not self.clip >= 0 or not math.isfinite(self.clip):
+            p.append(f"--clip must be 0 (off) or positive (got {self.clip})")
+        if not (0.0 < self.val_fraction < 0.5):
+            p.append(f"--val-fraction must be between 0 and 0.5 (got {self.val_fraction})")
+        if not self.time_budget >= 0:
+            p.append(f"--time-budget must not be negative (got {self.time_budget})")
+        if self.eval_every < 1:
+            p.append(f"--eval-every must be at least 1 (got {self.eval_every})")
+        if self.min_count < 1:
+            p.append(f"--min-count must be at least 1 (got {self.min_count})")
+        _check(p)
+        return self
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class SampleConfig:
+    """How to generate: length, randomness and truncation of the distribution."""
+
+    length: int = 500
+    temperature: float = 0.8
+    top_k: int | None = None  # None: off
+    top_p: float = 1.0  # 1.0: off
+    prime: str = ""
+    num_samples: int = 1
+    seed: int | None = None
+
+    def validate(self) -> "SampleConfig":
+        p = []
+        if self.length < 1:
+            p.append(f"--length must be at least 1 (got {self.length})")
+        if not self.temperature >= 0 or not math.isfinite(self.temperature):
+            p.append(f"--temperature must be 0 (greedy) or positive (got {self.temperature})")
+        if self.top_k is not None and self.top_k < 1:
+            p.append(f"--top-k must be at least 1; leave it out to sample from all tokens (got {self.top_k})")
+        if not (0.0 < self.top_p <= 1.0):  # also rejects nan
+            p.append(f"--top-p must be in (0, 1] (got {self.top_p})")
+        if self.num_samples < 1:
+            p.append(f"--num-samples must be at least 1 (got {self.num_samples})")
+        _check(p)
+        return self
+
+
+def parse_duration(text: str) -> float:
+    """Turn '90', '90s', '10m', '1.5h' into seconds."""
+    units = {"s": 1, "m": 60, "h": 3600}
+    raw = text.strip().lower()
+    scale = units.get(raw[-1:], None)
+    number = raw[:-1] if scale else raw
+    try:
+        value = float(number) * (scale or 1)
+    except ValueError:
+        raise UsageError(f"--time-budget: cannot read {text!r}; use e.g. 90s, 10m or 1.5h") from None
+    if not value >= 0 or not math.isfinite(value):
+        raise UsageError(f"--time-budget must be a positive duration (got {text!r})")
+    return value

@@ -1,0 +1,136 @@
+"""Read training text from files, folders and built-in ABC collections; split it into token arrays.
+
+A corpus is a list of documents (files, or tunes for ABC). Its ``kind`` ("text" or "abc") is
+decided from the input and stored in the checkpoint, so sampling knows whether to produce tunes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .errors import CorpusError, UsageError
+from .vocab import EOS_ID, Vocab
+
+TEXT_SUFFIXES = {".txt", ".text", ".md", ".rst", ""}
+_SNIFF_BYTES = 8192
+
+
+@dataclass
+class Corpus:
+    documents: list[str]
+    kind: str  # "text" or "abc"
+    sources: list[str]
+    notes: list[str] = field(default_factory=list)  # things the user should hear about (skips)
+
+    @property
+    def chars(self) -> int:
+        return sum(len(d) for d in self.documents)
+
+
+def _is_abc_source(spec: str) -> bool:
+    return spec.startswith("builtin:") or Path(spec).suffix.lower() == ".abc" or (
+        Path(spec).is_dir() and any(Path(spec).rglob("*.abc")) and not any(_text_files(Path(spec)))
+    )
+
+
+def _text_files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in TEXT_SUFFIXES
+                  and not any(part.startswith(".") for part in p.relative_to(folder).parts))
+
+
+def read_text_file(path: Path, encoding: str = "utf-8") -> str:
+    """Read one text file, refusing binary data and explaining how to fix a wrong encoding."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise CorpusError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if b"\x00" in raw[:_SNIFF_BYTES] and not encoding.lower().startswith("utf-16"):
+        raise CorpusError(f"{path} looks like a binary file (it contains NUL bytes); give a text file")
+    try:
+        text = raw.decode(encoding)
+    except LookupError:
+        raise UsageError(f"unknown --encoding {encoding!r}; try utf-8 or latin-1") from None
+    except UnicodeDecodeError as exc:
+        raise CorpusError(
+            f"{path} is not valid {encoding} (byte {exc.start}); pass --encoding with the file's "
+            "encoding, e.g. --encoding latin-1"
+        ) from None
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def read_corpus(specs: list[str], encoding: str = "utf-8") -> Corpus:
+    """Read every file, folder (``.txt`` inside, recursively) or ``builtin:NAME`` in ``specs``."""
+    if not specs:
+        raise UsageError("give at least one text file, folder or builtin:NAME to train on")
+    abc = [_is_abc_source(s) for s in specs]
+    if any(abc):
+        if not all(abc):
+            raise UsageError("mix of ABC tunes and plain text: train on one kind at a time")
+        return _read_abc(specs)
+    documents, sources = [], []
+    for spec in specs:
+        path = Path(spec)
+        if not path.exists():
+            raise CorpusError(f"{spec}: no such file or folder")
+        files = _text_files(path) if path.is_dir() else [path]
+        if path.is_dir() and not files:
+            raise CorpusError(f"{spec}: folder has no text files (.txt); point at a text file instead")
+        for file in files:
+            documents.append(read_text_file(file, encoding))
+            sources.append(str(file))
+    if not any(d.strip() for d in documents):
+        raise CorpusError(f"{', '.join(specs)}: no text (empty or only whitespace); give a file with text")
+    return Corpus([d for d in documents if d.strip()], "text", sources)
+
+
+def _read_abc(specs: list[str]) -> Corpus:
+    from .music import abc  # music21 is slow to import: only pay for it when ABC is trained
+
+    paths: list[Path] = []
+    for spec in specs:
+        paths.extend(abc.builtin_paths(spec.removeprefix("builtin:")) if spec.startswith("builtin:") else [Path(spec)])
+    tunes = abc.read_tunes(paths)
+    notes = []
+    if tunes.skipped_unparsable:
+        notes.append(f"skipped {tunes.skipped_unparsable} tunes that do not parse; training on the other {len(tunes.tunes)}")
+    return Corpus(tunes.tunes, "abc", list(specs), notes)
+
+
+@dataclass
+class TokenSplit:
+    """Training and held-out token ids (int32), ready for batching."""
+
+    train: np.ndarray
+    val: np.ndarray
+
+
+def split_tokens(corpus: Corpus, vocab: Vocab, val_fraction: float, seed: int = 0) -> TokenSplit:
+    """Encode the corpus and hold out ``val_fraction`` of it for validation.
+
+    Text: the last part of the token stream (the usual convention, e.g. nanoGPT's 90/10 split).
+    ABC: whole tunes, chosen by a seeded shuffle, so no tune is cut in half. Every document ends
+    with ``<eos>`` at character level, so the model learns where a tune ends.
+    """
+    docs = list(corpus.documents)
+    if corpus.kind == "abc":
+        order = np.random.default_rng(seed).permutation(len(docs))
+        docs = [docs[i] for i in order]
+        n_val = max(1, round(len(docs) * val_fraction)) if len(docs) > 1 else 0
+        if n_val == 0:
+            raise CorpusError("an ABC corpus needs at least two tunes (one is held out for validation)")
+        return TokenSplit(_encode_docs(docs[:-n_val], vocab), _encode_docs(docs[-n_val:], vocab))
+    ids = _encode_docs(docs, vocab)
+    n_val = int(len(ids) * val_fraction)
+    return TokenSplit(ids[: len(ids) - n_val], ids[len(ids) - n_val:])
+
+
+def _encode_docs(docs: list[str], vocab: Vocab) -> np.ndarray:
+    parts = []
+    for doc in docs:
+        parts.append(vocab.encode(doc))
+        if vocab.level == "char":
+            parts.append(np.array([EOS_ID], dtype=np.int32))
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int32)

@@ -1,0 +1,84 @@
+"""How the CLI shows things: rich progress for training, tables for scores. Only cli.py uses it."""
+
+from __future__ import annotations
+
+import math
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+err = Console(stderr=True)
+out = Console()
+
+
+class TrainDisplay:
+    """Turns training events into a live progress bar and a line per evaluation."""
+
+    def __init__(self, console: Console = err):
+        self.console = console
+        self.progress = Progress(
+            TextColumn("[bold]step {task.fields[step]:>6}"),
+            BarColumn(),
+            TextColumn("{task.percentage:>3.0f}%"),
+            TextColumn("loss {task.fields[loss]:.3f}"),
+            TextColumn("val ppl {task.fields[val_ppl]}"),
+            TextColumn("{task.fields[tps]:>7,.0f} tok/s"),
+            TimeElapsedColumn(),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
+            console=console,
+            transient=False,
+        )
+        self.task = None
+
+    def __call__(self, kind: str, info: dict) -> None:
+        getattr(self, f"on_{kind}", lambda info: None)(info)
+
+    def on_start(self, info: dict) -> None:
+        resumed = f", resuming at step {info['resumed_at']}" if info["resumed_at"] else ""
+        self.console.print(
+            f"training on {info['train_tokens']:,} tokens (validation {info['val_tokens']:,}), vocabulary "
+            f"{info['vocab']:,}, {info['params']:,} parameters, device {info['device']}{resumed}")
+        self.console.print(f"run folder: {info['run_dir']}")
+        for note in info["notes"]:
+            self.console.print(f"[yellow]note:[/] {note}")
+        self.progress.start()
+        self.task = self.progress.add_task("train", total=1000, step=info["resumed_at"], loss=math.nan,
+                                           val_ppl="-", tps=0.0)
+
+    def on_step(self, info: dict) -> None:
+        self.progress.update(self.task, completed=info["progress"] * 1000, step=info["step"], loss=info["loss"],
+                             tps=info["tokens_per_s"])
+
+    def on_eval(self, info: dict) -> None:
+        mark = " [green]best[/]" if info["best"] else ""
+        self.progress.update(self.task, val_ppl=f"{info['val_ppl']:.2f}")
+        train = f"train {info['train_loss']:.4f}  " if info["train_loss"] is not None else ""
+        self.progress.console.print(
+            f"step {info['step']:>6}  {train}val {info['val_loss']:.4f} nats/token  ppl {info['val_ppl']:.2f}{mark}")
+
+    def on_warning(self, info: dict) -> None:
+        self.progress.console.print(f"[yellow]warning:[/] {info['message']}")
+
+    def on_end(self, info: dict) -> None:
+        self.stop()
+        self.console.print(f"stopped ({info['reason']}) at step {info['step']}; best validation loss "
+                           f"{info['best_val_loss']:.4f} nats/token")
+        self.console.print(f"checkpoints: {info['best_path']} (best), {info['last_path']} (last)")
+
+    def stop(self) -> None:
+        if self.task is not None:
+            self.progress.stop()
+
+
+def score_table(rows: list[dict]) -> Table:
+    """One row per model: cross-entropy, perplexity and bits per char on the same text."""
+    table = Table(title="evaluation")
+    for col in ("checkpoint", "model", "tokens", "cross-entropy (nats)", "perplexity", "bits/char"):
+        table.add_column(col, justify="left" if col in ("checkpoint", "model") else "right")
+    for r in rows:
+        bpc = r.get("bits_per_char")
+        table.add_row(r["checkpoint"], r["model"], f"{r['tokens']:,}", f"{r['cross_entropy']:.4f}",
+                      f"{r['perplexity']:.3f}", f"{bpc:.4f}" if bpc is not None else "-")
+    return table

@@ -1,0 +1,112 @@
+"""Generation from a recurrent model: temperature, top-k, top-p (nucleus), priming, batches.
+
+All samples are drawn side by side as one batch; a seeded ``torch.Generator`` makes the same
+seed give the same text on the same machine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+
+from .config import SampleConfig
+from .errors import UsageError
+from .model import RNNLM
+from .vocab import EOS_ID, UNK_ID, Vocab, join_words
+
+OnText = Callable[[int, str], None]  # (sample index, new text) as it is generated
+
+
+def prime_ids(vocab: Vocab, prime: str) -> tuple[list[int], list[str]]:
+    """Encode the prime; return the ids and the symbols the model never saw (now ``<unk>``)."""
+    if not prime:
+        return [EOS_ID], []  # <eos> ends the previous document, so it starts a fresh one
+    ids = vocab.encode(prime).tolist()
+    unknown = vocab.unknown_symbols(prime)
+    if ids and all(i == UNK_ID for i in ids):
+        raise UsageError(f"--prime {prime!r} has only symbols this model never saw; prime with text like its training text")
+    if vocab.level == "word" and not prime.endswith("\n") and ids and ids[-1] == EOS_ID:
+        ids = ids[:-1]  # the word splitter closes the line; a prime continues it
+    return ids, unknown
+
+
+def filter_logits(logits: torch.Tensor, top_k: int | None, top_p: float) -> torch.Tensor:
+    """Keep the k most likely tokens and/or the smallest set whose probability reaches top_p."""
+    if top_k is not None and top_k < logits.size(-1):
+        kth = torch.topk(logits, top_k, dim=-1).values[..., -1:]
+        logits = logits.masked_fill(logits < kth, float("-inf"))
+    if top_p < 1.0:
+        sorted_logits, order = torch.sort(logits, descending=True, dim=-1)
+        cum = torch.softmax(sorted_logits, dim=-1).cumsum(-1)
+        # Drop a token when the tokens before it already reach top_p (the first always stays).
+        drop = (cum - torch.softmax(sorted_logits, dim=-1)) >= top_p
+        sorted_logits = sorted_logits.masked_fill(drop, float("-inf"))
+        logits = torch.full_like(logits, float("-inf")).scatter(-1, order, sorted_logits)
+    return logits
+
+
+@torch.no_grad()
+def generate(model: RNNLM, vocab: Vocab, config: SampleConfig, on_text: OnText | None = None,
+             stop_at_eos: bool = False, device: torch.device | str = "cpu") -> list[str]:
+    """Generate ``config.num_samples`` texts of ``config.length`` tokens after the prime.
+
+    The prime is part of each returned text. With ``stop_at_eos`` a sample ends at its first
+    ``<eos>`` (used for whole tunes); otherwise ``<eos>`` is just a line or document break.
+    """
+    config.validate()
+    model.eval()
+    gen = torch.Generator(device="cpu")
+    gen.manual_seed(config.seed if config.seed is not None else torch.seed())
+    start, _ = prime_ids(vocab, config.prime)
+    n = config.num_samples
+    x = torch.tensor([start] * n, dtype=torch.long, device=device)  # (N, P)
+    logits, hidden = model(x)
+    logits = logits[:, -1]  # (N, V)
+    streams = [_TextStream(vocab, config.prime) for _ in range(n)]
+    done = torch.zeros(n, dtype=torch.bool)
+    for _ in range(config.length):
+        nxt = _pick(logits.float().cpu(), config, gen)  # (N,)
+        for i in range(n):
+            if done[i]:
+                continue
+            token = int(nxt[i])
+            if stop_at_eos and token == EOS_ID:
+                done[i] = True
+                continue
+            new = streams[i].add(token)
+            if on_text:
+                on_text(i, new)
+        if bool(done.all()):
+            break
+        logits, hidden = model(nxt.view(n, 1).to(device), hidden)
+        logits = logits[:, -1]
+    return [s.text for s in streams]
+
+
+def _pick(logits: torch.Tensor, config: SampleConfig, gen: torch.Generator) -> torch.Tensor:
+    if config.temperature == 0:
+        return logits.argmax(-1)
+    logits = filter_logits(logits / config.temperature, config.top_k, config.top_p)
+    return torch.multinomial(torch.softmax(logits, -1), 1, generator=gen).squeeze(-1)
+
+
+class _TextStream:
+    """Turns sampled tokens into text as they come; words need their neighbours for spacing."""
+
+    def __init__(self, vocab: Vocab, prime: str):
+        self.vocab, self.prime = vocab, prime
+        self.words = [t for t in vocab.tokenize(prime)] if vocab.level == "word" and prime else []
+        if self.words and not prime.endswith("\n"):
+            self.words.pop()  # the splitter closed the prime's line with <eos>; sampling continues it
+        self.base = len(join_words(self.words))
+        self.text = prime
+
+    def add(self, token: int) -> str:
+        if self.vocab.level == "char":
+            new = self.vocab.decode([token])
+        else:
+            self.words.append(self.vocab.tokens[token])
+            new = join_words(self.words)[self.base + len(self.text) - len(self.prime):]
+        self.text += new
+        return new

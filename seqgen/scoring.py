@@ -1,0 +1,42 @@
+"""Score a checkpoint on text: the glue between checkpoints, corpora and evaluate.py."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from . import checkpoint as ckpt
+from .corpus import read_corpus
+from .errors import CorpusError
+from .evaluate import Score, score_rnn
+from .vocab import EOS_ID, UNK_ID, Vocab
+
+
+def text_ids(vocab: Vocab, specs: list[str], encoding: str = "utf-8") -> np.ndarray:
+    """Encode evaluation text the way training text is encoded (documents end with <eos>)."""
+    corpus = read_corpus(specs, encoding)
+    parts = []
+    for doc in corpus.documents:
+        parts.append(vocab.encode(doc))
+        if vocab.level == "char":
+            parts.append(np.array([EOS_ID], dtype=np.int32))
+    ids = np.concatenate(parts)
+    known = ids[(ids != UNK_ID) & (ids != EOS_ID)]
+    if len(known) == 0:
+        raise CorpusError(f"{', '.join(specs)}: none of its tokens are in the model's vocabulary; "
+                          "evaluate on text like the training text")
+    return ids
+
+
+def score_checkpoint(path: Path, texts: list[str], encoding: str = "utf-8") -> dict:
+    """Cross-entropy, perplexity (and bits per char) of one checkpoint on texts or its held-out split."""
+    payload = ckpt.load(path)
+    model, vocab = ckpt.load_rnn(payload)
+    if texts:
+        ids = text_ids(vocab, texts, encoding)
+    else:
+        ids = payload["data"]["val_ids"].numpy()
+    score: Score = score_rnn(model, ids)
+    return {"checkpoint": str(path), "model": f"{model.config.cell} {model.config.layers}x{model.config.hidden}",
+            "level": vocab.level, **score.as_dict(vocab.level)}
