@@ -62,6 +62,10 @@ def load(path: Path | str) -> dict:
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: no such checkpoint; train one with 'seqgen train FILE'")
+    if not zipfile.is_zipfile(path):
+        # torch.save writes a zip archive; anything else (empty, cut short, random bytes, a legacy
+        # pickle) is refused before any unpickling starts.
+        raise CheckpointError(f"{path} is corrupt or truncated (not a checkpoint archive); use another checkpoint")
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError:
@@ -69,7 +73,7 @@ def load(path: Path | str) -> dict:
             f"{path} was refused: it holds Python objects that could run code when loaded; "
             "seqgen checkpoints hold only tensors and plain values"
         ) from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as exc:
+    except Exception as exc:  # torch raises many types for damaged archives; all mean the same here
         raise CheckpointError(f"{path} is corrupt or truncated ({_first_line(exc)}); use another checkpoint") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not a seqgen checkpoint (a plain PyTorch file?); train with 'seqgen train'")

@@ -219,7 +219,7 @@ class _Loop:
         self.model.train()
         loss, hidden = self.model.loss(x.to(self.device), y.to(self.device), self.hidden)
         self.p.batch_index += 1
-        if not torch.isfinite(loss):
+        if not math.isfinite(loss.item()):
             self.opt.zero_grad(set_to_none=True)
             self.hidden = None
             return None
@@ -231,7 +231,7 @@ class _Loop:
         self.hidden = detach(hidden)
         self.p.step += 1
         self.p.tokens_seen += x.numel()
-        return float(loss)
+        return loss.item()
 
     def _fraction(self) -> float:
         cfg, p = self.cfg, self.p

@@ -1,0 +1,63 @@
+"""Shared fixtures: real English prose from the standard library and a tiny trained model."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from pydoc_data.topics import topics
+
+from seqgen.config import ModelConfig, TrainConfig
+from seqgen.train import train
+
+PROSE = "\n".join(topics[k] for k in sorted(topics))  # ~470k characters of Python documentation
+
+
+def tiny_model(**overrides) -> ModelConfig:
+    return ModelConfig(**{"cell": "lstm", "layers": 1, "hidden": 64, "dropout": 0.0, **overrides})
+
+
+def tiny_train(**overrides) -> TrainConfig:
+    base = {"seq_len": 32, "batch_size": 16, "lr": 1e-2, "warmup_steps": 5, "max_steps": 40,
+            "eval_every": 20, "eval_tokens": 5000, "seed": 7}
+    return TrainConfig(**{**base, **overrides})
+
+
+@pytest.fixture(scope="session")
+def prose() -> str:
+    return PROSE
+
+
+@pytest.fixture(scope="session")
+def prose_file(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("corpus") / "prose.txt"
+    path.write_text(PROSE[:120_000], encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="session")
+def char_run(tmp_path_factory, prose_file):
+    """A tiny char-level LSTM trained for a few seconds; reused by many tests (read-only)."""
+    out = tmp_path_factory.mktemp("runs") / "char"
+    return train([str(prose_file)], tiny_model(), tiny_train(max_steps=60), out_dir=out)
+
+
+@pytest.fixture(scope="session")
+def word_run(tmp_path_factory, prose_file):
+    out = tmp_path_factory.mktemp("runs") / "word"
+    return train([str(prose_file)], tiny_model(), tiny_train(level="word", max_steps=30, max_vocab=2000), out_dir=out)
+
+
+@pytest.fixture
+def in_tmp(tmp_path, monkeypatch) -> Path:
+    """Run in an empty folder, as a user would in a fresh project."""
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+@pytest.fixture(autouse=True)
+def _quiet_threads():
+    # Two cores on CI: keep torch from oversubscribing when pytest runs things in parallel.
+    os.environ.setdefault("OMP_NUM_THREADS", "2")
+    yield

@@ -1,0 +1,165 @@
+"""The real command line: exit codes, one-line messages, finding the latest checkpoint."""
+
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from seqgen.cli import app
+
+runner = CliRunner()
+TINY = ["--hidden", "32", "--layers", "1", "--seq-len", "16", "--batch-size", "8", "--max-steps", "6",
+        "--eval-every", "3"]
+
+
+def run(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def assert_one_line_error(result, code, *words):
+    assert result.exit_code == code, (result.exit_code, result.output, result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    assert "Traceback" not in result.output + result.stderr
+    for word in words:
+        assert word in lines[0], (word, lines[0])
+
+
+@pytest.fixture
+def trained(in_tmp, prose_file):
+    """Train through the CLI into ./checkpoints, as a user would."""
+    result = run("train", prose_file, *TINY)
+    assert result.exit_code == 0, result.stderr
+    return next(in_tmp.glob("checkpoints/*/best.pt")).relative_to(in_tmp)
+
+
+def test_train_sample_eval_latest(trained):
+    sample = run("sample", "--length", "30", "--seed", "1", "--prime", "The")
+    assert sample.exit_code == 0
+    assert sample.stdout.startswith("The") and len(sample.stdout.rstrip("\n")) >= 30
+    assert f"using {trained}" in sample.stderr
+    again = run("sample", trained, "--length", "30", "--seed", "1", "--prime", "The")
+    assert again.stdout == sample.stdout
+    result = run("eval", "--json")
+    assert result.exit_code == 0 and f"using {trained}" in result.stderr
+    scores = json.loads(result.stdout)
+    assert {"perplexity", "cross_entropy", "tokens", "bits_per_char"} <= scores.keys()
+    assert scores["perplexity"] == pytest.approx(2.718281828 ** scores["cross_entropy"], rel=1e-6)
+    assert run("evaluate").exit_code == 0  # the alias
+
+
+def test_several_samples_and_table(trained, prose_file):
+    result = run("sample", "--num-samples", "3", "--length", "20", "--seed", "2")
+    assert result.exit_code == 0 and result.stdout.count("=== sample") == 3
+    table = run("eval", trained, prose_file)
+    assert table.exit_code == 0 and "perplexity" in table.stdout
+
+
+def test_word_level_through_cli(in_tmp, prose_file):
+    result = run("train", prose_file, "--level", "word", "--max-vocab", "500", *TINY)
+    assert result.exit_code == 0, result.stderr
+    scores = json.loads(run("eval", "--json").stdout)
+    assert "bits_per_char" not in scores and scores["tokens"] > 100
+
+
+def test_non_utf8_text_needs_encoding(in_tmp, prose_file):
+    latin = in_tmp / "latin.txt"
+    text = prose_file.read_text()[:20000].encode("ascii", "ignore").decode()
+    latin.write_bytes(text.replace("e", "é").encode("latin-1"))
+    assert_one_line_error(run("train", latin, *TINY), 1, "--encoding")
+    assert run("train", latin, "--encoding", "latin-1", *TINY).exit_code == 0
+
+
+@pytest.mark.parametrize("content, words", [
+    (None, ["no such file"]),
+    (b"", ["empty"]),
+    (b"   \n\t\n  ", ["empty"]),
+    (b"\x00\x01\x02binary" * 100, ["binary"]),
+    (b"too short\n", ["fewer than one batch"]),
+])
+def test_bad_corpus(in_tmp, content, words):
+    path = in_tmp / "corpus.txt"
+    if content is not None:
+        path.write_bytes(content)
+    assert_one_line_error(run("train", path, *TINY), 1, *words)
+    assert not (in_tmp / "checkpoints").exists() or not list((in_tmp / "checkpoints").glob("*/*.pt"))
+
+
+def test_folder_without_text(in_tmp):
+    (in_tmp / "empty").mkdir()
+    (in_tmp / "empty" / "image.png").write_bytes(b"\x89PNG")
+    assert_one_line_error(run("train", in_tmp / "empty", *TINY), 1, "no text files")
+
+
+def test_folder_of_text_files(in_tmp, prose, prose_file):
+    notes = in_tmp / "notes" / "deeper"
+    notes.mkdir(parents=True)
+    (notes / "a.txt").write_text(prose[:40000])
+    shutil.copy(prose_file, in_tmp / "notes" / "b.txt")
+    result = run("train", prose_file, in_tmp / "notes", *TINY)
+    assert result.exit_code == 0, result.stderr
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--seq-len", "0"], ["--seq-len"]),
+    (["--hidden", "-5"], ["--hidden"]),
+    (["--dropout", "1.5"], ["--dropout"]),
+    (["--lr", "-1"], ["--lr"]),
+    (["--level", "sentence"], ["--level"]),
+    (["--cell", "transformer"], ["--cell"]),
+    (["--time-budget", "soon"], ["--time-budget"]),
+])
+def test_bad_training_options(in_tmp, prose_file, args, words):
+    assert_one_line_error(run("train", prose_file, *args), 2, *words)
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--temperature", "-1"], ["--temperature"]),
+    (["--temperature", "nan"], ["--temperature"]),
+    (["--top-p", "0"], ["--top-p"]),
+    (["--top-p", "1.5"], ["--top-p"]),
+    (["--top-k", "0"], ["--top-k"]),
+    (["--length", "0"], ["--length"]),
+    (["--num-samples", "0"], ["--num-samples"]),
+    (["--prime", "☃☃"], ["never saw"]),
+])
+def test_bad_sample_options(trained, args, words):
+    assert_one_line_error(run("sample", trained, *args), 2, *words)
+
+
+def test_no_checkpoint_yet(in_tmp):
+    assert_one_line_error(run("sample"), 1, "no checkpoint found", "seqgen train")
+    assert_one_line_error(run("eval"), 1, "no checkpoint found")
+
+
+def test_missing_corrupt_and_foreign_checkpoints(in_tmp):
+    assert_one_line_error(run("sample", in_tmp / "nope.pt"), 1, "no such checkpoint")
+    (in_tmp / "bad.pt").write_bytes(b"garbage")
+    assert_one_line_error(run("sample", in_tmp / "bad.pt"), 1, "corrupt")
+    torch.save({"weight": torch.zeros(2)}, in_tmp / "plain.pt")
+    assert_one_line_error(run("eval", in_tmp / "plain.pt"), 1, "not a seqgen checkpoint")
+
+
+def test_eval_on_text_without_known_tokens(trained, in_tmp):
+    (in_tmp / "alien.txt").write_text("☃☃☃☃☃")
+    assert_one_line_error(run("eval", trained, in_tmp / "alien.txt"), 1, "vocabulary")
+
+
+def test_real_process_streams_and_exits_cleanly(trained):
+    proc = subprocess.run([sys.executable, "-m", "seqgen", "sample", str(trained), "--length", "20", "--seed", "3"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and len(proc.stdout) >= 20
+    bad = subprocess.run([sys.executable, "-m", "seqgen", "sample", str(trained), "--top-p", "2"],
+                         capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "Traceback" not in bad.stderr
+
+
+def test_help_explains_every_command():
+    for command in ([], ["train"], ["sample"], ["eval"]):
+        result = run(*command, "--help")
+        assert result.exit_code == 0
+    assert "--time-budget" in run("train", "--help").stdout

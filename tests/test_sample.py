@@ -1,0 +1,75 @@
+import pytest
+import torch
+
+from seqgen import checkpoint
+from seqgen.config import SampleConfig
+from seqgen.errors import UsageError
+from seqgen.sample import filter_logits, generate, prime_ids
+
+
+@pytest.fixture(scope="module")
+def char_model(char_run):
+    return checkpoint.load_rnn(checkpoint.load(char_run.best_path))
+
+
+def test_same_seed_same_text(char_model):
+    model, vocab = char_model
+    cfg = SampleConfig(length=80, temperature=1.0, seed=3, num_samples=2)
+    first, second = generate(model, vocab, cfg), generate(model, vocab, cfg)
+    assert first == second
+    assert first[0] != first[1]  # the samples of one batch differ from each other
+    assert generate(model, vocab, SampleConfig(length=80, temperature=1.0, seed=4)) != first[:1]
+
+
+def test_prime_starts_every_sample_and_length_counts_tokens(char_model):
+    model, vocab = char_model
+    texts = generate(model, vocab, SampleConfig(length=50, prime="def ", seed=1, num_samples=3))
+    assert all(t.startswith("def ") and len(t) == 54 for t in texts)
+
+
+def test_streaming_gives_the_same_text(char_model):
+    model, vocab = char_model
+    pieces = []
+    text = generate(model, vocab, SampleConfig(length=40, seed=5), on_text=lambda i, t: pieces.append(t))[0]
+    assert "".join(pieces) == text
+
+
+def test_greedy_is_top_k_one(char_model):
+    model, vocab = char_model
+    greedy = generate(model, vocab, SampleConfig(length=40, temperature=0, prime="The "))
+    top1 = generate(model, vocab, SampleConfig(length=40, temperature=1.0, top_k=1, prime="The ", seed=9))
+    assert greedy == top1
+
+
+def test_filter_logits_top_k_and_top_p():
+    logits = torch.log(torch.tensor([[0.5, 0.3, 0.15, 0.05]]))
+    kept = torch.isfinite(filter_logits(logits, top_k=2, top_p=1.0))
+    assert kept.tolist() == [[True, True, False, False]]
+    kept = torch.isfinite(filter_logits(logits, top_k=None, top_p=0.7))
+    assert kept.tolist() == [[True, True, False, False]]  # 0.5 < 0.7, 0.5 + 0.3 reaches it
+    kept = torch.isfinite(filter_logits(logits, top_k=None, top_p=0.4))
+    assert kept.tolist() == [[True, False, False, False]]
+
+
+def test_unknown_prime_symbols_are_reported_not_fatal(char_model):
+    model, vocab = char_model
+    ids, unknown = prime_ids(vocab, "The ☃ snowman")
+    assert unknown == ["☃"] and len(ids) == len("The ☃ snowman")
+    text = generate(model, vocab, SampleConfig(length=10, prime="The ☃ snowman", seed=1))[0]
+    assert text.startswith("The ☃ snowman")
+    with pytest.raises(UsageError, match="never saw"):
+        prime_ids(vocab, "☃☃☃")
+
+
+def test_word_samples_are_readable_text(word_run):
+    model, vocab = checkpoint.load_rnn(checkpoint.load(word_run.best_path))
+    text = generate(model, vocab, SampleConfig(length=60, prime="The", seed=2))[0]
+    assert text.startswith("The ")
+    assert " ," not in text and " ." not in text and "<eos>" not in text
+
+
+@pytest.mark.parametrize("bad", [dict(temperature=-1), dict(temperature=float("nan")), dict(top_p=0),
+                                 dict(top_p=1.5), dict(top_k=0), dict(length=0), dict(num_samples=0)])
+def test_bad_sample_settings(bad):
+    with pytest.raises(UsageError):
+        SampleConfig(**bad).validate()

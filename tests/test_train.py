@@ -1,0 +1,107 @@
+import json
+import math
+import threading
+from collections import Counter
+
+import numpy as np
+import pytest
+import torch
+
+from seqgen import checkpoint
+from seqgen.errors import CorpusError, SeqgenError
+from seqgen.train import train
+from tests.conftest import tiny_model, tiny_train
+
+
+def unigram_loss(ids: np.ndarray) -> float:
+    counts = np.array(list(Counter(ids.tolist()).values()), dtype=float)
+    p = counts / counts.sum()
+    return float(-(p * np.log(p)).sum())
+
+
+def test_short_run_learns_well_below_unigram(prose_file, tmp_path):
+    result = train([str(prose_file)], tiny_model(hidden=128), tiny_train(max_steps=300, eval_every=100),
+                   out_dir=tmp_path / "run")
+    payload = checkpoint.load(result.best_path)
+    baseline = unigram_loss(payload["data"]["val_ids"].numpy())
+    # Unigram entropy of English characters is ~3.2 nats; a few seconds of LSTM must beat it clearly.
+    assert result.best_val_loss < baseline - 0.8, (result.best_val_loss, baseline)
+
+
+def test_run_folder_has_checkpoints_metrics_and_curve(char_run):
+    run = char_run.run_dir
+    assert {"best.pt", "last.pt", "metrics.jsonl", "loss.png"} <= {p.name for p in run.iterdir()}
+    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records] == [20, 40, 60]
+    assert all(math.isfinite(r["val_loss"]) and r["val_ppl"] > 1 for r in records)
+    assert not list(run.glob(".*tmp*"))  # no temporary files left behind by atomic saves
+
+
+def test_checkpoint_is_self_contained_and_safe(char_run):
+    raw = torch.load(char_run.best_path, weights_only=True)  # loads without any seqgen class
+    for key in ("model_state", "model_config", "vocab", "train_config", "optimizer", "progress", "rng",
+                "data", "version"):
+        assert key in raw
+    assert raw["progress"]["best_val_loss"] == pytest.approx(char_run.best_val_loss)
+    model, vocab = checkpoint.load_rnn(raw)
+    assert model.config.vocab_size == len(vocab)
+
+
+def test_resume_continues_the_same_curve(prose_file, tmp_path):
+    cfg = dict(max_steps=40, eval_every=10)
+    straight = train([str(prose_file)], tiny_model(dropout=0.1), tiny_train(**cfg), out_dir=tmp_path / "a")
+    # Interrupt the second run half way (as Ctrl-C would), then resume it with the same settings.
+    stop = threading.Event()
+    half = train([str(prose_file)], tiny_model(dropout=0.1), tiny_train(**cfg), out_dir=tmp_path / "b",
+                 on_event=lambda kind, info: kind == "eval" and info["step"] == 20 and stop.set(), stop=stop)
+    assert half.reason == "interrupted" and half.step == 20
+    resumed = train([], tiny_model(), tiny_train(**cfg), resume=half.last_path)
+    assert resumed.run_dir == half.run_dir and resumed.step == 40
+
+    def curve(run):
+        return [(r["step"], r["val_loss"], r["train_loss"]) for r in map(json.loads, (run / "metrics.jsonl").read_text().splitlines())]
+
+    a, b = curve(straight.run_dir), curve(half.run_dir)
+    assert [s for s, *_ in b] == [10, 20, 30, 40]
+    np.testing.assert_allclose(np.array(a)[:, 1:], np.array(b)[:, 1:], rtol=1e-5)
+
+
+def test_time_budget_stops_and_saves(prose_file, tmp_path):
+    result = train([str(prose_file)], tiny_model(), tiny_train(max_steps=0, time_budget=2.0, eval_every=10_000),
+                   out_dir=tmp_path / "t")
+    assert result.reason == "time-budget"
+    assert checkpoint.load(result.last_path)["progress"]["step"] == result.step > 0
+
+
+def test_early_stopping(prose_file, tmp_path):
+    # A learning rate this small cannot improve after the first evaluation... patience ends it.
+    result = train([str(prose_file)], tiny_model(), tiny_train(max_steps=500, eval_every=5, patience=2, lr=1e-9,
+                                                               warmup_steps=0), out_dir=tmp_path / "e")
+    assert result.reason == "early-stop" and result.step < 500
+
+
+def test_gru_and_rnn_train_too(prose_file, tmp_path):
+    for cell in ("gru", "rnn"):
+        result = train([str(prose_file)], tiny_model(cell=cell), tiny_train(max_steps=20), out_dir=tmp_path / cell)
+        assert math.isfinite(result.best_val_loss)
+
+
+def test_word_level_run(word_run):
+    payload = checkpoint.load(word_run.best_path)
+    assert payload["vocab"]["level"] == "word" and len(payload["vocab"]["tokens"]) == 2000
+    assert word_run.best_val_loss < math.log(2000)
+
+
+def test_corpus_too_short_for_a_batch(tmp_path):
+    small = tmp_path / "small.txt"
+    small.write_text("just a few words\n" * 5)
+    with pytest.raises(CorpusError, match="fewer than one batch"):
+        train([str(small)], tiny_model(), tiny_train(), out_dir=tmp_path / "r")
+
+
+def test_second_training_into_a_busy_folder_refuses(prose_file, tmp_path):
+    run = tmp_path / "busy"
+    run.mkdir()
+    (run / ".lock").write_text(str(__import__("os").getpid()))  # a live process holds it
+    with pytest.raises(SeqgenError, match="another training"):
+        train([str(prose_file)], tiny_model(), tiny_train(), out_dir=run)
