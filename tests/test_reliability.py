@@ -1,0 +1,107 @@
+"""Interruptions and faults lose nothing: signals, kill -9 mid-save, non-finite losses."""
+
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from seqgen import checkpoint
+from seqgen.errors import SeqgenError
+from seqgen.model import RNNLM
+from seqgen.train import train
+from tests.conftest import tiny_model, tiny_train
+
+# Small enough to save many checkpoints a second, so signals land during saves too.
+ENDLESS = ["--hidden", "48", "--layers", "1", "--seq-len", "16", "--batch-size", "8", "--max-steps", "1000000",
+           "--eval-every", "2", "--patience", "0"]
+
+
+def start_training(corpus: Path, out: Path, *extra: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "seqgen", "train", str(corpus), "--out", str(out), *ENDLESS, *extra],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def wait_for(path: Path, proc: subprocess.Popen, timeout: float = 120) -> None:
+    """Wait until the process has written ``path`` (anew, if it existed already)."""
+    deadline = time.time() + timeout
+    seen = path.stat().st_mtime_ns if path.exists() else None
+    while not path.exists() or path.stat().st_mtime_ns == seen:
+        assert proc.poll() is None, proc.communicate()
+        assert time.time() < deadline, "training never saved a checkpoint"
+        time.sleep(0.05)
+
+
+@pytest.mark.parametrize("signum, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_signal_saves_and_says_how_to_resume(tmp_path, prose_file, signum, code):
+    run = tmp_path / "run"
+    proc = start_training(prose_file, run)
+    wait_for(run / "last.pt", proc)
+    proc.send_signal(signum)
+    if signum == signal.SIGINT:
+        time.sleep(0.01)
+        proc.send_signal(signum)  # an impatient second Ctrl-C must not break the save
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == code, err
+    assert "--resume" in err and "Traceback" not in err
+    step = checkpoint.load(run / "last.pt")["progress"]["step"]
+    assert step > 0
+    resumed = subprocess.run([sys.executable, "-m", "seqgen", "train", "--resume", str(run / "last.pt"),
+                              "--max-steps", str(step + 4)], capture_output=True, text=True, timeout=120)
+    assert resumed.returncode == 0, resumed.stderr
+    assert checkpoint.load(run / "last.pt")["progress"]["step"] == step + 4
+
+
+def test_kill_9_at_random_moments_never_breaks_checkpoints(tmp_path, prose_file):
+    rng = random.Random(1234)
+    run = tmp_path / "run"
+    steps = []
+    for trial in range(6):
+        args = ["--resume", str(run / "last.pt")] if trial else []
+        proc = subprocess.Popen([sys.executable, "-m", "seqgen", "train", *([] if trial else [str(prose_file)]),
+                                 "--out", str(run), *ENDLESS, *args], stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE, text=True)
+        wait_for(run / "last.pt", proc)
+        time.sleep(rng.uniform(0.5, 2.5))  # somewhere in training or in the middle of a save
+        proc.kill()
+        proc.wait()
+        for name in ("best.pt", "last.pt"):
+            checkpoint.load(run / name)  # raises if a kill left a broken file
+        steps.append(checkpoint.load(run / "last.pt")["progress"]["step"])
+    assert steps == sorted(steps) and steps[-1] > steps[0]  # each resume carried on from the last save
+
+
+def test_non_finite_loss_is_skipped_then_stops_without_saving_nan(prose_file, tmp_path, monkeypatch):
+    events = []
+    run = tmp_path / "nan"
+    good = train([str(prose_file)], tiny_model(), tiny_train(max_steps=20, eval_every=10), out_dir=run)
+    before = checkpoint.load(good.best_path)["model_state"]
+    real_loss = RNNLM.loss
+
+    def poisoned(self, x, y, hidden=None, reduction="mean"):
+        loss, hidden = real_loss(self, x, y, hidden, reduction)
+        return loss * float("nan") if self.training else loss, hidden
+
+    monkeypatch.setattr(RNNLM, "loss", poisoned)
+    with pytest.raises(SeqgenError, match="diverged"):
+        train([], tiny_model(), tiny_train(max_steps=40, eval_every=10), resume=good.last_path,
+              on_event=lambda kind, info: events.append((kind, info)))
+    warnings = [info["message"] for kind, info in events if kind == "warning"]
+    assert len(warnings) == 5 and "halved the learning rate" in warnings[0]
+    after = checkpoint.load(good.best_path)["model_state"]
+    assert all(torch.equal(before[k], after[k]) for k in before)  # the good model was not overwritten
+
+
+def test_unwritable_output_folder(prose_file, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    from seqgen.errors import UsageError
+
+    with pytest.raises(UsageError, match="is a file"):
+        train([str(prose_file)], tiny_model(), tiny_train(), out_dir=blocker)
+    with pytest.raises(SeqgenError, match="cannot create run folder"):
+        train([str(prose_file)], tiny_model(), tiny_train(), out_dir=blocker / "inside")
