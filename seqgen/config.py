@@ -67,7 +67,7 @@ class TrainConfig:
 
     level: str = "char"
     seq_len: int = 128
-    batch_size: int = 32
+    batch_size: int = 16
     lr: float = 3e-3
     weight_decay: float = 0.01
     warmup_steps: int = 100
@@ -76,7 +76,7 @@ class TrainConfig:
     max_steps: int = 0  # 0: no limit
     time_budget: float = 0.0  # seconds; 0: no limit
     val_fraction: float = 0.1
-    eval_every: int = 200  # steps between validations
+    eval_every: int = 100  # steps between validations
     eval_tokens: int = 200_000  # held-out tokens scored at each validation (0: all)
     patience: int = 6  # validations without improvement before early stopping (0: never)
     seed: int = 1337
