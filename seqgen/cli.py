@@ -139,10 +139,16 @@ def sample(
     top_p: Annotated[float, typer.Option(help="Sample from the smallest set of tokens with this much probability (0, 1].")] = 1.0,
     num_samples: Annotated[int, typer.Option(help="How many samples.")] = 1,
     seed: Annotated[Optional[int], typer.Option(help="Random seed: the same seed gives the same text.")] = None,
+    tunes: Annotated[Optional[int], typer.Option(help="Music models: sample this many whole, checked tunes into --out.")] = None,
+    out: Annotated[Path, typer.Option(help="Music models: folder for the tunes (.abc, .mid, ...).")] = Path("tunes"),
+    keep_invalid: Annotated[bool, typer.Option(help="Music models: also write tunes that fail their check.")] = False,
+    wav: Annotated[bool, typer.Option(help="Music models: render audio with fluidsynth when installed.")] = False,
+    sheet: Annotated[bool, typer.Option(help="Music models: write sheet music (lilypond PNG, else MusicXML).")] = False,
 ) -> None:
-    """Generate text from a trained model; a single sample streams as it is written."""
+    """Generate text (or whole folk tunes, for a music model); a single sample streams as it is written."""
     from . import checkpoint as ckpt
     from .config import SampleConfig
+    from .errors import UsageError
     from .sample import generate, prime_ids
 
     cfg = SampleConfig(length=length, temperature=temperature, top_k=top_k, top_p=top_p, prime=prime,
@@ -150,11 +156,22 @@ def sample(
     path, found = ckpt.resolve(checkpoint)
     if found:
         sys.stderr.write(f"using {path}\n")
-    model, vocab = ckpt.load_rnn(ckpt.load(path))
+    payload = ckpt.load(path)
+    model, vocab = ckpt.load_rnn(payload)
     _, unknown = prime_ids(vocab, prime)
     if unknown:
         shown = ", ".join(repr(u) for u in unknown[:10])
         sys.stderr.write(f"warning: the model never saw {shown} in --prime; they are read as <unk>\n")
+    if tunes is not None or payload["data"]["kind"] == "abc":
+        from .cli_music import print_tune, write_tunes
+
+        if tunes is not None and tunes < 1:
+            raise UsageError(f"--tunes must be at least 1 (got {tunes})")
+        if payload["data"]["kind"] != "abc":
+            raise UsageError(f"{path} is a text model; --tunes needs a model trained on ABC tunes")
+        if tunes is None:
+            return print_tune(model, vocab, cfg)
+        return write_tunes(model, vocab, tunes, cfg, out, keep_invalid, wav, sheet)
     if num_samples == 1:
         sys.stdout.write(prime)
         generate(model, vocab, cfg, on_text=lambda i, text: (sys.stdout.write(text), sys.stdout.flush()))
@@ -170,8 +187,13 @@ def evaluate(
     paths: Annotated[Optional[list[str]], typer.Argument(help="Checkpoints (.pt), then text files to score. [default: latest checkpoint on its held-out text]", show_default=False)] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
     encoding: Annotated[str, typer.Option(help="Text encoding of the text files.")] = "utf-8",
+    tunes: Annotated[int, typer.Option(help="Music models: tunes to sample for the validity and novelty figures (0: none).")] = 50,
 ) -> None:
-    """Report cross-entropy, perplexity and bits per character on held-out or given text."""
+    """Report cross-entropy, perplexity and bits per character on held-out or given text.
+
+    For a music model also the share of sampled tunes that parse, export to MIDI, have every bar
+    the right length, and the novelty of their 16-note phrases.
+    """
     from . import checkpoint as ckpt
     from .display import out, score_table
     from .scoring import score_checkpoint
@@ -183,7 +205,7 @@ def evaluate(
         path, _ = ckpt.resolve(None)
         sys.stderr.write(f"using {path}\n")
         ckpts = [path]
-    rows = [score_checkpoint(c, texts, encoding) for c in ckpts]
+    rows = [score_checkpoint(c, texts, encoding, tunes) for c in ckpts]
     if json_out:
         print(json.dumps(rows[0] if len(rows) == 1 else rows, indent=2))
     else:
@@ -191,6 +213,27 @@ def evaluate(
 
 
 app.command("evaluate", help="Alias of eval.")(evaluate)
+
+
+@app.command()
+@friendly
+def corpora() -> None:
+    """List the built-in corpora (ABC tunes that ship with music21) with their sizes."""
+    from .cli_music import list_corpora
+
+    list_corpora()
+
+
+@app.command()
+@friendly
+def export(
+    paths: Annotated[list[Path], typer.Argument(help="ABC files or folders of them.")],
+    out: Annotated[Path, typer.Option(help="Folder for the MIDI files.")] = Path("midi"),
+) -> None:
+    """Write every tune of ABC files as a MIDI file, even where music21's writer stumbles."""
+    from .cli_music import export_files
+
+    export_files(paths, out)
 
 
 def main() -> None:

@@ -29,7 +29,7 @@ def text_ids(vocab: Vocab, specs: list[str], encoding: str = "utf-8") -> np.ndar
     return ids
 
 
-def score_checkpoint(path: Path, texts: list[str], encoding: str = "utf-8") -> dict:
+def score_checkpoint(path: Path, texts: list[str], encoding: str = "utf-8", tunes: int = 0) -> dict:
     """Cross-entropy, perplexity (and bits per char) of one checkpoint on texts or its held-out split."""
     payload = ckpt.load(path)
     model, vocab = ckpt.load_rnn(payload)
@@ -38,5 +38,10 @@ def score_checkpoint(path: Path, texts: list[str], encoding: str = "utf-8") -> d
     else:
         ids = payload["data"]["val_ids"].numpy()
     score: Score = score_rnn(model, ids)
-    return {"checkpoint": str(path), "model": f"{model.config.cell} {model.config.layers}x{model.config.hidden}",
-            "level": vocab.level, **score.as_dict(vocab.level)}
+    row = {"checkpoint": str(path), "model": f"{model.config.cell} {model.config.layers}x{model.config.hidden}",
+           "level": vocab.level, **score.as_dict(vocab.level)}
+    if payload["data"]["kind"] == "abc" and tunes > 0:
+        from .music.tunes import tune_quality
+
+        row.update(tune_quality(model, vocab, payload["data"]["sources"], tunes))
+    return row

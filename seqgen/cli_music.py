@@ -1,0 +1,102 @@
+"""The music side of the command line: built-in corpora, whole-tune sampling, MIDI export."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from rich.table import Table
+
+from .display import err, out
+
+
+def list_corpora() -> None:
+    """Print the built-in ABC corpora with their tune and character counts."""
+    from .music.abc import BUILTIN_CORPORA, builtin_paths, read_tunes
+
+    table = Table(title="built-in corpora (ABC tunes shipped with music21)")
+    for col in ("name", "description", "files", "tunes", "characters"):
+        table.add_column(col, justify="right" if col in ("files", "tunes", "characters") else "left")
+    for name, (description, _) in BUILTIN_CORPORA.items():
+        tunes = read_tunes(builtin_paths(name))
+        table.add_row(f"builtin:{name}", description, str(tunes.files), f"{len(tunes.tunes):,}",
+                      f"{sum(len(t) for t in tunes.tunes):,}")
+    out.print(table)
+
+
+def write_tunes(model, vocab, count: int, cfg, out_dir: Path, keep_invalid: bool, wav: bool, sheet: bool) -> None:
+    """Sample ``count`` checked tunes into out_dir as .abc and .mid (and .wav / sheet music)."""
+    from .errors import MusicError
+    from .music.export import ensure_out_dir, render_sheet, render_wav, tune_to_midi
+    from .music.tunes import sample_tunes
+
+    out_dir = ensure_out_dir(out_dir)
+    with err.status("sampling tunes...") as status:
+        batch = sample_tunes(model, vocab, count, cfg,
+                             on_progress=lambda ok, tried: status.update(f"sampling tunes: {ok}/{count} valid, {tried} drawn"))
+    chosen = batch.valid + (batch.invalid if keep_invalid else [])
+    missing_tools: set[str] = set()
+    for n, (text, check) in enumerate(chosen, 1):
+        stem = out_dir / f"{n:03d}{'' if check.valid else '-invalid'}"
+        stem.with_suffix(".abc").write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
+        if check.score is None:
+            continue
+        midi = tune_to_midi(check.score, stem.with_suffix(".mid"))
+        for wanted, render in ((wav, lambda: render_wav(midi.path, stem.with_suffix(".wav"))),
+                               (sheet, lambda: render_sheet(check.score, stem.with_suffix(".png")))):
+            if wanted and midi.path is not None:
+                try:
+                    render()
+                except MusicError as exc:
+                    missing_tools.add(str(exc))
+    for message in sorted(missing_tools):
+        err.print(f"[yellow]note:[/] {message}")
+    table = Table(title=f"{count} tunes requested -> {out_dir}")
+    table.add_column("figure")
+    table.add_column("count", justify="right")
+    table.add_row("valid", str(len(batch.valid)))
+    table.add_row("valid on the first try", str(batch.first_try_valid))
+    table.add_row("drawn in all", str(batch.attempts))
+    table.add_row("re-sampled", str(batch.attempts - count if batch.attempts > count else 0))
+    table.add_row("still invalid (written)" if keep_invalid else "still invalid (not written)", str(len(batch.invalid)))
+    for reason, n in batch.reasons.most_common():
+        table.add_row(f"  rejected: {reason}", str(n))
+    out.print(table)
+
+
+def print_tune(model, vocab, cfg) -> None:
+    """One tune from a music model, streamed, from X: to its end."""
+    from dataclasses import replace
+
+    from .music.tunes import MAX_TUNE_TOKENS, TUNE_START
+    from .sample import generate
+
+    cfg = replace(cfg, prime=cfg.prime or TUNE_START, length=max(cfg.length, MAX_TUNE_TOKENS))
+    for i, text in enumerate(generate(model, vocab, cfg, stop_at_eos=True)):
+        sys.stdout.write(f"{'' if i == 0 else chr(10)}{text.rstrip()}\n")
+
+
+def export_files(paths: list[Path], out_dir: Path) -> None:
+    """Every tune of every ABC file -> one MIDI file each; a summary of fallbacks used."""
+    from collections import Counter
+
+    from .errors import MusicError
+    from .music.export import export_abc_file
+
+    methods: Counter = Counter()
+    for path in paths:
+        files = sorted(path.rglob("*.abc")) if path.is_dir() else [path]
+        if path.is_dir() and not files:
+            raise MusicError(f"{path}: folder has no .abc files")
+        if not path.exists():
+            raise MusicError(f"{path}: no such file or folder")
+        for file in files:
+            methods.update(r.method for r in export_abc_file(file, out_dir))
+    written = sum(n for m, n in methods.items() if m != "failed")
+    table = Table(title=f"MIDI export -> {out_dir}")
+    table.add_column("result")
+    table.add_column("tunes", justify="right")
+    for method, n in methods.most_common():
+        table.add_row("not parsed by music21" if method == "failed" else f"written ({method})", str(n))
+    table.add_row("MIDI files written", str(written))
+    out.print(table)

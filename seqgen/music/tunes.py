@@ -1,0 +1,89 @@
+"""Sample whole tunes from a music model, check each, re-sample failures, keep a tally."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+
+from ..config import SampleConfig
+from ..sample import generate
+from .validate import TuneCheck, check_tune
+
+TUNE_START = "X:1\n"  # every training tune starts so (clean_tune renumbers them)
+MAX_TUNE_TOKENS = 2000  # a tune longer than this is cut off and fails its check
+
+
+@dataclass
+class TuneBatch:
+    valid: list[tuple[str, TuneCheck]] = field(default_factory=list)
+    invalid: list[tuple[str, TuneCheck]] = field(default_factory=list)
+    attempts: int = 0
+    first_try_valid: int = 0
+    reasons: Counter = field(default_factory=Counter)
+
+    @property
+    def resampled(self) -> int:
+        """Draws beyond the first one per tune."""
+        return self.attempts - min(self.attempts, len(self.valid) + len(self.invalid))
+
+
+def sample_tunes(model, vocab, count: int, config: SampleConfig, max_rounds: int = 5,
+                 on_progress: Callable[[int, int], None] | None = None) -> TuneBatch:
+    """Draw ``count`` tunes; tunes that fail their check are drawn again, up to ``max_rounds``.
+
+    Each round samples all missing tunes side by side as one batch. The seed advances per round
+    so a fixed --seed still gives the same set of tunes.
+    """
+    batch = TuneBatch()
+    failed: list[tuple[str, TuneCheck]] = []
+    seed = config.seed
+    for round_no in range(max_rounds):
+        need = count - len(batch.valid)
+        if need <= 0:
+            break
+        cfg = replace(config, prime=config.prime or TUNE_START, num_samples=need,
+                      length=max(config.length, MAX_TUNE_TOKENS), seed=None if seed is None else seed + round_no)
+        failed = []
+        for text in generate(model, vocab, cfg, stop_at_eos=True):
+            batch.attempts += 1
+            check = check_tune(text)
+            if check.valid:
+                batch.valid.append((text, check))
+                batch.first_try_valid += round_no == 0
+            else:
+                failed.append((text, check))
+                batch.reasons.update({_kind(r) for r in check.reasons})
+            if on_progress:
+                on_progress(len(batch.valid), batch.attempts)
+    batch.invalid = failed
+    return batch
+
+
+def _kind(reason: str) -> str:
+    """Group reasons for the summary table: every wrong bar counts as one kind."""
+    return "a bar has the wrong length" if " lasts " in reason else reason
+
+
+def tune_quality(model, vocab, sources: list[str], count: int, seed: int = 0) -> dict:
+    """Sample ``count`` tunes once each (no re-sampling) and measure how good they are."""
+    import tempfile
+    from pathlib import Path
+
+    from .abc import builtin_paths, read_tunes
+    from .export import tune_to_midi
+    from .validate import novelty
+
+    cfg = SampleConfig(prime=TUNE_START, length=MAX_TUNE_TOKENS, temperature=1.0, num_samples=count, seed=seed)
+    texts = generate(model, vocab, cfg, stop_at_eos=True)
+    checks = [check_tune(t) for t in texts]
+    with tempfile.TemporaryDirectory() as tmp:
+        exported = sum(c.score is not None and tune_to_midi(c.score, Path(tmp) / f"{i}.mid").path is not None
+                       for i, c in enumerate(checks))
+    paths = [p for s in sources for p in (builtin_paths(s[8:]) if s.startswith("builtin:") else [Path(s)])]
+    training = read_tunes(paths).tunes
+    bars_ok = sum(c.score is not None and not any(" lasts " in r for r in c.reasons) for c in checks)
+    return {"tunes_sampled": count, "parse_pct": 100 * sum(c.score is not None for c in checks) / count,
+            "midi_pct": 100 * exported / count, "bars_right_pct": 100 * bars_ok / count,
+            "valid_pct": 100 * sum(c.valid for c in checks) / count,
+            "novelty_pct": 100 * novelty(texts, training)}
