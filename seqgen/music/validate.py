@@ -66,7 +66,7 @@ def _bar_length_problems(bars: list, full: float) -> list[str]:
         neighbours = [lengths[j] for j in (i - 1, i + 1) if 0 <= j < len(bars)]
         if length < full and any(abs(length + n - full) < 1e-6 for n in neighbours):
             continue  # one bar written in two pieces
-        problems.append(f"bar {i + 1} lasts {length:g} beats, the meter says {full:g}")
+        problems.append(f"bar {i + 1} lasts {length:g} quarter notes, the meter says {full:g}")
     return problems[:3]
 
 
