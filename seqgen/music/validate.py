@@ -7,6 +7,8 @@ bar (a bar split across two lines). Any other bar must last exactly what the met
 
 from __future__ import annotations
 
+import contextlib
+import io
 import re
 from dataclasses import dataclass, field
 
@@ -25,7 +27,9 @@ def parse_abc(text: str):
     from music21 import converter
 
     try:
-        return converter.parse(text, format="abc")
+        # music21 prints a warning line per unreadable note; the check's reasons say it better.
+        with contextlib.redirect_stderr(io.StringIO()), contextlib.redirect_stdout(io.StringIO()):
+            return converter.parse(text, format="abc")
     except Exception:  # music21 fails in many ways on malformed ABC; all mean "does not parse"
         return None
 
