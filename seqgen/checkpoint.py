@@ -126,3 +126,16 @@ def load_rnn(payload: dict, device: torch.device | str = "cpu"):
     except (KeyError, RuntimeError, TypeError) as exc:
         raise CheckpointError(f"checkpoint weights do not fit its model config ({_first_line(exc)})") from None
     return model.to(device).eval(), Vocab.from_dict(payload["vocab"])
+
+
+def load_model(payload: dict, device: torch.device | str = "cpu"):
+    """The model (recurrent or n-gram) and vocabulary stored in a loaded checkpoint."""
+    if payload["model_type"] == "ngram":
+        from .train_ngram import load_ngram
+        from .vocab import Vocab
+
+        try:
+            return load_ngram(payload), Vocab.from_dict(payload["vocab"])
+        except (KeyError, ValueError, TypeError) as exc:
+            raise CheckpointError(f"n-gram checkpoint is incomplete ({_first_line(exc)})") from None
+    return load_rnn(payload, device)

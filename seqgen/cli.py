@@ -101,6 +101,8 @@ def train(
     encoding: Annotated[str, typer.Option(help="Text encoding of the input files.")] = "utf-8",
     out: Annotated[Optional[Path], typer.Option(help="Run folder. [default: checkpoints/<run-name>/]")] = None,
     resume: Annotated[Optional[Path], typer.Option(help="Continue the run saved in this checkpoint.")] = None,
+    model: Annotated[str, typer.Option(help="rnn (the recurrent model) or ngram (a Kneser-Ney baseline).")] = "rnn",
+    order: Annotated[int, typer.Option(help="--model ngram: n-gram order, 1 to 7.")] = 5,
 ) -> None:
     """Train a language model on text or ABC tunes and save checkpoints under checkpoints/."""
     from .config import ModelConfig, TrainConfig, parse_duration
@@ -114,6 +116,10 @@ def train(
                epochs=epochs, max_steps=max_steps, val_fraction=val_fraction, eval_every=eval_every,
                patience=patience, max_vocab=max_vocab, min_count=min_count, seed=seed, device=device,
                time_budget=parse_duration(time_budget) if time_budget else None)
+    if model not in ("rnn", "ngram"):
+        raise UsageError(f"--model must be rnn or ngram (got {model!r})")
+    if model == "ngram":
+        return _train_ngram(list(paths or []), cfg, order, out, encoding)
     model_cfg = _set(ModelConfig(), cell=cell, layers=layers, hidden=hidden, embed=embed, dropout=dropout, tie=tie)
     cfg.validate()
     model_cfg.validate()
@@ -126,6 +132,19 @@ def train(
     if result.reason == "interrupted":
         sys.stderr.write(f"saved {result.last_path}; continue with: seqgen train --resume {result.last_path}\n")
         raise typer.Exit(_Interrupts.codes.get(interrupts.signum, 130))
+
+
+def _train_ngram(paths: list[str], cfg, order: int, out: Optional[Path], encoding: str) -> None:
+    from .display import err
+    from .ngram import _check_order
+    from .train_ngram import train_ngram
+
+    _check_order(order)
+    with err.status(f"counting {order}-grams..."):
+        result, score, seconds = train_ngram(paths, cfg, order, out, encoding)
+    err.print(f"counted in {seconds:.1f} s; held-out cross-entropy {score.cross_entropy:.4f} nats/token, "
+              f"perplexity {score.perplexity:.2f}")
+    err.print(f"checkpoint: {result.best_path}")
 
 
 @app.command()
@@ -157,12 +176,14 @@ def sample(
     if found:
         sys.stderr.write(f"using {path}\n")
     payload = ckpt.load(path)
-    model, vocab = ckpt.load_rnn(payload)
+    model, vocab = ckpt.load_model(payload)
     _, unknown = prime_ids(vocab, prime)
     if unknown:
         shown = ", ".join(repr(u) for u in unknown[:10])
         sys.stderr.write(f"warning: the model never saw {shown} in --prime; they are read as <unk>\n")
-    if tunes is not None or payload["data"]["kind"] == "abc":
+    if payload["model_type"] == "ngram":
+        from .sample import generate_ngram as generate
+    elif tunes is not None or payload["data"]["kind"] == "abc":
         from .cli_music import print_tune, write_tunes
 
         if tunes is not None and tunes < 1:

@@ -75,8 +75,10 @@ class TrainDisplay:
 def score_table(rows: list[dict]) -> Table:
     """One row per model: cross-entropy, perplexity and bits per char on the same text."""
     table = Table(title="evaluation")
-    for col in ("checkpoint", "model", "tokens", "cross-entropy (nats)", "perplexity", "bits/char"):
-        table.add_column(col, justify="left" if col in ("checkpoint", "model") else "right")
+    table.add_column("checkpoint", overflow="fold")
+    table.add_column("model", no_wrap=True)
+    for col in ("tokens", "cross-entropy (nats)", "perplexity", "bits/char"):
+        table.add_column(col, justify="right")
     for r in rows:
         bpc = r.get("bits_per_char")
         table.add_row(r["checkpoint"], r["model"], f"{r['tokens']:,}", f"{r['cross_entropy']:.4f}",

@@ -110,3 +110,23 @@ class _TextStream:
             new = join_words(self.words)[self.base + len(self.text) - len(self.prime):]
         self.text += new
         return new
+
+
+def generate_ngram(model, vocab: Vocab, config: SampleConfig, on_text: OnText | None = None) -> list[str]:
+    """The same sampling for the n-gram baseline: temperature, top-k, top-p, prime, seed."""
+    config.validate()
+    gen = torch.Generator(device="cpu")
+    gen.manual_seed(config.seed if config.seed is not None else torch.seed())
+    start, _ = prime_ids(vocab, config.prime)
+    texts = []
+    for i in range(config.num_samples):
+        history, stream = list(start), _TextStream(vocab, config.prime)
+        for _ in range(config.length):
+            logits = torch.from_numpy(model.next_log_probs(history)).view(1, -1)
+            token = int(_pick(logits, config, gen))
+            history.append(token)
+            new = stream.add(token)
+            if on_text:
+                on_text(i, new)
+        texts.append(stream.text)
+    return texts

@@ -32,15 +32,17 @@ def text_ids(vocab: Vocab, specs: list[str], encoding: str = "utf-8") -> np.ndar
 def score_checkpoint(path: Path, texts: list[str], encoding: str = "utf-8", tunes: int = 0) -> dict:
     """Cross-entropy, perplexity (and bits per char) of one checkpoint on texts or its held-out split."""
     payload = ckpt.load(path)
-    model, vocab = ckpt.load_rnn(payload)
+    model, vocab = ckpt.load_model(payload)
     if texts:
         ids = text_ids(vocab, texts, encoding)
     else:
         ids = payload["data"]["val_ids"].numpy()
-    score: Score = score_rnn(model, ids)
-    row = {"checkpoint": str(path), "model": f"{model.config.cell} {model.config.layers}x{model.config.hidden}",
-           "level": vocab.level, **score.as_dict(vocab.level)}
-    if payload["data"]["kind"] == "abc" and tunes > 0:
+    if payload["model_type"] == "ngram":
+        score, name = Score(*model.nll(ids)), f"kneser-ney {model.order}-gram"
+    else:
+        score, name = score_rnn(model, ids), f"{model.config.cell} {model.config.layers}x{model.config.hidden}"
+    row = {"checkpoint": str(path), "model": name, "level": vocab.level, **score.as_dict(vocab.level)}
+    if payload["data"]["kind"] == "abc" and tunes > 0 and payload["model_type"] == "rnn":
         from .music.tunes import tune_quality
 
         row.update(tune_quality(model, vocab, payload["data"]["sources"], tunes))

@@ -1,0 +1,50 @@
+"""Fit the Kneser-Ney baseline on the same tokens, split and vocabulary as the neural models."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from . import checkpoint, runs
+from .config import TrainConfig
+from .corpus import read_corpus, split_tokens
+from .evaluate import Score
+from .ngram import KneserNeyLM
+from .train import MAX_STORED_VAL_TOKENS, TrainResult
+from .vocab import Vocab
+
+
+def train_ngram(specs: list[str], cfg: TrainConfig, order: int, out_dir: Path | None = None,
+                encoding: str = "utf-8") -> tuple[TrainResult, Score, float]:
+    """Count n-grams of the training split, score the held-out split, save one checkpoint."""
+    cfg.validate()
+    corpus = read_corpus(specs, encoding)
+    vocab = Vocab.build(corpus.documents, cfg.level, cfg.max_vocab, cfg.min_count)
+    split = split_tokens(corpus, vocab, cfg.val_fraction, cfg.seed)
+    started = time.perf_counter()
+    model = KneserNeyLM.fit(split.train, len(vocab), order)
+    seconds = time.perf_counter() - started
+    score = Score(*model.nll(split.val))
+    run_dir = runs.make_dir(out_dir or runs.new_run_dir(specs, cfg.level, f"ngram{order}"))
+    payload = {
+        "model_type": "ngram",
+        "ngram": {k: torch.from_numpy(v) if isinstance(v, np.ndarray) else v for k, v in model.state_dict().items()},
+        "vocab": vocab.to_dict(),
+        "train_config": cfg.to_dict(),
+        "progress": {"best_val_loss": score.cross_entropy, "fit_seconds": seconds},
+        "data": {"kind": corpus.kind, "sources": corpus.sources, "encoding": encoding,
+                 "val_fraction": cfg.val_fraction, "train_tokens": int(len(split.train)),
+                 "val_ids": torch.from_numpy(split.val[:MAX_STORED_VAL_TOKENS].astype(np.int32))},
+    }
+    with runs.RunLock(run_dir):
+        best = checkpoint.save(payload, run_dir / "best.pt")
+    result = TrainResult(run_dir, best, best, score.cross_entropy, 0, "counted")
+    return result, score, seconds
+
+
+def load_ngram(payload: dict) -> KneserNeyLM:
+    state = {k: v.numpy() if isinstance(v, torch.Tensor) else v for k, v in payload["ngram"].items()}
+    return KneserNeyLM.from_state_dict(state)
