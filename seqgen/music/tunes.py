@@ -65,14 +65,18 @@ def _kind(reason: str) -> str:
     return "a bar has the wrong length" if " lasts " in reason else reason
 
 
-def tune_quality(model, vocab, sources: list[str], count: int, seed: int = 0) -> dict:
-    """Sample ``count`` tunes once each (no re-sampling) and measure how good they are."""
+def tune_quality(model, vocab, data: dict, count: int, seed: int = 0) -> dict:
+    """Sample ``count`` tunes once each (no re-sampling) and measure how good they are.
+
+    ``data`` is the checkpoint's record of its corpus: the training tunes are read again from
+    its sources and split as training split them, for the copied-phrase figures.
+    """
     import tempfile
     from pathlib import Path
 
-    from .abc import builtin_paths, read_tunes
+    from ..corpus import held_out_tunes, read_corpus
     from .export import tune_to_midi
-    from .validate import novelty
+    from .validate import copied_share
 
     cfg = SampleConfig(prime=TUNE_START, length=MAX_TUNE_TOKENS, temperature=1.0, num_samples=count, seed=seed)
     texts = generate(model, vocab, cfg, stop_at_eos=True)
@@ -80,10 +84,10 @@ def tune_quality(model, vocab, sources: list[str], count: int, seed: int = 0) ->
     with tempfile.TemporaryDirectory() as tmp:
         exported = sum(c.score is not None and tune_to_midi(c.score, Path(tmp) / f"{i}.mid").path is not None
                        for i, c in enumerate(checks))
-    paths = [p for s in sources for p in (builtin_paths(s[8:]) if s.startswith("builtin:") else [Path(s)])]
-    training = read_tunes(paths).tunes
+    training, _ = held_out_tunes(read_corpus(data["sources"]).documents, data["val_fraction"], data["seed"])
     bars_ok = sum(c.score is not None and not any(" lasts " in r for r in c.reasons) for c in checks)
+    copied = copied_share(texts, training)
     return {"tunes_sampled": count, "parse_pct": 100 * sum(c.score is not None for c in checks) / count,
             "midi_pct": 100 * exported / count, "bars_right_pct": 100 * bars_ok / count,
             "valid_pct": 100 * sum(c.valid for c in checks) / count,
-            "novelty_pct": 100 * novelty(texts, training)}
+            "copied_phrases_pct": 100 * copied, "novelty_pct": 100 * (1 - copied)}

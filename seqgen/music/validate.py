@@ -1,8 +1,10 @@
-"""Is a tune a good tune? Parse it with music21 and check meter, key and bar lengths.
+"""Is a tune a good tune? Parse it with music21 and check meter, key, bar count and bar lengths.
 
-Real tunes have pick-up bars and partial bars around section ends (``||``, ``:|``), so a bar may be
-short when it opens or closes the tune or a section, or when it and its neighbour add up to one
-bar (a bar split across two lines). Any other bar must last exactly what the meter says.
+Real tunes have pick-up bars and partial bars around section ends (``||``, ``:|``, first and second
+endings), so a bar may be short when it opens or closes the tune or a section, or when it and its
+neighbour add up to one bar (a bar split across a line or a repeat sign). Any other bar must last
+exactly what the meter in force says. Measured on O'Neill's 1850 collection, these rules pass
+98% of the tunes that music21 parses (see ``scripts/export_oneills_report.py`` and the tests).
 """
 
 from __future__ import annotations
@@ -13,87 +15,145 @@ import re
 from dataclasses import dataclass, field
 
 MIN_BARS = 4
+MAX_BAR_REASONS = 3  # a badly broken tune would otherwise list every bar
+_TOL = 1e-6  # quarter lengths are Fractions or floats; tuplets make floats inexact
 
 
 @dataclass
 class TuneCheck:
+    """The verdict on one tune: ``valid`` when ``reasons`` is empty."""
+
     valid: bool
     reasons: list[str] = field(default_factory=list)
-    score: object = None  # the parsed music21 score, reused for MIDI export
+    score: object = None  # the parsed music21 score (None when it does not parse), reused for export
 
 
 def parse_abc(text: str):
-    """music21's parse of one ABC tune, or None when it cannot read it."""
+    """music21's parse of one ABC tune, or None when it cannot read it.
+
+    The text goes through ``abc.for_music21`` first, which works around notations music21 misreads.
+    """
     from music21 import converter
+
+    from .abc import for_music21
 
     try:
         # music21 prints a warning line per unreadable note; the check's reasons say it better.
         with contextlib.redirect_stderr(io.StringIO()), contextlib.redirect_stdout(io.StringIO()):
-            return converter.parse(text, format="abc")
+            return converter.parse(for_music21(text), format="abc")
     except Exception:  # music21 fails in many ways on malformed ABC; all mean "does not parse"
         return None
 
 
-def check_tune(text: str) -> TuneCheck:
-    """Parse ``text`` and list what is wrong with it (nothing, for a valid tune)."""
-    from music21 import meter, stream
+def check_tune(text: str, score=None) -> TuneCheck:
+    """Parse ``text`` (unless its ``score`` is given) and list what is wrong with it.
 
+    Reasons are short and human-readable: "does not parse", "no meter (M:)", "no key (K:)",
+    "only 3 bars (at least 4 needed)", "bar 7 lasts 2.5 quarter notes, the meter says 3".
+    """
     reasons = []
-    if not re.search(r"(?m)^M:\s*\S", text):
+    if not re.search(r"(?m)^M:[ \t]*\S", text):
         reasons.append("no meter (M:)")
-    if not re.search(r"(?m)^K:\s*\S", text):
+    if not re.search(r"(?m)^K:[ \t]*\S", text):
         reasons.append("no key (K:)")
-    score = parse_abc(text)
+    score = score if score is not None else parse_abc(text)
     if score is None:
         return TuneCheck(False, reasons + ["does not parse"])
-    part = score.parts[0] if getattr(score, "parts", None) else score
-    bars = list(part.getElementsByClass(stream.Measure))
+    bars = _bars(score)
     if len(bars) < MIN_BARS:
         reasons.append(f"only {len(bars)} bars (at least {MIN_BARS} needed)")
-    ts = score.recurse().getElementsByClass(meter.TimeSignature).first()
-    if ts is None:
-        reasons.append("no meter (M:)") if "no meter (M:)" not in reasons else None
-    elif bars:
-        reasons.extend(_bar_length_problems(bars, ts.barDuration.quarterLength))
+    lengths = _bar_lengths(bars)
+    if lengths is None:
+        if "no meter (M:)" not in reasons:
+            reasons.append("no meter (M:)")  # e.g. "M:none": free meter, bars cannot be checked
+    else:
+        reasons.extend(bar_length_problems(lengths, [b.rightBarline is not None for b in bars],
+                                           [_opens_section(b) for b in bars]))
     return TuneCheck(not reasons, reasons, score)
 
 
-def _bar_length_problems(bars: list, full: float) -> list[str]:
-    lengths = [float(b.duration.quarterLength) for b in bars]
-    section_end = [b.rightBarline is not None for b in bars]
+def _bars(score) -> list:
+    from music21 import stream
+
+    part = score.parts[0] if getattr(score, "parts", None) else score  # first voice only
+    return list(part.getElementsByClass(stream.Measure))
+
+
+def _bar_lengths(bars: list) -> list[tuple[float, float]] | None:
+    """(length, length the meter in force asks for) of each bar; None when there is no meter."""
+    from music21 import meter
+
+    ts, lengths = None, []
+    for bar in bars:
+        ts = bar.getElementsByClass(meter.TimeSignature).first() or ts  # a meter change starts here
+        if ts is None:
+            return None
+        lengths.append((float(bar.duration.quarterLength), float(ts.barDuration.quarterLength)))
+    return lengths
+
+
+def _opens_section(bar) -> bool:
+    return bar.leftBarline is not None  # |: or a double bar written at the start of a line
+
+
+def bar_length_problems(lengths: list[tuple[float, float]], closes: list[bool], opens: list[bool]) -> list[str]:
+    """Bars whose length is wrong by the rules in the module docstring.
+
+    ``lengths``: (length, full length) per bar in quarter notes; ``closes``: the bar ends with a
+    section barline (``||``, ``:|``, ``|]``); ``opens``: it starts with ``|:``.
+    """
     problems = []
-    for i, length in enumerate(lengths):
-        if abs(length - full) < 1e-6 or i in (0, len(bars) - 1):
+    last = len(lengths) - 1
+    for i, (length, full) in enumerate(lengths):
+        if abs(length - full) < _TOL:
             continue
-        if length < full and (section_end[i] or section_end[i - 1]):
-            continue  # partial bar closing or opening a section
-        neighbours = [lengths[j] for j in (i - 1, i + 1) if 0 <= j < len(bars)]
-        if length < full and any(abs(length + n - full) < 1e-6 for n in neighbours):
+        short = length < full
+        at_edge = i in (0, last) or closes[i] or closes[i - 1] or opens[i] or (i < last and opens[i + 1])
+        if short and at_edge:
+            continue  # pick-up, final bar, or a partial bar around a section end or repeat
+        neighbours = [lengths[j][0] for j in (i - 1, i + 1) if 0 <= j <= last]
+        if short and any(abs(length + n - full) < _TOL for n in neighbours):
             continue  # one bar written in two pieces
         problems.append(f"bar {i + 1} lasts {length:g} quarter notes, the meter says {full:g}")
-    return problems[:3]
+    if len(problems) > MAX_BAR_REASONS:
+        problems[MAX_BAR_REASONS:] = [f"and {len(problems) - MAX_BAR_REASONS} more bars of the wrong length"]
+    return problems
+
+
+# --- novelty ------------------------------------------------------------------------------------
+
+_NOTE = re.compile(r"[_=^]*[A-Ga-g][,']*")
+# Text that holds letters but no notes: chord names, decorations, grace notes, inline fields.
+_NOT_NOTES = re.compile(r'"[^"\n]*"|![^!\n]*!|\+[^+\n]*\+|\{[^}\n]*\}|\[[A-Za-z]:[^\]\n]*\]')
+
+
+def note_phrases(tune: str, n: int = 16) -> list[tuple[str, ...]]:
+    """Every run of ``n`` consecutive notes of an ABC tune, notes as written (no durations).
+
+    Notes come from the ABC text itself, not from music21: the pitch letter with its accidental
+    and octave marks (``^F``, ``c'``, ``B,``). It is fast enough for thousands of tunes, and the
+    same tune written the same way always gives the same phrases.
+    """
+    body = "\n".join(line for line in tune.splitlines() if not re.match(r"^[A-Za-z+]:", line))
+    notes = _NOTE.findall(_NOT_NOTES.sub(" ", body))
+    return [tuple(notes[i:i + n]) for i in range(len(notes) - n + 1)]
+
+
+def copied_share(sampled: list[str], training: list[str], n: int = 16) -> float:
+    """Share of the sampled ``n``-note phrases that occur verbatim in the training tunes.
+
+    NaN when the sampled tunes hold no phrase that long.
+    """
+    known = {p for tune in training for p in note_phrases(tune, n)}
+    phrases = [p for tune in sampled for p in note_phrases(tune, n)]
+    if not phrases:
+        return float("nan")
+    return sum(p in known for p in phrases) / len(phrases)
 
 
 def novelty(sampled: list[str], training: list[str], n: int = 16) -> float:
-    """Share of the sampled n-note phrases that do not occur verbatim in the training tunes.
+    """Share of the sampled ``n``-note phrases that do NOT occur in the training tunes.
 
-    Notes are read from the ABC text itself (letter, accidentals and octave marks, without
-    durations), which is fast enough for thousands of tunes and independent of music21.
+    ``1 - copied_share``: 0.0 for tunes copied from the training set, 1.0 for all-new music.
     """
-    known = set()
-    for tune in training:
-        known.update(_phrases(tune, n))
-    phrases = [p for tune in sampled for p in _phrases(tune, n)]
-    if not phrases:
-        return float("nan")
-    return sum(p not in known for p in phrases) / len(phrases)
-
-
-_NOTE = re.compile(r"[_=^]*[A-Ga-g][,']*")
-
-
-def _phrases(tune: str, n: int) -> list[tuple[str, ...]]:
-    body = "\n".join(line for line in tune.splitlines() if not re.match(r"^[A-Za-z]:", line))
-    body = re.sub(r'"[^"]*"|![^!]*!|\{[^}]*\}', "", body)  # chord names, decorations, grace notes
-    notes = _NOTE.findall(body)
-    return [tuple(notes[i:i + n]) for i in range(len(notes) - n + 1)]
+    return 1.0 - copied_share(sampled, training, n)

@@ -1,0 +1,100 @@
+"""Checking tunes: real O'Neill tunes pass, broken ones say why; novelty of sampled phrases."""
+
+import math
+
+import pytest
+
+from seqgen.music.abc import builtin_paths, read_tunes
+from seqgen.music.validate import (bar_length_problems, check_tune, copied_share, note_phrases, novelty,
+                                   parse_abc)
+
+GOOD = """X:1
+T:The Test Reel
+M:4/4
+L:1/8
+K:G
+GABc dedB | dedB dedB | c2ec B2dB | c2A2 A2BA |
+GABc dedB | dedB dedB | c2ec B2dB | A2F2 G4 ||
+"""
+# A pick-up, a repeat with first and second endings, a short bar before |: and a meter change.
+LENIENT = """X:1
+T:Real tunes do this
+M:6/8
+L:1/8
+K:D
+A|d2A F2A|d2f a2f|g2e f2d|1 e3 e2:|2 e3 d2||
+fg|:a2f d2f|a2f d3|
+M:9/8
+ABc ABc ABc|d3 d3 d2:|
+"""
+
+
+@pytest.fixture(scope="module")
+def oneills_sample():
+    """Every 40th of O'Neill's tunes: 51 tunes from all through the collection."""
+    return read_tunes(builtin_paths("oneills"), check_parse=False).tunes[::40]
+
+
+def test_real_tunes_pass(oneills_sample):
+    # Over the whole collection 96.7% of the tunes music21 parses pass; the rest have bars that
+    # are really too long or short in the transcription (e.g. O'Neill's 628, bar 7: 7/8 in C).
+    checks = [check_tune(t) for t in oneills_sample]
+    assert sum(c.valid for c in checks) >= 0.9 * len(checks)
+    assert all(c.score is not None for c in checks)
+
+
+def test_pickups_endings_repeats_and_meter_changes_are_fine():
+    for tune in (GOOD, LENIENT):
+        check = check_tune(tune)
+        assert check.valid and check.reasons == [] and check.score is not None
+
+
+def test_wrong_bar_in_the_middle_is_named():
+    wrong = GOOD.replace("c2ec B2dB | c2A2", "c2ec B2 | c2A2", 1)
+    assert check_tune(wrong).reasons == ["bar 3 lasts 3 quarter notes, the meter says 4"]
+    # Bars are counted from the pick-up (bar 1); bar 10 is the first after M:9/8, measured against it.
+    after_change = LENIENT.replace("ABc ABc ABc|", "ABc ABc|", 1)
+    assert check_tune(after_change).reasons == ["bar 10 lasts 3 quarter notes, the meter says 4.5"]
+
+
+def test_missing_key_meter_bars_and_garbage():
+    assert "no key (K:)" in check_tune(GOOD.replace("K:G\n", "")).reasons
+    assert "no meter (M:)" in check_tune(GOOD.replace("M:4/4\n", "")).reasons
+    assert check_tune("X:1\nM:4/4\nK:C\nCDEF|GABc|\n").reasons == ["only 2 bars (at least 4 needed)"]
+    garbage = check_tune("X:1\nM:4/4\nK:C\nA/0 B [[[[\n")
+    assert not garbage.valid and garbage.reasons == ["does not parse"] and garbage.score is None
+    assert check_tune("").reasons == ["no meter (M:)", "no key (K:)", "does not parse"]
+
+
+def test_a_given_score_is_not_parsed_again():
+    score = parse_abc(GOOD)
+    assert check_tune(GOOD, score=score).score is score
+
+
+def test_bar_rules():
+    full = [(4.0, 4.0)] * 6
+    assert bar_length_problems(full, [False] * 6, [False] * 6) == []
+    split = full[:2] + [(1.0, 4.0), (3.0, 4.0)] + full[:2]  # one bar written in two pieces
+    assert bar_length_problems(split, [False] * 6, [False] * 6) == []
+    long = [(4.0, 4.0)] + [(5.0, 4.0)] * 5
+    assert bar_length_problems(long, [False] * 6, [False] * 6)[-1] == "and 2 more bars of the wrong length"
+    short_in_middle = full[:2] + [(3.0, 4.0)] + full[:3]
+    assert bar_length_problems(short_in_middle, [False] * 6, [False] * 6) == \
+        ["bar 3 lasts 3 quarter notes, the meter says 4"]
+    assert bar_length_problems(short_in_middle, [False, False, True, False, False, False], [False] * 6) == []
+
+
+def test_note_phrases_read_only_notes():
+    tune = 'X:1\nT:ABCDEFG\nK:G\n"Am"A !trill!B +fermata+c {g}d [K:D] ^e/f,2 g\'|\n'
+    assert note_phrases(tune, n=3) == [("A", "B", "c"), ("B", "c", "d"), ("c", "d", "^e"),
+                                       ("d", "^e", "f,"), ("^e", "f,", "g'")]
+
+
+def test_novelty_and_copied_share(oneills_sample):
+    training = oneills_sample
+    assert copied_share(training[:3], training) == 1.0 and novelty(training[:3], training) == 0.0
+    made_up = "X:1\nM:4/4\nK:C\n" + "C^D=EF_GAB^c d_e^fga^bc'd' | " * 2 + "\n"
+    assert copied_share([made_up], training) == 0.0 and novelty([made_up], training) == 1.0
+    half = training[0] + made_up
+    assert 0.0 < novelty([half], training) < 1.0
+    assert math.isnan(novelty(["X:1\nK:C\nCDE|\n"], training))
