@@ -248,7 +248,7 @@ def corpora() -> None:
 @app.command()
 @friendly
 def export(
-    paths: Annotated[list[Path], typer.Argument(help="ABC files or folders of them.")],
+    paths: Annotated[list[str], typer.Argument(help="ABC files, folders of them or builtin:NAME.")],
     out: Annotated[Path, typer.Option(help="Folder for the MIDI files.")] = Path("midi"),
 ) -> None:
     """Write every tune of ABC files as a MIDI file, even where music21's writer stumbles."""

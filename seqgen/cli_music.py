@@ -7,21 +7,24 @@ from pathlib import Path
 
 from rich.table import Table
 
-from .display import err, out
+from rich.progress import Progress
+
+from .display import err, out, quiet_progress
 
 
 def list_corpora() -> None:
     """Print the built-in ABC corpora with their tune and character counts."""
-    from .music.abc import BUILTIN_CORPORA, builtin_paths, read_tunes
+    from .music.abc import BUILTIN_CORPORA, corpus_stats
 
     table = Table(title="built-in corpora (ABC tunes shipped with music21)")
     for col in ("name", "description", "files", "tunes", "characters"):
         table.add_column(col, justify="right" if col in ("files", "tunes", "characters") else "left")
-    for name, (description, _) in BUILTIN_CORPORA.items():
-        tunes = read_tunes(builtin_paths(name))
-        table.add_row(f"builtin:{name}", description, str(tunes.files), f"{len(tunes.tunes):,}",
-                      f"{sum(len(t) for t in tunes.tunes):,}")
+    with err.status("counting tunes..."):
+        stats = [corpus_stats(name) for name in BUILTIN_CORPORA]
+    for s in stats:
+        table.add_row(f"builtin:{s.name}", s.description, str(s.files), f"{s.tunes:,}", f"{s.characters:,}")
     out.print(table)
+    err.print("tunes: cleaned and de-duplicated; training also drops the few that music21 cannot read")
 
 
 def write_tunes(model, vocab, count: int, cfg, out_dir: Path, keep_invalid: bool, wav: bool, sheet: bool) -> None:
@@ -76,27 +79,35 @@ def print_tune(model, vocab, cfg) -> None:
         sys.stdout.write(f"{'' if i == 0 else chr(10)}{text.rstrip()}\n")
 
 
-def export_files(paths: list[Path], out_dir: Path) -> None:
-    """Every tune of every ABC file -> one MIDI file each; a summary of fallbacks used."""
+def export_files(specs: list[str], out_dir: Path) -> None:
+    """Every tune of ABC files, folders or built-in corpora -> one MIDI file each; a summary."""
     from collections import Counter
 
     from .errors import MusicError
-    from .music.export import export_abc_file
+    from .music.abc import source_paths
+    from .music.export import ensure_out_dir, export_abc_file
 
-    methods: Counter = Counter()
-    for path in paths:
-        files = sorted(path.rglob("*.abc")) if path.is_dir() else [path]
-        if path.is_dir() and not files:
-            raise MusicError(f"{path}: folder has no .abc files")
+    files: list[Path] = []
+    for path in source_paths(specs):
         if not path.exists():
-            raise MusicError(f"{path}: no such file or folder")
+            raise MusicError(f"{path}: no such file or folder; give .abc files, folders of them or builtin:NAME")
+        found = sorted(path.rglob("*.abc")) if path.is_dir() else [path]
+        if not found:
+            raise MusicError(f"{path}: folder has no .abc files; point at ABC files (*.abc)")
+        files.extend(found)
+    ensure_out_dir(out_dir)
+    methods: Counter = Counter()
+    with quiet_progress(err, *Progress.get_default_columns()) as progress:
+        task = progress.add_task("exporting", total=len(files))
         for file in files:
+            progress.update(task, description=f"exporting {file.name}")
             methods.update(r.method for r in export_abc_file(file, out_dir))
+            progress.advance(task)
     written = sum(n for m, n in methods.items() if m != "failed")
     table = Table(title=f"MIDI export -> {out_dir}")
     table.add_column("result")
     table.add_column("tunes", justify="right")
     for method, n in methods.most_common():
-        table.add_row("not parsed by music21" if method == "failed" else f"written ({method})", str(n))
+        table.add_row("not parsed by music21 (no MIDI)" if method == "failed" else f"written ({method})", str(n))
     table.add_row("MIDI files written", str(written))
     out.print(table)

@@ -6,6 +6,7 @@ decided from the input and stored in the checkpoint, so sampling knows whether t
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -61,15 +62,19 @@ def read_text_file(path: Path, encoding: str = "utf-8") -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
-def read_corpus(specs: list[str], encoding: str = "utf-8") -> Corpus:
-    """Read every file, folder (``.txt`` inside, recursively) or ``builtin:NAME`` in ``specs``."""
+def read_corpus(specs: list[str], encoding: str = "utf-8",
+                on_progress: Callable[[int, int], None] | None = None) -> Corpus:
+    """Read every file, folder (``.txt`` inside, recursively) or ``builtin:NAME`` in ``specs``.
+
+    ``on_progress(done, total)`` reports the slow part of reading tunes (music21's parse check).
+    """
     if not specs:
         raise UsageError("give at least one text file, folder or builtin:NAME to train on")
     abc = [_is_abc_source(s) for s in specs]
     if any(abc):
         if not all(abc):
             raise UsageError("mix of ABC tunes and plain text: train on one kind at a time")
-        return _read_abc(specs)
+        return _read_abc(specs, on_progress)
     documents, sources = [], []
     for spec in specs:
         path = Path(spec)
@@ -77,7 +82,8 @@ def read_corpus(specs: list[str], encoding: str = "utf-8") -> Corpus:
             raise CorpusError(f"{spec}: no such file or folder")
         files = _text_files(path) if path.is_dir() else [path]
         if path.is_dir() and not files:
-            raise CorpusError(f"{spec}: folder has no text files (.txt); point at a text file instead")
+            raise CorpusError(f"{spec}: folder has no text files (.txt) or tunes (.abc); "
+                              "point at a text file, ABC files or builtin:NAME")
         for file in files:
             documents.append(read_text_file(file, encoding))
             sources.append(str(file))
@@ -86,17 +92,21 @@ def read_corpus(specs: list[str], encoding: str = "utf-8") -> Corpus:
     return Corpus([d for d in documents if d.strip()], "text", sources)
 
 
-def _read_abc(specs: list[str]) -> Corpus:
+def _read_abc(specs: list[str], on_progress: Callable[[int, int], None] | None = None) -> Corpus:
     from .music import abc  # music21 is slow to import: only pay for it when ABC is trained
 
-    paths: list[Path] = []
-    for spec in specs:
-        paths.extend(abc.builtin_paths(spec.removeprefix("builtin:")) if spec.startswith("builtin:") else [Path(spec)])
-    tunes = abc.read_tunes(paths)
+    tunes = abc.read_tunes(specs, on_progress=on_progress)
     notes = []
     if tunes.skipped_unparsable:
-        notes.append(f"skipped {tunes.skipped_unparsable} tunes that do not parse; training on the other {len(tunes.tunes)}")
+        notes.append(f"skipped {_plural(tunes.skipped_unparsable, 'tune')} that music21 cannot read; "
+                     f"training on the other {len(tunes.tunes):,}")
+    if tunes.duplicates:
+        notes.append(f"left out {_plural(tunes.duplicates, 'duplicate tune')} (same music, other title)")
     return Corpus(tunes.tunes, "abc", list(specs), notes)
+
+
+def _plural(n: int, noun: str) -> str:
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
 
 
 @dataclass
@@ -107,22 +117,27 @@ class TokenSplit:
     val: np.ndarray
 
 
+def held_out_tunes(documents: list[str], val_fraction: float, seed: int) -> tuple[list[str], list[str]]:
+    """Training and held-out tunes: whole tunes, chosen by a seeded shuffle (none cut in half)."""
+    if len(documents) < 2:
+        raise CorpusError("an ABC corpus needs at least two tunes (one is held out for validation)")
+    order = np.random.default_rng(seed).permutation(len(documents))
+    docs = [documents[i] for i in order]
+    n_val = max(1, round(len(docs) * val_fraction))
+    return docs[:-n_val], docs[-n_val:]
+
+
 def split_tokens(corpus: Corpus, vocab: Vocab, val_fraction: float, seed: int = 0) -> TokenSplit:
     """Encode the corpus and hold out ``val_fraction`` of it for validation.
 
     Text: the last part of the token stream (the usual convention, e.g. nanoGPT's 90/10 split).
-    ABC: whole tunes, chosen by a seeded shuffle, so no tune is cut in half. Every document ends
-    with ``<eos>`` at character level, so the model learns where a tune ends.
+    ABC: whole tunes (``held_out_tunes``). Every document ends with ``<eos>`` at character level,
+    so the model learns where a tune ends.
     """
-    docs = list(corpus.documents)
     if corpus.kind == "abc":
-        order = np.random.default_rng(seed).permutation(len(docs))
-        docs = [docs[i] for i in order]
-        n_val = max(1, round(len(docs) * val_fraction)) if len(docs) > 1 else 0
-        if n_val == 0:
-            raise CorpusError("an ABC corpus needs at least two tunes (one is held out for validation)")
-        return TokenSplit(_encode_docs(docs[:-n_val], vocab), _encode_docs(docs[-n_val:], vocab))
-    ids = _encode_docs(docs, vocab)
+        train, val = held_out_tunes(corpus.documents, val_fraction, seed)
+        return TokenSplit(_encode_docs(train, vocab), _encode_docs(val, vocab))
+    ids = _encode_docs(corpus.documents, vocab)
     n_val = int(len(ids) * val_fraction)
     return TokenSplit(ids[: len(ids) - n_val], ids[len(ids) - n_val:])
 

@@ -12,6 +12,11 @@ err = Console(stderr=True)
 out = Console()
 
 
+def quiet_progress(console: Console, *columns) -> Progress:
+    """A transient progress bar, shown on a terminal only: piped output stays free of it."""
+    return Progress(*columns, console=console, transient=True, disable=not console.is_terminal)
+
+
 class TrainDisplay:
     """Turns training events into a live progress bar and a line per evaluation."""
 
@@ -31,11 +36,25 @@ class TrainDisplay:
             transient=False,
         )
         self.task = None
+        self.preparing: Progress | None = None
 
     def __call__(self, kind: str, info: dict) -> None:
         getattr(self, f"on_{kind}", lambda info: None)(info)
 
+    def on_prepare(self, info: dict) -> None:
+        """Work before training starts (music21 checking tunes); cached, so only the first time."""
+        if self.preparing is None:
+            self.preparing = quiet_progress(self.console, TextColumn("{task.description}"), BarColumn(),
+                                            TextColumn("{task.completed}/{task.total}"), TimeRemainingColumn())
+            self.preparing.start()
+            self.preparing.add_task(info["message"], total=info["total"])
+        self.preparing.update(self.preparing.task_ids[0], completed=info["done"])
+        if info["done"] >= info["total"]:
+            self.preparing.stop()
+
     def on_start(self, info: dict) -> None:
+        if self.preparing is not None:
+            self.preparing.stop()
         resumed = f", resuming at step {info['resumed_at']}" if info["resumed_at"] else ""
         self.console.print(
             f"training on {info['train_tokens']:,} tokens (validation {info['val_tokens']:,}), vocabulary "

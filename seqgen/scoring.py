@@ -45,5 +45,5 @@ def score_checkpoint(path: Path, texts: list[str], encoding: str = "utf-8", tune
     if payload["data"]["kind"] == "abc" and tunes > 0 and payload["model_type"] == "rnn":
         from .music.tunes import tune_quality
 
-        row.update(tune_quality(model, vocab, payload["data"]["sources"], tunes))
+        row.update(tune_quality(model, vocab, payload["data"], tunes))
     return row

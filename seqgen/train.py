@@ -1,7 +1,8 @@
 """The training loop: AdamW, warm-up then cosine decay, clipping, early stopping, checkpoints.
 
 It knows nothing about the model beyond ``model.loss`` and reports through ``on_event`` so that
-the CLI (or a test) decides how to show progress. Events: ("start", info), ("step", info),
+the CLI (or a test) decides how to show progress. Events: ("prepare", info) while reading the
+data is slow, ("start", info), ("step", info),
 ("eval", info), ("warning", {"message"}), ("end", info).
 """
 
@@ -46,6 +47,13 @@ def choose_device(name: str = "auto") -> torch.device:
     if device.type == "cuda" and not torch.cuda.is_available():
         raise UsageError("--device cuda: no CUDA GPU is available here; use --device cpu")
     return device
+
+
+def data_record(corpus: Corpus, split: TokenSplit, encoding: str, cfg: TrainConfig) -> dict:
+    """What a checkpoint records of its data: enough to re-read and re-split it, and the held-out ids."""
+    return {"kind": corpus.kind, "sources": corpus.sources, "encoding": encoding,
+            "val_fraction": cfg.val_fraction, "seed": cfg.seed, "train_tokens": int(len(split.train)),
+            "val_ids": torch.from_numpy(split.val[:MAX_STORED_VAL_TOKENS].astype(np.int32))}
 
 
 @dataclass
@@ -102,7 +110,8 @@ def train(specs: list[str], model_cfg: ModelConfig, cfg: TrainConfig, out_dir: P
         out_dir = out_dir or Path(resume).parent
     cfg.validate()
     model_cfg.validate()
-    corpus = read_corpus(specs, encoding)
+    corpus = read_corpus(specs, encoding, on_progress=lambda done, total: emit(
+        "prepare", {"message": "checking tunes with music21", "done": done, "total": total}))
     vocab = Vocab.from_dict(state["vocab"]) if state else Vocab.build(
         corpus.documents, cfg.level, cfg.max_vocab, cfg.min_count)
     split = split_tokens(corpus, vocab, cfg.val_fraction, cfg.seed)
@@ -131,9 +140,7 @@ class _Loop:
         self.opt = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay,
                                      betas=(0.9, 0.99))
         self.val = split.val
-        self.data = {"kind": corpus.kind, "sources": corpus.sources, "encoding": encoding,
-                     "val_fraction": cfg.val_fraction, "train_tokens": int(len(split.train)),
-                     "val_ids": torch.from_numpy(split.val[:MAX_STORED_VAL_TOKENS].astype(np.int32))}
+        self.data = data_record(corpus, split, encoding, cfg)
         self.p = _Progress()
         self.hidden = None
         if state:

@@ -13,7 +13,7 @@ from .config import TrainConfig
 from .corpus import read_corpus, split_tokens
 from .evaluate import Score
 from .ngram import KneserNeyLM
-from .train import MAX_STORED_VAL_TOKENS, TrainResult
+from .train import TrainResult, data_record
 from .vocab import Vocab
 
 
@@ -35,9 +35,7 @@ def train_ngram(specs: list[str], cfg: TrainConfig, order: int, out_dir: Path | 
         "vocab": vocab.to_dict(),
         "train_config": cfg.to_dict(),
         "progress": {"best_val_loss": score.cross_entropy, "fit_seconds": seconds},
-        "data": {"kind": corpus.kind, "sources": corpus.sources, "encoding": encoding,
-                 "val_fraction": cfg.val_fraction, "train_tokens": int(len(split.train)),
-                 "val_ids": torch.from_numpy(split.val[:MAX_STORED_VAL_TOKENS].astype(np.int32))},
+        "data": data_record(corpus, split, encoding, cfg),
     }
     with runs.RunLock(run_dir):
         best = checkpoint.save(payload, run_dir / "best.pt")
