@@ -23,7 +23,11 @@ from .errors import CorpusError
 
 
 class BatchStream:
-    """Batches of (inputs, targets), each ``(B, T)`` int64, in stream order."""
+    """Batches of (inputs, targets), each ``(B, T)`` int64, in stream order.
+
+    ``ids`` may be a memory map: each batch gathers just its ``B x (T + 1)`` tokens, so memory
+    does not grow with the corpus.
+    """
 
     def __init__(self, ids: np.ndarray, batch_size: int, seq_len: int):
         row_len = (len(ids) - 1) // batch_size
@@ -34,11 +38,9 @@ class BatchStream:
                 f"batch size {batch_size} x sequence length {seq_len} + 1); give more text or lower "
                 "--batch-size / --seq-len"
             )
-        self.batch_size, self.seq_len = batch_size, seq_len
-        used = ids[: row_len * batch_size + 1].astype(np.int64)
-        # Inputs and targets as (B, row_len) views of one array: row b starts at b * row_len.
-        self.inputs = torch.from_numpy(used[:-1].reshape(batch_size, row_len).copy())
-        self.targets = torch.from_numpy(used[1:].reshape(batch_size, row_len).copy())
+        self.ids, self.batch_size, self.seq_len = ids, batch_size, seq_len
+        # Row b starts at b * row_len; a batch reads T + 1 tokens of each row (inputs + last target).
+        self._offsets = np.arange(batch_size, dtype=np.int64)[:, None] * row_len + np.arange(seq_len + 1)
         self.num_batches = row_len // seq_len
 
     def __len__(self) -> int:
@@ -46,6 +48,5 @@ class BatchStream:
 
     def batch(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Batch ``index`` of the epoch: inputs and targets, both (B, T)."""
-        start = index * self.seq_len
-        end = start + self.seq_len
-        return self.inputs[:, start:end], self.targets[:, start:end]
+        window = torch.from_numpy(self.ids[self._offsets + index * self.seq_len].astype(np.int64))  # (B, T+1)
+        return window[:, :-1], window[:, 1:]

@@ -1,4 +1,4 @@
-"""Read training text from files, folders and built-in ABC collections; split it into token arrays.
+"""Read training text from files, folders and built-in ABC collections.
 
 A corpus is a list of documents (files, or tunes for ABC). Its ``kind`` ("text" or "abc") is
 decided from the input and stored in the checkpoint, so sampling knows whether to produce tunes.
@@ -29,6 +29,19 @@ class Corpus:
     @property
     def chars(self) -> int:
         return sum(len(d) for d in self.documents)
+
+
+def source_files(specs: list[str]) -> list[Path]:
+    """The files that ``read_corpus(specs)`` reads (those that exist), in reading order."""
+    from .music.abc import source_paths
+
+    files: list[Path] = []
+    for path in source_paths(specs) if any(map(_is_abc_source, specs)) else map(Path, specs):
+        if path.is_dir():
+            files.extend(sorted(path.rglob("*.abc")) if any(map(_is_abc_source, specs)) else _text_files(path))
+        elif path.is_file():
+            files.append(path)
+    return files
 
 
 def _is_abc_source(spec: str) -> bool:
@@ -107,45 +120,3 @@ def _read_abc(specs: list[str], on_progress: Callable[[int, int], None] | None =
 
 def _plural(n: int, noun: str) -> str:
     return f"{n:,} {noun}{'' if n == 1 else 's'}"
-
-
-@dataclass
-class TokenSplit:
-    """Training and held-out token ids (int32), ready for batching."""
-
-    train: np.ndarray
-    val: np.ndarray
-
-
-def held_out_tunes(documents: list[str], val_fraction: float, seed: int) -> tuple[list[str], list[str]]:
-    """Training and held-out tunes: whole tunes, chosen by a seeded shuffle (none cut in half)."""
-    if len(documents) < 2:
-        raise CorpusError("an ABC corpus needs at least two tunes (one is held out for validation)")
-    order = np.random.default_rng(seed).permutation(len(documents))
-    docs = [documents[i] for i in order]
-    n_val = max(1, round(len(docs) * val_fraction))
-    return docs[:-n_val], docs[-n_val:]
-
-
-def split_tokens(corpus: Corpus, vocab: Vocab, val_fraction: float, seed: int = 0) -> TokenSplit:
-    """Encode the corpus and hold out ``val_fraction`` of it for validation.
-
-    Text: the last part of the token stream (the usual convention, e.g. nanoGPT's 90/10 split).
-    ABC: whole tunes (``held_out_tunes``). Every document ends with ``<eos>`` at character level,
-    so the model learns where a tune ends.
-    """
-    if corpus.kind == "abc":
-        train, val = held_out_tunes(corpus.documents, val_fraction, seed)
-        return TokenSplit(_encode_docs(train, vocab), _encode_docs(val, vocab))
-    ids = _encode_docs(corpus.documents, vocab)
-    n_val = int(len(ids) * val_fraction)
-    return TokenSplit(ids[: len(ids) - n_val], ids[len(ids) - n_val:])
-
-
-def _encode_docs(docs: list[str], vocab: Vocab) -> np.ndarray:
-    parts = []
-    for doc in docs:
-        parts.append(vocab.encode(doc))
-        if vocab.level == "char":
-            parts.append(np.array([EOS_ID], dtype=np.int32))
-    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int32)

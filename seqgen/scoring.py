@@ -7,26 +7,16 @@ from pathlib import Path
 import numpy as np
 
 from . import checkpoint as ckpt
-from .corpus import read_corpus
-from .errors import CorpusError
 from .evaluate import Score, score_rnn
-from .vocab import EOS_ID, UNK_ID, Vocab
+from .tokens import known_token_check, tokenize_corpus
+from .vocab import Vocab
 
 
 def text_ids(vocab: Vocab, specs: list[str], encoding: str = "utf-8") -> np.ndarray:
     """Encode evaluation text the way training text is encoded (documents end with <eos>)."""
-    corpus = read_corpus(specs, encoding)
-    parts = []
-    for doc in corpus.documents:
-        parts.append(vocab.encode(doc))
-        if vocab.level == "char":
-            parts.append(np.array([EOS_ID], dtype=np.int32))
-    ids = np.concatenate(parts)
-    known = ids[(ids != UNK_ID) & (ids != EOS_ID)]
-    if len(known) == 0:
-        raise CorpusError(f"{', '.join(specs)}: none of its tokens are in the model's vocabulary; "
-                          "evaluate on text like the training text")
-    return ids
+    data = tokenize_corpus(specs, vocab.level, encoding=encoding, vocab=vocab)
+    known_token_check(data, ", ".join(specs))
+    return data.ids
 
 
 def score_checkpoint(path: Path, texts: list[str], encoding: str = "utf-8", tunes: int = 0) -> dict:

@@ -21,10 +21,10 @@ import torch
 from . import checkpoint, runs
 from .batches import BatchStream
 from .config import ModelConfig, TrainConfig, from_dict
-from .corpus import Corpus, TokenSplit, read_corpus, split_tokens
 from .errors import CorpusError, SeqgenError, UsageError
 from .evaluate import score_rnn
 from .model import RNNLM, count_parameters, detach
+from .tokens import TokenizedCorpus, TokenSplit, split_ids, tokenize_corpus
 from .vocab import Vocab
 
 OnEvent = Callable[[str, dict], None]
@@ -49,11 +49,11 @@ def choose_device(name: str = "auto") -> torch.device:
     return device
 
 
-def data_record(corpus: Corpus, split: TokenSplit, encoding: str, cfg: TrainConfig) -> dict:
+def data_record(corpus: TokenizedCorpus, split: TokenSplit, encoding: str, cfg: TrainConfig) -> dict:
     """What a checkpoint records of its data: enough to re-read and re-split it, and the held-out ids."""
     return {"kind": corpus.kind, "sources": corpus.sources, "encoding": encoding,
             "val_fraction": cfg.val_fraction, "seed": cfg.seed, "train_tokens": int(len(split.train)),
-            "val_ids": torch.from_numpy(split.val[:MAX_STORED_VAL_TOKENS].astype(np.int32))}
+            "val_ids": torch.from_numpy(np.asarray(split.val[:MAX_STORED_VAL_TOKENS], dtype=np.int32))}
 
 
 @dataclass
@@ -110,11 +110,12 @@ def train(specs: list[str], model_cfg: ModelConfig, cfg: TrainConfig, out_dir: P
         out_dir = out_dir or Path(resume).parent
     cfg.validate()
     model_cfg.validate()
-    corpus = read_corpus(specs, encoding, on_progress=lambda done, total: emit(
-        "prepare", {"message": "checking tunes with music21", "done": done, "total": total}))
-    vocab = Vocab.from_dict(state["vocab"]) if state else Vocab.build(
-        corpus.documents, cfg.level, cfg.max_vocab, cfg.min_count)
-    split = split_tokens(corpus, vocab, cfg.val_fraction, cfg.seed)
+    data = tokenize_corpus(specs, cfg.level, cfg.max_vocab, cfg.min_count, encoding,
+                           vocab=Vocab.from_dict(state["vocab"]) if state else None,
+                           on_progress=lambda done, total: emit(
+                               "prepare", {"message": "checking tunes with music21", "done": done, "total": total}))
+    vocab = data.vocab
+    split = split_ids(data, cfg.val_fraction, cfg.seed)
     if state and len(split.train) != state["data"]["train_tokens"]:
         raise CorpusError("the training text changed since this run started; --resume needs the same files")
     stream = BatchStream(split.train, cfg.batch_size, cfg.seq_len)
@@ -123,13 +124,13 @@ def train(specs: list[str], model_cfg: ModelConfig, cfg: TrainConfig, out_dir: P
     model_cfg.vocab_size = len(vocab)
     run_dir = runs.make_dir(out_dir or runs.new_run_dir(specs, cfg.level, model_cfg.cell))
     with runs.RunLock(run_dir):
-        return _Loop(model_cfg, cfg, vocab, corpus, split, stream, run_dir, encoding, emit, stop, state).run()
+        return _Loop(model_cfg, cfg, vocab, data, split, stream, run_dir, encoding, emit, stop, state).run()
 
 
 class _Loop:
     """One training run; holds everything a checkpoint needs so that saving is one call."""
 
-    def __init__(self, model_cfg: ModelConfig, cfg: TrainConfig, vocab: Vocab, corpus: Corpus,
+    def __init__(self, model_cfg: ModelConfig, cfg: TrainConfig, vocab: Vocab, corpus: TokenizedCorpus,
                  split: TokenSplit, stream: BatchStream, run_dir: Path, encoding: str,
                  emit: OnEvent, stop: threading.Event | None, state: dict | None):
         self.cfg, self.vocab, self.stream, self.run_dir, self.emit = cfg, vocab, stream, run_dir, emit

@@ -10,20 +10,19 @@ import torch
 
 from . import checkpoint, runs
 from .config import TrainConfig
-from .corpus import read_corpus, split_tokens
 from .evaluate import Score
 from .ngram import KneserNeyLM
 from .train import TrainResult, data_record
-from .vocab import Vocab
+from .tokens import split_ids, tokenize_corpus
 
 
 def train_ngram(specs: list[str], cfg: TrainConfig, order: int, out_dir: Path | None = None,
                 encoding: str = "utf-8") -> tuple[TrainResult, Score, float]:
     """Count n-grams of the training split, score the held-out split, save one checkpoint."""
     cfg.validate()
-    corpus = read_corpus(specs, encoding)
-    vocab = Vocab.build(corpus.documents, cfg.level, cfg.max_vocab, cfg.min_count)
-    split = split_tokens(corpus, vocab, cfg.val_fraction, cfg.seed)
+    corpus = tokenize_corpus(specs, cfg.level, cfg.max_vocab, cfg.min_count, encoding)
+    vocab = corpus.vocab
+    split = split_ids(corpus, cfg.val_fraction, cfg.seed)
     started = time.perf_counter()
     model = KneserNeyLM.fit(split.train, len(vocab), order)
     seconds = time.perf_counter() - started

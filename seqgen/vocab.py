@@ -23,15 +23,67 @@ _NO_SPACE_BEFORE = set(".,;:!?%)]}'") | {"n't", "'s", "'re", "'ll", "'ve", "'d",
 _NO_SPACE_AFTER = set("([{$")
 
 
-def split_words(text: str) -> list[str]:
-    """Split text into word tokens, punctuation separate, one ``<eos>`` after every line."""
+def split_words(text: str, close_last_line: bool = True) -> list[str]:
+    """Split text into word tokens, punctuation separate, one ``<eos>`` after every line.
+
+    A last line without a newline is closed too, unless ``close_last_line`` is False (a piece
+    of a longer text that goes on).
+    """
+    if not text:
+        return []  # no text, no line to close
     tokens: list[str] = []
     for line in text.split("\n"):
         tokens.extend(_WORD_RE.findall(line))
         tokens.append(EOS)
-    if text.endswith("\n"):
+    if text.endswith("\n") or not close_last_line:
         tokens.pop()  # the final newline closes the last line; it does not open an empty one
     return tokens
+
+
+PIECE_CHARS = 1 << 22  # 4M characters: big enough for numpy speed, small enough for memory
+
+
+def text_pieces(text: str, size: int = PIECE_CHARS):
+    """Cut ``text`` into pieces of about ``size`` characters that end after a newline.
+
+    A line longer than ``size`` is cut at a space (or anywhere, for one endless word): word
+    tokens never straddle two pieces, and the pieces joined give the text back.
+    """
+    start = 0
+    while start < len(text):
+        end = min(start + size, len(text))
+        if end < len(text):
+            cut = text.rfind("\n", start, end) + 1 or text.rfind(" ", start, end) + 1
+            end = cut if cut > start else end
+        yield text[start:end]
+        start = end
+
+
+def _code_points(text: str) -> np.ndarray:
+    return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+
+
+def _count_chars(text: str) -> Counter[str]:
+    counts: Counter[str] = Counter()
+    for piece in text_pieces(text):
+        points = np.bincount(_code_points(piece))
+        counts.update({chr(c): int(points[c]) for c in np.flatnonzero(points)})
+    return counts
+
+
+def word_pieces(text: str, size: int = PIECE_CHARS):
+    """``split_words(text)``, a piece at a time (lists of tokens that joined give all of it)."""
+    done = 0
+    for piece in text_pieces(text, size):
+        done += len(piece)
+        yield split_words(piece, close_last_line=done == len(text))
+
+
+def _count_words(text: str) -> Counter[str]:
+    counts: Counter[str] = Counter()
+    for words in word_pieces(text):
+        counts.update(words)
+    return counts
 
 
 def join_words(words: Iterable[str]) -> str:
@@ -75,7 +127,7 @@ class Vocab:
         """Collect the vocabulary of ``texts``; at word level keep frequent words only."""
         counts: Counter[str] = Counter()
         for text in texts:
-            counts.update(text if level == "char" else split_words(text))
+            counts.update(_count_chars(text) if level == "char" else _count_words(text))
         for special in SPECIALS:
             counts.pop(special, None)
         if level == "char":
@@ -86,27 +138,39 @@ class Vocab:
             ranked = ranked[: max(0, max_size - len(SPECIALS))]
         return cls([*SPECIALS, *ranked], level)
 
+    @property
+    def id_dtype(self) -> np.dtype:
+        """The smallest integer type that holds every id: token arrays on disk stay small."""
+        return np.dtype(np.uint8 if len(self) <= 256 else np.uint16 if len(self) <= 65536 else np.int32)
+
     # -- encoding -------------------------------------------------------------------------------
     def tokenize(self, text: str) -> list[str]:
         return list(text) if self.level == "char" else split_words(text)
 
     def encode(self, text: str) -> np.ndarray:
-        """Text -> int32 ids; unknown symbols become ``<unk>``."""
+        """Text -> ids (``id_dtype``); unknown symbols become ``<unk>``.
+
+        Long texts are encoded piece by piece so that memory stays a small multiple of the ids.
+        """
         if self.level == "char":
-            return self._encode_chars(text)
+            pieces = [self._encode_chars(p) for p in text_pieces(text)]
+        else:
+            pieces = [self._encode_words(words) for words in word_pieces(text)]
+        return np.concatenate(pieces) if pieces else np.zeros(0, dtype=self.id_dtype)
+
+    def _encode_words(self, words: list[str]) -> np.ndarray:
         get = self.index.get
-        return np.fromiter((get(w, UNK_ID) for w in split_words(text)), dtype=np.int32)
+        return np.fromiter((get(w, UNK_ID) for w in words), dtype=self.id_dtype, count=len(words))
 
     def _encode_chars(self, text: str) -> np.ndarray:
-        # A code-point lookup table turns a 100 MB text into ids at numpy speed.
+        # A code-point lookup table turns text into ids at numpy speed.
         if self._char_table is None:
-            table = np.full(0x110000, UNK_ID, dtype=np.int32)
+            table = np.full(0x110000, UNK_ID, dtype=self.id_dtype)
             for i, tok in enumerate(self.tokens):
                 if len(tok) == 1:
                     table[ord(tok)] = i
             self._char_table = table
-        points = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-        return self._char_table[points]
+        return self._char_table[_code_points(text)]
 
     def unknown_symbols(self, text: str) -> list[str]:
         """The distinct symbols of ``text`` that this vocabulary does not know."""

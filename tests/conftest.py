@@ -56,6 +56,21 @@ def in_tmp(tmp_path, monkeypatch) -> Path:
     return tmp_path
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _private_cache(tmp_path_factory):
+    """Token and tune caches go to a folder of the test session, never the user's ~/.cache.
+
+    Set in the environment, so that CLI processes started by tests use it too.
+    """
+    old = os.environ.get("XDG_CACHE_HOME")
+    os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("cache"))
+    yield
+    if old is None:
+        os.environ.pop("XDG_CACHE_HOME", None)
+    else:
+        os.environ["XDG_CACHE_HOME"] = old
+
+
 @pytest.fixture(autouse=True)
 def _quiet_threads():
     # Two cores on CI: keep torch from oversubscribing when pytest runs things in parallel.

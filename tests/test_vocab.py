@@ -1,15 +1,17 @@
+import re
+
 import numpy as np
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from seqgen.vocab import EOS, EOS_ID, UNK_ID, Vocab, join_words, split_words
+from seqgen.vocab import EOS, EOS_ID, UNK_ID, Vocab, join_words, split_words, text_pieces, word_pieces
 
 
 def test_char_round_trip_with_unicode():
     text = "Grüße, 世界! naïve café 😀\nzweite Zeile\t🎵"
     vocab = Vocab.build([text], "char")
     ids = vocab.encode(text)
-    assert ids.dtype == np.int32
+    assert ids.dtype == np.uint8  # the smallest type that holds the ids: small arrays on disk
     assert vocab.decode(ids) == text
     assert vocab.tokens[:2] == ["<unk>", "<eos>"]
 
@@ -25,6 +27,28 @@ def test_char_unknown_symbols_become_unk():
 def test_char_round_trip_any_text(text):
     vocab = Vocab.build([text], "char")
     assert vocab.decode(vocab.encode(text)) == text
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("ab c.\n")), max_size=200), st.integers(6, 30))
+def test_long_texts_are_split_in_pieces_that_change_nothing(text, size):
+    assume(all(len(word) < size for word in re.split("[ \n]", text)))  # only an endless word is cut
+    pieces = list(text_pieces(text, size))
+    assert "".join(pieces) == text and all(pieces)
+    assert [w for words in word_pieces(text, size) for w in words] == split_words(text)
+
+
+def test_one_endless_line_is_encoded_in_pieces():
+    line = "word " * 2_000_000  # 10 MB without a newline
+    vocab = Vocab.build([line], "word")
+    ids = vocab.encode(line)
+    assert len(ids) == 2_000_001 and ids[-1] == EOS_ID and vocab.id_dtype == np.uint8
+
+
+def test_id_types_grow_with_the_vocabulary():
+    assert Vocab(["x"] * 256, "word").id_dtype == np.uint8
+    assert Vocab(["x"] * 257, "word").id_dtype == np.uint16
+    assert Vocab(["x"] * 70_000, "word").id_dtype == np.int32
 
 
 def test_word_split_punctuation_and_eos():

@@ -324,7 +324,7 @@ def _run_parses(tunes: list[str], workers: int) -> Iterator[bool]:
         yield tune_parses(tune)
 
 
-def _cache_tag() -> str:
+def parse_cache_tag() -> str:
     """Verdicts hold for one music21 version and one version of ``for_music21``."""
     import music21
 
@@ -337,7 +337,7 @@ def _load_cache() -> dict[str, bool]:
     except (OSError, ValueError):
         return {}
     # A different music21 may parse differently: its verdicts do not carry over.
-    if not isinstance(data, dict) or data.get("tag") != _cache_tag():
+    if not isinstance(data, dict) or data.get("tag") != parse_cache_tag():
         return {}
     verdicts = data.get("verdicts")
     return {k: v for k, v in verdicts.items() if isinstance(v, bool)} if isinstance(verdicts, dict) else {}
@@ -352,7 +352,7 @@ def _save_cache(cache: dict[str, bool]) -> None:
         merged = {**_load_cache(), **cache}
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".abc-parse-", suffix=".tmp")
         with os.fdopen(fd, "w", encoding="utf-8") as out:
-            json.dump({"tag": _cache_tag(), "verdicts": merged}, out)
+            json.dump({"tag": parse_cache_tag(), "verdicts": merged}, out)
         os.replace(tmp, path)
     except OSError:
         # A cache that cannot be written only costs time on the next run; never fail the read.

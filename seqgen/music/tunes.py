@@ -74,7 +74,8 @@ def tune_quality(model, vocab, data: dict, count: int, seed: int = 0) -> dict:
     import tempfile
     from pathlib import Path
 
-    from ..corpus import held_out_tunes, read_corpus
+    from ..corpus import read_corpus
+    from ..tokens import held_out_documents
     from .export import tune_to_midi
     from .validate import copied_share
 
@@ -84,7 +85,8 @@ def tune_quality(model, vocab, data: dict, count: int, seed: int = 0) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         exported = sum(c.score is not None and tune_to_midi(c.score, Path(tmp) / f"{i}.mid").path is not None
                        for i, c in enumerate(checks))
-    training, _ = held_out_tunes(read_corpus(data["sources"]).documents, data["val_fraction"], data["seed"])
+    tunes = read_corpus(data["sources"]).documents
+    training = [tunes[i] for i in held_out_documents(len(tunes), data["val_fraction"], data["seed"])[0]]
     bars_ok = sum(c.score is not None and not any(" lasts " in r for r in c.reasons) for c in checks)
     copied = copied_share(texts, training)
     return {"tunes_sampled": count, "parse_pct": 100 * sum(c.score is not None for c in checks) / count,

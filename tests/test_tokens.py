@@ -1,0 +1,88 @@
+"""Token ids: cached on disk and memory-mapped, re-encoded when a file changes, split right."""
+
+import os
+
+import numpy as np
+import pytest
+
+from seqgen import corpus, tokens
+from seqgen.music.abc import builtin_paths
+from seqgen.tokens import held_out_documents, split_ids, tokenize_corpus
+from seqgen.vocab import EOS_ID, Vocab
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    return tmp_path / "cache" / "seqgen" / "tokens"
+
+
+def test_second_run_reads_the_cache_not_the_text(prose_file, cache, monkeypatch):
+    first = tokenize_corpus([str(prose_file)], "char")
+    assert isinstance(first.ids, np.memmap) and first.ids.dtype == np.uint8
+    assert first.vocab.decode(first.ids[:-1]) == prose_file.read_text()  # one <eos> closes the file
+    monkeypatch.setattr(tokens, "read_corpus", lambda *a, **k: pytest.fail("read the text again"))
+    second = tokenize_corpus([str(prose_file)], "char")
+    assert second.from_cache and second.vocab == first.vocab
+    np.testing.assert_array_equal(second.ids, first.ids)
+    assert len(list(cache.iterdir())) == 1
+
+
+def test_a_changed_file_or_other_settings_are_encoded_again(tmp_path, cache):
+    path = tmp_path / "t.txt"
+    path.write_text("one two three\n" * 50)
+    words = tokenize_corpus([str(path)], "word")
+    assert not tokenize_corpus([str(path)], "char").from_cache  # other settings, other entry
+    path.write_text("four five six\n" * 50)
+    os.utime(path, ns=(1, 1))  # even with an old modification time: the size differs here
+    changed = tokenize_corpus([str(path)], "word")
+    assert not changed.from_cache and changed.vocab != words.vocab
+
+
+def test_unwritable_cache_still_works(prose_file, tmp_path, monkeypatch):
+    (tmp_path / "blocker").write_text("a file where the cache folder should be")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "blocker"))
+    data = tokenize_corpus([str(prose_file)], "char")
+    assert not data.from_cache and len(data.ids) == len(prose_file.read_text()) + 1
+
+
+def test_old_entries_are_pruned(tmp_path, cache, monkeypatch):
+    monkeypatch.setattr(tokens, "CACHE_ENTRIES", 2)
+    for i in range(4):
+        (tmp_path / f"{i}.txt").write_text(f"text number {i}\n" * 20)
+        tokenize_corpus([str(tmp_path / f"{i}.txt")], "char")
+    assert len(list(cache.iterdir())) == 2
+
+
+def test_text_split_holds_out_the_end(prose_file, cache):
+    data = tokenize_corpus([str(prose_file)], "char")
+    split = split_ids(data, 0.1)
+    assert len(split.val) == int(len(data.ids) * 0.1)
+    assert np.shares_memory(split.train, data.ids)  # views of the memory map, not copies
+    np.testing.assert_array_equal(np.concatenate([split.train, split.val]), data.ids)
+
+
+def test_tunes_are_held_out_whole(cache):
+    data = tokenize_corpus(["builtin:folk"], "char")
+    assert data.kind == "abc" and len(data.starts) - 1 > 150
+    split = split_ids(data, 0.1, seed=3)
+    train, val = held_out_documents(len(data.starts) - 1, 0.1, seed=3)
+    assert len(split.val) == sum(data.starts[d + 1] - data.starts[d] for d in val)
+    assert split.val[-1] == EOS_ID and data.vocab.decode(split.val).startswith("X:1\n")
+    assert not set(train) & set(val) and len(train) + len(val) == len(data.starts) - 1
+
+
+def test_given_vocabulary_is_used(tmp_path, cache):
+    path = tmp_path / "t.txt"
+    path.write_text("abc xyz\n")
+    vocab = Vocab.build(["abc"], "char")
+    data = tokenize_corpus([str(path)], "char", vocab=vocab)
+    assert data.vocab == vocab and data.ids.tolist() == [2, 3, 4, 0, 0, 0, 0, 0, EOS_ID]  # " xyz\\n" unknown
+
+
+def test_source_files_match_what_is_read(tmp_path):
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "a.txt").write_text("a")
+    (tmp_path / "notes" / ".hidden.txt").write_text("b")
+    assert corpus.source_files([str(tmp_path / "notes")]) == [tmp_path / "notes" / "a.txt"]
+    assert corpus.source_files(["builtin:folk"]) == builtin_paths("folk")
