@@ -9,10 +9,13 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, fields
 
+from .device import PRECISIONS
 from .errors import UsageError
 
 LEVELS = ("char", "word")
 CELLS = ("lstm", "gru", "rnn")
+SOFTMAXES = ("auto", "full", "adaptive")
+ADAPTIVE_FROM = 5000  # vocabulary size from which "auto" picks the adaptive softmax
 
 
 def _check(problems: list[str]) -> None:
@@ -37,10 +40,22 @@ class ModelConfig:
     embed: int = 0  # 0 means "same as hidden"
     dropout: float = 0.2
     tie: bool = False
+    softmax: str = "auto"  # full, adaptive, or auto: adaptive from ADAPTIVE_FROM tokens (untied)
 
     @property
     def embed_size(self) -> int:
         return self.embed or self.hidden
+
+    @property
+    def adaptive_cutoffs(self) -> list[int]:
+        """Cluster boundaries of the adaptive softmax ([] for a full softmax).
+
+        The 2,000 most frequent tokens (ids are sorted by frequency) cover most of running text
+        and get the full-size layer; the next clusters get a quarter and a sixteenth of it.
+        """
+        adaptive = self.softmax == "adaptive" or (self.softmax == "auto" and not self.tie
+                                                  and self.vocab_size >= ADAPTIVE_FROM)
+        return [c for c in (2000, 10000, 50000) if c < self.vocab_size - 1] if adaptive else []
 
     def validate(self) -> "ModelConfig":
         p = []
@@ -54,6 +69,10 @@ class ModelConfig:
             p.append(f"--embed must be 0 (same as hidden) or positive (got {self.embed})")
         if not (0.0 <= self.dropout < 1.0) or math.isnan(self.dropout):
             p.append(f"--dropout must be in [0, 1) (got {self.dropout})")
+        if self.softmax not in SOFTMAXES:
+            p.append(f"--softmax must be one of {', '.join(SOFTMAXES)} (got {self.softmax!r})")
+        if self.softmax == "adaptive" and self.tie:
+            p.append("--tie shares the output matrix with the embeddings: it needs --softmax full")
         _check(p)
         return self
 
@@ -83,6 +102,7 @@ class TrainConfig:
     max_vocab: int = 0  # word level: keep the most frequent words (0: no cap)
     min_count: int = 1  # word level: rarer words become <unk>
     device: str = "auto"
+    precision: str = "auto"  # fp32, bf16, fp16 or auto (see device.py)
 
     def validate(self) -> "TrainConfig":
         p = []
@@ -106,6 +126,8 @@ class TrainConfig:
             p.append(f"--eval-every must be at least 1 (got {self.eval_every})")
         if self.min_count < 1:
             p.append(f"--min-count must be at least 1 (got {self.min_count})")
+        if self.precision not in PRECISIONS:
+            p.append(f"--precision must be one of {', '.join(PRECISIONS)} (got {self.precision!r})")
         _check(p)
         return self
 

@@ -12,7 +12,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .model import RNNLM
+from .device import autocast
+from .model import IGNORE, RNNLM
+
+MIN_ROW_TOKENS = 1024  # each row of an evaluation batch starts cold: keep rows long
 
 
 @dataclass
@@ -40,11 +43,12 @@ class Score:
 
 
 @torch.no_grad()
-def score_rnn(model: RNNLM, ids: np.ndarray, device: torch.device | str = "cpu",
-              rows: int = 16, seq_len: int = 256) -> Score:
+def score_rnn(model: RNNLM, ids: np.ndarray, device: torch.device | str = "cpu", precision: str = "fp32",
+              rows: int = 64, seq_len: int = 256) -> Score:
     """Score every prediction in ``ids`` with the recurrent model.
 
-    The text is cut into ``rows`` contiguous pieces read side by side (as in training); the last
+    The text is cut into up to ``rows`` contiguous pieces of at least MIN_ROW_TOKENS read side
+    by side (as in training; each starts from a zero state, so pieces are kept long); the last
     piece is padded and the padding ignored, so exactly len(ids) - 1 predictions are counted.
     """
     n = len(ids) - 1
@@ -52,16 +56,19 @@ def score_rnn(model: RNNLM, ids: np.ndarray, device: torch.device | str = "cpu",
         return Score(0.0, 0)
     was_training = model.training
     model.eval()
-    rows = max(1, min(rows, n // 64 or 1))
+    device = torch.device(device)
+    rows = max(1, min(rows, n // MIN_ROW_TOKENS))
     row_len = math.ceil(n / rows)
     x = np.zeros(rows * row_len, dtype=np.int64)
-    y = np.full(rows * row_len, -100, dtype=np.int64)  # -100: ignored by cross_entropy
+    y = np.full(rows * row_len, IGNORE, dtype=np.int64)
     x[:n], y[:n] = ids[:-1], ids[1:]
     x_t = torch.from_numpy(x).view(rows, row_len).to(device)
     y_t = torch.from_numpy(y).view(rows, row_len).to(device)
     total, hidden = 0.0, None
-    for start in range(0, row_len, seq_len):
-        nll, hidden = model.loss(x_t[:, start:start + seq_len], y_t[:, start:start + seq_len], hidden, reduction="sum")
-        total += float(nll)
+    with autocast(device, precision):
+        for start in range(0, row_len, seq_len):
+            nll, hidden = model.loss(x_t[:, start:start + seq_len], y_t[:, start:start + seq_len], hidden,
+                                     reduction="sum")
+            total += float(nll)
     model.train(was_training)
     return Score(total, n)

@@ -1,7 +1,12 @@
-"""The recurrent language model: embedding -> LSTM/GRU/RNN -> linear softmax head.
+"""The recurrent language model: embedding -> LSTM/GRU/RNN -> softmax head.
 
 Nothing but the network lives here: no I/O, no printing, no training logic.
-Shapes: B = batch, T = time steps, E = embedding size, H = hidden size, V = vocabulary size.
+Shapes: B = batch, T = time steps, E = embedding size, H = hidden size, V = vocabulary size,
+D = the head's input size (E when the embeddings are tied, else H).
+
+The head is a full softmax, or for large vocabularies an adaptive softmax (Grave et al., 2017):
+frequent words get the full-size output layer, rare ones share smaller clusters, so the output
+layer, most of a word model's work, costs a fraction of a full softmax over V.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from .config import ModelConfig
 
 Hidden = torch.Tensor | tuple[torch.Tensor, torch.Tensor]
 _CELLS = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
+IGNORE = -100  # target id that counts for nothing (padding)
 
 
 class RNNLM(nn.Module):
@@ -31,20 +37,24 @@ class RNNLM(nn.Module):
         # Tying shares the (V, E) matrix between input and output; when H != E a projection
         # brings the hidden state down to E first (as in Press & Wolf, 2017).
         self.proj = nn.Linear(H, E, bias=False) if config.tie and H != E else None
-        self.head = nn.Linear(E if config.tie else H, V)
-        if config.tie:
-            self.head.weight = self.embed.weight
+        D = E if config.tie else H
+        if config.adaptive_cutoffs:
+            self.head = nn.AdaptiveLogSoftmaxWithLoss(D, V, config.adaptive_cutoffs, div_value=4.0)
+        else:
+            self.head = nn.Linear(D, V)
+            if config.tie:
+                self.head.weight = self.embed.weight
         nn.init.uniform_(self.embed.weight, -0.1, 0.1)
 
     def init_hidden(self, batch_size: int) -> Hidden:
         """Zero state for a batch; LSTMs carry (h, c), the others h alone, each (L, B, H)."""
-        w = self.head.weight
+        w = self.embed.weight
         shape = (self.config.layers, batch_size, self.config.hidden)
         h = w.new_zeros(shape)
         return (h, w.new_zeros(shape)) if self.config.cell == "lstm" else h
 
     def features(self, x: torch.Tensor, hidden: Hidden | None) -> tuple[torch.Tensor, Hidden]:
-        """Token ids (B, T) -> output features (B, T, E or H) and the new hidden state."""
+        """Token ids (B, T) -> the head's input (B, T, D) and the new hidden state."""
         emb = self.drop(self.embed(x))  # (B, T, E)
         out, hidden = self.rnn(emb, hidden)  # (B, T, H)
         out = self.drop(out)
@@ -52,17 +62,43 @@ class RNNLM(nn.Module):
             out = self.proj(out)  # (B, T, E)
         return out, hidden
 
+    def scores(self, features: torch.Tensor) -> torch.Tensor:
+        """Head input (..., D) -> scores (..., V) whose softmax is the next-token distribution.
+
+        Logits for the full softmax, log-probabilities for the adaptive one (same softmax).
+        """
+        if isinstance(self.head, nn.AdaptiveLogSoftmaxWithLoss):
+            flat = features.reshape(-1, features.size(-1)).float()
+            with torch.autocast(flat.device.type, enabled=False):
+                return self.head.log_prob(flat).view(*features.shape[:-1], -1)
+        return self.head(features)
+
     def forward(self, x: torch.Tensor, hidden: Hidden | None = None) -> tuple[torch.Tensor, Hidden]:
-        """Token ids (B, T) -> logits (B, T, V) and the new hidden state."""
+        """Token ids (B, T) -> scores (B, T, V) and the new hidden state."""
         out, hidden = self.features(x, hidden)
-        return self.head(out), hidden
+        return self.scores(out), hidden
+
+    def next_scores(self, x: torch.Tensor, hidden: Hidden | None = None) -> tuple[torch.Tensor, Hidden]:
+        """Token ids (B, T) -> scores for the token after the last one (B, V): the head runs once."""
+        out, hidden = self.features(x, hidden)
+        return self.scores(out[:, -1]), hidden
 
     def loss(self, x: torch.Tensor, y: torch.Tensor, hidden: Hidden | None = None,
              reduction: str = "mean") -> tuple[torch.Tensor, Hidden]:
-        """Cross-entropy (nats/token) of predicting targets y (B, T) from inputs x (B, T)."""
-        logits, hidden = self(x, hidden)
-        nll = F.cross_entropy(logits.reshape(-1, logits.size(-1)), y.reshape(-1), reduction=reduction)
-        return nll, hidden
+        """Cross-entropy (nats/token) of predicting targets y (B, T) from inputs x (B, T).
+
+        Targets equal to ``IGNORE`` (padding) count for nothing. The loss is computed in fp32
+        whatever precision the rest ran in.
+        """
+        out, hidden = self.features(x, hidden)
+        flat, target = out.reshape(-1, out.size(-1)), y.reshape(-1)
+        if isinstance(self.head, nn.AdaptiveLogSoftmaxWithLoss):
+            keep = target != IGNORE
+            # torch's adaptive softmax mixes dtypes under autocast: it runs in fp32 (it is small).
+            with torch.autocast(flat.device.type, enabled=False):
+                nll = -self.head(flat[keep].float(), target[keep]).output  # (kept,) log-probs of targets
+            return (nll.sum() if reduction == "sum" else nll.mean()), hidden
+        return F.cross_entropy(self.head(flat).float(), target, ignore_index=IGNORE, reduction=reduction), hidden
 
 
 def detach(hidden: Hidden) -> Hidden:

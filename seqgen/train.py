@@ -20,33 +20,18 @@ import torch
 
 from . import checkpoint, runs
 from .batches import BatchStream
+from .device import choose_device, resolve_precision
 from .config import ModelConfig, TrainConfig, from_dict
 from .errors import CorpusError, SeqgenError, UsageError
 from .evaluate import score_rnn
-from .model import RNNLM, count_parameters, detach
+from .model import RNNLM, count_parameters
+from .step import Stepper
 from .tokens import TokenizedCorpus, TokenSplit, split_ids, tokenize_corpus
 from .vocab import Vocab
 
 OnEvent = Callable[[str, dict], None]
 MAX_STORED_VAL_TOKENS = 5_000_000  # held-out ids kept in the checkpoint for `seqgen eval`
 _MAX_BAD_STEPS = 5  # consecutive non-finite losses before training gives up
-
-
-def choose_device(name: str = "auto") -> torch.device:
-    """CUDA, then Apple MPS, then CPU; or exactly the device asked for."""
-    if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    try:
-        device = torch.device(name)
-    except RuntimeError:
-        raise UsageError(f"--device {name!r} is not a device; use auto, cpu, cuda or mps") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise UsageError("--device cuda: no CUDA GPU is available here; use --device cpu")
-    return device
 
 
 def data_record(corpus: TokenizedCorpus, split: TokenSplit, encoding: str, cfg: TrainConfig) -> dict:
@@ -101,8 +86,8 @@ def train(specs: list[str], model_cfg: ModelConfig, cfg: TrainConfig, out_dir: P
             raise UsageError(f"{resume} is not a recurrent-model checkpoint; --resume works for those only")
         model_cfg = from_dict(ModelConfig, state["model_config"])
         stored = from_dict(TrainConfig, state["train_config"])
-        # Limits may be raised on resume; everything that shapes the run stays as it was.
-        for name in ("epochs", "max_steps", "time_budget", "patience"):
+        # Limits may be raised and the machine may change on resume; what shapes the run stays.
+        for name in ("epochs", "max_steps", "time_budget", "patience", "device", "precision"):
             setattr(stored, name, getattr(cfg, name))
         cfg = stored
         specs = specs or list(state["data"]["sources"])
@@ -136,10 +121,10 @@ class _Loop:
         self.cfg, self.vocab, self.stream, self.run_dir, self.emit = cfg, vocab, stream, run_dir, emit
         self.stop = stop or threading.Event()
         self.device = choose_device(cfg.device)
+        self.precision = resolve_precision(cfg.precision, self.device)
         torch.manual_seed(cfg.seed)
         self.model = RNNLM(model_cfg).to(self.device)
-        self.opt = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay,
-                                     betas=(0.9, 0.99))
+        self.stepper = Stepper(self.model, self.device, self.precision, cfg.lr, cfg.weight_decay, cfg.clip)
         self.val = split.val
         self.data = data_record(corpus, split, encoding, cfg)
         self.p = _Progress()
@@ -153,7 +138,7 @@ class _Loop:
 
     def _restore(self, state: dict) -> None:
         self.model.load_state_dict(state["model_state"])
-        self.opt.load_state_dict(state["optimizer"])
+        self.stepper.load_state_dict(state)
         self.p = _Progress(**state["progress"])
         torch.set_rng_state(state["rng"]["torch"])
         hidden = state.get("hidden")
@@ -202,7 +187,7 @@ class _Loop:
             tick_tokens += self.stream.batch_size * self.stream.seq_len
             if p.step % 10 == 0 or p.step == 1:
                 now = time.perf_counter()
-                self.emit("step", {"step": p.step, "epoch": p.epoch, "loss": loss, "lr": self.opt.param_groups[0]["lr"],
+                self.emit("step", {"step": p.step, "epoch": p.epoch, "loss": loss, "lr": self.stepper.lr,
                                    "tokens_per_s": tick_tokens / max(now - tick, 1e-9), "elapsed": p.elapsed,
                                    "progress": self._fraction()})
                 tick, tick_tokens = now, 0
@@ -221,25 +206,13 @@ class _Loop:
         return TrainResult(self.run_dir, self.best_path, self.last_path, p.best_val_loss, p.step, reason)
 
     def _step(self, lr: float) -> float | None:
-        for group in self.opt.param_groups:
-            group["lr"] = lr
         x, y = self.stream.batch(self.p.batch_index)
-        self.model.train()
-        loss, hidden = self.model.loss(x.to(self.device), y.to(self.device), self.hidden)
         self.p.batch_index += 1
-        if not math.isfinite(loss.item()):
-            self.opt.zero_grad(set_to_none=True)
-            self.hidden = None
-            return None
-        self.opt.zero_grad(set_to_none=True)
-        loss.backward()
-        if self.cfg.clip:
-            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.clip)
-        self.opt.step()
-        self.hidden = detach(hidden)
-        self.p.step += 1
-        self.p.tokens_seen += x.numel()
-        return loss.item()
+        loss, self.hidden = self.stepper.step(x, y, self.hidden, lr)
+        if loss is not None:
+            self.p.step += 1
+            self.p.tokens_seen += x.numel()
+        return loss
 
     def _fraction(self) -> float:
         cfg, p = self.cfg, self.p
@@ -254,7 +227,7 @@ class _Loop:
         """Score held-out text, save checkpoints; return True when early stopping says stop."""
         cfg, p = self.cfg, self.p
         val = self.val[: cfg.eval_tokens] if cfg.eval_tokens else self.val
-        score = score_rnn(self.model, val, self.device)
+        score = score_rnn(self.model, val, self.device, self.precision)
         val_loss = score.cross_entropy
         improved = math.isfinite(val_loss) and val_loss < p.best_val_loss
         if improved:
@@ -263,7 +236,7 @@ class _Loop:
             p.bad_evals += 1
         record = {"step": p.step, "epoch": p.epoch, "tokens": p.tokens_seen, "elapsed": round(p.elapsed, 2),
                   "train_loss": float(np.mean(train_losses)) if train_losses else None,
-                  "val_loss": val_loss, "val_ppl": score.perplexity, "lr": self.opt.param_groups[0]["lr"],
+                  "val_loss": val_loss, "val_ppl": score.perplexity, "lr": self.stepper.lr,
                   "best": improved}
         if runs.is_main_process():
             runs.append_metrics(self.run_dir, record)
@@ -286,7 +259,7 @@ class _Loop:
             "model_state": self.model.state_dict(),
             "vocab": self.vocab.to_dict(),
             "train_config": self.cfg.to_dict(),
-            "optimizer": self.opt.state_dict(),
+            **self.stepper.state_dict(),
             "progress": vars(self.p).copy(),
             "rng": {"torch": torch.get_rng_state()},
             "hidden": tuple(h.cpu() for h in hidden) if isinstance(hidden, tuple) else (

@@ -3,7 +3,8 @@ import torch
 
 from seqgen.config import ModelConfig
 from seqgen.errors import UsageError
-from seqgen.model import RNNLM, detach
+from seqgen.device import autocast
+from seqgen.model import IGNORE, RNNLM, detach
 
 
 @pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
@@ -40,3 +41,51 @@ def test_bad_config_reports_every_problem():
         RNNLM(ModelConfig(vocab_size=5, cell="transformer", layers=0, dropout=1.5))
     message = str(err.value)
     assert "--cell" in message and "--layers" in message and "--dropout" in message
+
+
+def test_adaptive_softmax_for_large_vocabularies():
+    model = RNNLM(ModelConfig(vocab_size=6000, hidden=16, layers=1, dropout=0.0)).eval()
+    assert isinstance(model.head, torch.nn.AdaptiveLogSoftmaxWithLoss)  # "auto" from 5,000 tokens
+    assert not isinstance(RNNLM(ModelConfig(vocab_size=6000, hidden=16, softmax="full")).head,
+                          torch.nn.AdaptiveLogSoftmaxWithLoss)
+    x, y = torch.randint(0, 6000, (2, 5)), torch.randint(0, 6000, (2, 5))
+    scores, _ = model(x)
+    assert torch.allclose(scores.exp().sum(-1), torch.ones(2, 5), atol=1e-4)  # a distribution
+    loss, _ = model.loss(x, y)
+    picked = -scores.gather(-1, y.unsqueeze(-1)).mean()
+    assert torch.allclose(loss, picked, atol=1e-5)
+
+
+@pytest.mark.parametrize("softmax", ["full", "adaptive"])
+def test_padding_targets_count_for_nothing(softmax):
+    model = RNNLM(ModelConfig(vocab_size=3000, hidden=8, layers=1, dropout=0.0, softmax=softmax)).eval()
+    x, y = torch.randint(0, 3000, (2, 6)), torch.randint(0, 3000, (2, 6))
+    padded = y.clone()
+    padded[:, 4:] = IGNORE
+    full, _ = model.loss(x, y, reduction="sum")
+    part, _ = model.loss(x, padded, reduction="sum")
+    first, _ = model.loss(x[:, :4], y[:, :4], reduction="sum")
+    assert torch.allclose(part, first, atol=1e-4) and part < full
+
+
+def test_next_scores_are_the_last_step():
+    model = RNNLM(ModelConfig(vocab_size=20, hidden=8, layers=2, dropout=0.0)).eval()
+    x = torch.randint(0, 20, (3, 9))
+    scores, _ = model(x)
+    last, _ = model.next_scores(x)
+    assert torch.allclose(last, scores[:, -1], atol=1e-6)
+
+
+def test_bf16_autocast_gives_the_fp32_loss():
+    torch.manual_seed(0)
+    model = RNNLM(ModelConfig(vocab_size=67, hidden=64, layers=2, dropout=0.0)).eval()
+    x, y = torch.randint(0, 67, (4, 32)), torch.randint(0, 67, (4, 32))
+    exact, _ = model.loss(x, y)
+    with autocast(torch.device("cpu"), "bf16"):
+        fast, _ = model.loss(x, y)
+    assert fast.dtype == torch.float32 and abs(fast.item() - exact.item()) < 0.01 * exact.item()
+
+
+def test_tie_needs_the_full_softmax():
+    with pytest.raises(UsageError, match="--tie"):
+        RNNLM(ModelConfig(vocab_size=6000, hidden=8, tie=True, softmax="adaptive"))

@@ -1,0 +1,34 @@
+"""Device and precision choices: what auto means, and clear refusals."""
+
+import pytest
+import torch
+
+from seqgen.device import autocast, choose_device, cpu_has_fast_bf16, resolve_precision
+from seqgen.errors import UsageError
+
+CPU = torch.device("cpu")
+
+
+def test_auto_precision_on_the_cpu_follows_the_hardware():
+    assert resolve_precision("auto", CPU) == ("bf16" if cpu_has_fast_bf16() else "fp32")
+    assert resolve_precision("fp32", CPU) == "fp32" and resolve_precision("bf16", CPU) == "bf16"
+
+
+def test_refusals():
+    with pytest.raises(UsageError, match="fp16 needs a CUDA GPU"):
+        resolve_precision("fp16", CPU)
+    with pytest.raises(UsageError, match="--precision must be one of"):
+        resolve_precision("fp8", CPU)
+    with pytest.raises(UsageError, match="not a device"):
+        choose_device("toaster")
+    if not torch.cuda.is_available():
+        with pytest.raises(UsageError, match="no CUDA GPU"):
+            choose_device("cuda")
+
+
+def test_autocast_runs_matrix_products_in_bf16_only_when_asked():
+    a = torch.randn(4, 4)
+    with autocast(CPU, "bf16"):
+        assert (a @ a).dtype == torch.bfloat16
+    with autocast(CPU, "fp32"):
+        assert (a @ a).dtype == torch.float32
