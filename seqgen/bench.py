@@ -1,28 +1,36 @@
 """Benchmark: how fast seqgen trains, samples and tokenises here, next to a textbook loop.
 
-Every figure is the median of several timed runs after a warm-up. Throughput is compared with a
-plain reference loop (nn.LSTM, full softmax, fp32, one optimizer step per batch, as in PyTorch's
-word_language_model example) measured side by side in the same process.
+Every figure is the median of several timed runs after a warm-up. Training throughput goes
+through the same ``Stepper`` as ``seqgen train`` (mixed precision where the hardware has it,
+fused AdamW, the adaptive softmax for large vocabularies) and is compared with a reference loop
+measured side by side in the same process: the textbook word_language_model recipe, nn.LSTM
+over the whole batch, a full softmax, fp32, plain SGD, one optimizer step per batch in Python.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
-import tracemalloc
 from collections.abc import Callable
+from pathlib import Path
 
-import numpy as np
 import torch
 from torch import nn
 
-from .config import ModelConfig, SampleConfig
+from .config import ModelConfig, SampleConfig, TrainConfig
+from .device import choose_device, resolve_precision
 from .model import RNNLM
 from .sample import generate
+from .step import Stepper
 from .vocab import Vocab
 
 
-def _median_seconds(fn: Callable[[], None], repeats: int, warmup: int = 1) -> float:
+def _median_seconds(fn: Callable[[], object], repeats: int, warmup: int = 1) -> float:
     for _ in range(warmup):
         fn()
     times = []
@@ -36,11 +44,12 @@ def _median_seconds(fn: Callable[[], None], repeats: int, warmup: int = 1) -> fl
 def matmul_peak(dtype: torch.dtype, size: int, repeats: int) -> float:
     """Measured GFLOP/s of a square matrix multiply."""
     a, b = torch.randn(size, size, dtype=dtype), torch.randn(size, size, dtype=dtype)
-    return 2 * size ** 3 / _median_seconds(lambda: a @ b, repeats) / 1e9
+    out = torch.empty(size, size, dtype=dtype)
+    return 2 * size ** 3 / _median_seconds(lambda: torch.mm(a, b, out=out), repeats, warmup=2) / 1e9
 
 
 def lstm_flops_per_token(cfg: ModelConfig) -> float:
-    """Multiply-adds x 2 of one training token: forward, and about twice that backward."""
+    """Multiply-adds x 2 of one training token with a full softmax: forward, and twice that backward."""
     E, H, V, L = cfg.embed_size, cfg.hidden, cfg.vocab_size, cfg.layers
     gates = 4 if cfg.cell == "lstm" else 3 if cfg.cell == "gru" else 1
     forward = sum(2 * gates * H * ((E if i == 0 else H) + H) for i in range(L)) + 2 * H * V
@@ -61,18 +70,11 @@ class _ReferenceLM(nn.Module):
 
 def train_throughput(V: int, H: int, L: int, B: int, T: int, repeats: int) -> dict:
     """Tokens/s of seqgen's training step and of the reference loop, same sizes and data."""
-    x = torch.randint(0, V, (B, T))
-    y = torch.randint(0, V, (B, T))
+    x, y = torch.randint(0, V, (B, T)), torch.randint(0, V, (B, T))
+    device = choose_device("cpu")
+    precision = resolve_precision("auto", device)
     model = RNNLM(ModelConfig(vocab_size=V, hidden=H, layers=L, dropout=0.2))
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
-
-    def seqgen_step():
-        loss, _ = model.loss(x, y)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-
+    stepper = Stepper(model, device, precision, lr=1e-3)
     ref = _ReferenceLM(V, H, L)
     ref_opt = torch.optim.SGD(ref.parameters(), lr=0.1)
 
@@ -84,37 +86,52 @@ def train_throughput(V: int, H: int, L: int, B: int, T: int, repeats: int) -> di
         nn.utils.clip_grad_norm_(ref.parameters(), 0.25)
         ref_opt.step()
 
-    tokens = B * T
-    fast = tokens / _median_seconds(seqgen_step, repeats)
-    slow = tokens / _median_seconds(reference_step, repeats)
+    fast = B * T / _median_seconds(lambda: stepper.step(x, y, None, 1e-3), repeats)
+    slow = B * T / _median_seconds(reference_step, repeats)
     return {"tokens_per_s": fast, "reference_tokens_per_s": slow, "speedup": fast / slow,
-            "gflops": fast * lstm_flops_per_token(model.config) / 1e9}
+            "gflops": fast * lstm_flops_per_token(model.config) / 1e9, "precision": precision,
+            "softmax": "adaptive" if model.config.adaptive_cutoffs else "full"}
 
 
-def sampling_speed(H: int, L: int, V: int, batch: int, length: int) -> float:
+def sampling_speed(H: int, L: int, V: int, batch: int, length: int, repeats: int = 3) -> float:
     """Characters per second generated, all rows of the batch counted."""
     model = RNNLM(ModelConfig(vocab_size=V, hidden=H, layers=L))
     vocab = Vocab(["<unk>", "<eos>"] + [chr(65 + i) for i in range(V - 2)], "char")
     cfg = SampleConfig(length=length, temperature=1.0, num_samples=batch, seed=0)
-    seconds = _median_seconds(lambda: generate(model, vocab, cfg), repeats=3)
-    return batch * length / seconds
+    return batch * length / _median_seconds(lambda: generate(model, vocab, cfg), repeats)
 
 
-def tokenise_speed(text: str, target_mb: int) -> dict:
-    """Seconds and peak Python memory to build a char vocabulary and encode ``target_mb`` MB."""
-    big = text * max(1, -(-target_mb * 1_000_000 // max(len(text), 1)))  # at least target_mb
-    tracemalloc.start()
-    start = time.perf_counter()
-    vocab = Vocab.build([big], "char")
-    ids = vocab.encode(big)
-    seconds = time.perf_counter() - start
-    peak = tracemalloc.get_traced_memory()[1]
-    tracemalloc.stop()
-    return {"tokenise_mb": len(big) / 1e6, "tokenise_s": seconds, "tokenise_peak_mb": peak / 1e6,
-            "tokens": int(len(ids))}
+_TOKENISE = """
+import json, resource, sys, time
+from seqgen.tokens import tokenize_corpus
+start = time.perf_counter()
+data = tokenize_corpus([sys.argv[1]], sys.argv[2])
+seconds = time.perf_counter() - start
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+print(json.dumps({"seconds": seconds, "peak_bytes": peak, "tokens": len(data.ids), "cached": data.from_cache}))
+"""
 
 
-def run_bench(quick: bool = False, word_text: str | None = None, on_figure: Callable[[str, float], None] | None = None) -> dict:
+def tokenise_speed(text: str, target_mb: int, level: str = "char") -> dict:
+    """Seconds and peak memory to tokenise ``target_mb`` MB of ``text`` repeated, in a fresh
+    process (so peak memory is that of tokenising alone), then again from the on-disk cache."""
+    repeats = max(1, -(-target_mb * 1_000_000 // max(len(text.encode()), 1)))
+    with tempfile.TemporaryDirectory() as tmp:
+        corpus = Path(tmp) / "corpus.txt"
+        with open(corpus, "w", encoding="utf-8") as fh:
+            for _ in range(repeats):
+                fh.write(text)
+        env = {**os.environ, "XDG_CACHE_HOME": str(Path(tmp) / "cache")}
+        runs = [json.loads(subprocess.run([sys.executable, "-c", _TOKENISE, str(corpus), level], env=env,
+                                          check=True, capture_output=True, text=True).stdout) for _ in range(2)]
+        size = corpus.stat().st_size
+    first, second = runs
+    return {"tokenise_mb": size / 1e6, "tokenise_s": first["seconds"], "tokenise_peak_mb": first["peak_bytes"] / 1e6,
+            "tokenise_cached_s": second["seconds"], "tokens": first["tokens"]}
+
+
+def run_bench(quick: bool = False, word_text: str | None = None,
+              on_figure: Callable[[str, float], None] | None = None) -> dict:
     """All figures as one dict (see the README for what each one means)."""
     from pydoc_data.topics import topics
 
@@ -128,7 +145,8 @@ def run_bench(quick: bool = False, word_text: str | None = None, on_figure: Call
 
     put("matmul_fp32_gflops", matmul_peak(torch.float32, 512 if quick else 1024, r))
     put("matmul_bf16_gflops", matmul_peak(torch.bfloat16, 512 if quick else 1024, r))
-    char = train_throughput(V=67, H=512, L=2, B=16, T=64 if quick else 128, repeats=r)
+    defaults = TrainConfig()
+    char = train_throughput(V=67, H=512, L=2, B=defaults.batch_size, T=32 if quick else defaults.seq_len, repeats=r)
     put("char_train_tokens_per_s", char["tokens_per_s"])
     put("char_reference_tokens_per_s", char["reference_tokens_per_s"])
     put("char_speedup", char["speedup"])
@@ -136,13 +154,14 @@ def run_bench(quick: bool = False, word_text: str | None = None, on_figure: Call
     put("char_share_of_fp32_peak", char["gflops"] / figures["matmul_fp32_gflops"])
     put("char_share_of_bf16_peak", char["gflops"] / figures["matmul_bf16_gflops"])
     V = len(Vocab.build([word_text], "word")) if word_text else 18_000
-    word = train_throughput(V=V, H=256 if quick else 512, L=2, B=16, T=32 if quick else 64, repeats=r)
+    word = train_throughput(V=V, H=256 if quick else 512, L=2, B=defaults.batch_size, T=16 if quick else 64,
+                            repeats=r)
     put("word_vocab", V)
     put("word_train_tokens_per_s", word["tokens_per_s"])
     put("word_reference_tokens_per_s", word["reference_tokens_per_s"])
     put("word_speedup", word["speedup"])
     put("sample_chars_per_s_batch1", sampling_speed(512, 2, 67, 1, 100 if quick else 400))
-    put("sample_chars_per_s_batch64", sampling_speed(512, 2, 67, 64, 100 if quick else 400))
+    put("sample_chars_per_s_batch64", sampling_speed(512, 2, 67, 64, 50 if quick else 200))
     text = "\n".join(topics[k] for k in sorted(topics))
     for name, value in tokenise_speed(text, 10 if quick else 100).items():
         put(name, value)

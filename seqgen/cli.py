@@ -98,6 +98,8 @@ def train(
     min_count: Annotated[Optional[int], typer.Option(help="Word level: rarer words become <unk>. [default: 1]")] = None,
     seed: Annotated[Optional[int], typer.Option(help="Random seed. [default: 1337]")] = None,
     device: Annotated[Optional[str], typer.Option(help="auto, cpu, cuda or mps.")] = None,
+    precision: Annotated[Optional[str], typer.Option(help="auto (bf16 where the hardware has it, fp16 on older GPUs), fp32, bf16 or fp16.")] = None,
+    softmax: Annotated[Optional[str], typer.Option(help="Output layer: full, adaptive (fast for large word vocabularies) or auto.")] = None,
     encoding: Annotated[str, typer.Option(help="Text encoding of the input files.")] = "utf-8",
     out: Annotated[Optional[Path], typer.Option(help="Run folder. [default: checkpoints/<run-name>/]")] = None,
     resume: Annotated[Optional[Path], typer.Option(help="Continue the run saved in this checkpoint.")] = None,
@@ -115,12 +117,14 @@ def train(
     cfg = _set(TrainConfig(), level=level, seq_len=seq_len, batch_size=batch_size, lr=lr, clip=clip,
                epochs=epochs, max_steps=max_steps, val_fraction=val_fraction, eval_every=eval_every,
                patience=patience, max_vocab=max_vocab, min_count=min_count, seed=seed, device=device,
+               precision=precision,
                time_budget=parse_duration(time_budget) if time_budget else None)
     if model not in ("rnn", "ngram"):
         raise UsageError(f"--model must be rnn or ngram (got {model!r})")
     if model == "ngram":
         return _train_ngram(list(paths or []), cfg, order, out, encoding)
-    model_cfg = _set(ModelConfig(), cell=cell, layers=layers, hidden=hidden, embed=embed, dropout=dropout, tie=tie)
+    model_cfg = _set(ModelConfig(), cell=cell, layers=layers, hidden=hidden, embed=embed, dropout=dropout, tie=tie,
+                     softmax=softmax)
     cfg.validate()
     model_cfg.validate()
     display = TrainDisplay()

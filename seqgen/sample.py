@@ -53,35 +53,31 @@ def generate(model: RNNLM, vocab: Vocab, config: SampleConfig, on_text: OnText |
 
     The prime is part of each returned text. With ``stop_at_eos`` a sample ends at its first
     ``<eos>`` (used for whole tunes); otherwise ``<eos>`` is just a line or document break.
+    All samples advance together as one batch; text is decoded at the end, or token by token
+    when ``on_text`` streams it.
     """
     config.validate()
     model.eval()
     gen = torch.Generator(device="cpu")
     gen.manual_seed(config.seed if config.seed is not None else torch.seed())
     start, _ = prime_ids(vocab, config.prime)
-    n = config.num_samples
-    x = torch.tensor([start] * n, dtype=torch.long, device=device)  # (N, P)
-    logits, hidden = model(x)
-    logits = logits[:, -1]  # (N, V)
-    streams = [_TextStream(vocab, config.prime) for _ in range(n)]
-    done = torch.zeros(n, dtype=torch.bool)
-    for _ in range(config.length):
-        nxt = _pick(logits.float().cpu(), config, gen)  # (N,)
-        for i in range(n):
-            if done[i]:
-                continue
-            token = int(nxt[i])
-            if stop_at_eos and token == EOS_ID:
-                done[i] = True
-                continue
-            new = streams[i].add(token)
-            if on_text:
-                on_text(i, new)
-        if bool(done.all()):
+    n, length = config.num_samples, config.length
+    scores, hidden = model.next_scores(torch.tensor([start] * n, dtype=torch.long, device=device))  # (N, V)
+    tokens = torch.zeros(n, length, dtype=torch.long)  # (N, length) sampled ids
+    ends = torch.full((n,), length)  # where each sample stops (its <eos>, with stop_at_eos)
+    streams = [_TextStream(vocab, config.prime) for _ in range(n)] if on_text else []
+    for t in range(length):
+        nxt = _pick(scores.float().cpu(), config, gen)  # (N,)
+        tokens[:, t] = nxt
+        if stop_at_eos:
+            ends = torch.where((nxt == EOS_ID) & (ends == length), t, ends)
+        for i, stream in enumerate(streams):
+            if t < ends[i]:
+                on_text(i, stream.add(int(nxt[i])))
+        if bool((ends <= t).all()):
             break
-        logits, hidden = model(nxt.view(n, 1).to(device), hidden)
-        logits = logits[:, -1]
-    return [s.text for s in streams]
+        scores, hidden = model.next_scores(nxt.view(n, 1).to(device), hidden)
+    return [_TextStream(vocab, config.prime).add_all(tokens[i, :ends[i]].tolist()) for i in range(n)]
 
 
 def _pick(logits: torch.Tensor, config: SampleConfig, gen: torch.Generator) -> torch.Tensor:
@@ -101,6 +97,15 @@ class _TextStream:
             self.words.pop()  # the splitter closed the prime's line with <eos>; sampling continues it
         self.base = len(join_words(self.words))
         self.text = prime
+
+    def add_all(self, tokens: list[int]) -> str:
+        """The whole text after ``tokens`` (prime included), in one go."""
+        if self.vocab.level == "char":
+            self.text += self.vocab.decode(tokens)
+        else:
+            self.words += [self.vocab.tokens[t] for t in tokens]
+            self.text = self.prime + join_words(self.words)[self.base:]
+        return self.text
 
     def add(self, token: int) -> str:
         if self.vocab.level == "char":

@@ -4,6 +4,7 @@ import torch
 
 from seqgen.bench import _ReferenceLM, lstm_flops_per_token, sampling_speed, tokenise_speed, train_throughput
 from seqgen.config import ModelConfig
+from seqgen.device import autocast, cpu_has_fast_bf16
 from seqgen.model import RNNLM
 
 
@@ -17,6 +18,17 @@ def test_fast_path_and_reference_give_the_same_loss():
     expected = torch.nn.functional.cross_entropy(logits.view(-1, V), y.view(-1))
     loss, _ = model.loss(x, y)
     assert torch.allclose(loss, expected, atol=1e-5)
+    # The mixed-precision path training takes where the hardware has bf16: the same loss within
+    # bf16's rounding (8 bits of mantissa), and the same gradients' direction.
+    with autocast(torch.device("cpu"), "bf16"):
+        fast, _ = model.loss(x, y)
+    assert abs(fast.item() - expected.item()) < 0.01 * expected.item()
+    fast.backward()
+    fast_grad = model.head.weight.grad.clone()
+    model.zero_grad()
+    loss.backward()
+    cos = torch.nn.functional.cosine_similarity(fast_grad.flatten(), model.head.weight.grad.flatten(), dim=0)
+    assert cos > 0.99
 
 
 def test_flop_count_of_a_one_layer_lstm():
@@ -28,6 +40,12 @@ def test_flop_count_of_a_one_layer_lstm():
 def test_figures_are_measured():
     figures = train_throughput(V=30, H=16, L=1, B=2, T=8, repeats=2)
     assert figures["tokens_per_s"] > 0 and figures["reference_tokens_per_s"] > 0
+    assert figures["precision"] == ("bf16" if cpu_has_fast_bf16() else "fp32")
+    assert train_throughput(V=6000, H=16, L=1, B=2, T=8, repeats=1)["softmax"] == "adaptive"
     assert sampling_speed(16, 1, 30, batch=2, length=10) > 0
+
+
+def test_tokenising_is_measured_in_a_fresh_process_then_from_the_cache():
     tok = tokenise_speed("some real text\n", target_mb=1)
-    assert tok["tokens"] >= 1_000_000 and tok["tokenise_s"] > 0
+    assert tok["tokens"] >= 1_000_000 and tok["tokenise_s"] > 0 and tok["tokenise_peak_mb"] > 1
+    assert tok["tokenise_cached_s"] > 0
