@@ -30,7 +30,7 @@ from .tokens import TokenizedCorpus, TokenSplit, split_ids, tokenize_corpus
 from .vocab import Vocab
 
 OnEvent = Callable[[str, dict], None]
-MAX_STORED_VAL_TOKENS = 5_000_000  # held-out ids kept in the checkpoint for `seqgen eval`
+MAX_STORED_VAL_TOKENS = 2_000_000  # held-out ids kept in the checkpoint for `seqgen eval`
 _MAX_BAD_STEPS = 5  # consecutive non-finite losses before training gives up
 
 

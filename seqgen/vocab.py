@@ -16,9 +16,10 @@ UNK, EOS = "<unk>", "<eos>"
 SPECIALS = (UNK, EOS)
 UNK_ID, EOS_ID = 0, 1
 
-# Words, numbers with inner punctuation (3.14, don't, well-known), the special tokens already
-# present in pre-tokenised corpora such as WikiText, and any other single non-space symbol.
-_WORD_RE = re.compile(r"<unk>|<eos>|\w+(?:[-'.,@]\w+)*|[^\w\s]")
+# Words, numbers with inner punctuation (3.14, don't, well-known), the tokens of pre-tokenised
+# corpora such as WikiText (<unk>, @-@, and contractions split off as in "do n't", "it 's"),
+# and any other single non-space symbol.
+_WORD_RE = re.compile(r"<unk>|<eos>|@[-.,]@|'(?:s|re|ll|ve|d|m)\b|n't\b|\w+(?:[-'.,@]\w+)*|[^\w\s]")
 _NO_SPACE_BEFORE = set(".,;:!?%)]}'") | {"n't", "'s", "'re", "'ll", "'ve", "'d", "'m"}
 _NO_SPACE_AFTER = set("([{$")
 

@@ -6,25 +6,6 @@ from seqgen import checkpoint
 from seqgen.errors import CheckpointError
 
 
-class _Payload:
-    """Unpickling this would create a file: a stand-in for code hidden in a shared checkpoint."""
-
-    def __init__(self, marker):
-        self.marker = marker
-
-    def __reduce__(self):
-        return (open, (self.marker, "w"))
-
-
-def test_pickle_payload_is_refused_and_never_runs(tmp_path):
-    marker = tmp_path / "pwned"
-    path = tmp_path / "evil.pt"
-    torch.save({"format": checkpoint.FORMAT, "version": 1, "x": _Payload(str(marker))}, path)
-    with pytest.raises(CheckpointError, match="refused"):
-        checkpoint.load(path)
-    assert not marker.exists()
-
-
 @pytest.mark.parametrize("make", ["zero", "truncated", "random", "text", "damaged"])
 def test_broken_files(tmp_path, char_run, make):
     path = tmp_path / "broken.pt"

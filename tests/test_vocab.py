@@ -51,9 +51,30 @@ def test_id_types_grow_with_the_vocabulary():
     assert Vocab(["x"] * 70_000, "word").id_dtype == np.int32
 
 
+# Tokens as the splitter makes them from ordinary text (contractions stay inside their word).
+WORDS = ["the", "cat", "It's", "3.14", "well-known", "don't", ",", ".", "!", "?", "(", ")", '"', ";", ":",
+         "<unk>", EOS, "$", "%", "-", "Grüße", "世界"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(WORDS), max_size=40))
+def test_word_ids_survive_decoding_and_encoding(words):
+    vocab = Vocab(["<unk>", EOS, *[w for w in WORDS if w not in ("<unk>", EOS)]], "word")
+    ids = [vocab.index[w] for w in words]
+    text = vocab.decode(ids)
+    again = vocab.encode(text).tolist()
+    if ids and ids[-1] != EOS_ID:
+        again = again[:-1]  # encoding closes the last line with <eos>
+    assert again == ids, text
+
+
 def test_word_split_punctuation_and_eos():
     assert split_words("Hello, world!\nIt's 3.14 <unk>.") == [
         "Hello", ",", "world", "!", EOS, "It's", "3.14", "<unk>", ".", EOS]
+    # WikiText's pre-tokenised forms stay whole tokens, and read naturally when joined.
+    assert split_words("it 's a well @-@ known fact they do n't") == [
+        "it", "'s", "a", "well", "@-@", "known", "fact", "they", "do", "n't", EOS]
+    assert join_words(["it", "'s", "not", "that", "they", "do", "n't"]) == "it's not that they don't"
 
 
 def test_word_join_is_readable():
