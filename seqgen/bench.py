@@ -25,7 +25,7 @@ from torch import nn
 from .config import ModelConfig, SampleConfig, TrainConfig
 from .device import choose_device, resolve_precision
 from .model import RNNLM
-from .sample import generate
+from .sample import for_sampling, generate
 from .step import Stepper
 from .vocab import Vocab
 
@@ -95,7 +95,7 @@ def train_throughput(V: int, H: int, L: int, B: int, T: int, repeats: int) -> di
 
 def sampling_speed(H: int, L: int, V: int, batch: int, length: int, repeats: int = 3) -> float:
     """Characters per second generated, all rows of the batch counted."""
-    model = RNNLM(ModelConfig(vocab_size=V, hidden=H, layers=L))
+    model = for_sampling(RNNLM(ModelConfig(vocab_size=V, hidden=H, layers=L)))  # as `seqgen sample` does
     vocab = Vocab(["<unk>", "<eos>"] + [chr(65 + i) for i in range(V - 2)], "char")
     cfg = SampleConfig(length=length, temperature=1.0, num_samples=batch, seed=0)
     return batch * length / _median_seconds(lambda: generate(model, vocab, cfg), repeats)

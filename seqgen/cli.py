@@ -162,6 +162,7 @@ def sample(
     top_p: Annotated[float, typer.Option(help="Sample from the smallest set of tokens with this much probability (0, 1].")] = 1.0,
     num_samples: Annotated[int, typer.Option(help="How many samples.")] = 1,
     seed: Annotated[Optional[int], typer.Option(help="Random seed: the same seed gives the same text.")] = None,
+    precision: Annotated[str, typer.Option(help="auto or int8: int8 weights on the CPU, several times faster; fp32: exact.")] = "auto",
     tunes: Annotated[Optional[int], typer.Option(help="Music models: sample this many whole, checked tunes into --out.")] = None,
     out: Annotated[Path, typer.Option(help="Music models: folder for the tunes (.abc, .mid, ...).")] = Path("tunes"),
     keep_invalid: Annotated[bool, typer.Option(help="Music models: also write tunes that fail their check.")] = False,
@@ -171,11 +172,10 @@ def sample(
     """Generate text (or whole folk tunes, for a music model); a single sample streams as it is written."""
     from . import checkpoint as ckpt
     from .config import SampleConfig
-    from .errors import UsageError
-    from .sample import generate, prime_ids
+    from .sample import for_sampling, generate, prime_ids
 
     cfg = SampleConfig(length=length, temperature=temperature, top_k=top_k, top_p=top_p, prime=prime,
-                       num_samples=num_samples, seed=seed).validate()
+                       num_samples=num_samples, seed=seed, precision=precision).validate()
     path, found = ckpt.resolve(checkpoint)
     if found:
         sys.stderr.write(f"using {path}\n")
@@ -187,16 +187,12 @@ def sample(
         sys.stderr.write(f"warning: the model never saw {shown} in --prime; they are read as <unk>\n")
     if payload["model_type"] == "ngram":
         from .sample import generate_ngram as generate
-    elif tunes is not None or payload["data"]["kind"] == "abc":
-        from .cli_music import print_tune, write_tunes
+    else:
+        model = for_sampling(model, cfg.precision)
+        if tunes is not None or payload["data"]["kind"] == "abc":
+            from .cli_music import sample_music
 
-        if tunes is not None and tunes < 1:
-            raise UsageError(f"--tunes must be at least 1 (got {tunes})")
-        if payload["data"]["kind"] != "abc":
-            raise UsageError(f"{path} is a text model; --tunes needs a model trained on ABC tunes")
-        if tunes is None:
-            return print_tune(model, vocab, cfg)
-        return write_tunes(model, vocab, tunes, cfg, out, keep_invalid, wav, sheet)
+            return sample_music(path, payload, model, vocab, cfg, tunes, out, keep_invalid, wav, sheet)
     if num_samples == 1:
         sys.stdout.write(prime)
         generate(model, vocab, cfg, on_text=lambda i, text: (sys.stdout.write(text), sys.stdout.flush()))

@@ -27,6 +27,20 @@ def list_corpora() -> None:
     err.print("tunes: cleaned and de-duplicated; training also drops the few that music21 cannot read")
 
 
+def sample_music(path: Path, payload: dict, model, vocab, cfg, tunes: int | None, out_dir: Path,
+                 keep_invalid: bool, wav: bool, sheet: bool) -> None:
+    """``seqgen sample`` for a music model: one tune to the terminal, or ``tunes`` checked tunes into out_dir."""
+    from .errors import UsageError
+
+    if tunes is not None and tunes < 1:
+        raise UsageError(f"--tunes must be at least 1 (got {tunes})")
+    if payload["data"]["kind"] != "abc":
+        raise UsageError(f"{path} is a text model; --tunes needs a model trained on ABC tunes")
+    if tunes is None:
+        return print_tune(model, vocab, cfg)
+    return write_tunes(model, vocab, tunes, cfg, out_dir, keep_invalid, wav, sheet)
+
+
 def write_tunes(model, vocab, count: int, cfg, out_dir: Path, keep_invalid: bool, wav: bool, sheet: bool) -> None:
     """Sample ``count`` checked tunes into out_dir as .abc and .mid (and .wav / sheet music)."""
     from .errors import MusicError

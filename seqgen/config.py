@@ -146,6 +146,7 @@ class SampleConfig:
     prime: str = ""
     num_samples: int = 1
     seed: int | None = None
+    precision: str = "auto"  # auto/int8: int8 weights on the CPU (much faster); fp32: exact
 
     def validate(self) -> "SampleConfig":
         p = []
@@ -159,6 +160,8 @@ class SampleConfig:
             p.append(f"--top-p must be in (0, 1] (got {self.top_p})")
         if self.num_samples < 1:
             p.append(f"--num-samples must be at least 1 (got {self.num_samples})")
+        if self.precision not in ("auto", "int8", "fp32"):
+            p.append(f"--precision must be auto, int8 or fp32 (got {self.precision!r})")
         _check(p)
         return self
 

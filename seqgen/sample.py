@@ -2,13 +2,22 @@
 
 All samples are drawn side by side as one batch; a seeded ``torch.Generator`` makes the same
 seed give the same text on the same machine.
+
+On the CPU, generation runs one time step at a time, where the cost is reading the weights, not
+arithmetic: ``for_sampling`` gives a copy with int8 weights (PyTorch's dynamic quantization),
+four times less to read and integer matrix products, which samples several times faster with
+next-token probabilities within a fraction of a percent of the fp32 model's.
 """
 
 from __future__ import annotations
 
+import contextlib
+import copy
+import warnings
 from collections.abc import Callable
 
 import torch
+from torch import nn
 
 from .config import SampleConfig
 from .errors import UsageError
@@ -31,6 +40,22 @@ def prime_ids(vocab: Vocab, prime: str) -> tuple[list[int], list[str]]:
     return ids, unknown
 
 
+def for_sampling(model: RNNLM, precision: str = "auto") -> RNNLM:
+    """The model to generate with: an int8 copy on the CPU (``auto``/``int8``), else ``model``."""
+    if precision == "fp32" or model.embed.weight.device.type != "cpu":
+        return model
+    quantize = getattr(getattr(torch, "ao", None), "quantization", None)
+    try:
+        with warnings.catch_warnings():
+            # PyTorch marks its eager quantization as deprecated in favour of a separate package
+            # (torchao) that does not cover recurrent layers; it still works, and a torch without
+            # it falls back to fp32 below.
+            warnings.simplefilter("ignore")
+            return quantize.quantize_dynamic(copy.deepcopy(model), {nn.LSTM, nn.GRU, nn.Linear}, dtype=torch.qint8)
+    except (AttributeError, RuntimeError, NotImplementedError):
+        return model  # no quantized kernels here: sample in full precision
+
+
 def filter_logits(logits: torch.Tensor, top_k: int | None, top_p: float) -> torch.Tensor:
     """Keep the k most likely tokens and/or the smallest set whose probability reaches top_p."""
     if top_k is not None and top_k < logits.size(-1):
@@ -46,7 +71,6 @@ def filter_logits(logits: torch.Tensor, top_k: int | None, top_p: float) -> torc
     return logits
 
 
-@torch.no_grad()
 def generate(model: RNNLM, vocab: Vocab, config: SampleConfig, on_text: OnText | None = None,
              stop_at_eos: bool = False, device: torch.device | str = "cpu") -> list[str]:
     """Generate ``config.num_samples`` texts of ``config.length`` tokens after the prime.
@@ -61,6 +85,26 @@ def generate(model: RNNLM, vocab: Vocab, config: SampleConfig, on_text: OnText |
     gen = torch.Generator(device="cpu")
     gen.manual_seed(config.seed if config.seed is not None else torch.seed())
     start, _ = prime_ids(vocab, config.prime)
+    n, length = config.num_samples, config.length
+    with torch.inference_mode(), _lstm_kernels_for(n):
+        return _generate(model, vocab, config, start, gen, on_text, stop_at_eos, device)
+
+
+@contextlib.contextmanager
+def _lstm_kernels_for(rows: int):
+    """oneDNN's fp32 LSTM re-packs its weights on every call: for one step of a few rows that is
+    ~10x slower than ATen's own kernels, so those are used then. (The int8 copy has its own.)"""
+    if rows >= 16:
+        yield
+        return
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="TF32 acceleration")  # oneDNN's flag setter warns on CPUs
+        with torch.backends.mkldnn.flags(enabled=False):
+            yield
+
+
+def _generate(model, vocab, config, start, gen, on_text, stop_at_eos, device) -> list[str]:
+    """The loop of ``generate``: one batched step per token."""
     n, length = config.num_samples, config.length
     scores, hidden = model.next_scores(torch.tensor([start] * n, dtype=torch.long, device=device))  # (N, V)
     tokens = torch.zeros(n, length, dtype=torch.long)  # (N, length) sampled ids

@@ -4,7 +4,8 @@ import torch
 from seqgen import checkpoint
 from seqgen.config import SampleConfig
 from seqgen.errors import UsageError
-from seqgen.sample import filter_logits, generate, prime_ids
+from seqgen.evaluate import score_rnn
+from seqgen.sample import filter_logits, for_sampling, generate, prime_ids
 
 
 @pytest.fixture(scope="module")
@@ -73,3 +74,20 @@ def test_word_samples_are_readable_text(word_run):
 def test_bad_sample_settings(bad):
     with pytest.raises(UsageError):
         SampleConfig(**bad).validate()
+
+
+def test_int8_sampling_copy_predicts_like_the_model(char_run):
+    payload = checkpoint.load(char_run.best_path)
+    model, vocab = checkpoint.load_rnn(payload)
+    fast = for_sampling(model)
+    assert fast is not model and for_sampling(model, "fp32") is model
+    ids = payload["data"]["val_ids"].numpy()[:4000]
+    exact, quick = score_rnn(model, ids).cross_entropy, score_rnn(fast, ids).cross_entropy
+    assert abs(quick - exact) < 0.005 * exact, (quick, exact)  # within half a percent
+    cfg = SampleConfig(length=60, seed=11, num_samples=2)
+    assert generate(fast, vocab, cfg) == generate(fast, vocab, cfg)  # still reproducible
+
+
+def test_sampling_precision_is_checked():
+    with pytest.raises(UsageError, match="--precision"):
+        SampleConfig(precision="fp8").validate()

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from ..config import SampleConfig
-from ..sample import generate
+from ..sample import for_sampling, generate
 from .validate import TuneCheck, check_tune
 
 TUNE_START = "X:1\n"  # every training tune starts so (clean_tune renumbers them)
@@ -80,7 +80,7 @@ def tune_quality(model, vocab, data: dict, count: int, seed: int = 0) -> dict:
     from .validate import copied_share
 
     cfg = SampleConfig(prime=TUNE_START, length=MAX_TUNE_TOKENS, temperature=1.0, num_samples=count, seed=seed)
-    texts = generate(model, vocab, cfg, stop_at_eos=True)
+    texts = generate(for_sampling(model), vocab, cfg, stop_at_eos=True)
     checks = [check_tune(t) for t in texts]
     with tempfile.TemporaryDirectory() as tmp:
         exported = sum(c.score is not None and tune_to_midi(c.score, Path(tmp) / f"{i}.mid").path is not None
