@@ -10,7 +10,8 @@ from seqgen.cli import app
 from seqgen.errors import MusicError, SeqgenError
 from seqgen.music import export
 from seqgen.music.abc import builtin_paths, clean_tune, split_tunes
-from seqgen.music.export import export_abc_file, midi_notes, notes_differ, score_notes, tune_to_midi
+from seqgen.music.export import export_abc_file, tune_to_midi
+from seqgen.music.notes import midi_notes, notes_differ, score_notes
 from seqgen.music.validate import parse_abc
 
 runner = CliRunner()
