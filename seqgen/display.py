@@ -77,6 +77,9 @@ class TrainDisplay:
         self.progress.console.print(
             f"step {info['step']:>6}  {train}val {info['val_loss']:.4f} nats/token  ppl {info['val_ppl']:.2f}{mark}")
 
+    def on_note(self, info: dict) -> None:
+        self.progress.console.print(f"note: {info['message']}")
+
     def on_warning(self, info: dict) -> None:
         self.progress.console.print(f"[yellow]warning:[/] {info['message']}")
 

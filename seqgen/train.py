@@ -2,7 +2,7 @@
 
 It knows nothing about the model beyond ``model.loss`` and reports through ``on_event`` so that
 the CLI (or a test) decides how to show progress. Events: ("prepare", info) while reading the
-data is slow, ("start", info), ("step", info),
+data is slow, ("start", info), ("step", info), ("note", {"message"}),
 ("eval", info), ("warning", {"message"}), ("end", info).
 """
 
@@ -60,7 +60,7 @@ class _Progress:
     tokens_seen: int = 0
     best_val_loss: float = math.inf
     bad_evals: int = 0
-    lr_scale: float = 1.0  # lowered when a step's loss is not finite
+    lr_scale: float = 1.0  # halved when a step's loss is not finite, or validation loss plateaus
 
 
 def lr_at(cfg: TrainConfig, p: _Progress, batches_per_epoch: int) -> float:
@@ -234,6 +234,12 @@ class _Loop:
             p.best_val_loss, p.bad_evals = val_loss, 0
         else:
             p.bad_evals += 1
+            # Reduce on plateau: halfway to early stopping, halve the learning rate and see whether
+            # the model improves again at the smaller step (often it does, with no time limit).
+            plateau = max(1, cfg.patience // 2)
+            if cfg.patience and p.bad_evals % plateau == 0 and p.bad_evals < cfg.patience:
+                p.lr_scale *= 0.5
+                self.emit("note", {"message": f"no improvement in {p.bad_evals} validations: learning rate halved"})
         record = {"step": p.step, "epoch": p.epoch, "tokens": p.tokens_seen, "elapsed": round(p.elapsed, 2),
                   "train_loss": float(np.mean(train_losses)) if train_losses else None,
                   "val_loss": val_loss, "val_ppl": score.perplexity, "lr": self.stepper.lr,

@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from seqgen.errors import CorpusError
 from seqgen.music import abc
+from seqgen.music.workers import process_map
 from seqgen.music.abc import (BUILTIN_CORPORA, builtin_paths, clean_tune, corpus_stats, is_builtin,
                               music21_safe, read_tunes, split_tunes)
 
@@ -149,7 +150,7 @@ def test_corrupt_cache_is_ignored(private_cache, tmp_path):
 
 def test_worker_processes_keep_the_order():
     tunes = [f"X:1\nM:4/4\nL:1/8\nK:C\nCDEF GABc|{'A/0 B' if i % 5 == 0 else 'c2c2 c4'}|\n" for i in range(abc.POOL_MIN_TUNES)]
-    assert list(abc._run_parses(tunes, workers=2)) == [i % 5 != 0 for i in range(len(tunes))]
+    assert list(process_map(abc.tune_parses, tunes, workers=2)) == [i % 5 != 0 for i in range(len(tunes))]
 
 
 @pytest.mark.parametrize("make, words", [

@@ -9,6 +9,8 @@ import torch
 
 from seqgen import checkpoint
 from seqgen.errors import CorpusError, SeqgenError
+from seqgen import train as train_module
+from seqgen.evaluate import Score
 from seqgen.train import train
 from tests.conftest import tiny_model, tiny_train
 
@@ -73,11 +75,18 @@ def test_time_budget_stops_and_saves(prose_file, tmp_path):
     assert checkpoint.load(result.last_path)["progress"]["step"] == result.step > 0
 
 
-def test_early_stopping(prose_file, tmp_path):
-    # A learning rate this small cannot improve after the first evaluation... patience ends it.
-    result = train([str(prose_file)], tiny_model(), tiny_train(max_steps=500, eval_every=5, patience=2, lr=1e-9,
-                                                               warmup_steps=0), out_dir=tmp_path / "e")
-    assert result.reason == "early-stop" and result.step < 500
+def test_plateau_halves_the_learning_rate_then_early_stopping_ends_the_run(prose_file, tmp_path, monkeypatch):
+    # Validation loss that never improves after the first evaluation: at 2 validations without
+    # improvement the rate is halved, at 4 (the patience) training stops.
+    monkeypatch.setattr(train_module, "score_rnn", lambda model, ids, *args: Score(5.0 * len(ids), len(ids)))
+    events = []
+    result = train([str(prose_file)], tiny_model(), tiny_train(max_steps=500, eval_every=5, patience=4),
+                   out_dir=tmp_path / "e", on_event=lambda kind, info: events.append((kind, info)))
+    assert result.reason == "early-stop" and result.step == 25  # evaluations at 5 (best), 10, 15, 20, 25
+    notes = [info["message"] for kind, info in events if kind == "note"]
+    assert notes == ["no improvement in 2 validations: learning rate halved"]
+    lrs = [info["lr"] for kind, info in events if kind == "eval"]
+    assert lrs[3] == pytest.approx(lrs[2] / 2, rel=0.05)  # the cosine decay moves it a little too
 
 
 def test_gru_and_rnn_train_too(prose_file, tmp_path):

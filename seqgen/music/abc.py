@@ -12,11 +12,12 @@ import json
 import os
 import re
 import tempfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import CorpusError
+from .workers import process_map
 
 BUILTIN_CORPORA = {
     "oneills": ("O'Neill's Music of Ireland (1850)", ["oneills1850"]),
@@ -287,9 +288,8 @@ def parse_verdicts(tunes: list[str], on_progress: Callable[[int, int], None] | N
     """``tune_parses`` for each tune: from the cache where known, else in worker processes."""
     cache = _load_cache()
     todo = sorted({tune_hash(t): t for t in tunes if tune_hash(t) not in cache}.items())
-    workers = workers or min(os.cpu_count() or 1, 8)
     try:
-        verdicts = _run_parses([tune for _, tune in todo], workers)
+        verdicts = process_map(tune_parses, [tune for _, tune in todo], POOL_MIN_TUNES, chunksize=8, workers=workers)
         for n, ((key, _), verdict) in enumerate(zip(todo, verdicts), 1):
             cache[key] = verdict
             if on_progress:
@@ -298,30 +298,6 @@ def parse_verdicts(tunes: list[str], on_progress: Callable[[int, int], None] | N
         if todo:
             _save_cache(cache)  # also after Ctrl-C: the tunes done so far need not be parsed again
     return [cache[tune_hash(t)] for t in tunes]
-
-
-def _run_parses(tunes: list[str], workers: int) -> Iterator[bool]:
-    """Verdicts in order; a process pool when it pays, the plain loop when none can start."""
-    done = 0
-    if workers > 1 and len(tunes) >= POOL_MIN_TUNES:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
-        from concurrent.futures.process import BrokenProcessPool
-
-        # spawn, not fork: the parent may hold torch's thread pools, which do not survive a fork.
-        pool = None
-        try:
-            pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
-            for verdict in pool.map(tune_parses, tunes, chunksize=8):
-                done += 1
-                yield verdict
-        except (BrokenProcessPool, OSError):
-            pass  # no worker processes here (sandbox, limits): go on in this process
-        finally:
-            if pool is not None:
-                pool.shutdown(wait=True, cancel_futures=True)  # on Ctrl-C, do not finish the queue
-    for tune in tunes[done:]:
-        yield tune_parses(tune)
 
 
 def parse_cache_tag() -> str:
