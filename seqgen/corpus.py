@@ -111,8 +111,12 @@ def _read_abc(specs: list[str], on_progress: Callable[[int, int], None] | None =
     tunes = abc.read_tunes(specs, on_progress=on_progress)
     notes = []
     if tunes.skipped_unparsable:
-        notes.append(f"skipped {_plural(tunes.skipped_unparsable, 'tune')} that music21 cannot read; "
-                     f"training on the other {len(tunes.tunes):,}")
+        notes.append(f"skipped {_plural(tunes.skipped_unparsable, 'tune')} that music21 cannot read")
+    if tunes.skipped_irregular:
+        notes.append(f"skipped {_plural(tunes.skipped_irregular, 'tune')} with bars that do not add up to "
+                     "their meter (transcription errors)")
+    if tunes.skipped_unparsable or tunes.skipped_irregular:
+        notes.append(f"training on the other {_plural(len(tunes.tunes), 'tune')}")
     if tunes.duplicates:
         notes.append(f"left out {_plural(tunes.duplicates, 'duplicate tune')} (same music, other title)")
     return Corpus(tunes.tunes, "abc", list(specs), notes)

@@ -112,23 +112,26 @@ def test_corpus_stats_without_music21_parsing():
     assert stats.files == 3 and 150 < stats.tunes < 200 and stats.characters > 30_000
 
 
-def test_real_file_reads_parses_and_caches(private_cache, monkeypatch):
+def test_real_file_reads_checks_and_caches(private_cache, monkeypatch):
     path = oneills_file()
     first = read_tunes([path])
-    assert first.files == 1 and first.skipped_unparsable == 0 and len(first.tunes) == 10
+    # "Young Catherine" has a bar of 3.5 quarter notes in 4/4 (bar 8): a transcription error.
+    assert (first.files, first.skipped_unparsable, first.skipped_irregular, len(first.tunes)) == (1, 0, 1, 9)
     assert all(t.startswith("X:1\nT:") for t in first.tunes)
+    assert not any("T:Young Catherine" in t for t in first.tunes)
     verdicts = json.loads(private_cache.read_text())["verdicts"]
-    assert len(verdicts) == len(first.tunes) and all(verdicts.values())
-    monkeypatch.setattr(abc, "tune_parses", lambda tune: pytest.fail("parsed again despite the cache"))
+    assert sorted(verdicts.values()) == ["irregular"] + ["ok"] * 9
+    monkeypatch.setattr(abc, "tune_verdict", lambda tune: pytest.fail("checked again despite the cache"))
     assert read_tunes([path]).tunes == first.tunes
 
 
-def test_garbage_is_skipped_and_counted(tmp_path):
-    (tmp_path / "mixed.abc").write_text(RAW + "\n" + GARBAGE + "\nX:4\nT:No key\nabc|\n")
+def test_garbage_and_irregular_tunes_are_skipped_and_counted(tmp_path):
+    irregular = RAW.replace("X: 17", "X: 5").replace("c2ec B2dB | c2A2", "c2ec B2 | c2A2").replace("GABc", "GABd")
+    (tmp_path / "mixed.abc").write_text(RAW + "\n" + GARBAGE + "\nX:4\nT:No key\nabc|\n" + irregular)
     found = read_tunes([tmp_path / "mixed.abc"])
-    assert (len(found.tunes), found.skipped_unparsable, found.skipped_incomplete) == (1, 1, 1)
-    unchecked = read_tunes([tmp_path / "mixed.abc"], check_parse=False)
-    assert len(unchecked.tunes) == 2 and unchecked.skipped_unparsable == 0
+    assert (len(found.tunes), found.skipped_unparsable, found.skipped_incomplete, found.skipped_irregular) == (1, 1, 1, 1)
+    unchecked = read_tunes([tmp_path / "mixed.abc"], check=False)
+    assert len(unchecked.tunes) == 3 and unchecked.skipped_unparsable == unchecked.skipped_irregular == 0
 
 
 def test_duplicates_are_dropped_titles_aside(tmp_path):
@@ -136,7 +139,7 @@ def test_duplicates_are_dropped_titles_aside(tmp_path):
     sub.mkdir(parents=True)
     (tmp_path / "a.abc").write_text(RAW)
     (sub / "b.abc").write_text(RAW.replace("The Test Reel", "Same Tune Other Name"))
-    found = read_tunes([tmp_path], check_parse=False)
+    found = read_tunes([tmp_path], check=False)
     assert found.files == 2 and len(found.tunes) == 1 and found.duplicates == 1
 
 
@@ -150,7 +153,8 @@ def test_corrupt_cache_is_ignored(private_cache, tmp_path):
 
 def test_worker_processes_keep_the_order():
     tunes = [f"X:1\nM:4/4\nL:1/8\nK:C\nCDEF GABc|{'A/0 B' if i % 5 == 0 else 'c2c2 c4'}|\n" for i in range(abc.POOL_MIN_TUNES)]
-    assert list(process_map(abc.tune_parses, tunes, workers=2)) == [i % 5 != 0 for i in range(len(tunes))]
+    expected = ["unparsable" if i % 5 == 0 else "ok" for i in range(len(tunes))]
+    assert list(process_map(abc.tune_verdict, tunes, workers=2)) == expected
 
 
 @pytest.mark.parametrize("make, words", [
@@ -179,4 +183,4 @@ def test_unreadable_file(tmp_path, monkeypatch):
 
 def test_latin1_files_are_read(tmp_path):
     (tmp_path / "old.abc").write_bytes(RAW.replace("The Test Reel", "Caf\u00e9 Reel").encode("latin-1"))
-    assert "T:Caf\u00e9 Reel" in read_tunes([tmp_path / "old.abc"], check_parse=False).tunes[0]
+    assert "T:Caf\u00e9 Reel" in read_tunes([tmp_path / "old.abc"], check=False).tunes[0]

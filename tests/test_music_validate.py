@@ -32,7 +32,7 @@ ABc ABc ABc|d3 d3 d2:|
 @pytest.fixture(scope="module")
 def oneills_sample():
     """Every 40th of O'Neill's tunes: 51 tunes from all through the collection."""
-    return read_tunes(builtin_paths("oneills"), check_parse=False).tunes[::40]
+    return read_tunes(builtin_paths("oneills"), check=False).tunes[::40]
 
 
 def test_real_tunes_pass(oneills_sample):

@@ -29,7 +29,8 @@ BUILTIN_CORPORA = {
 BUILTIN_PREFIX = "builtin:"
 HEADER_FIELDS = "XTMLQRK"  # kept in the header, in this order; the rest (notes, sources) is dropped
 BODY_FIELDS = "KMLQPV"  # fields inside the body that change the music: key, meter, length, tempo, part, voice
-PARSE_RULES = 1  # bump when for_music21 changes: cached parse verdicts then no longer hold
+PARSE_RULES = 2  # bump when for_music21 or the tune checks change: cached verdicts then no longer hold
+VERDICTS = ("ok", "unparsable", "irregular")
 POOL_MIN_TUNES = 64  # below this, starting worker processes costs more than it saves
 
 _FIELD = re.compile(r"^([A-Za-z+]):(.*)$")
@@ -173,6 +174,7 @@ class TuneSet:
     tunes: list[str]
     files: int
     skipped_unparsable: int = 0  # music21 cannot read them
+    skipped_irregular: int = 0  # bars that do not add up to the meter: transcription errors
     duplicates: int = 0  # same music as an earlier tune (titles aside)
     skipped_incomplete: int = 0  # no K: field or no notes
 
@@ -191,17 +193,18 @@ class CorpusStats:
 def corpus_stats(name: str) -> CorpusStats:
     """Files, cleaned de-duplicated tunes and their characters for built-in corpus ``name``."""
     name = name.removeprefix(BUILTIN_PREFIX)
-    found = read_tunes(builtin_paths(name), check_parse=False)
+    found = read_tunes(builtin_paths(name), check=False)
     return CorpusStats(name, BUILTIN_CORPORA[name][0], found.files, len(found.tunes),
                        sum(len(t) for t in found.tunes))
 
 
-def read_tunes(paths: Iterable[str | Path], *, check_parse: bool = True,
+def read_tunes(paths: Iterable[str | Path], *, check: bool = True,
                on_progress: Callable[[int, int], None] | None = None) -> TuneSet:
     """Read, clean and de-duplicate the tunes of ``.abc`` files, folders of them and ``builtin:NAME``.
 
-    With ``check_parse``, tunes that music21 cannot parse are dropped and counted; the verdicts
-    are cached (see ``parse_verdicts``) and ``on_progress(done, total)`` reports the parse work.
+    With ``check``, tunes that music21 cannot parse, and tunes whose bars do not add up to their
+    meter (transcription errors a model should not learn), are dropped and counted; the verdicts
+    are cached (see ``tune_verdicts``) and ``on_progress(done, total)`` reports the work.
     """
     paths = source_paths(paths)
     files = _abc_files(paths)
@@ -224,10 +227,10 @@ def read_tunes(paths: Iterable[str | Path], *, check_parse: bool = True,
     if not found.tunes:
         raise CorpusError(f"no complete tunes in {where}; an ABC tune starts with an X: line, "
                           "has a K: line and then notes")
-    if check_parse:
-        verdicts = parse_verdicts(found.tunes, on_progress=on_progress)
-        found.skipped_unparsable = verdicts.count(False)
-        found.tunes = [t for t, ok in zip(found.tunes, verdicts) if ok]
+    if check:
+        verdicts = tune_verdicts(found.tunes, on_progress=on_progress)
+        found.skipped_unparsable, found.skipped_irregular = verdicts.count("unparsable"), verdicts.count("irregular")
+        found.tunes = [t for t, verdict in zip(found.tunes, verdicts) if verdict == "ok"]
         if not found.tunes:
             raise CorpusError(f"music21 cannot read any of the {len(verdicts)} tune(s) in {where}; "
                               "check that they are ABC notation (X:, M:, L:, K: lines, then notes)")
@@ -263,7 +266,7 @@ def read_abc_text(path: Path) -> str:
         return data.decode("latin-1")  # older ABC collections are Latin-1; every byte decodes
 
 
-# --- music21 parse verdicts, cached -------------------------------------------------------------
+# --- music21 verdicts, cached -------------------------------------------------------------
 
 
 def cache_file() -> Path:
@@ -276,27 +279,31 @@ def tune_hash(tune: str) -> str:
     return hashlib.sha256(tune.encode("utf-8")).hexdigest()[:24]
 
 
-def tune_parses(tune: str) -> bool:
-    """Whether music21 can parse ``tune`` (top-level so that worker processes can run it)."""
-    from .validate import parse_abc
+def tune_verdict(tune: str) -> str:
+    """"ok", "unparsable" (music21 cannot read it) or "irregular" (a bar that does not add up to
+    the meter, past the allowances of ``validate.check_tune``). Top-level for worker processes."""
+    from .validate import check_tune, is_bar_problem
 
-    return parse_abc(tune) is not None
+    check = check_tune(tune)
+    if check.score is None:
+        return "unparsable"
+    return "irregular" if any(map(is_bar_problem, check.reasons)) else "ok"
 
 
-def parse_verdicts(tunes: list[str], on_progress: Callable[[int, int], None] | None = None,
-                   workers: int | None = None) -> list[bool]:
-    """``tune_parses`` for each tune: from the cache where known, else in worker processes."""
+def tune_verdicts(tunes: list[str], on_progress: Callable[[int, int], None] | None = None,
+                  workers: int | None = None) -> list[str]:
+    """``tune_verdict`` for each tune: from the cache where known, else in worker processes."""
     cache = _load_cache()
     todo = sorted({tune_hash(t): t for t in tunes if tune_hash(t) not in cache}.items())
     try:
-        verdicts = process_map(tune_parses, [tune for _, tune in todo], POOL_MIN_TUNES, chunksize=8, workers=workers)
+        verdicts = process_map(tune_verdict, [tune for _, tune in todo], POOL_MIN_TUNES, chunksize=8, workers=workers)
         for n, ((key, _), verdict) in enumerate(zip(todo, verdicts), 1):
             cache[key] = verdict
             if on_progress:
                 on_progress(n, len(todo))
     finally:
         if todo:
-            _save_cache(cache)  # also after Ctrl-C: the tunes done so far need not be parsed again
+            _save_cache(cache)  # also after Ctrl-C: the tunes done so far need not be checked again
     return [cache[tune_hash(t)] for t in tunes]
 
 
@@ -316,7 +323,7 @@ def _load_cache() -> dict[str, bool]:
     if not isinstance(data, dict) or data.get("tag") != parse_cache_tag():
         return {}
     verdicts = data.get("verdicts")
-    return {k: v for k, v in verdicts.items() if isinstance(v, bool)} if isinstance(verdicts, dict) else {}
+    return {k: v for k, v in verdicts.items() if v in VERDICTS} if isinstance(verdicts, dict) else {}
 
 
 def _save_cache(cache: dict[str, bool]) -> None:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, replace
 
 from ..config import SampleConfig
 from ..sample import for_sampling, generate
-from .validate import TuneCheck, check_tune
+from .validate import TuneCheck, check_tune, is_bar_problem
 
 TUNE_START = "X:1\n"  # every training tune starts so (clean_tune renumbers them)
 MAX_TUNE_TOKENS = 2000  # a tune longer than this is cut off and fails its check
@@ -62,7 +62,7 @@ def sample_tunes(model, vocab, count: int, config: SampleConfig, max_rounds: int
 
 def _kind(reason: str) -> str:
     """Group reasons for the summary table: every wrong bar counts as one kind."""
-    return "a bar has the wrong length" if " lasts " in reason else reason
+    return "a bar has the wrong length" if is_bar_problem(reason) else reason
 
 
 def tune_quality(model, vocab, data: dict, count: int, seed: int = 0) -> dict:
@@ -87,7 +87,7 @@ def tune_quality(model, vocab, data: dict, count: int, seed: int = 0) -> dict:
                        for i, c in enumerate(checks))
     tunes = read_corpus(data["sources"]).documents
     training = [tunes[i] for i in held_out_documents(len(tunes), data["val_fraction"], data["seed"])[0]]
-    bars_ok = sum(c.score is not None and not any(" lasts " in r for r in c.reasons) for c in checks)
+    bars_ok = sum(c.score is not None and not any(map(is_bar_problem, c.reasons)) for c in checks)
     copied = copied_share(texts, training)
     return {"tunes_sampled": count, "parse_pct": 100 * sum(c.score is not None for c in checks) / count,
             "midi_pct": 100 * exported / count, "bars_right_pct": 100 * bars_ok / count,

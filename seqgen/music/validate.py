@@ -72,6 +72,11 @@ def check_tune(text: str, score=None) -> TuneCheck:
     return TuneCheck(not reasons, reasons, score)
 
 
+def is_bar_problem(reason: str) -> bool:
+    """Whether a reason of ``check_tune`` is about bars of the wrong length."""
+    return " lasts " in reason or "bars of the wrong length" in reason
+
+
 def _bars(score) -> list:
     from music21 import stream
 
