@@ -159,7 +159,7 @@ def sample(
     length: Annotated[int, typer.Option(help="Tokens to generate per sample.")] = 500,
     prime: Annotated[str, typer.Option(help="Text to start from.")] = "",
     top_k: Annotated[Optional[int], typer.Option(help="Sample only from the k likeliest tokens.")] = None,
-    top_p: Annotated[float, typer.Option(help="Sample from the smallest set of tokens with this much probability (0, 1].")] = 1.0,
+    top_p: Annotated[Optional[float], typer.Option(help="Sample from the smallest set of tokens with this much probability (0, 1]. [default: 1.0; 0.8 for music models]", show_default=False)] = None,
     num_samples: Annotated[int, typer.Option(help="How many samples.")] = 1,
     seed: Annotated[Optional[int], typer.Option(help="Random seed: the same seed gives the same text.")] = None,
     precision: Annotated[str, typer.Option(help="auto or int8: int8 weights on the CPU, several times faster; fp32: exact.")] = "auto",
@@ -172,14 +172,17 @@ def sample(
     """Generate text (or whole folk tunes, for a music model); a single sample streams as it is written."""
     from . import checkpoint as ckpt
     from .config import SampleConfig
+    from .music.tunes import TUNE_TOP_P
     from .sample import for_sampling, generate, prime_ids
 
-    cfg = SampleConfig(length=length, temperature=temperature, top_k=top_k, top_p=top_p, prime=prime,
-                       num_samples=num_samples, seed=seed, precision=precision).validate()
+    cfg = SampleConfig(length=length, temperature=temperature, top_k=top_k, top_p=1.0 if top_p is None else top_p,
+                       prime=prime, num_samples=num_samples, seed=seed, precision=precision).validate()
     path, found = ckpt.resolve(checkpoint)
     if found:
         sys.stderr.write(f"using {path}\n")
     payload = ckpt.load(path)
+    if top_p is None and payload["data"]["kind"] == "abc":
+        cfg.top_p = TUNE_TOP_P
     model, vocab = ckpt.load_model(payload)
     _, unknown = prime_ids(vocab, prime)
     if unknown:

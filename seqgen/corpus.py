@@ -113,8 +113,8 @@ def _read_abc(specs: list[str], on_progress: Callable[[int, int], None] | None =
     if tunes.skipped_unparsable:
         notes.append(f"skipped {_plural(tunes.skipped_unparsable, 'tune')} that music21 cannot read")
     if tunes.skipped_irregular:
-        notes.append(f"skipped {_plural(tunes.skipped_irregular, 'tune')} with bars that do not add up to "
-                     "their meter (transcription errors)")
+        notes.append(f"skipped {_plural(tunes.skipped_irregular, 'tune')} that fail the tune check (bars that "
+                     "do not add up to the meter, no meter, fewer than 4 bars)")
     if tunes.skipped_unparsable or tunes.skipped_irregular:
         notes.append(f"training on the other {_plural(len(tunes.tunes), 'tune')}")
     if tunes.duplicates:

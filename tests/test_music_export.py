@@ -6,11 +6,13 @@ import json
 import pytest
 from typer.testing import CliRunner
 
+from seqgen import cli_music
 from seqgen.cli import app
 from seqgen.errors import MusicError, SeqgenError
 from seqgen.music import export
 from seqgen.music.abc import builtin_paths, clean_tune, split_tunes
 from seqgen.music.export import export_abc_file, tune_to_midi
+from seqgen.music.tunes import TUNE_TOP_P
 from seqgen.music.notes import midi_notes, notes_differ, score_notes
 from seqgen.music.validate import parse_abc
 
@@ -180,7 +182,7 @@ TINY = ["--hidden", "48", "--layers", "1", "--seq-len", "32", "--batch-size", "8
         "--eval-every", "15"]
 
 
-def test_train_and_sample_tunes_through_cli(in_tmp):
+def test_train_and_sample_tunes_through_cli(in_tmp, monkeypatch):
     result = runner.invoke(app, ["train", "builtin:folk", *TINY])
     assert result.exit_code == 0, result.stderr
     payload = json.loads(runner.invoke(app, ["eval", "--json", "--tunes", "3"]).stdout)
@@ -197,6 +199,12 @@ def test_train_and_sample_tunes_through_cli(in_tmp):
         sorted(p.read_text() for p in (in_tmp / "again").glob("*.abc"))  # same seed, same tunes
     unwritable = runner.invoke(app, ["sample", "--tunes", "1", "--out", str(out / "001-invalid.abc" / "x")])
     assert unwritable.exit_code == 1 and "in the way" in unwritable.stderr
+
+    used = []  # music models sample with nucleus sampling unless told otherwise
+    monkeypatch.setattr(cli_music, "write_tunes", lambda model, vocab, count, cfg, *rest: used.append(cfg.top_p))
+    runner.invoke(app, ["sample", "--tunes", "1"])
+    runner.invoke(app, ["sample", "--tunes", "1", "--top-p", "1.0"])
+    assert used == [TUNE_TOP_P, 1.0]
 
 
 def test_training_skips_tunes_that_do_not_parse_and_says_so(in_tmp):

@@ -29,7 +29,7 @@ BUILTIN_CORPORA = {
 BUILTIN_PREFIX = "builtin:"
 HEADER_FIELDS = "XTMLQRK"  # kept in the header, in this order; the rest (notes, sources) is dropped
 BODY_FIELDS = "KMLQPV"  # fields inside the body that change the music: key, meter, length, tempo, part, voice
-PARSE_RULES = 2  # bump when for_music21 or the tune checks change: cached verdicts then no longer hold
+PARSE_RULES = 3  # bump when for_music21 or the tune checks change: cached verdicts then no longer hold
 VERDICTS = ("ok", "unparsable", "irregular")
 POOL_MIN_TUNES = 64  # below this, starting worker processes costs more than it saves
 
@@ -174,7 +174,7 @@ class TuneSet:
     tunes: list[str]
     files: int
     skipped_unparsable: int = 0  # music21 cannot read them
-    skipped_irregular: int = 0  # bars that do not add up to the meter: transcription errors
+    skipped_irregular: int = 0  # fail the tune check: bars that do not add up to the meter, no meter
     duplicates: int = 0  # same music as an earlier tune (titles aside)
     skipped_incomplete: int = 0  # no K: field or no notes
 
@@ -202,8 +202,9 @@ def read_tunes(paths: Iterable[str | Path], *, check: bool = True,
                on_progress: Callable[[int, int], None] | None = None) -> TuneSet:
     """Read, clean and de-duplicate the tunes of ``.abc`` files, folders of them and ``builtin:NAME``.
 
-    With ``check``, tunes that music21 cannot parse, and tunes whose bars do not add up to their
-    meter (transcription errors a model should not learn), are dropped and counted; the verdicts
+    With ``check``, tunes that music21 cannot parse, and tunes that fail the check sampled tunes
+    must pass (bars that do not add up to the meter, mostly transcription errors: a model should
+    not learn them), are dropped and counted; the verdicts
     are cached (see ``tune_verdicts``) and ``on_progress(done, total)`` reports the work.
     """
     paths = source_paths(paths)
@@ -280,14 +281,13 @@ def tune_hash(tune: str) -> str:
 
 
 def tune_verdict(tune: str) -> str:
-    """"ok", "unparsable" (music21 cannot read it) or "irregular" (a bar that does not add up to
-    the meter, past the allowances of ``validate.check_tune``). Top-level for worker processes."""
-    from .validate import check_tune, is_bar_problem
+    """"ok" when the tune passes ``validate.check_tune`` (the check sampled tunes must pass),
+    "unparsable" when music21 cannot read it, else "irregular" (bars that do not add up to the
+    meter, no meter, too few bars). Top-level so that worker processes can run it."""
+    from .validate import check_tune
 
     check = check_tune(tune)
-    if check.score is None:
-        return "unparsable"
-    return "irregular" if any(map(is_bar_problem, check.reasons)) else "ok"
+    return "ok" if check.valid else "unparsable" if check.score is None else "irregular"
 
 
 def tune_verdicts(tunes: list[str], on_progress: Callable[[int, int], None] | None = None,
