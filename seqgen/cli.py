@@ -82,8 +82,8 @@ def train(
     layers: Annotated[Optional[int], typer.Option(help="Stacked recurrent layers. [default: 2]")] = None,
     hidden: Annotated[Optional[int], typer.Option(help="Hidden units per layer. [default: 512]")] = None,
     embed: Annotated[Optional[int], typer.Option(help="Embedding size (0: same as --hidden).")] = None,
-    dropout: Annotated[Optional[float], typer.Option(help="Dropout probability in [0, 1). [default: 0.2]")] = None,
-    tie: Annotated[bool, typer.Option("--tie/--no-tie", help="Share input and output embeddings.")] = False,
+    dropout: Annotated[Optional[float], typer.Option(help="Dropout probability in [0, 1). [default: 0.2 for characters, 0.5 for words]")] = None,
+    tie: Annotated[Optional[bool], typer.Option("--tie/--no-tie", help="Share input and output embeddings. [default: words yes, characters no]", show_default=False)] = None,
     seq_len: Annotated[Optional[int], typer.Option(help="Truncated BPTT length; the state carries across batches. [default: 128]")] = None,
     batch_size: Annotated[Optional[int], typer.Option(help="Sequences per batch. [default: 16]")] = None,
     lr: Annotated[Optional[float], typer.Option(help="Peak learning rate (AdamW, warm-up then cosine decay). [default: 3e-3]")] = None,
@@ -123,7 +123,7 @@ def train(
         raise UsageError(f"--model must be rnn or ngram (got {model!r})")
     if model == "ngram":
         return _train_ngram(list(paths or []), cfg, order, out, encoding)
-    model_cfg = _set(ModelConfig(), cell=cell, layers=layers, hidden=hidden, embed=embed, dropout=dropout, tie=tie,
+    model_cfg = _set(ModelConfig.for_level(cfg.level), cell=cell, layers=layers, hidden=hidden, embed=embed, dropout=dropout, tie=tie,
                      softmax=softmax)
     cfg.validate()
     model_cfg.validate()

@@ -64,6 +64,8 @@ def test_word_level_through_cli(in_tmp, prose_file):
     assert result.exit_code == 0, result.stderr
     scores = json.loads(run("eval", "--json").stdout)
     assert "bits_per_char" not in scores and scores["tokens"] > 100
+    config = torch.load(next(in_tmp.glob("checkpoints/*/best.pt")), weights_only=True)["model_config"]
+    assert config["tie"] and config["dropout"] == 0.5  # the word defaults: few tokens per parameter
 
 
 def test_non_utf8_text_needs_encoding(in_tmp, prose_file):
