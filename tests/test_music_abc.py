@@ -152,7 +152,8 @@ def test_corrupt_cache_is_ignored(private_cache, tmp_path):
 
 
 def test_worker_processes_keep_the_order():
-    tunes = [f"X:1\nM:4/4\nL:1/8\nK:C\nCDEF GABc|{'A/0 B' if i % 5 == 0 else 'c2c2 c4'}|\n" for i in range(abc.POOL_MIN_TUNES)]
+    tunes = [f"X:1\nM:4/4\nL:1/8\nK:C\nCDEF GABc|{'A/0 B' if i % 5 == 0 else 'c2c2 c4'}|dcBA GFED|C8|\n"
+             for i in range(abc.POOL_MIN_TUNES)]
     expected = ["unparsable" if i % 5 == 0 else "ok" for i in range(len(tunes))]
     assert list(process_map(abc.tune_verdict, tunes, workers=2)) == expected
 
