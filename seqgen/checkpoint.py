@@ -7,6 +7,7 @@ refused before anything in it runs.
 
 from __future__ import annotations
 
+import io
 import os
 import pickle
 import zipfile
@@ -30,9 +31,13 @@ def save(payload: dict, path: Path) -> Path:
     path = Path(path)
     payload = {"format": FORMAT, "version": FORMAT_VERSION, **payload}
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    # Serialised in memory first: torch's writer turns a failed write (a full disk) into an
+    # opaque RuntimeError, while a plain write raises the OSError that says what happened.
+    buffer = io.BytesIO()
+    torch.save(payload, buffer)
     try:
         with open(tmp, "wb") as fh:
-            torch.save(payload, fh)
+            fh.write(buffer.getbuffer())
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)

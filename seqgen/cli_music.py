@@ -124,6 +124,8 @@ def export_files(specs: list[str], out_dir: Path) -> None:
     table = Table(title=f"MIDI export -> {out_dir}")
     table.add_column("result")
     table.add_column("tunes", justify="right")
+    table.add_row("tunes found", str(sum(methods.values())))
+    table.add_row("parsed by music21", str(sum(methods.values()) - methods["failed"]))
     for method, n in methods.most_common():
         table.add_row("not parsed by music21 (no MIDI)" if method == "failed" else f"written ({method})", str(n))
     table.add_row("MIDI files written", str(written))

@@ -95,14 +95,20 @@ class TrainDisplay:
 
 
 def score_table(rows: list[dict]) -> Table:
-    """One row per model: cross-entropy, perplexity and bits per char on the same text."""
-    table = Table(title="evaluation")
-    table.add_column("checkpoint", overflow="fold")
-    table.add_column("model", no_wrap=True)
-    for col in ("tokens", "cross-entropy (nats)", "perplexity", "bits/char"):
-        table.add_column(col, justify="right")
+    """One row per model: cross-entropy, perplexity and (for characters) bits per char on the same text."""
+    with_bpc = any(r.get("bits_per_char") is not None for r in rows)
+    counts = {r["tokens"] for r in rows}
+    same_tokens = len(counts) == 1  # then the count goes in the title, leaving room for the paths
+    title = f"evaluation on {counts.pop():,} tokens" if same_tokens else "evaluation"
+    table = Table(title=title, caption="nats/token: cross-entropy; perplexity = exp(nats/token)")
+    table.add_column("checkpoint", overflow="fold", min_width=12)
+    table.add_column("model", min_width=10)
+    numbers = ((), ("tokens",))[not same_tokens] + ("nats/token", "perplexity") + (("bits/char",) if with_bpc else ())
+    for col in numbers:
+        table.add_column(col, justify="right", no_wrap=True)
     for r in rows:
         bpc = r.get("bits_per_char")
-        table.add_row(r["checkpoint"], r["model"], f"{r['tokens']:,}", f"{r['cross_entropy']:.4f}",
-                      f"{r['perplexity']:.3f}", f"{bpc:.4f}" if bpc is not None else "-")
+        cells = [r["checkpoint"], r["model"]] + ([] if same_tokens else [f"{r['tokens']:,}"])
+        cells += [f"{r['cross_entropy']:.4f}", f"{r['perplexity']:.3f}"]
+        table.add_row(*cells, *([f"{bpc:.4f}" if bpc is not None else "-"] if with_bpc else []))
     return table

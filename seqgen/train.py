@@ -235,9 +235,14 @@ class _Loop:
         else:
             p.bad_evals += 1
             # Reduce on plateau: halfway to early stopping, halve the learning rate and see whether
-            # the model improves again at the smaller step (often it does, with no time limit).
+            # the model improves again at the smaller step. Only when no step or time limit is set:
+            # the cosine decay then spans --epochs, which early stopping usually cuts short while
+            # the rate is still high. With a limit the cosine brings the rate down in time, and
+            # halving as well ended a 10-minute tiny-shakespeare run at 8 minutes, 1.421 nats/char
+            # against 1.410 without.
             plateau = max(1, cfg.patience // 2)
-            if cfg.patience and p.bad_evals % plateau == 0 and p.bad_evals < cfg.patience:
+            open_ended = not cfg.max_steps and not cfg.time_budget
+            if open_ended and cfg.patience and p.bad_evals % plateau == 0 and p.bad_evals < cfg.patience:
                 p.lr_scale *= 0.5
                 self.emit("note", {"message": f"no improvement in {p.bad_evals} validations: learning rate halved"})
         record = {"step": p.step, "epoch": p.epoch, "tokens": p.tokens_seen, "elapsed": round(p.elapsed, 2),

@@ -1,4 +1,5 @@
 import os
+
 import pytest
 import torch
 
@@ -37,10 +38,10 @@ def test_atomic_save_keeps_old_file_when_writing_fails(tmp_path, monkeypatch):
     path = tmp_path / "last.pt"
     checkpoint.save({"model_type": "rnn", "vocab": {}, "data": {}, "n": 1}, path)
 
-    def disk_full(*args, **kwargs):
+    def disk_full(*args, **kwargs):  # some file systems report a full disk only when flushing
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(torch, "save", disk_full)
+    monkeypatch.setattr(os, "fsync", disk_full)
     with pytest.raises(CheckpointError, match="No space left"):
         checkpoint.save({"model_type": "rnn", "vocab": {}, "data": {}, "n": 2}, path)
     monkeypatch.undo()

@@ -2,6 +2,7 @@
 
 import copy
 import json
+import re
 
 import pytest
 from typer.testing import CliRunner
@@ -148,10 +149,14 @@ def test_export_into_an_unwritable_place(tmp_path):
 
 
 def test_cli_export(tmp_path):
-    (tmp_path / "t.abc").write_text(RAW + "\n" + RAW.replace("dedB dedB |", "dBdB dedB |"))
+    unparsable = "X:3\nT:Broken\nM:4/4\nK:C\nA/0 B [[[[\n"
+    (tmp_path / "t.abc").write_text(RAW + "\n" + RAW.replace("dedB dedB |", "dBdB dedB |") + "\n" + unparsable)
     result = runner.invoke(app, ["export", str(tmp_path / "t.abc"), "--out", str(tmp_path / "midi")])
     assert result.exit_code == 0, result.stderr
-    assert len(list((tmp_path / "midi").glob("*.mid"))) == 2 and "MIDI files written" in result.stdout
+    assert len(list((tmp_path / "midi").glob("*.mid"))) == 2
+    for row, count in [("tunes found", 3), ("parsed by music21", 2), ("not parsed by music21", 1),
+                       ("MIDI files written", 2), ("every note checked", 2)]:
+        assert re.search(rf"{row}.*│\s+{count} │", result.stdout), (row, result.stdout)
 
 
 @pytest.mark.parametrize("make, words", [

@@ -1,6 +1,7 @@
-"""Interruptions and faults lose nothing: signals, kill -9 mid-save, non-finite losses."""
+"""Interruptions and faults lose nothing: signals, kill -9 mid-save, a full disk, non-finite losses."""
 
 import random
+import resource
 import signal
 import subprocess
 import sys
@@ -73,6 +74,33 @@ def test_kill_9_at_random_moments_never_breaks_checkpoints(tmp_path, prose_file)
             checkpoint.load(run / name)  # raises if a kill left a broken file
         steps.append(checkpoint.load(run / "last.pt")["progress"]["step"])
     assert steps == sorted(steps) and steps[-1] > steps[0]  # each resume carried on from the last save
+
+
+def _file_size_limit(limit: int):
+    """Run in the child before exec: files cannot grow beyond ``limit`` bytes, as on a full disk
+    (writes fail with an error instead of the default of killing the process)."""
+    def apply() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+    return apply
+
+
+def test_disk_full_while_saving_keeps_the_old_checkpoints(tmp_path, prose_file):
+    run = tmp_path / "run"
+    tiny = ["--hidden", "48", "--layers", "1", "--seq-len", "16", "--batch-size", "8", "--eval-every", "2"]
+    first = subprocess.run([sys.executable, "-m", "seqgen", "train", str(prose_file), "--out", str(run), *tiny,
+                            "--max-steps", "4"], capture_output=True, text=True, timeout=120)
+    assert first.returncode == 0, first.stderr
+    before = {name: (run / name).read_bytes() for name in ("best.pt", "last.pt")}
+    full = subprocess.run([sys.executable, "-m", "seqgen", "train", "--resume", str(run / "last.pt"), "--max-steps", "8"],
+                          capture_output=True, text=True, timeout=120,
+                          preexec_fn=_file_size_limit(len(before["last.pt"]) // 2))
+    assert full.returncode == 1
+    last_line = full.stderr.strip().splitlines()[-1]
+    assert "could not save checkpoint" in last_line and "disk space" in last_line and "Traceback" not in full.stderr
+    assert {name: (run / name).read_bytes() for name in before} == before
+    assert sorted(p.name for p in run.glob("*.pt*")) == ["best.pt", "last.pt"]  # no half-written leftovers
+    checkpoint.load(run / "last.pt")
 
 
 def test_non_finite_loss_is_skipped_then_stops_without_saving_nan(prose_file, tmp_path, monkeypatch):

@@ -80,13 +80,19 @@ def test_plateau_halves_the_learning_rate_then_early_stopping_ends_the_run(prose
     # improvement the rate is halved, at 4 (the patience) training stops.
     monkeypatch.setattr(train_module, "score_rnn", lambda model, ids, *args: Score(5.0 * len(ids), len(ids)))
     events = []
-    result = train([str(prose_file)], tiny_model(), tiny_train(max_steps=500, eval_every=5, patience=4),
+    result = train([str(prose_file)], tiny_model(), tiny_train(max_steps=0, eval_every=5, patience=4),
                    out_dir=tmp_path / "e", on_event=lambda kind, info: events.append((kind, info)))
     assert result.reason == "early-stop" and result.step == 25  # evaluations at 5 (best), 10, 15, 20, 25
     notes = [info["message"] for kind, info in events if kind == "note"]
     assert notes == ["no improvement in 2 validations: learning rate halved"]
     lrs = [info["lr"] for kind, info in events if kind == "eval"]
     assert lrs[3] == pytest.approx(lrs[2] / 2, rel=0.05)  # the cosine decay moves it a little too
+    # With a step or time limit the cosine decay alone brings the rate down: no halving.
+    for limit in ({"max_steps": 500}, {"time_budget": 3600.0}):
+        events.clear()
+        train([str(prose_file)], tiny_model(), tiny_train(eval_every=5, patience=4, **{"max_steps": 0, **limit}),
+              out_dir=tmp_path / str(limit), on_event=lambda kind, info: events.append((kind, info)))
+        assert not [info for kind, info in events if kind == "note"], limit
 
 
 def test_gru_and_rnn_train_too(prose_file, tmp_path):
