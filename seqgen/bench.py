@@ -86,8 +86,9 @@ def train_throughput(V: int, H: int, L: int, B: int, T: int, repeats: int) -> di
         nn.utils.clip_grad_norm_(ref.parameters(), 0.25)
         ref_opt.step()
 
-    fast = B * T / _median_seconds(lambda: stepper.step(x, y, None, 1e-3), repeats)
-    slow = B * T / _median_seconds(reference_step, repeats)
+    # A few warm-up steps: oneDNN builds its kernels and the allocator its pools on the first ones.
+    fast = B * T / _median_seconds(lambda: stepper.step(x, y, None, 1e-3), repeats, warmup=3)
+    slow = B * T / _median_seconds(reference_step, repeats, warmup=3)
     return {"tokens_per_s": fast, "reference_tokens_per_s": slow, "speedup": fast / slow,
             "gflops": fast * lstm_flops_per_token(model.config) / 1e9, "precision": precision,
             "softmax": "adaptive" if model.config.adaptive_cutoffs else "full"}

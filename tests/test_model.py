@@ -4,7 +4,7 @@ import torch
 from seqgen.config import ModelConfig
 from seqgen.errors import UsageError
 from seqgen.device import autocast
-from seqgen.model import IGNORE, RNNLM, detach
+from seqgen.model import IGNORE, RNNLM, adaptive_target_log_probs, detach
 
 
 @pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
@@ -54,6 +54,24 @@ def test_adaptive_softmax_for_large_vocabularies():
     loss, _ = model.loss(x, y)
     picked = -scores.gather(-1, y.unsqueeze(-1)).mean()
     assert torch.allclose(loss, picked, atol=1e-5)
+
+
+def test_adaptive_log_probs_are_torchs_in_fp32_and_close_in_bf16():
+    torch.manual_seed(0)
+    head = torch.nn.AdaptiveLogSoftmaxWithLoss(32, 12000, [2000, 10000], div_value=4.0)
+    x = torch.randn(300, 32)
+    target = torch.cat([torch.randint(0, 2000, (100,)), torch.randint(2000, 10000, (100,)),
+                        torch.randint(10000, 12000, (100,))])  # every cluster
+    expected = head(x, target).output
+    assert torch.allclose(adaptive_target_log_probs(head, x, target), expected, atol=1e-5)
+    with autocast(torch.device("cpu"), "bf16"):
+        fast = adaptive_target_log_probs(head, x, target)
+    assert fast.dtype == torch.float32 and (fast - expected).abs().max() < 0.1
+    fast.sum().backward()
+    grad = head.tail[1][1].weight.grad.clone()
+    head.zero_grad()
+    expected.sum().backward()
+    assert torch.nn.functional.cosine_similarity(grad.flatten(), head.tail[1][1].weight.grad.flatten(), dim=0) > 0.99
 
 
 @pytest.mark.parametrize("softmax", ["full", "adaptive"])
