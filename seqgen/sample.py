@@ -127,8 +127,13 @@ def _generate(model, vocab, config, start, gen, on_text, stop_at_eos, device) ->
 def _pick(logits: torch.Tensor, config: SampleConfig, gen: torch.Generator) -> torch.Tensor:
     if config.temperature == 0:
         return logits.argmax(-1)
-    logits = filter_logits(logits / config.temperature, config.top_k, config.top_p)
-    return torch.multinomial(torch.softmax(logits, -1), 1, generator=gen).squeeze(-1)
+    probs = torch.softmax(filter_logits(logits / config.temperature, config.top_k, config.top_p), -1)
+    # Inverse-CDF draw: one uniform number a row. torch.multinomial draws one exponential per
+    # token instead, a tenth of the time of a whole 64-row step of the 2x512 int8 model here.
+    # Tokens with probability 0 are never picked: their CDF step is empty.
+    cdf = probs.cumsum(-1)
+    u = torch.rand(probs.size(0), 1, generator=gen) * cdf[:, -1:]
+    return (cdf <= u).sum(-1).clamp(max=probs.size(-1) - 1)
 
 
 class _TextStream:

@@ -5,7 +5,7 @@ from seqgen import checkpoint
 from seqgen.config import SampleConfig
 from seqgen.errors import UsageError
 from seqgen.evaluate import score_rnn
-from seqgen.sample import filter_logits, for_sampling, generate, prime_ids
+from seqgen.sample import _pick, filter_logits, for_sampling, generate, prime_ids
 
 
 @pytest.fixture(scope="module")
@@ -50,6 +50,18 @@ def test_filter_logits_top_k_and_top_p():
     assert kept.tolist() == [[True, True, False, False]]  # 0.5 < 0.7, 0.5 + 0.3 reaches it
     kept = torch.isfinite(filter_logits(logits, top_k=None, top_p=0.4))
     assert kept.tolist() == [[True, False, False, False]]
+
+
+def test_draws_follow_the_distribution_and_never_pick_what_was_cut():
+    probs = torch.tensor([0.0, 0.5, 0.3, 0.0, 0.15, 0.05])
+    logits = torch.log(probs).expand(20_000, -1)  # one row per draw
+    gen = torch.Generator().manual_seed(0)
+    drawn = _pick(logits, SampleConfig(temperature=1.0), gen)
+    freq = torch.bincount(drawn, minlength=6) / len(drawn)
+    assert torch.allclose(freq, probs, atol=0.01) and freq[0] == freq[3] == 0
+    cut = _pick(logits, SampleConfig(temperature=1.0, top_k=2), gen)
+    assert set(cut.tolist()) == {1, 2}
+    assert _pick(logits[:3], SampleConfig(temperature=0), gen).tolist() == [1, 1, 1]
 
 
 def test_unknown_prime_symbols_are_reported_not_fatal(char_model):
