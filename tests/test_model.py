@@ -4,7 +4,7 @@ import torch
 from seqgen.config import ModelConfig
 from seqgen.errors import UsageError
 from seqgen.device import autocast
-from seqgen.model import IGNORE, RNNLM, adaptive_target_log_probs, detach
+from seqgen.model import IGNORE, RNNLM, FastDropout, adaptive_target_log_probs, detach
 
 
 @pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
@@ -107,3 +107,16 @@ def test_bf16_autocast_gives_the_fp32_loss():
 def test_tie_needs_the_full_softmax():
     with pytest.raises(UsageError, match="--tie"):
         RNNLM(ModelConfig(vocab_size=6000, hidden=8, tie=True, softmax="adaptive"))
+
+
+def test_dropout_drops_the_given_share_and_keeps_the_mean():
+    drop = FastDropout(0.3)
+    x = torch.ones(200_000, requires_grad=True)
+    y = drop(x)
+    dropped = (y == 0).float().mean().item()
+    assert abs(dropped - 0.3) < 0.01 and abs(y.mean().item() - 1.0) < 0.02
+    y.sum().backward()
+    assert torch.equal(x.grad == 0, y == 0)  # no gradient through what was dropped
+    with autocast(torch.device("cpu"), "bf16"):
+        assert drop(x.bfloat16()).dtype == torch.bfloat16
+    assert torch.equal(drop.eval()(x), x)
