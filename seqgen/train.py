@@ -238,8 +238,8 @@ class _Loop:
             # the model improves again at the smaller step. Only when no step or time limit is set:
             # the cosine decay then spans --epochs, which early stopping usually cuts short while
             # the rate is still high. With a limit the cosine brings the rate down in time, and
-            # halving as well ended a 10-minute tiny-shakespeare run at 8 minutes, 1.421 nats/char
-            # against 1.410 without.
+            # halving as well ended a 10-minute tiny-shakespeare run at 8 minutes at 1.421 nats/char,
+            # against 1.41 after the full 10 minutes without.
             plateau = max(1, cfg.patience // 2)
             open_ended = not cfg.max_steps and not cfg.time_budget
             if open_ended and cfg.patience and p.bad_evals % plateau == 0 and p.bad_evals < cfg.patience:
