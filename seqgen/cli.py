@@ -159,7 +159,7 @@ def sample(
     length: Annotated[int, typer.Option(help="Tokens to generate per sample.")] = 500,
     prime: Annotated[str, typer.Option(help="Text to start from.")] = "",
     top_k: Annotated[Optional[int], typer.Option(help="Sample only from the k likeliest tokens.")] = None,
-    top_p: Annotated[Optional[float], typer.Option(help="Sample from the smallest set of tokens with this much probability (0, 1]. [default: 1.0; 0.8 for music models]", show_default=False)] = None,
+    top_p: Annotated[Optional[float], typer.Option(help="Sample from the smallest set of tokens with this much probability (0, 1]. [default: 1.0; 0.7 for music models]", show_default=False)] = None,
     num_samples: Annotated[int, typer.Option(help="How many samples.")] = 1,
     seed: Annotated[Optional[int], typer.Option(help="Random seed: the same seed gives the same text.")] = None,
     precision: Annotated[str, typer.Option(help="auto or int8: int8 weights on the CPU, several times faster; fp32: exact.")] = "auto",
@@ -219,7 +219,7 @@ def evaluate(
     the right length, and the novelty of their 16-note phrases.
     """
     from . import checkpoint as ckpt
-    from .display import out, score_table
+    from .display import out, score_table, tune_table
     from .scoring import score_checkpoint
 
     paths = list(paths or [])
@@ -234,6 +234,9 @@ def evaluate(
         print(json.dumps(rows[0] if len(rows) == 1 else rows, indent=2))
     else:
         out.print(score_table(rows))
+        music = [r for r in rows if "parse_pct" in r]
+        if music:
+            out.print(tune_table(music))
 
 
 app.command("evaluate", help="Alias of eval.")(evaluate)

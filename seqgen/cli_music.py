@@ -85,11 +85,12 @@ def print_tune(model, vocab, cfg) -> None:
     """One tune from a music model, streamed, from X: to its end."""
     from dataclasses import replace
 
-    from .music.tunes import MAX_TUNE_TOKENS, TUNE_START
+    from .music.tunes import MAX_TUNE_TOKENS, TUNE_START, HeaderOrder
     from .sample import generate
 
     cfg = replace(cfg, prime=cfg.prime or TUNE_START, length=max(cfg.length, MAX_TUNE_TOKENS))
-    for i, text in enumerate(generate(model, vocab, cfg, stop_at_eos=True)):
+    order = HeaderOrder(vocab, cfg.prime, cfg.num_samples)
+    for i, text in enumerate(generate(model, vocab, cfg, stop_at_eos=True, constraint=order)):
         sys.stdout.write(f"{'' if i == 0 else chr(10)}{text.rstrip()}\n")
 
 

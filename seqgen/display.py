@@ -112,3 +112,20 @@ def score_table(rows: list[dict]) -> Table:
         cells += [f"{r['cross_entropy']:.4f}", f"{r['perplexity']:.3f}"]
         table.add_row(*cells, *([f"{bpc:.4f}" if bpc is not None else "-"] if with_bpc else []))
     return table
+
+
+TUNE_FIGURES = (("parse_pct", "parse"), ("midi_pct", "MIDI"), ("bars_right_pct", "bars right"),
+                ("valid_pct", "valid"), ("copied_phrases_pct", "copied"))
+
+
+def tune_table(rows: list[dict]) -> Table:
+    """Music models: the share of sampled tunes that parse, export, have right bars, are valid,
+    and the share of their 16-note phrases copied from the training tunes."""
+    table = Table(title=f"{rows[0]['tunes_sampled']} sampled tunes, drawn once each (%)",
+                  caption="copied: 16-note phrases found verbatim in the training tunes")
+    table.add_column("checkpoint", overflow="fold", min_width=12)
+    for _, name in TUNE_FIGURES:
+        table.add_column(name, justify="right", no_wrap=True)
+    for r in rows:
+        table.add_row(r["checkpoint"], *(f"{r[key]:.1f}" for key, _ in TUNE_FIGURES))
+    return table

@@ -15,6 +15,7 @@ import contextlib
 import copy
 import warnings
 from collections.abc import Callable
+from typing import Protocol
 
 import torch
 from torch import nn
@@ -25,6 +26,15 @@ from .model import RNNLM
 from .vocab import EOS_ID, UNK_ID, Vocab, join_words
 
 OnText = Callable[[int, str], None]  # (sample index, new text) as it is generated
+
+
+class Constraint(Protocol):
+    """Rules a sampler must keep to beyond the model's probabilities (e.g. a tune's header order):
+    ``restrict`` rules tokens out of each row's next draw, ``advance`` sees what was drawn."""
+
+    def restrict(self, scores: torch.Tensor) -> torch.Tensor: ...
+
+    def advance(self, drawn: torch.Tensor) -> None: ...
 
 
 def prime_ids(vocab: Vocab, prime: str) -> tuple[list[int], list[str]]:
@@ -72,7 +82,8 @@ def filter_logits(logits: torch.Tensor, top_k: int | None, top_p: float) -> torc
 
 
 def generate(model: RNNLM, vocab: Vocab, config: SampleConfig, on_text: OnText | None = None,
-             stop_at_eos: bool = False, device: torch.device | str = "cpu") -> list[str]:
+             stop_at_eos: bool = False, device: torch.device | str = "cpu",
+             constraint: Constraint | None = None) -> list[str]:
     """Generate ``config.num_samples`` texts of ``config.length`` tokens after the prime.
 
     The prime is part of each returned text. With ``stop_at_eos`` a sample ends at its first
@@ -87,7 +98,7 @@ def generate(model: RNNLM, vocab: Vocab, config: SampleConfig, on_text: OnText |
     start, _ = prime_ids(vocab, config.prime)
     n, length = config.num_samples, config.length
     with torch.inference_mode(), _lstm_kernels_for(n):
-        return _generate(model, vocab, config, start, gen, on_text, stop_at_eos, device)
+        return _generate(model, vocab, config, start, gen, on_text, stop_at_eos, device, constraint)
 
 
 @contextlib.contextmanager
@@ -103,7 +114,7 @@ def _lstm_kernels_for(rows: int):
             yield
 
 
-def _generate(model, vocab, config, start, gen, on_text, stop_at_eos, device) -> list[str]:
+def _generate(model, vocab, config, start, gen, on_text, stop_at_eos, device, constraint) -> list[str]:
     """The loop of ``generate``: one batched step per token."""
     n, length = config.num_samples, config.length
     scores, hidden = model.next_scores(torch.tensor([start] * n, dtype=torch.long, device=device))  # (N, V)
@@ -111,7 +122,10 @@ def _generate(model, vocab, config, start, gen, on_text, stop_at_eos, device) ->
     ends = torch.full((n,), length)  # where each sample stops (its <eos>, with stop_at_eos)
     streams = [_TextStream(vocab, config.prime) for _ in range(n)] if on_text else []
     for t in range(length):
-        nxt = _pick(scores.float().cpu(), config, gen)  # (N,)
+        scores = scores.float().cpu()
+        nxt = _pick(constraint.restrict(scores) if constraint else scores, config, gen)  # (N,)
+        if constraint:
+            constraint.advance(nxt)
         tokens[:, t] = nxt
         if stop_at_eos:
             ends = torch.where((nxt == EOS_ID) & (ends == length), t, ends)

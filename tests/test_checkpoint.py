@@ -14,7 +14,8 @@ def test_broken_files(tmp_path, char_run, make):
     content = {"zero": b"", "truncated": good[: len(good) // 2], "random": os.urandom(4096),
                "text": b"hello, not a checkpoint\n", "damaged": good[:2000] + os.urandom(3000) + good[5000:]}[make]
     path.write_bytes(content)
-    with pytest.raises(CheckpointError, match="corrupt or truncated"):
+    # Random bytes inside the pickled part can also read as code to run: refused either way.
+    with pytest.raises(CheckpointError, match="corrupt or truncated" if make != "damaged" else "corrupt|refused"):
         checkpoint.load(path)
 
 

@@ -193,6 +193,8 @@ def test_train_and_sample_tunes_through_cli(in_tmp, monkeypatch):
     payload = json.loads(runner.invoke(app, ["eval", "--json", "--tunes", "3"]).stdout)
     assert {"parse_pct", "midi_pct", "bars_right_pct", "valid_pct", "copied_phrases_pct", "novelty_pct",
             "perplexity"} <= payload.keys()
+    table = runner.invoke(app, ["eval", "--tunes", "3"]).stdout
+    assert "3 sampled tunes" in table and "bars right" in table and "perplexity" in table
     out = in_tmp / "tunes"
     result = runner.invoke(app, ["sample", "--tunes", "2", "--out", str(out), "--keep-invalid", "--seed", "1"])
     assert result.exit_code == 0, result.stderr
@@ -229,6 +231,68 @@ def test_training_skips_tunes_that_do_not_parse_and_says_so(in_tmp):
 def test_cli_train_on_bad_tunes(in_tmp, make, words):
     result = runner.invoke(app, ["train", str(make(in_tmp)), *TINY])
     assert result.exit_code == 1 and words in result.stderr and len(result.stderr.splitlines()) == 1
+
+
+def _fake_fluidsynth(folder, exit_code: int = 0):
+    """A stand-in ``fluidsynth`` that records its arguments and writes the -F file it is given."""
+    folder.mkdir(exist_ok=True)
+    script = folder / "fluidsynth"
+    script.write_text("#!/bin/sh\n"
+                      f'echo "$@" > "{folder}/args"\n'
+                      'while [ "$1" != "-F" ]; do shift; done; printf RIFF > "$2"\n'
+                      f"exit {exit_code}\n")
+    script.chmod(0o755)
+    return folder
+
+
+def test_audio_goes_through_fluidsynth_with_a_soundfont(tmp_path, monkeypatch):
+    midi = tune_to_midi(clean_tune(RAW), tmp_path / "t.mid").path
+    monkeypatch.setattr(export, "SOUNDFONTS", (str(tmp_path / "none.sf2"), str(tmp_path / "gm.sf2")))
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    with pytest.raises(MusicError, match="apt-get install fluidsynth fluid-soundfont-gm"):
+        export.render_wav(midi, tmp_path / "t.wav")  # no fluidsynth at all
+    bin_dir = _fake_fluidsynth(tmp_path / "bin")
+    monkeypatch.setenv("PATH", str(bin_dir))
+    with pytest.raises(MusicError, match="soundfont"):
+        export.render_wav(midi, tmp_path / "t.wav")  # fluidsynth but no soundfont
+    (tmp_path / "gm.sf2").write_bytes(b"sf2")
+    assert export.render_wav(midi, tmp_path / "t.wav").read_bytes() == b"RIFF"
+    assert (bin_dir / "args").read_text().split() == ["-ni", "-F", str(tmp_path / "t.wav"), "-r", "44100",
+                                                       str(tmp_path / "gm.sf2"), str(midi)]
+    _fake_fluidsynth(bin_dir, exit_code=1)
+    with pytest.raises(MusicError, match="could not render"):
+        export.render_wav(midi, tmp_path / "t2.wav")
+
+
+def test_sheet_music_without_lilypond_is_musicxml_with_the_same_notes(tmp_path, monkeypatch):
+    import music21
+
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    score = parse_abc(clean_tune(RAW))
+    written = export.render_sheet(score, tmp_path / "t.png")
+    assert written.suffix == ".musicxml"
+    pitches = [n.pitch.midi for n in music21.converter.parse(written).flatten().notes]
+    assert pitches == [n.pitch.midi for n in score.flatten().notes] and len(pitches) > 40
+    with pytest.raises(MusicError, match="cannot parse"):
+        export.render_sheet("X:1\nM:4/4\nK:C\nA/0 B [[[[\n", tmp_path / "bad.png")
+
+
+def test_sampled_tunes_get_audio_and_sheet_music_or_a_note_on_what_to_install(tmp_path, monkeypatch, capsys):
+    from seqgen.music import tunes
+    from seqgen.music.validate import check_tune
+
+    tune = clean_tune(RAW)
+    monkeypatch.setattr(tunes, "sample_tunes", lambda *args, **kwargs: tunes.TuneBatch(
+        valid=[(tune, check_tune(tune))], attempts=1, first_try_valid=1))
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    cli_music.write_tunes(None, None, 1, None, tmp_path / "none", False, wav=True, sheet=True)
+    assert sorted(p.name for p in (tmp_path / "none").iterdir()) == ["001.abc", "001.mid", "001.musicxml"]
+    assert "apt-get install fluidsynth" in " ".join(capsys.readouterr().err.split())
+    monkeypatch.setattr(export, "SOUNDFONTS", (str(tmp_path / "gm.sf2"),))
+    (tmp_path / "gm.sf2").write_bytes(b"sf2")
+    monkeypatch.setenv("PATH", str(_fake_fluidsynth(tmp_path / "bin")))
+    cli_music.write_tunes(None, None, 1, None, tmp_path / "all", False, wav=True, sheet=False)
+    assert sorted(p.name for p in (tmp_path / "all").iterdir()) == ["001.abc", "001.mid", "001.wav"]
 
 
 def test_music_error_is_a_seqgen_error():

@@ -23,9 +23,15 @@ def char_data(prose):
     return vocab, ids[:cut], ids[cut:]
 
 
-@pytest.mark.parametrize("order", [1, 2, 3, 5])
-def test_probabilities_sum_to_one(char_data, order):
-    vocab, train, _ = char_data
+@pytest.fixture(scope="module", params=["char", "word"])
+def any_level_data(prose, request):
+    vocab = Vocab.build([prose], request.param)
+    return vocab, vocab.encode(prose)
+
+
+@pytest.mark.parametrize("order", [1, 2, 3, 5, 7])
+def test_probabilities_sum_to_one(any_level_data, order):
+    vocab, train = any_level_data
     model = KneserNeyLM.fit(train, len(vocab), order)
     rng = np.random.default_rng(order)
     contexts = [train[i:i + order - 1] for i in rng.integers(0, len(train) - 10, 20)]  # seen

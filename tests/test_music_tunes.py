@@ -1,0 +1,62 @@
+"""Whole tunes are drawn with a meter line before the key line; the sampler keeps to constraints."""
+
+import torch
+
+from seqgen.config import ModelConfig, SampleConfig
+from seqgen.model import RNNLM
+from seqgen.music.tunes import HeaderOrder
+from seqgen.sample import generate
+from seqgen.vocab import Vocab
+
+VOCAB = Vocab.build(["X:1\nT:Reel\nM:6/8\nL:1/8\nK:G\nabc|\n"], "char")
+
+
+def key_allowed_after(prime: str, written: str) -> bool:
+    """Whether a key line may start after the prime and ``written`` (one row)."""
+    order = HeaderOrder(VOCAB, prime, rows=1)
+    for ch in written:
+        order.advance(torch.tensor([VOCAB.index[ch]]))
+    scores = order.restrict(torch.zeros(1, len(VOCAB)))
+    assert torch.isfinite(scores[0, [i for i in range(len(VOCAB)) if i != VOCAB.index["K"]]]).all()
+    return bool(torch.isfinite(scores[0, VOCAB.index["K"]]))
+
+
+def test_the_key_line_waits_for_a_meter_line():
+    assert not key_allowed_after("X:1\n", "")
+    assert not key_allowed_after("X:1\n", "T:Reel\n")  # a title is not a meter
+    assert not key_allowed_after("X:1\n", "T:M:6/8\n")  # nor "M:" inside a line
+    assert key_allowed_after("X:1\n", "T:Reel\nM:6/8\n")
+    assert key_allowed_after("X:1\n", "T:Reel\nM:6/8\nL:1/8\n")
+    assert key_allowed_after("X:1\n", "T:Reel")  # only the start of a line is held to it
+    assert key_allowed_after("X:1\nT:a\nM:3/4\n", "L:1/8\n")  # a prime's own meter counts
+    assert key_allowed_after("X:1\nT:a\nM", ":6/8\n")  # also when the prime ends inside it
+
+
+def test_rows_are_held_to_it_each_on_its_own():
+    order = HeaderOrder(VOCAB, "X:1\n", rows=2)
+    for a, b in zip("M:6/8\n", "T:Reel"):
+        order.advance(torch.tensor([VOCAB.index[a], VOCAB.index[b]]))
+    order.advance(torch.tensor([VOCAB.index["L"], VOCAB.index["\n"]]))
+    order.advance(torch.tensor([VOCAB.index["\n"], VOCAB.index["\n"]]))
+    key = order.restrict(torch.zeros(2, len(VOCAB)))[:, VOCAB.index["K"]]
+    assert torch.isfinite(key).tolist() == [True, False]
+
+
+def test_sampling_keeps_to_a_constraint_and_reports_each_draw():
+    class OnlyA:
+        def __init__(self):
+            self.drawn = []
+
+        def restrict(self, scores):
+            kept = torch.full_like(scores, float("-inf"))
+            kept[:, VOCAB.index["a"]] = 0.0
+            return kept
+
+        def advance(self, drawn):
+            self.drawn.append(drawn.tolist())
+
+    model = RNNLM(ModelConfig(vocab_size=len(VOCAB), hidden=16, layers=1))
+    only_a = OnlyA()
+    texts = generate(model, VOCAB, SampleConfig(length=12, temperature=1.0, num_samples=3, seed=0, prime="X"),
+                     constraint=only_a)
+    assert texts == ["X" + "a" * 12] * 3 and len(only_a.drawn) == 12
