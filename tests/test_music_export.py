@@ -2,6 +2,7 @@
 
 import copy
 import json
+import os
 import re
 
 import pytest
@@ -154,6 +155,9 @@ def test_cli_export(tmp_path):
     result = runner.invoke(app, ["export", str(tmp_path / "t.abc"), "--out", str(tmp_path / "midi")])
     assert result.exit_code == 0, result.stderr
     assert len(list((tmp_path / "midi").glob("*.mid"))) == 2
+    umask = os.umask(0)
+    os.umask(umask)
+    assert {p.stat().st_mode & 0o777 for p in (tmp_path / "midi").glob("*.mid")} == {0o666 & ~umask}
     for row, count in [("tunes found", 3), ("parsed by music21", 2), ("not parsed by music21", 1),
                        ("MIDI files written", 2), ("every note checked", 2)]:
         assert re.search(rf"{row}.*│\s+{count} │", result.stdout), (row, result.stdout)
@@ -275,6 +279,24 @@ def test_sheet_music_without_lilypond_is_musicxml_with_the_same_notes(tmp_path, 
     assert pitches == [n.pitch.midi for n in score.flatten().notes] and len(pitches) > 40
     with pytest.raises(MusicError, match="cannot parse"):
         export.render_sheet("X:1\nM:4/4\nK:C\nA/0 B [[[[\n", tmp_path / "bad.png")
+
+
+def test_sheet_music_is_engraved_by_lilypond_on_ordinary_pages(tmp_path, monkeypatch):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    script = bin_dir / "lilypond"  # a stand-in: refuses lilypond-book input, else writes the -o files
+    script.write_text("#!/bin/sh\n"
+                      f'echo "$@" > "{bin_dir}/args"\n'
+                      'for last; do :; done\n'
+                      'grep -q "lilypond-book-preamble" "$last" && exit 1\n'
+                      'grep -q "Test Reel" "$last" || exit 1\n'
+                      'while [ "$1" != "-o" ]; do shift; done; printf PDF > "$2.pdf"; printf PNG > "$2.png"\n')
+    script.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}/usr/bin{os.pathsep}/bin")  # grep; the stand-in first
+    written = export.render_sheet(parse_abc(clean_tune(RAW)), tmp_path / "t.png")
+    assert written == tmp_path / "t.pdf" and (tmp_path / "t.png").read_bytes() == b"PNG"
+    assert (bin_dir / "args").read_text().split()[:4] == ["--pdf", "--png", "-dresolution=120", "-o"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bin", "t.pdf", "t.png"]  # no .ly left behind
 
 
 def test_sampled_tunes_get_audio_and_sheet_music_or_a_note_on_what_to_install(tmp_path, monkeypatch, capsys):

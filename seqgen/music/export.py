@@ -179,6 +179,9 @@ def _temp_beside(path: Path) -> Path:
     except OSError as exc:
         raise MusicError(f"cannot write to {path.parent}: {exc.strerror or exc}; choose another folder") from None
     os.close(fd)
+    umask = os.umask(0)  # mkstemp makes the file private; the MIDI file gets the usual permissions
+    os.umask(umask)
+    os.chmod(name, 0o666 & ~umask)
     return Path(name)
 
 
@@ -252,10 +255,29 @@ def render_sheet(score, out_path: Path) -> Path:
     out_path = Path(out_path)
     if shutil.which("lilypond"):
         try:
-            return Path(score.write("lily.png", fp=str(out_path.with_suffix(""))))
+            return _engrave(score, out_path.with_suffix(""))
         except Exception:
-            pass  # music21's lilypond bridge is fragile; MusicXML still gives readable sheet music
+            pass  # music21's lilypond output is fragile; MusicXML still gives readable sheet music
     try:
         return Path(score.write("musicxml", fp=str(out_path.with_suffix(".musicxml"))))
     except OSError as exc:
         raise MusicError(f"cannot write {out_path}: {exc.strerror or exc}") from None
+
+
+def _engrave(score, stem: Path) -> Path:
+    """Sheet music through lilypond: ``stem``.pdf and a PNG of its page beside it."""
+    source = stem.with_name(stem.name + ".ly")
+    score.write("lily", fp=str(source))
+    # music21 writes for lilypond-book, whose preamble puts the title and each line of music on
+    # pages of their own; without it the tune is laid out on ordinary pages.
+    text = source.read_text(encoding="utf-8").replace('\\include "lilypond-book-preamble.ly"', "")
+    source.write_text(text, encoding="utf-8")
+    try:
+        done = subprocess.run(["lilypond", "--pdf", "--png", "-dresolution=120", "-o", str(stem), str(source)],
+                              capture_output=True, text=True, timeout=300)
+    finally:
+        source.unlink(missing_ok=True)
+    pdf = stem.with_name(stem.name + ".pdf")
+    if done.returncode != 0 or not pdf.is_file():
+        raise MusicError(f"lilypond could not engrave {stem.name}: {done.stderr.strip()[-200:]}")
+    return pdf
