@@ -100,6 +100,16 @@ def test_int8_sampling_copy_predicts_like_the_model(char_run):
     assert generate(fast, vocab, cfg) == generate(fast, vocab, cfg)  # still reproducible
 
 
+def test_without_int8_kernels_sampling_uses_the_model_itself(char_run, monkeypatch):
+    model, _ = checkpoint.load_rnn(checkpoint.load(char_run.best_path))
+
+    def no_int8(*args, **kwargs):
+        raise RuntimeError("Didn't find engine for operation quantized::linear_prepack NoQEngine")
+
+    monkeypatch.setattr(torch.ao.quantization, "quantize_dynamic", no_int8)
+    assert for_sampling(model) is model
+
+
 def test_sampling_precision_is_checked():
     with pytest.raises(UsageError, match="--precision"):
         SampleConfig(precision="fp8").validate()
