@@ -83,14 +83,9 @@ def write_tunes(model, vocab, count: int, cfg, out_dir: Path, keep_invalid: bool
 
 def print_tune(model, vocab, cfg) -> None:
     """One tune from a music model, streamed, from X: to its end."""
-    from dataclasses import replace
+    from .music.tunes import draw_tunes
 
-    from .music.tunes import MAX_TUNE_TOKENS, TUNE_START, HeaderOrder
-    from .sample import generate
-
-    cfg = replace(cfg, prime=cfg.prime or TUNE_START, length=max(cfg.length, MAX_TUNE_TOKENS))
-    order = HeaderOrder(vocab, cfg.prime, cfg.num_samples)
-    for i, text in enumerate(generate(model, vocab, cfg, stop_at_eos=True, constraint=order)):
+    for i, text in enumerate(draw_tunes(model, vocab, cfg)):
         sys.stdout.write(f"{'' if i == 0 else chr(10)}{text.rstrip()}\n")
 
 

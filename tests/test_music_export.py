@@ -237,16 +237,20 @@ def test_cli_train_on_bad_tunes(in_tmp, make, words):
     assert result.exit_code == 1 and words in result.stderr and len(result.stderr.splitlines()) == 1
 
 
-def _fake_fluidsynth(folder, exit_code: int = 0):
-    """A stand-in ``fluidsynth`` that records its arguments and writes the -F file it is given."""
+def _stand_in(folder, name: str, *lines: str):
+    """A stand-in program ``name`` in ``folder``: it records its arguments in ``args``, then runs
+    the shell ``lines``."""
     folder.mkdir(exist_ok=True)
-    script = folder / "fluidsynth"
-    script.write_text("#!/bin/sh\n"
-                      f'echo "$@" > "{folder}/args"\n'
-                      'while [ "$1" != "-F" ]; do shift; done; printf RIFF > "$2"\n'
-                      f"exit {exit_code}\n")
+    script = folder / name
+    script.write_text("\n".join(["#!/bin/sh", f'echo "$@" > "{folder}/args"', *lines]) + "\n")
     script.chmod(0o755)
     return folder
+
+
+def _fake_fluidsynth(folder, exit_code: int = 0):
+    """A stand-in ``fluidsynth`` that writes the -F file it is given."""
+    return _stand_in(folder, "fluidsynth", 'while [ "$1" != "-F" ]; do shift; done; printf RIFF > "$2"',
+                     f"exit {exit_code}")
 
 
 def test_audio_goes_through_fluidsynth_with_a_soundfont(tmp_path, monkeypatch):
@@ -282,16 +286,11 @@ def test_sheet_music_without_lilypond_is_musicxml_with_the_same_notes(tmp_path, 
 
 
 def test_sheet_music_is_engraved_by_lilypond_on_ordinary_pages(tmp_path, monkeypatch):
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    script = bin_dir / "lilypond"  # a stand-in: refuses lilypond-book input, else writes the -o files
-    script.write_text("#!/bin/sh\n"
-                      f'echo "$@" > "{bin_dir}/args"\n'
-                      'for last; do :; done\n'
-                      'grep -q "lilypond-book-preamble" "$last" && exit 1\n'
-                      'grep -q "Test Reel" "$last" || exit 1\n'
-                      'while [ "$1" != "-o" ]; do shift; done; printf PDF > "$2.pdf"; printf PNG > "$2.png"\n')
-    script.chmod(0o755)
+    # a stand-in lilypond: refuses lilypond-book input, else writes the -o files
+    bin_dir = _stand_in(tmp_path / "bin", "lilypond", "for last; do :; done",
+                        'grep -q "lilypond-book-preamble" "$last" && exit 1',
+                        'grep -q "Test Reel" "$last" || exit 1',
+                        'while [ "$1" != "-o" ]; do shift; done; printf PDF > "$2.pdf"; printf PNG > "$2.png"')
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}/usr/bin{os.pathsep}/bin")  # grep; the stand-in first
     written = export.render_sheet(parse_abc(clean_tune(RAW)), tmp_path / "t.png")
     assert written == tmp_path / "t.pdf" and (tmp_path / "t.png").read_bytes() == b"PNG"

@@ -314,7 +314,7 @@ def parse_cache_tag() -> str:
     return f"music21 {music21.__version__}, rules {PARSE_RULES}"
 
 
-def _load_cache() -> dict[str, bool]:
+def _load_cache() -> dict[str, str]:
     try:
         data = json.loads(cache_file().read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -326,7 +326,7 @@ def _load_cache() -> dict[str, bool]:
     return {k: v for k, v in verdicts.items() if v in VERDICTS} if isinstance(verdicts, dict) else {}
 
 
-def _save_cache(cache: dict[str, bool]) -> None:
+def _save_cache(cache: dict[str, str]) -> None:
     """Merge with what another process may have written meanwhile, then replace atomically."""
     path = cache_file()
     tmp = None

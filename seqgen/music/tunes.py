@@ -53,6 +53,13 @@ class HeaderOrder:
             self.line_start = drawn == self.newline
 
 
+def draw_tunes(model, vocab, config: SampleConfig) -> list[str]:
+    """``config.num_samples`` whole tunes, each from its X: (or ``config.prime``) to its end,
+    drawn with ``HeaderOrder``; unchecked."""
+    cfg = replace(config, prime=config.prime or TUNE_START, length=max(config.length, MAX_TUNE_TOKENS))
+    return generate(model, vocab, cfg, stop_at_eos=True, constraint=HeaderOrder(vocab, cfg.prime, cfg.num_samples))
+
+
 @dataclass
 class TuneBatch:
     valid: list[tuple[str, TuneCheck]] = field(default_factory=list)
@@ -81,10 +88,9 @@ def sample_tunes(model, vocab, count: int, config: SampleConfig, max_rounds: int
         need = count - len(batch.valid)
         if need <= 0:
             break
-        cfg = replace(config, prime=config.prime or TUNE_START, num_samples=need,
-                      length=max(config.length, MAX_TUNE_TOKENS), seed=None if seed is None else seed + round_no)
+        cfg = replace(config, num_samples=need, seed=None if seed is None else seed + round_no)
         failed = []
-        for text in generate(model, vocab, cfg, stop_at_eos=True, constraint=HeaderOrder(vocab, cfg.prime, need)):
+        for text in draw_tunes(model, vocab, cfg):
             batch.attempts += 1
             check = check_tune(text)
             if check.valid:
@@ -119,8 +125,8 @@ def tune_quality(model, vocab, data: dict, count: int, seed: int = 0) -> dict:
     from .export import tune_to_midi
     from .validate import copied_share
 
-    cfg = SampleConfig(prime=TUNE_START, length=MAX_TUNE_TOKENS, top_p=TUNE_TOP_P, num_samples=count, seed=seed)
-    texts = generate(for_sampling(model), vocab, cfg, stop_at_eos=True, constraint=HeaderOrder(vocab, cfg.prime, count))
+    cfg = SampleConfig(temperature=0.8, top_p=TUNE_TOP_P, num_samples=count, seed=seed)
+    texts = draw_tunes(for_sampling(model), vocab, cfg)
     checks = [check_tune(t) for t in texts]
     with tempfile.TemporaryDirectory() as tmp:
         exported = sum(c.score is not None and tune_to_midi(c.score, Path(tmp) / f"{i}.mid").path is not None
