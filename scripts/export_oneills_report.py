@@ -17,7 +17,6 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout, uninstalled
@@ -26,6 +25,7 @@ from seqgen.music.abc import builtin_paths, clean_tune, read_abc_text, split_tun
 from seqgen.music.export import export_abc_file  # noqa: E402
 from seqgen.music.notes import notes_differ  # noqa: E402
 from seqgen.music.validate import parse_abc  # noqa: E402
+from seqgen.music.workers import process_map  # noqa: E402
 
 NOT_METHODS = ("checked", "notes differ", "verified", "verify differs")  # counts that are not a method
 
@@ -65,12 +65,12 @@ def main() -> int:
         files = builtin_paths("oneills")
         totals: Counter = Counter()
         mismatches: list[str] = []
-        with ProcessPoolExecutor(args.workers) as pool:
-            for name, counts, bad in pool.map(export_one_file, [(f, out, args.verify) for f in files]):
-                totals += counts
-                mismatches += bad
-                print(f"  {name}: {sum(n for m, n in counts.items() if m not in NOT_METHODS)} tunes",
-                      file=sys.stderr, flush=True)
+        for name, counts, bad in process_map(export_one_file, [(f, out, args.verify) for f in files],
+                                             workers=args.workers):
+            totals += counts
+            mismatches += bad
+            print(f"  {name}: {sum(n for m, n in counts.items() if m not in NOT_METHODS)} tunes",
+                  file=sys.stderr, flush=True)
         written = len(list(out.glob("*.mid")))
     report(len(files), totals, written, mismatches, args.verify, time.time() - start)
     return 0 if totals["failed"] == 0 and not mismatches else 1
