@@ -24,7 +24,8 @@ def list_corpora() -> None:
     for s in stats:
         table.add_row(f"builtin:{s.name}", s.description, str(s.files), f"{s.tunes:,}", f"{s.characters:,}")
     out.print(table)
-    err.print("tunes: cleaned and de-duplicated; training also drops the few that music21 cannot read")
+    err.print("tunes: cleaned and de-duplicated; training also drops the few that music21 cannot read "
+              "or whose bars do not add up to the meter")
 
 
 def sample_music(path: Path, payload: dict, model, vocab, cfg, tunes: int | None, out_dir: Path,
