@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a ch
 from seqgen.music.abc import builtin_paths, clean_tune, read_abc_text, split_tunes  # noqa: E402
 from seqgen.music.export import export_abc_file  # noqa: E402
 from seqgen.music.notes import notes_differ  # noqa: E402
-from seqgen.music.validate import parse_abc  # noqa: E402
+from seqgen.music.m21 import parse_abc  # noqa: E402
 from seqgen.music.workers import process_map  # noqa: E402
 
 NOT_METHODS = ("checked", "notes differ", "verified", "verify differs")  # counts that are not a method

@@ -45,7 +45,8 @@ def sample_music(path: Path, payload: dict, model, vocab, cfg, tunes: int | None
 def write_tunes(model, vocab, count: int, cfg, out_dir: Path, keep_invalid: bool, wav: bool, sheet: bool) -> None:
     """Sample ``count`` checked tunes into out_dir as .abc and .mid (and .wav / sheet music)."""
     from .errors import MusicError
-    from .music.export import ensure_out_dir, render_sheet, render_wav, tune_to_midi
+    from .music.export import ensure_out_dir, tune_to_midi
+    from .music.render import render_sheet, render_wav
     from .music.tunes import sample_tunes
 
     out_dir = ensure_out_dir(out_dir)
@@ -53,22 +54,27 @@ def write_tunes(model, vocab, count: int, cfg, out_dir: Path, keep_invalid: bool
         batch = sample_tunes(model, vocab, count, cfg,
                              on_progress=lambda ok, tried: status.update(f"sampling tunes: {ok}/{count} valid, {tried} drawn"))
     chosen = batch.valid + (batch.invalid if keep_invalid else [])
-    missing_tools: set[str] = set()
+    notes: dict[str, list[str]] = {}  # what could not be made -> files written instead
     for n, (text, check) in enumerate(chosen, 1):
         stem = out_dir / f"{n:03d}{'' if check.valid else '-invalid'}"
         stem.with_suffix(".abc").write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
         if check.score is None:
             continue
         midi = tune_to_midi(check.score, stem.with_suffix(".mid"))
-        for wanted, render in ((wav, lambda: render_wav(midi.path, stem.with_suffix(".wav"))),
-                               (sheet, lambda: render_sheet(check.score, stem.with_suffix(".png")))):
-            if wanted and midi.path is not None:
-                try:
-                    render()
-                except MusicError as exc:
-                    missing_tools.add(str(exc))
-    for message in sorted(missing_tools):
-        err.print(f"[yellow]note:[/] {message}")
+        if midi.path is None:
+            continue
+        if wav:
+            try:
+                render_wav(midi.path, stem.with_suffix(".wav"))
+            except MusicError as exc:
+                notes.setdefault(str(exc), [])
+        if sheet:
+            drawn = render_sheet(check.score, stem.with_suffix(".png"))
+            if drawn.fallback:
+                notes.setdefault(drawn.fallback, []).append(drawn.path.name)
+    for why, written in notes.items():
+        instead = f"; wrote {', '.join(written)} instead" if written else ""
+        err.print(f"[yellow]note:[/] {why}{instead}", highlight=False)
     table = Table(title=f"{count} tunes requested -> {out_dir}")
     table.add_column("figure")
     table.add_column("count", justify="right")

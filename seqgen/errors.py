@@ -27,3 +27,17 @@ class CheckpointError(SeqgenError):
 
 class MusicError(SeqgenError):
     """ABC parsing, validation or export failed."""
+
+
+class SeqgenWarning(UserWarning):
+    """Something went wrong that seqgen worked around (a fallback, a cache it could not use).
+
+    The CLI prints each as one line on stderr; from Python they are ordinary warnings.
+    """
+
+
+def warn(message: str) -> None:
+    """Say what failed and what was done instead, through Python's warnings."""
+    import warnings
+
+    warnings.warn(message, SeqgenWarning, stacklevel=2)

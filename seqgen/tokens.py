@@ -132,7 +132,7 @@ def _cache_key(specs: list[str], level: str, max_vocab: int, min_count: int, enc
                 "vocab": hashlib.sha256("\n".join(vocab.tokens).encode()).hexdigest() if vocab else None}
     if any(s.startswith("builtin:") or s.lower().endswith(".abc") for s in specs) or \
             any(f[0].lower().endswith(".abc") for f in files):
-        from .music.abc import parse_cache_tag  # which tunes parse depends on music21's version
+        from .music.verdicts import parse_cache_tag  # which tunes parse depends on music21's version
 
         settings["abc"] = parse_cache_tag()
     return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:32]

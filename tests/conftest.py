@@ -1,4 +1,4 @@
-"""Shared fixtures: real English prose from the standard library and a tiny trained model."""
+"""Shared fixtures: real English prose from the standard library, tiny trained models, stand-ins."""
 
 from __future__ import annotations
 
@@ -6,22 +6,10 @@ import os
 from pathlib import Path
 
 import pytest
-from pydoc_data.topics import topics
 
-from seqgen.config import ModelConfig, TrainConfig
 from seqgen.train import train
 
-PROSE = "\n".join(topics[k] for k in sorted(topics))  # ~470k characters of Python documentation
-
-
-def tiny_model(**overrides) -> ModelConfig:
-    return ModelConfig(**{"cell": "lstm", "layers": 1, "hidden": 64, "dropout": 0.0, **overrides})
-
-
-def tiny_train(**overrides) -> TrainConfig:
-    base = {"seq_len": 32, "batch_size": 16, "lr": 1e-2, "warmup_steps": 5, "max_steps": 40,
-            "eval_every": 20, "eval_tokens": 5000, "seed": 7}
-    return TrainConfig(**{**base, **overrides})
+from .helpers import PROSE, stand_in_tools, tiny_model, tiny_train
 
 
 @pytest.fixture(scope="session")
@@ -76,3 +64,9 @@ def _quiet_threads():
     # Two cores on CI: keep torch from oversubscribing when pytest runs things in parallel.
     os.environ.setdefault("OMP_NUM_THREADS", "2")
     yield
+
+
+@pytest.fixture
+def tools(monkeypatch):
+    """External programs stood in at the Python boundary; none installed until a test says so."""
+    return stand_in_tools(monkeypatch)

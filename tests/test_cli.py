@@ -11,22 +11,7 @@ from typer.testing import CliRunner
 
 from seqgen.cli import app
 
-runner = CliRunner()
-TINY = ["--hidden", "32", "--layers", "1", "--seq-len", "16", "--batch-size", "8", "--max-steps", "6",
-        "--eval-every", "3"]
-
-
-def run(*args):
-    return runner.invoke(app, [str(a) for a in args])
-
-
-def assert_one_line_error(result, code, *words):
-    assert result.exit_code == code, (result.exit_code, result.output, result.stderr)
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
-    assert "Traceback" not in result.output + result.stderr
-    for word in words:
-        assert word in lines[0], (word, lines[0])
+from .helpers import TINY, assert_one_line_error, run
 
 
 @pytest.fixture

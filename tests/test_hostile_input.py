@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from seqgen import checkpoint
 from seqgen.cli import app
-from tests.test_cli import TINY, assert_one_line_error, run
+from .helpers import TINY, assert_one_line_error, run
 
 runner = CliRunner()
 

@@ -6,11 +6,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from seqgen.errors import CorpusError
-from seqgen.music import abc
+from seqgen.errors import CorpusError, SeqgenWarning
+from seqgen.music import verdicts
 from seqgen.music.workers import process_map
-from seqgen.music.abc import (BUILTIN_CORPORA, builtin_paths, clean_tune, corpus_stats, is_builtin,
-                              music21_safe, read_tunes, split_tunes)
+from seqgen.music.abc import (BUILTIN_CORPORA, builtin_paths, clean_tune, corpus_stats, is_builtin, read_tunes,
+                              split_tunes)
+from seqgen.music.m21 import music21_safe
 
 RAW = """% a file header comment
 %%abc-version 2.1
@@ -119,9 +120,9 @@ def test_real_file_reads_checks_and_caches(private_cache, monkeypatch):
     assert (first.files, first.skipped_unparsable, first.skipped_irregular, len(first.tunes)) == (1, 0, 1, 9)
     assert all(t.startswith("X:1\nT:") for t in first.tunes)
     assert not any("T:Young Catherine" in t for t in first.tunes)
-    verdicts = json.loads(private_cache.read_text())["verdicts"]
-    assert sorted(verdicts.values()) == ["irregular"] + ["ok"] * 9
-    monkeypatch.setattr(abc, "tune_verdict", lambda tune: pytest.fail("checked again despite the cache"))
+    cached = json.loads(private_cache.read_text())["verdicts"]
+    assert sorted(cached.values()) == ["irregular"] + ["ok"] * 9
+    monkeypatch.setattr(verdicts, "tune_verdict", lambda tune: pytest.fail("checked again despite the cache"))
     assert read_tunes([path]).tunes == first.tunes
 
 
@@ -147,15 +148,16 @@ def test_corrupt_cache_is_ignored(private_cache, tmp_path):
     private_cache.parent.mkdir(parents=True)
     private_cache.write_text("{not json")
     (tmp_path / "t.abc").write_text(RAW)
-    assert len(read_tunes([tmp_path / "t.abc"]).tunes) == 1
-    assert json.loads(private_cache.read_text())["verdicts"]
+    with pytest.warns(SeqgenWarning, match="tune-check cache .* cannot be read .* checked again"):
+        assert len(read_tunes([tmp_path / "t.abc"]).tunes) == 1
+    assert json.loads(private_cache.read_text())["verdicts"]  # mended
 
 
 def test_worker_processes_keep_the_order():
     tunes = [f"X:1\nM:4/4\nL:1/8\nK:C\nCDEF GABc|{'A/0 B' if i % 5 == 0 else 'c2c2 c4'}|dcBA GFED|C8|\n"
-             for i in range(abc.POOL_MIN_TUNES)]
+             for i in range(verdicts.POOL_MIN_TUNES)]
     expected = ["unparsable" if i % 5 == 0 else "ok" for i in range(len(tunes))]
-    assert list(process_map(abc.tune_verdict, tunes, workers=2)) == expected
+    assert list(process_map(verdicts.tune_verdict, tunes, workers=2)) == expected
 
 
 @pytest.mark.parametrize("make, words", [
@@ -185,3 +187,23 @@ def test_unreadable_file(tmp_path, monkeypatch):
 def test_latin1_files_are_read(tmp_path):
     (tmp_path / "old.abc").write_bytes(RAW.replace("The Test Reel", "Caf\u00e9 Reel").encode("latin-1"))
     assert "T:Caf\u00e9 Reel" in read_tunes([tmp_path / "old.abc"], check=False).tunes[0]
+
+
+@pytest.mark.parametrize("error", [MemoryError(), KeyError("a bug outside music21"), OSError(5, "I/O error")])
+def test_an_unexpected_error_is_raised_never_cached_as_unparsable(private_cache, tmp_path, monkeypatch, error):
+    import music21.converter
+
+    def failing(*args, **kwargs):
+        raise error
+
+    (tmp_path / "t.abc").write_text(RAW)
+    monkeypatch.setattr(music21.converter, "parse", failing)
+    with pytest.raises(type(error)):
+        read_tunes([tmp_path / "t.abc"])
+    assert not private_cache.exists() or not json.loads(private_cache.read_text())["verdicts"]
+
+
+def test_music21_failing_inside_its_reader_is_a_verdict(private_cache, tmp_path):
+    (tmp_path / "t.abc").write_text(RAW + "\n" + GARBAGE)  # GARBAGE: ZeroDivisionError inside music21
+    assert read_tunes([tmp_path / "t.abc"]).skipped_unparsable == 1
+    assert sorted(json.loads(private_cache.read_text())["verdicts"].values()) == ["ok", "unparsable"]

@@ -16,7 +16,7 @@ from seqgen.music.abc import builtin_paths, clean_tune, split_tunes
 from seqgen.music.export import export_abc_file, tune_to_midi
 from seqgen.music.tunes import TUNE_TOP_P
 from seqgen.music.notes import midi_notes, notes_differ, score_notes
-from seqgen.music.validate import parse_abc
+from seqgen.music.m21 import parse_abc
 
 runner = CliRunner()
 RAW = """X: 17
@@ -235,85 +235,6 @@ def test_training_skips_tunes_that_do_not_parse_and_says_so(in_tmp):
 def test_cli_train_on_bad_tunes(in_tmp, make, words):
     result = runner.invoke(app, ["train", str(make(in_tmp)), *TINY])
     assert result.exit_code == 1 and words in result.stderr and len(result.stderr.splitlines()) == 1
-
-
-def _stand_in(folder, name: str, *lines: str):
-    """A stand-in program ``name`` in ``folder``: it records its arguments in ``args``, then runs
-    the shell ``lines``."""
-    folder.mkdir(exist_ok=True)
-    script = folder / name
-    script.write_text("\n".join(["#!/bin/sh", f'echo "$@" > "{folder}/args"', *lines]) + "\n")
-    script.chmod(0o755)
-    return folder
-
-
-def _fake_fluidsynth(folder, exit_code: int = 0):
-    """A stand-in ``fluidsynth`` that writes the -F file it is given."""
-    return _stand_in(folder, "fluidsynth", 'while [ "$1" != "-F" ]; do shift; done; printf RIFF > "$2"',
-                     f"exit {exit_code}")
-
-
-def test_audio_goes_through_fluidsynth_with_a_soundfont(tmp_path, monkeypatch):
-    midi = tune_to_midi(clean_tune(RAW), tmp_path / "t.mid").path
-    monkeypatch.setattr(export, "SOUNDFONTS", (str(tmp_path / "none.sf2"), str(tmp_path / "gm.sf2")))
-    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
-    with pytest.raises(MusicError, match="apt-get install fluidsynth fluid-soundfont-gm"):
-        export.render_wav(midi, tmp_path / "t.wav")  # no fluidsynth at all
-    bin_dir = _fake_fluidsynth(tmp_path / "bin")
-    monkeypatch.setenv("PATH", str(bin_dir))
-    with pytest.raises(MusicError, match="soundfont"):
-        export.render_wav(midi, tmp_path / "t.wav")  # fluidsynth but no soundfont
-    (tmp_path / "gm.sf2").write_bytes(b"sf2")
-    assert export.render_wav(midi, tmp_path / "t.wav").read_bytes() == b"RIFF"
-    assert (bin_dir / "args").read_text().split() == ["-ni", "-F", str(tmp_path / "t.wav"), "-r", "44100",
-                                                       str(tmp_path / "gm.sf2"), str(midi)]
-    _fake_fluidsynth(bin_dir, exit_code=1)
-    with pytest.raises(MusicError, match="could not render"):
-        export.render_wav(midi, tmp_path / "t2.wav")
-
-
-def test_sheet_music_without_lilypond_is_musicxml_with_the_same_notes(tmp_path, monkeypatch):
-    import music21
-
-    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
-    score = parse_abc(clean_tune(RAW))
-    written = export.render_sheet(score, tmp_path / "t.png")
-    assert written.suffix == ".musicxml"
-    pitches = [n.pitch.midi for n in music21.converter.parse(written).flatten().notes]
-    assert pitches == [n.pitch.midi for n in score.flatten().notes] and len(pitches) > 40
-    with pytest.raises(MusicError, match="cannot parse"):
-        export.render_sheet("X:1\nM:4/4\nK:C\nA/0 B [[[[\n", tmp_path / "bad.png")
-
-
-def test_sheet_music_is_engraved_by_lilypond_on_ordinary_pages(tmp_path, monkeypatch):
-    # a stand-in lilypond: refuses lilypond-book input, else writes the -o files
-    bin_dir = _stand_in(tmp_path / "bin", "lilypond", "for last; do :; done",
-                        'grep -q "lilypond-book-preamble" "$last" && exit 1',
-                        'grep -q "Test Reel" "$last" || exit 1',
-                        'while [ "$1" != "-o" ]; do shift; done; printf PDF > "$2.pdf"; printf PNG > "$2.png"')
-    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}/usr/bin{os.pathsep}/bin")  # grep; the stand-in first
-    written = export.render_sheet(parse_abc(clean_tune(RAW)), tmp_path / "t.png")
-    assert written == tmp_path / "t.pdf" and (tmp_path / "t.png").read_bytes() == b"PNG"
-    assert (bin_dir / "args").read_text().split()[:4] == ["--pdf", "--png", "-dresolution=120", "-o"]
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["bin", "t.pdf", "t.png"]  # no .ly left behind
-
-
-def test_sampled_tunes_get_audio_and_sheet_music_or_a_note_on_what_to_install(tmp_path, monkeypatch, capsys):
-    from seqgen.music import tunes
-    from seqgen.music.validate import check_tune
-
-    tune = clean_tune(RAW)
-    monkeypatch.setattr(tunes, "sample_tunes", lambda *args, **kwargs: tunes.TuneBatch(
-        valid=[(tune, check_tune(tune))], attempts=1, first_try_valid=1))
-    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
-    cli_music.write_tunes(None, None, 1, None, tmp_path / "none", False, wav=True, sheet=True)
-    assert sorted(p.name for p in (tmp_path / "none").iterdir()) == ["001.abc", "001.mid", "001.musicxml"]
-    assert "apt-get install fluidsynth" in " ".join(capsys.readouterr().err.split())
-    monkeypatch.setattr(export, "SOUNDFONTS", (str(tmp_path / "gm.sf2"),))
-    (tmp_path / "gm.sf2").write_bytes(b"sf2")
-    monkeypatch.setenv("PATH", str(_fake_fluidsynth(tmp_path / "bin")))
-    cli_music.write_tunes(None, None, 1, None, tmp_path / "all", False, wav=True, sheet=False)
-    assert sorted(p.name for p in (tmp_path / "all").iterdir()) == ["001.abc", "001.mid", "001.wav"]
 
 
 def test_music_error_is_a_seqgen_error():

@@ -5,8 +5,8 @@ import math
 import pytest
 
 from seqgen.music.abc import builtin_paths, read_tunes
-from seqgen.music.validate import (bar_length_problems, check_tune, copied_share, note_phrases, novelty,
-                                   parse_abc)
+from seqgen.music.m21 import parse_abc
+from seqgen.music.validate import bar_length_problems, check_tune, copied_share, note_phrases, novelty
 
 GOOD = """X:1
 T:The Test Reel

@@ -15,7 +15,7 @@ from seqgen import checkpoint
 from seqgen.errors import SeqgenError
 from seqgen.model import RNNLM
 from seqgen.train import train
-from tests.conftest import tiny_model, tiny_train
+from .helpers import tiny_model, tiny_train
 
 # Small enough to save many checkpoints a second, so signals land during saves too.
 ENDLESS = ["--hidden", "48", "--layers", "1", "--seq-len", "16", "--batch-size", "8", "--max-steps", "1000000",

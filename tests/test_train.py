@@ -12,7 +12,7 @@ from seqgen.errors import CorpusError, SeqgenError
 from seqgen import train as train_module
 from seqgen.evaluate import Score
 from seqgen.train import train
-from tests.conftest import tiny_model, tiny_train
+from .helpers import tiny_model, tiny_train
 
 
 def unigram_loss(ids: np.ndarray) -> float:

@@ -1,23 +1,19 @@
 """Folk tunes in ABC notation: built-in collections, splitting, cleaning, de-duplication.
 
 Data flow: files -> ``split_tunes`` (one string per ``X:``) -> ``clean_tune`` (only the fields
-that define the music, ``X:1``, no comments) -> de-duplication -> optionally a music21 parse
-check, whose per-tune verdict is cached on disk because music21 needs ~0.05 s per tune.
+that define the music, ``X:1``, no comments) -> de-duplication -> optionally music21's verdict
+on each tune (``verdicts.py``), which keeps only the tunes fit to train on.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import os
 import re
-import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import CorpusError
-from .workers import process_map
+from .verdicts import tune_verdicts
 
 BUILTIN_CORPORA = {
     "oneills": ("O'Neill's Music of Ireland (1850)", ["oneills1850"]),
@@ -29,17 +25,10 @@ BUILTIN_CORPORA = {
 BUILTIN_PREFIX = "builtin:"
 HEADER_FIELDS = "XTMLQRK"  # kept in the header, in this order; the rest (notes, sources) is dropped
 BODY_FIELDS = "KMLQPV"  # fields inside the body that change the music: key, meter, length, tempo, part, voice
-PARSE_RULES = 3  # bump when for_music21 or the tune checks change: cached verdicts then no longer hold
-VERDICTS = ("ok", "unparsable", "irregular")
-POOL_MIN_TUNES = 64  # below this, starting worker processes costs more than it saves
 
 _FIELD = re.compile(r"^([A-Za-z+]):(.*)$")
 _INLINE_FIELD = re.compile(r"\[([A-Za-z]):[^\]\n]*\]")
 _COMMENT = re.compile(r"(?<!\\)%.*")  # ``\%`` is a literal percent sign in ABC text
-# Chord names and annotations, decorations and inline fields: letters in them are not notes.
-_PROTECTED = re.compile(r'"[^"\n]*"|![^!\s]*!|\+[^+\s]*\+|\[[A-Za-z]:[^\]\n]*\]')
-_INLINE_MUSIC_FIELD = re.compile(r"\[([KMLQ]:[^\]\n]*)\]")
-_GRACE_IN_TUPLET = re.compile(r"\((\d[\d:]*)[ \t]*(\{[^}\n]*\})")
 
 
 def music21_corpus_dir() -> Path:
@@ -115,51 +104,6 @@ def clean_tune(raw: str) -> str | None:
         return None
     header["X"] = "1"
     return "\n".join([f"{k}:{header[k]}" for k in HEADER_FIELDS if k in header] + body) + "\n"
-
-
-def for_music21(tune: str) -> str:
-    """The same tune written so that music21 reads it right; for parsing only, never for training.
-
-    Found on O'Neill's tunes (music21 10.5): music21 ignores the first field after a bar line
-    and every inline field (``[K:F]``), so key and meter changes get lost and it re-bars the rest
-    wrongly; each body field goes on its own line, twice. See ``music21_safe`` for the notes.
-    """
-    out: list[str] = []
-    in_body = False
-    for line in tune.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
-        field = _FIELD.match(line)
-        if not in_body or field:
-            out.extend([line, line] if in_body and field.group(1) in "KMLQ" else [line])
-            in_body = in_body or bool(field and field.group(1) == "K")
-            continue
-        for i, piece in enumerate(_INLINE_MUSIC_FIELD.split(line)):  # text, field, text, ...
-            if i % 2:
-                out.extend([piece, piece])
-            elif piece.strip() or len(line) == 0:
-                out.append(music21_safe(piece))
-    return "\n".join(out)
-
-
-def music21_safe(line: str) -> str:
-    """Rewrite three notations that music21 misreads into equivalents it reads right.
-
-    music21 drops the note after the fermata shorthand ``H`` and after an annotation that starts
-    with ``>`` (``">"``, an accent in O'Neill's transcriptions), and a grace note at the start of
-    a tuplet (``(3{a}gfg``) upsets the tuplet's durations and the bar lines after it.
-    """
-    parts, pos = [], 0
-    for m in _PROTECTED.finditer(line):
-        parts.append(_safe_notes(line[pos:m.start()]))
-        token = m.group(0)
-        parts.append("!>!" if token == '">"' else '"^' + token[2:] if token.startswith('">') else token)
-        pos = m.end()
-    parts.append(_safe_notes(line[pos:]))
-    return "".join(parts)
-
-
-def _safe_notes(text: str) -> str:
-    text = text.replace("H", "!fermata!")  # outside quotes and decorations, H can only be a fermata
-    return _GRACE_IN_TUPLET.sub(r"\2(\1", text)  # (3{a}gfg -> {a}(3gfg: the same notes
 
 
 def tune_key(tune: str) -> str:
@@ -265,79 +209,3 @@ def read_abc_text(path: Path) -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError:
         return data.decode("latin-1")  # older ABC collections are Latin-1; every byte decodes
-
-
-# --- music21 verdicts, cached -------------------------------------------------------------
-
-
-def cache_file() -> Path:
-    """``$XDG_CACHE_HOME/seqgen/abc-parse.json`` (``~/.cache/...`` when the variable is unset)."""
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "seqgen" / "abc-parse.json"
-
-
-def tune_hash(tune: str) -> str:
-    return hashlib.sha256(tune.encode("utf-8")).hexdigest()[:24]
-
-
-def tune_verdict(tune: str) -> str:
-    """"ok" when the tune passes ``validate.check_tune`` (the check sampled tunes must pass),
-    "unparsable" when music21 cannot read it, else "irregular" (bars that do not add up to the
-    meter, no meter, too few bars). Top-level so that worker processes can run it."""
-    from .validate import check_tune
-
-    check = check_tune(tune)
-    return "ok" if check.valid else "unparsable" if check.score is None else "irregular"
-
-
-def tune_verdicts(tunes: list[str], on_progress: Callable[[int, int], None] | None = None,
-                  workers: int | None = None) -> list[str]:
-    """``tune_verdict`` for each tune: from the cache where known, else in worker processes."""
-    cache = _load_cache()
-    todo = sorted({tune_hash(t): t for t in tunes if tune_hash(t) not in cache}.items())
-    try:
-        verdicts = process_map(tune_verdict, [tune for _, tune in todo], POOL_MIN_TUNES, chunksize=8, workers=workers)
-        for n, ((key, _), verdict) in enumerate(zip(todo, verdicts), 1):
-            cache[key] = verdict
-            if on_progress:
-                on_progress(n, len(todo))
-    finally:
-        if todo:
-            _save_cache(cache)  # also after Ctrl-C: the tunes done so far need not be checked again
-    return [cache[tune_hash(t)] for t in tunes]
-
-
-def parse_cache_tag() -> str:
-    """Verdicts hold for one music21 version and one version of ``for_music21``."""
-    import music21
-
-    return f"music21 {music21.__version__}, rules {PARSE_RULES}"
-
-
-def _load_cache() -> dict[str, str]:
-    try:
-        data = json.loads(cache_file().read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    # A different music21 may parse differently: its verdicts do not carry over.
-    if not isinstance(data, dict) or data.get("tag") != parse_cache_tag():
-        return {}
-    verdicts = data.get("verdicts")
-    return {k: v for k, v in verdicts.items() if v in VERDICTS} if isinstance(verdicts, dict) else {}
-
-
-def _save_cache(cache: dict[str, str]) -> None:
-    """Merge with what another process may have written meanwhile, then replace atomically."""
-    path = cache_file()
-    tmp = None
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        merged = {**_load_cache(), **cache}
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".abc-parse-", suffix=".tmp")
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            json.dump({"tag": parse_cache_tag(), "verdicts": merged}, out)
-        os.replace(tmp, path)
-    except OSError:
-        # A cache that cannot be written only costs time on the next run; never fail the read.
-        if tmp is not None:
-            Path(tmp).unlink(missing_ok=True)

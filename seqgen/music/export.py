@@ -1,5 +1,4 @@
-"""ABC -> MIDI that does not fail and keeps every note, plus optional audio (fluidsynth) and sheet
-music (lilypond).
+"""ABC -> MIDI that does not fail and keeps every note.
 
 music21's MIDI writer plays repeats out (``expandRepeats``, exponentially too often on some
 tunes), raises on some tunes that it parses fine, and loses or garbles notes of others without a
@@ -20,20 +19,16 @@ from __future__ import annotations
 import copy
 import os
 import re
-import shutil
-import subprocess
-import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..atomic import atomic_path
 from ..errors import MusicError
+from . import tools
 from .abc import clean_tune, read_abc_text, split_tunes
+from .m21 import describe, music21_failure, parse_abc
 from .notes import difference, is_tied_on, midi_notes, note_sounds, played_out, score_notes, score_parts
-from .validate import parse_abc
 
-SOUNDFONTS = ("/usr/share/sounds/sf2/FluidR3_GM.sf2", "/usr/share/sounds/sf2/default-GM.sf2",
-              "/usr/share/soundfonts/FluidR3_GM.sf2", "/usr/share/soundfonts/default.sf2",
-              "/usr/share/sounds/sf2/TimGM6mb.sf2", "/usr/share/soundfonts/FluidR3_GM2-2.sf2")
 EXPANDS_REPEATS = {"plain": True, "repeats-unexpanded": False, "flat-notes": False}
 
 
@@ -46,6 +41,7 @@ class ExportResult:
     title: str = ""
     error: str = ""  # why it failed, for "failed"
     mismatch: str = ""  # how the file's notes differ from the score's when no fallback got them right
+    passed_over: list[str] = field(default_factory=list)  # "way: why" for each way that did not work
 
     @property
     def expands_repeats(self) -> bool:
@@ -134,28 +130,30 @@ def tune_to_midi(tune, path: Path) -> ExportResult:
     The file appears only complete (written beside it, then renamed). ``MusicError`` when
     ``path``'s folder cannot be written; a tune music21 cannot parse gives ``method="failed"``.
     Should no fallback get the notes right, the last file written stays, and ``mismatch`` says
-    how it differs.
+    how it differs. ``passed_over`` says why each earlier way was not taken.
     """
     score = parse_abc(tune) if isinstance(tune, str) else tune
     if score is None:
         return ExportResult(None, "failed", error="music21 cannot parse it")
     path = Path(path)
+    passed_over: list[str] = []
     result = ExportResult(None, "failed", error="music21 could not write MIDI even from the bare notes")
-    tmp = _temp_beside(path)
-    try:
-        for name, fix in FALLBACKS:
-            try:
+    for name, fix in FALLBACKS:
+        try:
+            with atomic_path(path) as tmp:
                 mismatch = _write_midi(score, name, fix, tmp)
-            except OSError as exc:
-                raise MusicError(f"cannot write {path}: {exc.strerror or exc}") from None
-            except Exception:  # music21 raises many kinds on odd scores: try the next way
-                continue
-            os.replace(tmp, path)
-            result = ExportResult(path, name, mismatch=mismatch)
-            if not mismatch:
-                break
-    finally:
-        tmp.unlink(missing_ok=True)
+        except OSError as exc:
+            raise MusicError(f"cannot write {path}: {exc.strerror or exc}; choose another folder") from None
+        except Exception as exc:  # music21's writer fails on some scores: try the next way
+            if not music21_failure(exc):
+                raise
+            passed_over.append(f"{name}: {describe(exc)}")
+            continue
+        result = ExportResult(path, name, mismatch=mismatch)
+        if not mismatch:
+            break
+        passed_over.append(f"{name}: {mismatch}")
+    result.passed_over = passed_over
     return result
 
 
@@ -170,19 +168,6 @@ def _write_midi(score, name: str, fix, tmp: Path) -> str:
     _make_playable(fixed)
     fixed.write("midi", fp=str(tmp))
     return difference(want, midi_notes(tmp))
-
-
-def _temp_beside(path: Path) -> Path:
-    """A fresh temporary file in ``path``'s folder (same filesystem, so the rename is atomic)."""
-    try:
-        fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp.mid")
-    except OSError as exc:
-        raise MusicError(f"cannot write to {path.parent}: {exc.strerror or exc}; choose another folder") from None
-    os.close(fd)
-    umask = os.umask(0)  # mkstemp makes the file private; the MIDI file gets the usual permissions
-    os.umask(umask)
-    os.chmod(name, 0o666 & ~umask)
-    return Path(name)
 
 
 def ensure_out_dir(out_dir: Path) -> Path:
@@ -227,57 +212,3 @@ def export_abc_file(path: Path, out_dir: Path) -> list[ExportResult]:
         result.title = title
         results.append(result)
     return results
-
-
-def render_wav(midi_path: Path, wav_path: Path) -> Path:
-    """Render MIDI to audio with fluidsynth and a General MIDI soundfont."""
-    synth = shutil.which("fluidsynth")
-    font = next((f for f in SOUNDFONTS if Path(f).is_file()), None)
-    if not synth or not font:
-        raise MusicError("audio needs fluidsynth and a General MIDI soundfont: "
-                         "apt-get install fluidsynth fluid-soundfont-gm (or brew install fluid-synth)")
-    done = subprocess.run([synth, "-ni", "-F", str(wav_path), "-r", "44100", font, str(midi_path)],
-                          capture_output=True, text=True)
-    if done.returncode != 0 or not Path(wav_path).is_file():
-        raise MusicError(f"fluidsynth could not render {midi_path}: {done.stderr.strip()[:200]}")
-    return Path(wav_path)
-
-
-def render_sheet(score, out_path: Path) -> Path:
-    """Sheet music: a PNG through lilypond when installed, else MusicXML (no tool needed).
-
-    ``score`` is a music21 score or ABC text. Returns the path actually written.
-    """
-    if isinstance(score, str):
-        text, score = score, parse_abc(score)
-        if score is None:
-            raise MusicError(f"cannot draw sheet music: music21 cannot parse the tune starting {text[:40]!r}")
-    out_path = Path(out_path)
-    if shutil.which("lilypond"):
-        try:
-            return _engrave(score, out_path.with_suffix(""))
-        except Exception:
-            pass  # music21's lilypond output is fragile; MusicXML still gives readable sheet music
-    try:
-        return Path(score.write("musicxml", fp=str(out_path.with_suffix(".musicxml"))))
-    except OSError as exc:
-        raise MusicError(f"cannot write {out_path}: {exc.strerror or exc}") from None
-
-
-def _engrave(score, stem: Path) -> Path:
-    """Sheet music through lilypond: ``stem``.pdf and a PNG of its page beside it."""
-    source = stem.with_name(stem.name + ".ly")
-    score.write("lily", fp=str(source))
-    # music21 writes for lilypond-book, whose preamble puts the title and each line of music on
-    # pages of their own; without it the tune is laid out on ordinary pages.
-    text = source.read_text(encoding="utf-8").replace('\\include "lilypond-book-preamble.ly"', "")
-    source.write_text(text, encoding="utf-8")
-    try:
-        done = subprocess.run(["lilypond", "--pdf", "--png", "-dresolution=120", "-o", str(stem), str(source)],
-                              capture_output=True, text=True, timeout=300)
-    finally:
-        source.unlink(missing_ok=True)
-    pdf = stem.with_name(stem.name + ".pdf")
-    if done.returncode != 0 or not pdf.is_file():
-        raise MusicError(f"lilypond could not engrave {stem.name}: {done.stderr.strip()[-200:]}")
-    return pdf

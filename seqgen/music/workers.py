@@ -6,6 +6,8 @@ import os
 from collections.abc import Callable, Iterator, Sequence
 from typing import TypeVar
 
+from ..errors import warn
+
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -31,8 +33,10 @@ def process_map(fn: Callable[[T], R], items: Sequence[T], min_items: int = 2, ch
             for result in pool.map(fn, items, chunksize=chunksize):
                 done += 1
                 yield result
-        except (BrokenProcessPool, OSError):
-            pass  # no worker processes here (sandbox, limits): go on in this process
+        except (BrokenProcessPool, OSError) as exc:
+            # No worker processes here (a sandbox, process limits), or one died: go on in this one.
+            warn(f"worker processes failed ({type(exc).__name__}: {exc}); going on in one process, "
+                 "which is slower")
         finally:
             if pool is not None:
                 pool.shutdown(wait=True, cancel_futures=True)  # on Ctrl-C, do not finish the queue

@@ -1,0 +1,89 @@
+"""Audio and sheet music of a tune, with the tools that are installed.
+
+Audio: fluidsynth plays the MIDI file with a General MIDI soundfont. Sheet music: lilypond
+engraves a PDF and a PNG when installed; MusicXML, which any notation program opens, when it is
+not or when it fails, and then ``Rendered.fallback`` says what failed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import MusicError
+from . import tools
+from .m21 import describe, music21_failure, parse_abc
+
+
+@dataclass
+class Rendered:
+    """A file written for a tune; ``fallback`` says why it is not the kind asked for ("" when it is)."""
+
+    path: Path
+    fallback: str = ""
+
+
+def render_wav(midi_path: Path, wav_path: Path, soundfont: Path | None = None) -> Path:
+    """Render MIDI to audio with fluidsynth and a General MIDI soundfont (the one given, or one
+    installed in the usual places); MusicError saying what to install when one is missing."""
+    synth = tools.find("fluidsynth")
+    font = soundfont or tools.find_soundfont()
+    if not synth or not font:
+        missing = "fluidsynth" if not synth else "a General MIDI soundfont"
+        raise MusicError(f"audio needs {missing}: {tools.INSTALL_HINTS['fluidsynth']}")
+    done = tools.run([synth, "-ni", "-F", str(wav_path), "-r", "44100", str(font), str(midi_path)])
+    if done.returncode != 0 or not Path(wav_path).is_file():
+        raise MusicError(f"fluidsynth could not render {midi_path}: {done.stderr.strip()[:200]}")
+    return Path(wav_path)
+
+
+def render_sheet(score, out_path: Path) -> Rendered:
+    """Sheet music: a PDF and a PNG through lilypond when installed, else MusicXML.
+
+    ``score`` is a music21 score or ABC text; ``out_path`` names the files (its suffix is replaced).
+    """
+    if isinstance(score, str):
+        text, score = score, parse_abc(score)
+        if score is None:
+            raise MusicError(f"cannot draw sheet music: music21 cannot parse the tune starting {text[:40]!r}")
+    out_path = Path(out_path)
+    xml = out_path.with_suffix(".musicxml")
+    lilypond = tools.find("lilypond")
+    if lilypond is None:
+        why = f"lilypond is not installed ({tools.INSTALL_HINTS['lilypond']})"
+    else:
+        try:
+            return Rendered(_engrave(score, out_path.with_suffix(""), lilypond))
+        except MusicError as exc:
+            why = f"lilypond failed: {exc}"
+    try:
+        return Rendered(Path(score.write("musicxml", fp=str(xml))), why)
+    except OSError as exc:
+        raise MusicError(f"cannot write {xml}: {exc.strerror or exc}") from None
+
+
+def _engrave(score, stem: Path, lilypond: str) -> Path:
+    """Sheet music through lilypond: ``stem``.pdf and a PNG of its page beside it."""
+    source = stem.with_name(stem.name + ".ly")
+    try:
+        # music21 writes the LilyPond source; it asks lilypond for its version first.
+        score.write("lily", fp=str(source))
+    except OSError as exc:
+        raise MusicError(f"cannot write {source}: {exc.strerror or exc}") from None
+    except Exception as exc:
+        if not music21_failure(exc):
+            raise
+        source.unlink(missing_ok=True)
+        raise MusicError(f"music21 could not write LilyPond input ({describe(exc)})") from None
+    try:
+        # music21 writes for lilypond-book, whose preamble puts the title and each line of music on
+        # pages of their own; without it the tune is laid out on ordinary pages.
+        text = source.read_text(encoding="utf-8").replace('\\include "lilypond-book-preamble.ly"', "")
+        source.write_text(text, encoding="utf-8")
+        done = tools.run([lilypond, "--pdf", "--png", "-dresolution=120", "-o", str(stem), str(source)])
+    finally:
+        source.unlink(missing_ok=True)
+    pdf = stem.with_name(stem.name + ".pdf")
+    if done.returncode != 0 or not pdf.is_file():
+        raise MusicError(f"lilypond could not engrave {stem.name}: {done.stderr.strip()[-200:]}")
+    return pdf

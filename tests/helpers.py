@@ -1,0 +1,100 @@
+"""What the tests share: real text, tiny configurations, the CLI runner and its checks, and
+stand-ins for the external programs seqgen uses (at the Python boundary, never on PATH)."""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import SimpleNamespace
+
+from pydoc_data.topics import topics
+from typer.testing import CliRunner
+
+from seqgen.cli import app
+from seqgen.config import ModelConfig, TrainConfig
+
+PROSE = "\n".join(topics[k] for k in sorted(topics))  # ~470k characters of Python documentation
+# A model that trains in a second or two through the CLI.
+TINY = ["--hidden", "32", "--layers", "1", "--seq-len", "16", "--batch-size", "8", "--max-steps", "6",
+        "--eval-every", "3"]
+runner = CliRunner()
+
+
+def tiny_model(**overrides) -> ModelConfig:
+    return ModelConfig(**{"cell": "lstm", "layers": 1, "hidden": 64, "dropout": 0.0, **overrides})
+
+
+def tiny_train(**overrides) -> TrainConfig:
+    base = {"seq_len": 32, "batch_size": 16, "lr": 1e-2, "warmup_steps": 5, "max_steps": 40,
+            "eval_every": 20, "eval_tokens": 5000, "seed": 7}
+    return TrainConfig(**{**base, **overrides})
+
+
+def run(*args):
+    """The real command line, in this process."""
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def assert_one_line_error(result, code, *words):
+    """Exit ``code`` with one line on stderr that starts with "error: " and holds ``words``."""
+    assert result.exit_code == code, (result.exit_code, result.output, result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    assert "Traceback" not in result.output + result.stderr
+    for word in words:
+        assert word in lines[0], (word, lines[0])
+
+
+@dataclass
+class StandIns:
+    """External programs as a test wants them: ``installed`` maps a program's name to its path,
+    ``behaviour`` maps it to what a run does (args -> CompletedProcess); ``calls`` records runs."""
+
+    installed: dict[str, str] = field(default_factory=dict)
+    behaviour: dict = field(default_factory=dict)
+    soundfont: Path | None = None
+    lilypond_version: str = "GNU LilyPond 2.24.1 (running Guile 2.2)"
+    calls: list[list[str]] = field(default_factory=list)
+
+    def install(self, name: str, behaviour) -> None:
+        self.installed[name] = f"/stand-in/bin/{name}"
+        self.behaviour[name] = behaviour
+
+    def run(self, args: list[str], timeout: float = 300) -> subprocess.CompletedProcess:
+        self.calls.append([str(a) for a in args])
+        return self.behaviour[Path(args[0]).name](args)
+
+
+def stand_in_tools(monkeypatch) -> StandIns:
+    """Replace seqgen's boundary to external programs (``seqgen.music.tools``), and the process
+    music21 starts to ask lilypond for its version, with stand-ins; nothing is installed at first."""
+    from music21.lily import translate
+
+    from seqgen.music import tools
+
+    stand = StandIns()
+    monkeypatch.setattr(tools, "find", lambda name: stand.installed.get(name))
+    monkeypatch.setattr(tools, "find_soundfont", lambda candidates=None: stand.soundfont)
+    monkeypatch.setattr(tools, "run", stand.run)
+
+    class VersionProcess:  # what music21's LilypondConverter runs: ``lilypond --version``
+        def __init__(self, command, **kwargs):
+            self.command = command
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def communicate(self):
+            return stand.lilypond_version.encode(), b""
+
+    monkeypatch.setattr(translate, "subprocess", SimpleNamespace(Popen=VersionProcess, PIPE=subprocess.PIPE,
+                                                                 CREATE_NO_WINDOW=0))
+    return stand
+
+
+def completed(args, code: int = 0, stderr: str = "") -> subprocess.CompletedProcess:
+    return subprocess.CompletedProcess(args, code, "", stderr)

@@ -1,0 +1,157 @@
+"""Audio and sheet music: through the external programs when installed, a clear note and a
+fallback when not. The programs are stood in at the Python boundary (``tools``), so these tests
+hold on a bare machine and on one with every tool; tests with the real tools run where they are."""
+
+import re
+import wave
+from pathlib import Path
+
+import pytest
+
+from seqgen import cli_music
+from seqgen.errors import MusicError
+from seqgen.music import tools as real_tools
+from seqgen.music.abc import clean_tune
+from seqgen.music.export import tune_to_midi
+from seqgen.music.m21 import parse_abc
+from seqgen.music.render import render_sheet, render_wav
+from seqgen.music.validate import check_tune
+
+from .helpers import completed
+from .test_music_export import RAW
+
+
+def fluidsynth_writing(args):
+    """A stand-in fluidsynth: writes the -F file it is given."""
+    Path(args[args.index("-F") + 1]).write_bytes(b"RIFF")
+    return completed(args)
+
+
+def lilypond_engraving(args):
+    """A stand-in lilypond: refuses lilypond-book input, else writes the -o files."""
+    source = Path(args[-1]).read_text()
+    if "lilypond-book-preamble" in source or "Test Reel" not in source:
+        return completed(args, 1, "error: not a plain score")
+    stem = args[args.index("-o") + 1]
+    Path(stem + ".pdf").write_bytes(b"%PDF")
+    Path(stem + ".png").write_bytes(b"\x89PNG")
+    return completed(args)
+
+
+@pytest.fixture
+def midi(tmp_path):
+    return tune_to_midi(clean_tune(RAW), tmp_path / "t.mid").path
+
+
+def test_audio_needs_fluidsynth_and_a_soundfont(tools, midi, tmp_path):
+    with pytest.raises(MusicError, match="apt-get install fluidsynth fluid-soundfont-gm"):
+        render_wav(midi, tmp_path / "t.wav")  # no fluidsynth at all
+    tools.install("fluidsynth", fluidsynth_writing)
+    with pytest.raises(MusicError, match="soundfont"):
+        render_wav(midi, tmp_path / "t.wav")  # fluidsynth but no soundfont
+    tools.soundfont = tmp_path / "gm.sf2"
+    assert render_wav(midi, tmp_path / "t.wav").read_bytes() == b"RIFF"
+    assert tools.calls == [["/stand-in/bin/fluidsynth", "-ni", "-F", str(tmp_path / "t.wav"), "-r", "44100",
+                            str(tmp_path / "gm.sf2"), str(midi)]]
+    tools.behaviour["fluidsynth"] = lambda args: completed(args, 1, "fluidsynth: cannot open soundfont")
+    with pytest.raises(MusicError, match="could not render .*cannot open soundfont"):
+        render_wav(midi, tmp_path / "t2.wav")
+
+
+def test_a_soundfont_is_found_in_the_usual_places(tmp_path):
+    font = tmp_path / "gm.sf2"
+    assert real_tools.find_soundfont((str(tmp_path / "none.sf2"), str(font))) is None
+    font.write_bytes(b"sf2")
+    assert real_tools.find_soundfont((str(tmp_path / "none.sf2"), str(font))) == font
+
+
+def test_sheet_music_without_lilypond_is_musicxml_with_the_same_notes(tools, tmp_path):
+    import music21
+
+    score = parse_abc(clean_tune(RAW))
+    drawn = render_sheet(score, tmp_path / "t.png")
+    assert drawn.path == tmp_path / "t.musicxml"
+    assert drawn.fallback == "lilypond is not installed (apt-get install lilypond (or brew install lilypond))"
+    pitches = [n.pitch.midi for n in music21.converter.parse(drawn.path).flatten().notes]
+    assert pitches == [n.pitch.midi for n in score.flatten().notes] and len(pitches) > 40
+    with pytest.raises(MusicError, match="cannot parse"):
+        render_sheet("X:1\nM:4/4\nK:C\nA/0 B [[[[\n", tmp_path / "bad.png")
+
+
+def test_sheet_music_is_engraved_by_lilypond_on_ordinary_pages(tools, tmp_path):
+    tools.install("lilypond", lilypond_engraving)
+    drawn = render_sheet(parse_abc(clean_tune(RAW)), tmp_path / "t.png")
+    assert drawn.path == tmp_path / "t.pdf" and not drawn.fallback
+    assert (tmp_path / "t.png").read_bytes() == b"\x89PNG"
+    (args,) = tools.calls
+    assert args[:5] == ["/stand-in/bin/lilypond", "--pdf", "--png", "-dresolution=120", "-o"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["t.pdf", "t.png"]  # no .ly left behind
+
+
+@pytest.mark.parametrize("version, engraving, why", [
+    # music21 reads lilypond's version itself and fails on an answer it does not expect
+    ("lilypond", lilypond_engraving, r"music21 could not write LilyPond input \(IndexError"),
+    ("GNU LilyPond 2.24.1", lambda args: completed(args, 1, "fatal error: out of memory"),
+     "lilypond could not engrave t: fatal error: out of memory"),
+])
+def test_when_lilypond_fails_the_fallback_says_what_failed(tools, tmp_path, version, engraving, why):
+    tools.install("lilypond", engraving)
+    tools.lilypond_version = version
+    drawn = render_sheet(parse_abc(clean_tune(RAW)), tmp_path / "t.png")
+    assert drawn.path == tmp_path / "t.musicxml" and drawn.path.is_file()
+    assert re.match(f"lilypond failed: {why}", drawn.fallback), drawn.fallback
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["t.musicxml"]
+
+
+def test_an_unexpected_error_is_not_taken_for_a_lilypond_failure(tools, tmp_path):
+    def broken(args):
+        raise KeyError("a bug, not a tool failing")
+
+    tools.install("lilypond", broken)
+    with pytest.raises(KeyError):
+        render_sheet(parse_abc(clean_tune(RAW)), tmp_path / "t.png")
+
+
+def test_sampled_tunes_get_audio_and_sheet_music_or_a_note_on_what_to_install(tools, tmp_path, monkeypatch, capsys):
+    from seqgen.music import tunes
+
+    tune = clean_tune(RAW)
+    monkeypatch.setattr(tunes, "sample_tunes", lambda *args, **kwargs: tunes.TuneBatch(
+        valid=[(tune, check_tune(tune))], attempts=1, first_try_valid=1))
+    cli_music.write_tunes(None, None, 1, None, tmp_path / "none", False, wav=True, sheet=True)
+    assert sorted(p.name for p in (tmp_path / "none").iterdir()) == ["001.abc", "001.mid", "001.musicxml"]
+    said = " ".join(capsys.readouterr().err.split())
+    assert "note: audio needs fluidsynth: apt-get install fluidsynth" in said
+    assert "note: lilypond is not installed (apt-get install lilypond" in said and "wrote 001.musicxml instead" in said
+    tools.install("fluidsynth", fluidsynth_writing)
+    tools.install("lilypond", lilypond_engraving)
+    tools.soundfont = tmp_path / "gm.sf2"
+    cli_music.write_tunes(None, None, 1, None, tmp_path / "all", False, wav=True, sheet=True)
+    assert sorted(p.name for p in (tmp_path / "all").iterdir()) == ["001.abc", "001.mid", "001.pdf", "001.png",
+                                                                    "001.wav"]
+    assert "note:" not in capsys.readouterr().err
+
+
+# -- the real tools, where this machine has them ------------------------------------------------
+
+needs_lilypond = pytest.mark.skipif(real_tools.find("lilypond") is None,
+                                    reason="lilypond is not installed here (apt-get install lilypond)")
+needs_fluidsynth = pytest.mark.skipif(
+    real_tools.find("fluidsynth") is None or real_tools.find_soundfont() is None,
+    reason="fluidsynth or a GM soundfont is not installed here (apt-get install fluidsynth fluid-soundfont-gm)")
+
+
+@needs_lilypond
+def test_real_lilypond_engraves_a_page(tmp_path):
+    drawn = render_sheet(parse_abc(clean_tune(RAW)), tmp_path / "t.png")
+    assert drawn.fallback == "" and drawn.path.read_bytes().startswith(b"%PDF")
+    assert (tmp_path / "t.png").read_bytes().startswith(b"\x89PNG")
+
+
+@needs_fluidsynth
+def test_real_fluidsynth_plays_the_tune(midi, tmp_path):
+    path = render_wav(midi, tmp_path / "t.wav")
+    with wave.open(str(path)) as w:
+        frames = w.readframes(w.getnframes())
+        assert w.getframerate() == 44100 and w.getnframes() / 44100 > 5
+    assert max(frames) > 0  # not silence
