@@ -12,6 +12,10 @@ what lets the hidden state be carried from one batch to the next::
                                     batch 1: x = d e f   y = e f g  ...
 
 The targets are the inputs shifted by one, so each row needs one token beyond its last input.
+
+With several processes (data parallelism) the stream is cut into B x world rows, the global
+batch, and rank r reads its own B of them side by side (rows r*B to r*B + B - 1): no two ranks
+read the same text, and every rank carries its own rows' state from batch to batch.
 """
 
 from __future__ import annotations
@@ -29,18 +33,21 @@ class BatchStream:
     does not grow with the corpus.
     """
 
-    def __init__(self, ids: np.ndarray, batch_size: int, seq_len: int):
-        row_len = (len(ids) - 1) // batch_size
+    def __init__(self, ids: np.ndarray, batch_size: int, seq_len: int, rank: int = 0, world: int = 1):
+        rows = batch_size * world
+        row_len = (len(ids) - 1) // rows
         if row_len < seq_len:
-            need = batch_size * seq_len + 1
+            need = rows * seq_len + 1
+            processes = f" x {world} processes" if world > 1 else ""
             raise CorpusError(
                 f"the training text has {len(ids)} tokens, fewer than one batch needs ({need} = "
-                f"batch size {batch_size} x sequence length {seq_len} + 1); give more text or lower "
+                f"batch size {batch_size}{processes} x sequence length {seq_len} + 1); give more text or lower "
                 "--batch-size / --seq-len"
             )
         self.ids, self.batch_size, self.seq_len = ids, batch_size, seq_len
         # Row b starts at b * row_len; a batch reads T + 1 tokens of each row (inputs + last target).
-        self._offsets = np.arange(batch_size, dtype=np.int64)[:, None] * row_len + np.arange(seq_len + 1)
+        mine = np.arange(rank * batch_size, (rank + 1) * batch_size, dtype=np.int64)
+        self._offsets = mine[:, None] * row_len + np.arange(seq_len + 1)
         self.num_batches = row_len // seq_len
 
     def __len__(self) -> int:

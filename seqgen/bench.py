@@ -22,9 +22,10 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .config import ModelConfig, SampleConfig, TrainConfig
+from .config import SampleConfig, TrainConfig
 from .device import choose_device, resolve_precision
-from .model import RNNLM
+from .models.rnn import RNNLM
+from .models.rnn_config import ModelConfig
 from .sample import for_sampling, generate
 from .step import Stepper
 from .vocab import Vocab

@@ -1,49 +1,42 @@
-"""Checkpoints: one self-contained file, written atomically, loaded without running any code.
+"""Checkpoints: one self-contained file, written atomically, loaded without running any code, and
+checked field by field before anything uses it.
 
 A checkpoint is a dict of tensors and plain Python values only (no pickled classes), so it loads
 with ``torch.load(weights_only=True)`` on any device, and a file carrying a pickle payload is
-refused before anything in it runs.
+refused before anything in it runs. Its ``model_type`` names a registered model type
+(``seqgen.models``), which rebuilds the model from ``model_config`` and ``model_state``.
 """
 
 from __future__ import annotations
 
 import io
-import os
 import pickle
 import zipfile
 from pathlib import Path
 
+import numpy as np
 import torch
 
-from .errors import CheckpointError
+from .atomic import write_bytes
+from .errors import CheckpointError, UsageError
 
 FORMAT = "seqgen-checkpoint"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: every model type keeps model_config and model_state (1: the n-gram's own keys)
 DEFAULT_ROOT = Path("checkpoints")
 _REQUIRED = ("model_type", "vocab", "data")
 
 
 def save(payload: dict, path: Path) -> Path:
-    """Write ``payload`` to ``path`` atomically: a temporary file, flushed to disk, then renamed.
-
-    An interruption at any moment leaves either the old file or the new one, never half of one.
-    """
+    """Write ``payload`` to ``path`` atomically and durably: an interruption or a power cut at
+    any moment leaves either the old file or the new one, never half of one."""
     path = Path(path)
-    payload = {"format": FORMAT, "version": FORMAT_VERSION, **payload}
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    buffer = io.BytesIO()
     # Serialised in memory first: torch's writer turns a failed write (a full disk) into an
     # opaque RuntimeError, while a plain write raises the OSError that says what happened.
-    buffer = io.BytesIO()
-    torch.save(payload, buffer)
+    torch.save({"format": FORMAT, "version": FORMAT_VERSION, **payload}, buffer)
     try:
-        with open(tmp, "wb") as fh:
-            fh.write(buffer.getbuffer())
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-        _fsync_dir(path.parent)
+        write_bytes(path, buffer.getbuffer(), durable=True)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         raise CheckpointError(
             f"could not save checkpoint {path}: {exc.strerror or exc}; the previous checkpoint is "
             "untouched (free some disk space or choose another --out)"
@@ -51,19 +44,8 @@ def save(payload: dict, path: Path) -> Path:
     return path
 
 
-def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def load(path: Path | str) -> dict:
-    """Load and check a seqgen checkpoint onto the CPU; raise CheckpointError for anything else."""
+    """Load and check a seqgen checkpoint onto the CPU; CheckpointError for anything else."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: no such checkpoint; train one with 'seqgen train FILE'")
@@ -78,7 +60,11 @@ def load(path: Path | str) -> dict:
             f"{path} was refused: it holds Python objects that could run code when loaded; "
             "seqgen checkpoints hold only tensors and plain values"
         ) from None
-    except Exception as exc:  # torch raises many types for damaged archives; all mean the same here
+    except OSError as exc:
+        raise CheckpointError(f"cannot read {path}: {exc.strerror or exc}") from None
+    except (RuntimeError, ValueError, EOFError, KeyError, IndexError, TypeError, AttributeError,
+            UnicodeDecodeError, OverflowError, MemoryError, zipfile.BadZipFile) as exc:
+        # What torch's reader raises on an archive whose contents are damaged.
         raise CheckpointError(f"{path} is corrupt or truncated ({_first_line(exc)}); use another checkpoint") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not a seqgen checkpoint (a plain PyTorch file?); train with 'seqgen train'")
@@ -90,12 +76,55 @@ def load(path: Path | str) -> dict:
     missing = [k for k in _REQUIRED if k not in payload]
     if missing:
         raise CheckpointError(f"{path} is incomplete (missing {', '.join(missing)}); use another checkpoint")
+    if version == 1 and payload["model_type"] == "ngram":
+        payload = _from_version_1(payload)
+    try:
+        check(payload)
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise CheckpointError(f"{path} is damaged: {_first_line(exc)}; use another checkpoint") from None
     return payload
 
 
-def _first_line(exc: Exception) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0][:120] if text else type(exc).__name__
+def _from_version_1(payload: dict) -> dict:
+    """Version 1 kept the n-gram's tables under "ngram", its order among them."""
+    state = dict(payload.get("ngram", {}))
+    return {**payload, "model_config": {"order": int(state.pop("order", 0))}, "model_state": state}
+
+
+def check(payload: dict) -> None:
+    """Every field a checkpoint's user relies on, checked; ValueError (or KeyError, TypeError)
+    saying what is wrong. The model type then checks its own configuration and state."""
+    from .models import model_types
+
+    if payload["model_type"] not in model_types():
+        raise ValueError(f"unknown model type {payload['model_type']!r} (this seqgen knows {', '.join(model_types())})")
+    vocab = payload["vocab"]
+    if not isinstance(vocab, dict) or vocab.get("level") not in ("char", "word"):
+        raise ValueError("its vocabulary has no level (char or word)")
+    tokens = vocab.get("tokens")
+    if not isinstance(tokens, list) or len(tokens) < 3 or not all(isinstance(t, str) for t in tokens):
+        raise ValueError("its vocabulary is not a list of at least three tokens")
+    if tokens[:2] != ["<unk>", "<eos>"] or len(set(tokens)) != len(tokens):
+        raise ValueError("its vocabulary is malformed (duplicate tokens, or <unk> and <eos> not first)")
+    data = payload["data"]
+    if not isinstance(data, dict) or data.get("kind") not in ("text", "abc"):
+        raise ValueError("it does not say what kind of data it was trained on")
+    ids = data.get("val_ids")
+    if not isinstance(ids, torch.Tensor) or ids.dim() != 1 or ids.is_floating_point() or len(ids) < 2:
+        raise ValueError("its held-out text is missing or empty")
+    if int(ids.min()) < 0 or int(ids.max()) >= len(tokens):
+        raise ValueError("its held-out text has token ids outside its vocabulary")
+    for key in ("model_config", "model_state"):
+        if not isinstance(payload.get(key), dict):
+            raise ValueError(f"its {key.replace('_', ' ')} is missing")
+    for name, value in payload["model_state"].items():
+        if isinstance(value, torch.Tensor) and value.is_floating_point() and not torch.isfinite(value).all():
+            raise ValueError(f"its weights {name} hold NaN or infinite values")
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().strip("'\"").splitlines()
+    return text[0][:160] if text else type(exc).__name__
 
 
 def latest(root: Path = DEFAULT_ROOT) -> Path:
@@ -117,30 +146,26 @@ def resolve(path: str | Path | None, root: Path = DEFAULT_ROOT) -> tuple[Path, b
     return latest(root), True
 
 
-def load_rnn(payload: dict, device: torch.device | str = "cpu"):
-    """Rebuild the recurrent model and its vocabulary from a loaded checkpoint."""
-    from .config import ModelConfig, from_dict
-    from .model import RNNLM
+def load_model(payload: dict, device: torch.device | str = "cpu", source: Path | str = "checkpoint"):
+    """The model and vocabulary stored in a loaded (and checked) checkpoint (``source`` names it
+    in messages)."""
+    from .models import model_class
     from .vocab import Vocab
 
-    if payload["model_type"] != "rnn":
-        raise CheckpointError(f"expected a recurrent-model checkpoint, got model type {payload['model_type']!r}")
+    vocab = Vocab.from_dict(payload["vocab"])
     try:
-        model = RNNLM(from_dict(ModelConfig, payload["model_config"]))
-        model.load_state_dict(payload["model_state"])
-    except (KeyError, RuntimeError, TypeError) as exc:
-        raise CheckpointError(f"checkpoint weights do not fit its model config ({_first_line(exc)})") from None
-    return model.to(device).eval(), Vocab.from_dict(payload["vocab"])
+        cls = model_class(payload["model_type"])
+    except UsageError as exc:
+        raise CheckpointError(str(exc)) from None
+    try:
+        model = cls.from_state(payload["model_config"], payload["model_state"], len(vocab))
+    except (ValueError, KeyError, TypeError) as exc:
+        raise CheckpointError(f"{source} is damaged: {_first_line(exc)}; use another checkpoint") from None
+    if isinstance(model, torch.nn.Module):
+        model = model.to(device).eval()
+    return model, vocab
 
 
-def load_model(payload: dict, device: torch.device | str = "cpu"):
-    """The model (recurrent or n-gram) and vocabulary stored in a loaded checkpoint."""
-    if payload["model_type"] == "ngram":
-        from .train_ngram import load_ngram
-        from .vocab import Vocab
-
-        try:
-            return load_ngram(payload), Vocab.from_dict(payload["vocab"])
-        except (KeyError, ValueError, TypeError) as exc:
-            raise CheckpointError(f"n-gram checkpoint is incomplete ({_first_line(exc)})") from None
-    return load_rnn(payload, device)
+def held_out(payload: dict) -> np.ndarray:
+    """The checkpoint's held-out token ids."""
+    return payload["data"]["val_ids"].numpy()

@@ -7,18 +7,16 @@ Each ``validate`` reports every problem at once rather than stopping at the firs
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 
 from .device import PRECISIONS
 from .errors import UsageError
 
 LEVELS = ("char", "word")
-CELLS = ("lstm", "gru", "rnn")
-SOFTMAXES = ("auto", "full", "adaptive")
-ADAPTIVE_FROM = 5000  # vocabulary size from which "auto" picks the adaptive softmax
 
 
-def _check(problems: list[str]) -> None:
+def check(problems: list[str]) -> None:
+    """Raise one UsageError naming every problem found."""
     if problems:
         raise UsageError("; ".join(problems))
 
@@ -27,67 +25,6 @@ def from_dict(cls, data: dict):
     """Build a config dataclass from a stored dict, ignoring keys a newer version added."""
     names = {f.name for f in fields(cls)}
     return cls(**{k: v for k, v in data.items() if k in names})
-
-
-@dataclass
-class ModelConfig:
-    """Shape of the recurrent language model."""
-
-    vocab_size: int = 0
-    cell: str = "lstm"
-    layers: int = 2
-    hidden: int = 512
-    embed: int = 0  # 0 means "same as hidden"
-    dropout: float = 0.2
-    tie: bool = False
-    softmax: str = "auto"  # full, adaptive, or auto: adaptive from ADAPTIVE_FROM tokens (untied)
-
-    @classmethod
-    def for_level(cls, level: str) -> "ModelConfig":
-        """The defaults for character or word models.
-
-        Word models see few tokens per parameter (a 1 MB text is ~200k words for a 13k-word
-        vocabulary): more dropout and tied embeddings. On WikiText-2's 200k-word validation file
-        that took held-out perplexity from 695 (0.2, untied) to 540 (0.5, tied) in five minutes.
-        """
-        return cls(dropout=0.5, tie=True) if level == "word" else cls()
-
-    @property
-    def embed_size(self) -> int:
-        return self.embed or self.hidden
-
-    @property
-    def adaptive_cutoffs(self) -> list[int]:
-        """Cluster boundaries of the adaptive softmax ([] for a full softmax).
-
-        The 2,000 most frequent tokens (ids are sorted by frequency) cover most of running text
-        and get the full-size layer; the next clusters get a quarter and a sixteenth of it.
-        """
-        adaptive = self.softmax == "adaptive" or (self.softmax == "auto" and not self.tie
-                                                  and self.vocab_size >= ADAPTIVE_FROM)
-        return [c for c in (2000, 10000, 50000) if c < self.vocab_size - 1] if adaptive else []
-
-    def validate(self) -> "ModelConfig":
-        p = []
-        if self.cell not in CELLS:
-            p.append(f"--cell must be one of {', '.join(CELLS)} (got {self.cell!r})")
-        if self.layers < 1:
-            p.append(f"--layers must be at least 1 (got {self.layers})")
-        if self.hidden < 1:
-            p.append(f"--hidden must be at least 1 (got {self.hidden})")
-        if self.embed < 0:
-            p.append(f"--embed must be 0 (same as hidden) or positive (got {self.embed})")
-        if not (0.0 <= self.dropout < 1.0) or math.isnan(self.dropout):
-            p.append(f"--dropout must be in [0, 1) (got {self.dropout})")
-        if self.softmax not in SOFTMAXES:
-            p.append(f"--softmax must be one of {', '.join(SOFTMAXES)} (got {self.softmax!r})")
-        if self.softmax == "adaptive" and self.tie:
-            p.append("--tie shares the output matrix with the embeddings: it needs --softmax full")
-        _check(p)
-        return self
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 @dataclass
@@ -138,11 +75,14 @@ class TrainConfig:
             p.append(f"--min-count must be at least 1 (got {self.min_count})")
         if self.precision not in PRECISIONS:
             p.append(f"--precision must be one of {', '.join(PRECISIONS)} (got {self.precision!r})")
-        _check(p)
+        check(p)
         return self
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+MAX_SAMPLE_TOKENS = 10_000_000  # tokens kept in memory for returned samples (streaming has no cap)
 
 
 @dataclass
@@ -150,7 +90,7 @@ class SampleConfig:
     """How to generate: length, randomness and truncation of the distribution."""
 
     length: int = 500
-    temperature: float = 0.8
+    temperature: float = 0.8  # 0: greedy, as is anything below sample.GREEDY_BELOW
     top_k: int | None = None  # None: off
     top_p: float = 1.0  # 1.0: off
     prime: str = ""
@@ -158,10 +98,14 @@ class SampleConfig:
     seed: int | None = None
     precision: str = "auto"  # auto/int8: int8 weights on the CPU (much faster); fp32: exact
 
-    def validate(self) -> "SampleConfig":
+    def validate(self, streaming: bool = False) -> "SampleConfig":
+        """Check every setting; ``streaming`` lifts the cap on kept tokens (nothing is kept)."""
         p = []
         if self.length < 1:
             p.append(f"--length must be at least 1 (got {self.length})")
+        elif not streaming and self.length * max(self.num_samples, 1) > MAX_SAMPLE_TOKENS:
+            p.append(f"--length x --num-samples is at most {MAX_SAMPLE_TOKENS:,} tokens (got "
+                     f"{self.length * self.num_samples:,}); a single sample streams without a limit")
         if not self.temperature >= 0 or not math.isfinite(self.temperature):
             p.append(f"--temperature must be 0 (greedy) or positive (got {self.temperature})")
         if self.top_k is not None and self.top_k < 1:
@@ -172,8 +116,11 @@ class SampleConfig:
             p.append(f"--num-samples must be at least 1 (got {self.num_samples})")
         if self.precision not in ("auto", "int8", "fp32"):
             p.append(f"--precision must be auto, int8 or fp32 (got {self.precision!r})")
-        _check(p)
+        check(p)
         return self
+
+    def with_samples(self, n: int) -> "SampleConfig":
+        return replace(self, num_samples=n)
 
 
 def parse_duration(text: str) -> float:
@@ -186,6 +133,7 @@ def parse_duration(text: str) -> float:
         value = float(number) * (scale or 1)
     except ValueError:
         raise UsageError(f"--time-budget: cannot read {text!r}; use e.g. 90s, 10m or 1.5h") from None
-    if not value >= 0 or not math.isfinite(value):
-        raise UsageError(f"--time-budget must be a positive duration (got {text!r})")
+    if not value > 0 or not math.isfinite(value):
+        raise UsageError(f"--time-budget must be a positive duration, e.g. 90s, 10m or 1.5h (got {text!r}); "
+                         "leave it out for no time limit")
     return value

@@ -1,28 +1,35 @@
-"""Read training text from files, folders and built-in ABC collections.
+"""What training reads: a corpus of documents, in one of the registered formats, read safely.
 
-A corpus is a list of documents (files, or tunes for ABC). Its ``kind`` ("text" or "abc") is
-decided from the input and stored in the checkpoint, so sampling knows whether to produce tunes.
+A corpus is a list of documents (files of text, or tunes for ABC) and notes for the user (what
+was skipped). Each format (``formats.py``) says which sources it reads, how it cleans them into
+documents and how it holds text out for validation; its name ("text", "abc") is stored in the
+checkpoint, so that sampling knows whether to produce tunes.
+
+Every file is read through ``read_bytes``: only regular files (a pipe or a device such as
+/dev/zero would be read without end or block forever), and binary data is refused from its
+first bytes.
 """
 
 from __future__ import annotations
 
+import os
+import stat
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
 from .errors import CorpusError, UsageError
-from .vocab import EOS_ID, Vocab
 
-TEXT_SUFFIXES = {".txt", ".text", ".md", ".rst", ""}
-_SNIFF_BYTES = 8192
+SNIFF_BYTES = 8192  # binary data shows in its first bytes (NUL)
 
 
 @dataclass
 class Corpus:
     documents: list[str]
-    kind: str  # "text" or "abc"
+    kind: str  # the format's name: "text" or "abc"
     sources: list[str]
     notes: list[str] = field(default_factory=list)  # things the user should hear about (skips)
 
@@ -31,38 +38,55 @@ class Corpus:
         return sum(len(d) for d in self.documents)
 
 
-def source_files(specs: list[str]) -> list[Path]:
-    """The files that ``read_corpus(specs)`` reads (those that exist), in reading order."""
-    from .music.abc import source_paths
+class CorpusFormat(Protocol):
+    """A kind of training data: which sources it reads, and how."""
 
-    files: list[Path] = []
-    for path in source_paths(specs) if any(map(_is_abc_source, specs)) else map(Path, specs):
-        if path.is_dir():
-            files.extend(sorted(path.rglob("*.abc")) if any(map(_is_abc_source, specs)) else _text_files(path))
-        elif path.is_file():
-            files.append(path)
-    return files
+    name: str
+
+    def claims(self, spec: str) -> bool:
+        """Whether ``spec`` (a path or ``builtin:NAME``) is a source of this format."""
+
+    def files(self, specs: list[str]) -> list[Path]:
+        """The files ``read`` reads for ``specs``, in reading order (they exist)."""
+
+    def read(self, specs: list[str], encoding: str, on_progress: Callable[[int, int], None] | None) -> Corpus:
+        """The documents of ``specs``, cleaned; CorpusError when there are none."""
+
+    def split(self, ids: np.ndarray, starts: np.ndarray, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+        """Training and held-out ids of a tokenised corpus (``starts``: where each document begins)."""
 
 
-def _is_abc_source(spec: str) -> bool:
-    return spec.startswith("builtin:") or Path(spec).suffix.lower() == ".abc" or (
-        Path(spec).is_dir() and any(Path(spec).rglob("*.abc")) and not any(_text_files(Path(spec)))
-    )
+def regular_file(path: Path) -> os.stat_result:
+    """``path``'s status; CorpusError unless it is a regular file that can be read."""
+    try:
+        st = path.stat()
+    except OSError as exc:
+        raise CorpusError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if not stat.S_ISREG(st.st_mode):
+        kind = "a folder" if stat.S_ISDIR(st.st_mode) else "a pipe" if stat.S_ISFIFO(st.st_mode) else \
+            "a device" if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode) else "not a regular file"
+        raise CorpusError(f"{path} is {kind}, not a file to read; give text files, folders of them or ABC files")
+    return st
 
 
-def _text_files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in TEXT_SUFFIXES
-                  and not any(part.startswith(".") for part in p.relative_to(folder).parts))
+def read_bytes(path: Path, binary_ok: bool = False) -> bytes:
+    """The bytes of a regular file; CorpusError for anything else, and for binary data unless
+    ``binary_ok`` (e.g. UTF-16 text)."""
+    path = Path(path)
+    regular_file(path)
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(SNIFF_BYTES)
+            if b"\x00" in head and not binary_ok:
+                raise CorpusError(f"{path} looks like a binary file (it contains NUL bytes); give a text file")
+            return head + fh.read()
+    except OSError as exc:
+        raise CorpusError(f"cannot read {path}: {exc.strerror or exc}") from None
 
 
 def read_text_file(path: Path, encoding: str = "utf-8") -> str:
     """Read one text file, refusing binary data and explaining how to fix a wrong encoding."""
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise CorpusError(f"cannot read {path}: {exc.strerror or exc}") from None
-    if b"\x00" in raw[:_SNIFF_BYTES] and not encoding.lower().startswith("utf-16"):
-        raise CorpusError(f"{path} looks like a binary file (it contains NUL bytes); give a text file")
+    raw = read_bytes(path, binary_ok=encoding.lower().replace("-", "").startswith("utf16"))
     try:
         text = raw.decode(encoding)
     except LookupError:
@@ -75,52 +99,5 @@ def read_text_file(path: Path, encoding: str = "utf-8") -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
-def read_corpus(specs: list[str], encoding: str = "utf-8",
-                on_progress: Callable[[int, int], None] | None = None) -> Corpus:
-    """Read every file, folder (``.txt`` inside, recursively) or ``builtin:NAME`` in ``specs``.
-
-    ``on_progress(done, total)`` reports the slow part of reading tunes (music21's parse check).
-    """
-    if not specs:
-        raise UsageError("give at least one text file, folder or builtin:NAME to train on")
-    abc = [_is_abc_source(s) for s in specs]
-    if any(abc):
-        if not all(abc):
-            raise UsageError("mix of ABC tunes and plain text: train on one kind at a time")
-        return _read_abc(specs, on_progress)
-    documents, sources = [], []
-    for spec in specs:
-        path = Path(spec)
-        if not path.exists():
-            raise CorpusError(f"{spec}: no such file or folder")
-        files = _text_files(path) if path.is_dir() else [path]
-        if path.is_dir() and not files:
-            raise CorpusError(f"{spec}: folder has no text files (.txt) or tunes (.abc); "
-                              "point at a text file, ABC files or builtin:NAME")
-        for file in files:
-            documents.append(read_text_file(file, encoding))
-            sources.append(str(file))
-    if not any(d.strip() for d in documents):
-        raise CorpusError(f"{', '.join(specs)}: no text (empty or only whitespace); give a file with text")
-    return Corpus([d for d in documents if d.strip()], "text", sources)
-
-
-def _read_abc(specs: list[str], on_progress: Callable[[int, int], None] | None = None) -> Corpus:
-    from .music import abc  # music21 is slow to import: only pay for it when ABC is trained
-
-    tunes = abc.read_tunes(specs, on_progress=on_progress)
-    notes = []
-    if tunes.skipped_unparsable:
-        notes.append(f"skipped {_plural(tunes.skipped_unparsable, 'tune')} that music21 cannot read")
-    if tunes.skipped_irregular:
-        notes.append(f"skipped {_plural(tunes.skipped_irregular, 'tune')} that fail the tune check (bars that "
-                     "do not add up to the meter, no meter, fewer than 4 bars)")
-    if tunes.skipped_unparsable or tunes.skipped_irregular:
-        notes.append(f"training on the other {_plural(len(tunes.tunes), 'tune')}")
-    if tunes.duplicates:
-        notes.append(f"left out {_plural(tunes.duplicates, 'duplicate tune')} (same music, other title)")
-    return Corpus(tunes.tunes, "abc", list(specs), notes)
-
-
-def _plural(n: int, noun: str) -> str:
+def plural(n: int, noun: str) -> str:
     return f"{n:,} {noun}{'' if n == 1 else 's'}"

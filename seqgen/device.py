@@ -9,6 +9,7 @@ case; autocast runs the matrix products (and cuDNN's or oneDNN's LSTM) in the lo
 from __future__ import annotations
 
 import contextlib
+import os
 
 import torch
 
@@ -63,3 +64,29 @@ def autocast(device: torch.device, precision: str):
     if precision == "fp32":
         return contextlib.nullcontext()
     return torch.autocast(device.type, dtype=_DTYPES[precision])
+
+
+def available_memory(device: torch.device) -> int | None:
+    """Bytes free for a model on ``device`` (the CPU: memory the system can give), or None
+    when it cannot be told."""
+    if device.type == "cuda":
+        return torch.cuda.mem_get_info(device)[0]
+    if device.type == "cpu":
+        try:
+            with open("/proc/meminfo", encoding="ascii") as fh:
+                info = dict(line.split(":", 1) for line in fh)
+            return int(info["MemAvailable"].split()[0]) * 1024
+        except (OSError, KeyError, ValueError):
+            try:
+                return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+            except (ValueError, OSError, AttributeError):
+                return None
+    return None
+
+
+def format_bytes(n: float) -> str:
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if n < 1000 or unit == "TB":
+            return f"{n:,.0f} {unit}" if unit == "B" else f"{n:,.1f} {unit}"
+        n /= 1000
+    return f"{n:,.1f} TB"

@@ -1,7 +1,8 @@
 """Cross-entropy, perplexity and bits per character: the one implementation used everywhere.
 
 Perplexity is exp of the token-weighted mean negative log-likelihood. A text of n tokens yields
-n - 1 predictions (the first token has nothing before it), whatever model scores it.
+n - 1 predictions (the first token has nothing before it), whatever model scores it; each model
+type's ``score`` returns the total negative log-likelihood and that count.
 """
 
 from __future__ import annotations
@@ -9,19 +10,17 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import numpy as np
-import torch
-
-from .device import autocast
-from .model import IGNORE, RNNLM
-
-MIN_ROW_TOKENS = 1024  # each row of an evaluation batch starts cold: keep rows long
-
 
 @dataclass
 class Score:
+    """How well a model predicts a text."""
+
     nll: float  # total negative log-likelihood, nats
     tokens: int  # predictions scored
+
+    def __repr__(self) -> str:
+        return (f"Score(cross_entropy={self.cross_entropy:.4f} nats/token, perplexity={self.perplexity:.3f}, "
+                f"tokens={self.tokens:,})")
 
     @property
     def cross_entropy(self) -> float:
@@ -40,35 +39,3 @@ class Score:
         if level == "char":
             out["bits_per_char"] = self.bits_per_token
         return out
-
-
-@torch.no_grad()
-def score_rnn(model: RNNLM, ids: np.ndarray, device: torch.device | str = "cpu", precision: str = "fp32",
-              rows: int = 64, seq_len: int = 256) -> Score:
-    """Score every prediction in ``ids`` with the recurrent model.
-
-    The text is cut into up to ``rows`` contiguous pieces of at least MIN_ROW_TOKENS read side
-    by side (as in training; each starts from a zero state, so pieces are kept long); the last
-    piece is padded and the padding ignored, so exactly len(ids) - 1 predictions are counted.
-    """
-    n = len(ids) - 1
-    if n < 1:
-        return Score(0.0, 0)
-    was_training = model.training
-    model.eval()
-    device = torch.device(device)
-    rows = max(1, min(rows, n // MIN_ROW_TOKENS))
-    row_len = math.ceil(n / rows)
-    x = np.zeros(rows * row_len, dtype=np.int64)
-    y = np.full(rows * row_len, IGNORE, dtype=np.int64)
-    x[:n], y[:n] = ids[:-1], ids[1:]
-    x_t = torch.from_numpy(x).view(rows, row_len).to(device)
-    y_t = torch.from_numpy(y).view(rows, row_len).to(device)
-    total, hidden = 0.0, None
-    with autocast(device, precision):
-        for start in range(0, row_len, seq_len):
-            nll, hidden = model.loss(x_t[:, start:start + seq_len], y_t[:, start:start + seq_len], hidden,
-                                     reduction="sum")
-            total += float(nll)
-    model.train(was_training)
-    return Score(total, n)

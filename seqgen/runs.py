@@ -1,7 +1,9 @@
-"""The run folder: its name, a lock against two trainings writing at once, metrics and plots."""
+"""The run folder: its name, a lock against two trainings writing at once, the metrics log, and
+the rule that a run is never replaced by accident."""
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import re
@@ -11,17 +13,14 @@ from pathlib import Path
 from .checkpoint import DEFAULT_ROOT
 from .errors import SeqgenError, UsageError
 
-
-def is_main_process() -> bool:
-    """Only rank 0 logs and saves; ready for data-parallel runs started by torchrun."""
-    return int(os.environ.get("RANK", "0")) == 0
+RUN_FILES = ("best.pt", "last.pt", "metrics.jsonl", "loss.png")
 
 
-def new_run_dir(specs: list[str], level: str, cell: str, root: Path = DEFAULT_ROOT) -> Path:
-    """checkpoints/<first source>-<level>-<cell>-<timestamp>, made unique if taken."""
+def new_run_dir(specs: list[str], level: str, tag: str, root: Path = DEFAULT_ROOT) -> Path:
+    """checkpoints/<first source>-<level>-<tag>-<timestamp>, made unique if taken."""
     first = specs[0].removeprefix("builtin:") if specs else "run"
     stem = re.sub(r"[^A-Za-z0-9_-]+", "-", Path(first.rstrip("/")).stem or "run").strip("-") or "run"
-    base = f"{stem}-{level}-{cell}-{time.strftime('%Y%m%d-%H%M%S')}"
+    base = f"{stem}-{level}-{tag}-{time.strftime('%Y%m%d-%H%M%S')}"
     path, n = root / base, 1
     while path.exists():
         n += 1
@@ -41,58 +40,59 @@ def make_dir(path: Path) -> Path:
     return path
 
 
+def holds_run(path: Path) -> bool:
+    """Whether ``path`` holds (part of) a run: checkpoints or a metrics log."""
+    return any((path / name).exists() for name in RUN_FILES[:3])
+
+
+def claim_for_new_run(path: Path, overwrite: bool) -> None:
+    """A new run may write into ``path`` only when it holds no run, or when ``overwrite`` says
+    to replace it (its files are then removed)."""
+    if not holds_run(path):
+        return
+    if not overwrite:
+        raise UsageError(f"{path} already holds a run; continue it with --resume {path / 'last.pt'}, "
+                         "choose another --out, or pass --overwrite to replace it")
+    for name in RUN_FILES:
+        (path / name).unlink(missing_ok=True)
+
+
 class RunLock:
-    """A ``.lock`` file holding the writer's pid; a lock whose process is gone is taken over."""
+    """An exclusive ``flock`` on ``<run>/.lock`` while training writes there. The kernel drops the
+    lock when its process ends, however it ends, so a crash never leaves the folder locked."""
 
     def __init__(self, run_dir: Path):
         self.path = run_dir / ".lock"
-        self.held = False
+        self.fd: int | None = None
 
     def acquire(self) -> "RunLock":
-        for _ in range(2):
-            try:
-                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-            except FileExistsError:
-                owner = self._owner()
-                if owner is not None and _alive(owner):
-                    raise SeqgenError(
-                        f"another training (pid {owner}) is writing to {self.path.parent}; wait for it "
-                        "or choose another --out"
-                    ) from None
-                self.path.unlink(missing_ok=True)  # stale: its process died without cleaning up
-                continue
-            with os.fdopen(fd, "w") as fh:
-                fh.write(str(os.getpid()))
-            self.held = True
-            return self
-        raise SeqgenError(f"could not lock {self.path.parent}; choose another --out")
-
-    def _owner(self) -> int | None:
         try:
-            return int(self.path.read_text().strip() or "0") or None
-        except (OSError, ValueError):
-            return None
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise SeqgenError(f"cannot lock {self.path.parent}: {exc.strerror or exc}; choose another --out") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            owner = os.read(fd, 32).decode(errors="replace").strip()
+            os.close(fd)
+            raise SeqgenError(f"another training{f' (pid {owner})' if owner else ''} is writing to "
+                              f"{self.path.parent}; wait for it or choose another --out") from None
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())  # for the message above, nothing else
+        self.fd = fd
+        return self
 
     def release(self) -> None:
-        if self.held:
-            self.path.unlink(missing_ok=True)
-            self.held = False
+        if self.fd is not None:
+            fcntl.flock(self.fd, fcntl.LOCK_UN)
+            os.close(self.fd)
+            self.fd = None
 
     def __enter__(self) -> "RunLock":
         return self.acquire()
 
     def __exit__(self, *exc) -> None:
         self.release()
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def append_metrics(run_dir: Path, record: dict) -> None:
@@ -114,31 +114,10 @@ def read_metrics(run_dir: Path) -> list[dict]:
     return records
 
 
-def plot_loss_curve(run_dir: Path) -> Path | None:
-    """Draw train and validation loss against tokens seen into loss.png (needs matplotlib)."""
-    records = read_metrics(run_dir)
-    if not records:
-        return None
-    try:
-        import matplotlib
+def keep_metrics_until(run_dir: Path, step: int) -> None:
+    """Drop the metrics of evaluations after ``step`` (a run continued from an earlier checkpoint)."""
+    from .atomic import write_text
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        return None
-    steps = [r["step"] for r in records]
-    fig, ax = plt.subplots(figsize=(7, 4))
-    ax.plot(steps, [r.get("train_loss") for r in records], label="train")
-    ax.plot(steps, [r["val_loss"] for r in records], label="validation", marker="o", markersize=3)
-    ax.set_xlabel("step")
-    ax.set_ylabel("loss (nats/token)")
-    ax.set_title(run_dir.name)
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    out = run_dir / "loss.png"
-    tmp = run_dir / ".loss.png.tmp.png"
-    fig.savefig(tmp, dpi=100)
-    plt.close(fig)
-    os.replace(tmp, out)
-    return out
+    kept = [r for r in read_metrics(run_dir) if r.get("step", 0) <= step]
+    if (run_dir / "metrics.jsonl").exists():
+        write_text(run_dir / "metrics.jsonl", "".join(json.dumps(r) + "\n" for r in kept))

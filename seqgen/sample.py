@@ -1,31 +1,39 @@
-"""Generation from a recurrent model: temperature, top-k, top-p (nucleus), priming, batches.
+"""Generation: temperature, top-k, top-p (nucleus), priming, batches, streaming.
 
 All samples are drawn side by side as one batch; a seeded ``torch.Generator`` makes the same
-seed give the same text on the same machine.
+seed give the same text on the same machine. Any model that gives next-token scores with a state
+(``next_scores``) samples here: the recurrent model and the n-gram baseline alike.
+
+A recurrent model is trained with its state carried from batch to batch, so it almost never
+starts from the all-zero state. Sampling therefore starts from the state training sees: the
+model first reads a stretch of held-out text ending at a line or tune boundary (``warmup_ids``),
+then the prime, then draws.
 
 On the CPU, generation runs one time step at a time, where the cost is reading the weights, not
-arithmetic: ``for_sampling`` gives a copy with int8 weights (PyTorch's dynamic quantization),
-four times less to read and integer matrix products, which samples several times faster with
-next-token probabilities within a fraction of a percent of the fp32 model's.
+arithmetic: ``for_sampling`` gives a recurrent model's copy with int8 weights (PyTorch's dynamic
+quantization), with next-token probabilities within a fraction of a percent of the fp32 model's
+(``seqgen bench`` times both).
 """
 
 from __future__ import annotations
 
 import contextlib
-import copy
+import secrets
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Protocol
 
+import numpy as np
 import torch
-from torch import nn
 
 from .config import SampleConfig
 from .errors import UsageError
-from .model import RNNLM
-from .vocab import EOS_ID, UNK_ID, Vocab, join_words
+from .vocab import EOS_ID, UNK_ID, Vocab, WordJoiner
 
 OnText = Callable[[int, str], None]  # (sample index, new text) as it is generated
+WARMUP_TOKENS = 512  # held-out tokens read before sampling; the state settles well within this
+GREEDY_BELOW = 1e-4  # temperatures this small are greedy: scores / temperature would overflow
+_CHUNK = 4096  # sampled ids are kept in blocks of this many steps
 
 
 class Constraint(Protocol):
@@ -37,10 +45,31 @@ class Constraint(Protocol):
     def advance(self, drawn: torch.Tensor) -> None: ...
 
 
+def stream_seed(seed: int | None, *keys: int) -> int:
+    """A seed for the random stream named by ``keys`` under ``seed`` (a random one when None).
+
+    Streams are independent: re-drawing round 1 of seed 1 shares nothing with seed 2.
+    """
+    root = secrets.randbits(63) if seed is None else seed
+    return int(np.random.SeedSequence([root, *keys]).generate_state(1, np.uint64)[0] >> 1)
+
+
+def warmup_ids(vocab: Vocab, held_out: np.ndarray, size: int = WARMUP_TOKENS) -> np.ndarray | None:
+    """The last ``size`` held-out tokens up to and including the last line or document boundary
+    in them (``<eos>``, or a newline for characters); None when there is none."""
+    ends = {EOS_ID} | ({vocab.index["\n"]} if vocab.level == "char" and "\n" in vocab.index else set())
+    tail = np.asarray(held_out[-4 * size:])
+    at = np.flatnonzero(np.isin(tail, list(ends)))
+    if not len(at):
+        return None
+    stop = int(at[-1]) + 1
+    return tail[max(0, stop - size):stop].astype(np.int64)
+
+
 def prime_ids(vocab: Vocab, prime: str) -> tuple[list[int], list[str]]:
     """Encode the prime; return the ids and the symbols the model never saw (now ``<unk>``)."""
     if not prime:
-        return [EOS_ID], []  # <eos> ends the previous document, so it starts a fresh one
+        return [], []
     ids = vocab.encode(prime).tolist()
     unknown = vocab.unknown_symbols(prime)
     if ids and all(i == UNK_ID for i in ids):
@@ -50,20 +79,10 @@ def prime_ids(vocab: Vocab, prime: str) -> tuple[list[int], list[str]]:
     return ids, unknown
 
 
-def for_sampling(model: RNNLM, precision: str = "auto") -> RNNLM:
-    """The model to generate with: an int8 copy on the CPU (``auto``/``int8``), else ``model``."""
-    if precision == "fp32" or model.embed.weight.device.type != "cpu":
-        return model
-    quantize = getattr(getattr(torch, "ao", None), "quantization", None)
-    try:
-        with warnings.catch_warnings():
-            # PyTorch marks its eager quantization as deprecated in favour of a separate package
-            # (torchao) that does not cover recurrent layers; it still works, and a torch without
-            # it falls back to fp32 below.
-            warnings.simplefilter("ignore")
-            return quantize.quantize_dynamic(copy.deepcopy(model), {nn.LSTM, nn.GRU, nn.Linear}, dtype=torch.qint8)
-    except (AttributeError, RuntimeError, NotImplementedError):
-        return model  # no quantized kernels here: sample in full precision
+def for_sampling(model, precision: str = "auto"):
+    """The model to generate with: for a recurrent model on the CPU an int8 copy (``auto``,
+    ``int8``), else the model itself (see each model type's ``for_sampling``)."""
+    return model.for_sampling(precision)
 
 
 def filter_logits(logits: torch.Tensor, top_k: int | None, top_p: float) -> torch.Tensor:
@@ -73,38 +92,114 @@ def filter_logits(logits: torch.Tensor, top_k: int | None, top_p: float) -> torc
         logits = logits.masked_fill(logits < kth, float("-inf"))
     if top_p < 1.0:
         sorted_logits, order = torch.sort(logits, descending=True, dim=-1)
-        cum = torch.softmax(sorted_logits, dim=-1).cumsum(-1)
+        probs = torch.softmax(sorted_logits, dim=-1)
         # Drop a token when the tokens before it already reach top_p (the first always stays).
-        drop = (cum - torch.softmax(sorted_logits, dim=-1)) >= top_p
+        drop = (probs.cumsum(-1) - probs) >= top_p
         sorted_logits = sorted_logits.masked_fill(drop, float("-inf"))
         logits = torch.full_like(logits, float("-inf")).scatter(-1, order, sorted_logits)
     return logits
 
 
-def generate(model: RNNLM, vocab: Vocab, config: SampleConfig, on_text: OnText | None = None,
+def generate(model, vocab: Vocab, config: SampleConfig, on_text: OnText | None = None,
              stop_at_eos: bool = False, device: torch.device | str = "cpu",
-             constraint: Constraint | None = None) -> list[str]:
+             constraint: Constraint | None = None, warmup: np.ndarray | None = None) -> list[str]:
     """Generate ``config.num_samples`` texts of ``config.length`` tokens after the prime.
 
     The prime is part of each returned text. With ``stop_at_eos`` a sample ends at its first
     ``<eos>`` (used for whole tunes); otherwise ``<eos>`` is just a line or document break.
-    All samples advance together as one batch; text is decoded at the end, or token by token
-    when ``on_text`` streams it.
+    ``warmup``: held-out ids read before the prime (``warmup_ids``). Text is decoded at the
+    end, or token by token when ``on_text`` streams it.
     """
-    config.validate()
-    model.eval()
+    config.validate(streaming=False)
+    n = config.num_samples
+    if on_text is not None:
+        texts = [_Text(vocab, config.prime) for _ in range(n)]
+        for row, token in draw(model, vocab, config, stop_at_eos, device, constraint, warmup):
+            piece = texts[row].add(token)
+            on_text(row, piece)
+        return [t.text for t in texts]
+    blocks: list[torch.Tensor] = []  # (N, _CHUNK) ids, -1 where a row had ended
+    steps = 0
+    for drawn in _steps(model, vocab, config, stop_at_eos, device, constraint, warmup):
+        if steps % _CHUNK == 0:
+            blocks.append(torch.full((n, _CHUNK), -1, dtype=torch.long))
+        blocks[-1][:, steps % _CHUNK] = drawn
+        steps += 1
+    tokens = torch.cat(blocks, 1)[:, :steps] if blocks else torch.empty(n, 0, dtype=torch.long)
+    texts = []
+    for row in tokens:
+        ended = (row < 0).nonzero()
+        texts.append(_Text(vocab, config.prime).add_all(row[: int(ended[0]) if len(ended) else steps].tolist()))
+    return texts
+
+
+def stream(model, vocab: Vocab, config: SampleConfig, device: torch.device | str = "cpu",
+           warmup: np.ndarray | None = None) -> Iterator[str]:
+    """The text of one sample, piece by piece as it is drawn (the prime first). Memory does not
+    grow with the length: nothing drawn is kept."""
+    config.validate(streaming=True)
+    if config.prime:
+        yield config.prime
+    text = _Text(vocab, config.prime, keep=False)
+    for _, token in draw(model, vocab, config.with_samples(1), False, device, None, warmup):
+        yield text.add(token)
+
+
+def draw(model, vocab: Vocab, config: SampleConfig, stop_at_eos: bool = False, device: torch.device | str = "cpu",
+         constraint: Constraint | None = None, warmup: np.ndarray | None = None) -> Iterator[tuple[int, int]]:
+    """(row, token id) for each token drawn, row by row within a step, step by step."""
+    for drawn in _steps(model, vocab, config, stop_at_eos, device, constraint, warmup):
+        for row in (drawn >= 0).nonzero().squeeze(1).tolist():
+            yield row, int(drawn[row])
+
+
+def _steps(model, vocab, config, stop_at_eos, device, constraint, warmup) -> Iterator[torch.Tensor]:
+    """The (N,) ids drawn at each step; -1 for a row that has ended (with ``stop_at_eos``, at its
+    first <eos>)."""
     gen = torch.Generator(device="cpu")
-    gen.manual_seed(config.seed if config.seed is not None else torch.seed())
+    gen.manual_seed(stream_seed(config.seed))
+    n = config.num_samples
     start, _ = prime_ids(vocab, config.prime)
-    n, length = config.num_samples, config.length
+    context = list(warmup) if warmup is not None and len(warmup) else [EOS_ID]
+    if hasattr(model, "eval"):
+        model.eval()
     with torch.inference_mode(), _lstm_kernels_for(n):
-        return _generate(model, vocab, config, start, gen, on_text, stop_at_eos, device, constraint)
+        # Read the context once and share the state between the rows; then the prime, side by side.
+        scores, state = model.next_scores(torch.tensor([context], dtype=torch.long, device=device), None)
+        state = _repeat(state, n)
+        scores = scores.expand(n, -1)
+        if start:
+            scores, state = model.next_scores(torch.tensor([start] * n, dtype=torch.long, device=device), state)
+        done = torch.zeros(n, dtype=torch.bool)
+        for _ in range(config.length):
+            scores = scores.float().cpu().clone()  # clone: may be a view (of the shared first row)
+            scores[:, UNK_ID] = float("-inf")  # <unk> is what the model could not spell: never written
+            nxt = _pick(constraint.restrict(scores) if constraint else scores, config, gen)  # (N,)
+            if constraint:
+                constraint.advance(nxt)
+            if stop_at_eos:
+                done |= nxt == EOS_ID  # the <eos> that ends a sample is not part of it
+            yield torch.where(done, -1, nxt)
+            if bool(done.all()):
+                return
+            scores, state = model.next_scores(nxt.view(n, 1).to(device), state)
+
+
+def _repeat(state, n: int):
+    """The state of one row repeated for ``n`` rows (recurrent: (L, 1, H) -> (L, n, H))."""
+    if isinstance(state, torch.Tensor):
+        return state.expand(-1, n, -1).contiguous()
+    if isinstance(state, tuple):
+        return tuple(_repeat(s, n) for s in state)
+    if isinstance(state, list):  # one history per row
+        return [list(state[0]) for _ in range(n)]
+    return state
 
 
 @contextlib.contextmanager
 def _lstm_kernels_for(rows: int):
-    """oneDNN's fp32 LSTM re-packs its weights on every call: for one step of a few rows that is
-    ~10x slower than ATen's own kernels, so those are used then. (The int8 copy has its own.)"""
+    """oneDNN's fp32 LSTM re-packs its weights on every call, which for one step of a few rows is
+    far slower than ATen's own kernels: those are used then. (The int8 copy has its own.)"""
     if rows >= 16:
         yield
         return
@@ -114,87 +209,43 @@ def _lstm_kernels_for(rows: int):
             yield
 
 
-def _generate(model, vocab, config, start, gen, on_text, stop_at_eos, device, constraint) -> list[str]:
-    """The loop of ``generate``: one batched step per token."""
-    n, length = config.num_samples, config.length
-    scores, hidden = model.next_scores(torch.tensor([start] * n, dtype=torch.long, device=device))  # (N, V)
-    tokens = torch.zeros(n, length, dtype=torch.long)  # (N, length) sampled ids
-    ends = torch.full((n,), length)  # where each sample stops (its <eos>, with stop_at_eos)
-    streams = [_TextStream(vocab, config.prime) for _ in range(n)] if on_text else []
-    for t in range(length):
-        scores = scores.float().cpu()
-        nxt = _pick(constraint.restrict(scores) if constraint else scores, config, gen)  # (N,)
-        if constraint:
-            constraint.advance(nxt)
-        tokens[:, t] = nxt
-        if stop_at_eos:
-            ends = torch.where((nxt == EOS_ID) & (ends == length), t, ends)
-        for i, stream in enumerate(streams):
-            if t < ends[i]:
-                on_text(i, stream.add(int(nxt[i])))
-        if bool((ends <= t).all()):
-            break
-        scores, hidden = model.next_scores(nxt.view(n, 1).to(device), hidden)
-    return [_TextStream(vocab, config.prime).add_all(tokens[i, :ends[i]].tolist()) for i in range(n)]
-
-
 def _pick(logits: torch.Tensor, config: SampleConfig, gen: torch.Generator) -> torch.Tensor:
-    if config.temperature == 0:
+    if config.temperature < GREEDY_BELOW:
         return logits.argmax(-1)
     probs = torch.softmax(filter_logits(logits / config.temperature, config.top_k, config.top_p), -1)
-    # Inverse-CDF draw: one uniform number a row. torch.multinomial draws one exponential per
-    # token instead, a tenth of the time of a whole 64-row step of the 2x512 int8 model here.
-    # Tokens with probability 0 are never picked: their CDF step is empty.
+    # Inverse-CDF draw: one uniform number a row, where torch.multinomial draws one exponential
+    # per token of the vocabulary. Tokens with probability 0 are never picked: their CDF step is empty.
     cdf = probs.cumsum(-1)
     u = torch.rand(probs.size(0), 1, generator=gen) * cdf[:, -1:]
     return (cdf <= u).sum(-1).clamp(max=probs.size(-1) - 1)
 
 
-class _TextStream:
-    """Turns sampled tokens into text as they come; words need their neighbours for spacing."""
+class _Text:
+    """Turns sampled tokens into text as they come (the prime first); words need the words just
+    before them for their spacing, which a ``WordJoiner`` keeps. ``keep=False`` keeps no text."""
 
-    def __init__(self, vocab: Vocab, prime: str):
-        self.vocab, self.prime = vocab, prime
-        self.words = [t for t in vocab.tokenize(prime)] if vocab.level == "word" and prime else []
-        if self.words and not prime.endswith("\n"):
-            self.words.pop()  # the splitter closed the prime's line with <eos>; sampling continues it
-        self.base = len(join_words(self.words))
+    def __init__(self, vocab: Vocab, prime: str, keep: bool = True):
+        self.vocab, self.keep = vocab, keep
         self.text = prime
+        self.joiner = WordJoiner()
+        if vocab.level == "word" and prime:
+            words = vocab.tokenize(prime)
+            if not prime.endswith("\n"):
+                words.pop()  # the splitter closed the prime's line with <eos>; sampling continues it
+            for word in words:
+                self.joiner.add(word)
+
+    def add(self, token: int) -> str:
+        word = self.vocab.tokens[token]
+        new = self.joiner.add(word) if self.vocab.level == "word" else ("\n" if token == EOS_ID else word)
+        if self.keep:
+            self.text += new
+        return new
 
     def add_all(self, tokens: list[int]) -> str:
         """The whole text after ``tokens`` (prime included), in one go."""
         if self.vocab.level == "char":
             self.text += self.vocab.decode(tokens)
         else:
-            self.words += [self.vocab.tokens[t] for t in tokens]
-            self.text = self.prime + join_words(self.words)[self.base:]
+            self.text += "".join(self.joiner.add(self.vocab.tokens[t]) for t in tokens)
         return self.text
-
-    def add(self, token: int) -> str:
-        if self.vocab.level == "char":
-            new = self.vocab.decode([token])
-        else:
-            self.words.append(self.vocab.tokens[token])
-            new = join_words(self.words)[self.base + len(self.text) - len(self.prime):]
-        self.text += new
-        return new
-
-
-def generate_ngram(model, vocab: Vocab, config: SampleConfig, on_text: OnText | None = None) -> list[str]:
-    """The same sampling for the n-gram baseline: temperature, top-k, top-p, prime, seed."""
-    config.validate()
-    gen = torch.Generator(device="cpu")
-    gen.manual_seed(config.seed if config.seed is not None else torch.seed())
-    start, _ = prime_ids(vocab, config.prime)
-    texts = []
-    for i in range(config.num_samples):
-        history, stream = list(start), _TextStream(vocab, config.prime)
-        for _ in range(config.length):
-            logits = torch.from_numpy(model.next_log_probs(history)).view(1, -1)
-            token = int(_pick(logits, config, gen))
-            history.append(token)
-            new = stream.add(token)
-            if on_text:
-                on_text(i, new)
-        texts.append(stream.text)
-    return texts

@@ -11,17 +11,24 @@ import math
 import torch
 
 from .device import autocast
-from .model import RNNLM, Hidden, detach
+from .models.rnn import Hidden, detach
 
 
 class Stepper:
-    """Owns the optimizer (and the loss scaler for fp16) of one model."""
+    """Owns the optimizer (and the loss scaler for fp16) of one model.
 
-    def __init__(self, model: RNNLM, device: torch.device, precision: str, lr: float,
-                 weight_decay: float = 0.01, clip: float = 1.0):
-        self.model, self.device, self.precision, self.clip = model, device, precision, clip
+    With several processes (``world``) the model is wrapped in DistributedDataParallel, which
+    averages the gradients of all ranks during ``backward``; ``module`` is the model itself.
+    """
+
+    def __init__(self, model: torch.nn.Module, device: torch.device, precision: str, lr: float,
+                 weight_decay: float = 0.01, clip: float = 1.0, world=None):
+        self.module, self.device, self.precision, self.clip = model.to(device), device, precision, clip
+        self.world = world
+        # The loss is the forward pass DistributedDataParallel sees (it syncs gradients from there).
+        self.loss = world.wrap(LossOf(self.module)) if world is not None else LossOf(self.module)
         # The fused AdamW updates all parameters in one kernel (CPU and GPU alike).
-        self.opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay, betas=(0.9, 0.99),
+        self.opt = torch.optim.AdamW(self.module.parameters(), lr=lr, weight_decay=weight_decay, betas=(0.9, 0.99),
                                      fused=device.type in ("cpu", "cuda"))
         # fp16 needs its loss scaled so that small gradients do not vanish; bf16 and fp32 do not.
         self.scaler = torch.amp.GradScaler(device.type, enabled=precision == "fp16")
@@ -38,17 +45,17 @@ class Stepper:
         """
         for group in self.opt.param_groups:
             group["lr"] = lr
-        self.model.train()
+        self.module.train()
         with autocast(self.device, self.precision):
-            loss, hidden = self.model.loss(x.to(self.device), y.to(self.device), hidden)
+            loss, hidden = self.loss(x.to(self.device), y.to(self.device), hidden)
         self.opt.zero_grad(set_to_none=True)
         value = loss.item()
-        if not math.isfinite(value):
+        if not (self.world.all_finite(value) if self.world is not None else math.isfinite(value)):
             return None, None
         self.scaler.scale(loss).backward()
         if self.clip:
             self.scaler.unscale_(self.opt)
-            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.clip)
+            torch.nn.utils.clip_grad_norm_(self.module.parameters(), self.clip)
         self.scaler.step(self.opt)
         self.scaler.update()
         return value, detach(hidden)
@@ -60,3 +67,14 @@ class Stepper:
         self.opt.load_state_dict(state["optimizer"])
         if state.get("scaler"):
             self.scaler.load_state_dict(state["scaler"])
+
+
+class LossOf(torch.nn.Module):
+    """A model whose forward pass is its training loss, ``model.loss(x, y, state)``."""
+
+    def __init__(self, model: torch.nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor, hidden: Hidden | None = None):
+        return self.model.loss(x, y, hidden)

@@ -4,10 +4,12 @@
                                                                    |
     $XDG_CACHE_HOME/seqgen/tokens/<key>/  ids.npy  starts.npy  meta.json   (np.load, mmap_mode="r")
 
-The key hashes each source file's path, size and modification time with the settings that shape
-the vocabulary, so a second run on unchanged files reads the cache and not the text, and a
-changed file is encoded again. Token arrays use the smallest integer type that fits the
-vocabulary, and training reads them through the memory map: memory does not grow with the corpus.
+The key hashes the content of every source file with the settings that shape the vocabulary, so a
+second run on the same text reads the cache and not the text, and a changed file is encoded
+again, whatever its size and modification time say. ``meta.json`` is written last and records
+the size and a hash of the ids, so an entry cut short or damaged is noticed, removed and
+rebuilt. Token arrays use the smallest integer type that fits the vocabulary, and training reads
+them through the memory map: memory does not grow with the corpus.
 """
 
 from __future__ import annotations
@@ -23,12 +25,14 @@ from pathlib import Path
 
 import numpy as np
 
-from .corpus import read_corpus, source_files
-from .errors import CorpusError
+from .corpus import regular_file
+from .errors import CorpusError, warn
+from .formats import format_for, get_format, read_corpus
 from .vocab import EOS_ID, UNK_ID, Vocab
 
-CACHE_FORMAT = 1  # bump when the layout or the tokenisation changes: old entries are then ignored
+CACHE_FORMAT = 2  # bump when the layout or the tokenisation changes: old entries are then ignored
 CACHE_ENTRIES = 8  # the most recently used entries kept; older ones are deleted
+_HASH_BLOCK = 1 << 22
 
 
 @dataclass
@@ -38,7 +42,7 @@ class TokenizedCorpus:
     vocab: Vocab
     ids: np.ndarray  # (N,) unsigned ints, often a read-only np.memmap
     starts: np.ndarray  # (D + 1,) int64: document d is ids[starts[d]:starts[d + 1]]
-    kind: str  # "text" or "abc"
+    kind: str  # the corpus format: "text" or "abc"
     sources: list[str]
     notes: list[str] = field(default_factory=list)
     from_cache: bool = False
@@ -84,31 +88,10 @@ def known_token_check(data: TokenizedCorpus, what: str) -> None:
                           "evaluate on text like the training text")
 
 
-def held_out_documents(count: int, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Indices of training and held-out documents: whole tunes, chosen by a seeded shuffle."""
-    if count < 2:
-        raise CorpusError("an ABC corpus needs at least two tunes (one is held out for validation)")
-    order = np.random.default_rng(seed).permutation(count)
-    n_val = max(1, round(count * val_fraction))
-    return order[:-n_val], order[-n_val:]
-
-
 def split_ids(data: TokenizedCorpus, val_fraction: float, seed: int = 0) -> TokenSplit:
-    """Hold out ``val_fraction`` of the tokens for validation.
-
-    Text: the last part of the token stream (the usual convention, e.g. nanoGPT's 90/10 split),
-    as views of the (memory-mapped) array. ABC: whole tunes (``held_out_documents``), none cut
-    in half.
-    """
-    if data.kind == "abc":
-        train, val = held_out_documents(len(data.starts) - 1, val_fraction, seed)
-        return TokenSplit(_gather(data, train), _gather(data, val))
-    n_val = int(len(data.ids) * val_fraction)
-    return TokenSplit(data.ids[: len(data.ids) - n_val], data.ids[len(data.ids) - n_val:])
-
-
-def _gather(data: TokenizedCorpus, docs: np.ndarray) -> np.ndarray:
-    return np.concatenate([data.ids[data.starts[d]:data.starts[d + 1]] for d in docs])
+    """Hold out ``val_fraction`` of the tokens for validation, as the corpus's format does it
+    (plain text: its end; tunes: whole tunes)."""
+    return TokenSplit(*get_format(data.kind).split(data.ids, data.starts, val_fraction, seed))
 
 
 # --- the cache ------------------------------------------------------------------------------------
@@ -119,44 +102,75 @@ def cache_root() -> Path:
     return Path(base) / "seqgen" / "tokens"
 
 
+def content_hash(path: Path) -> str:
+    """A hash of a regular file's bytes (never reads a pipe or a device)."""
+    regular_file(path)
+    digest = hashlib.blake2b(digest_size=16)
+    with open(path, "rb") as fh:
+        while block := fh.read(_HASH_BLOCK):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def _cache_key(specs: list[str], level: str, max_vocab: int, min_count: int, encoding: str,
                vocab: Vocab | None) -> str | None:
-    try:
-        files = [(str(p.resolve()), p.stat().st_size, p.stat().st_mtime_ns) for p in source_files(specs)]
-    except (OSError, CorpusError):
-        return None  # read_corpus will say what is wrong with the sources
+    fmt = format_for(specs)
+    files = [(str(p.resolve()), content_hash(p)) for p in fmt.files(specs)]
     if not files:
         return None
-    settings = {"format": CACHE_FORMAT, "files": files, "specs": specs, "level": level, "max_vocab": max_vocab,
-                "min_count": min_count, "encoding": encoding.lower(),
+    settings = {"format": CACHE_FORMAT, "kind": fmt.name, "files": files, "specs": specs, "level": level,
+                "max_vocab": max_vocab, "min_count": min_count, "encoding": encoding.lower(),
                 "vocab": hashlib.sha256("\n".join(vocab.tokens).encode()).hexdigest() if vocab else None}
-    if any(s.startswith("builtin:") or s.lower().endswith(".abc") for s in specs) or \
-            any(f[0].lower().endswith(".abc") for f in files):
-        from .music.verdicts import parse_cache_tag  # which tunes parse depends on music21's version
+    if fmt.name == "abc":
+        from .music.verdicts import parse_cache_tag  # which tunes pass depends on music21's version
 
         settings["abc"] = parse_cache_tag()
     return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:32]
 
 
+def _ids_hash(ids: np.ndarray) -> str:
+    return hashlib.blake2b(memoryview(np.ascontiguousarray(ids)).cast("B"), digest_size=16).hexdigest()
+
+
 def _load(key: str | None) -> TokenizedCorpus | None:
+    """The entry for ``key``, checked; None when there is none, or it was damaged (then removed)."""
     if key is None:
         return None
     folder = cache_root() / key
+    if not folder.exists():
+        return None
     try:
         meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
+        vocab = Vocab.from_dict(meta["vocab"])
         ids = np.load(folder / "ids.npy", mmap_mode="r")
         starts = np.load(folder / "starts.npy")
-        os.utime(folder)  # recently used: kept when older entries are pruned
-        return TokenizedCorpus(Vocab.from_dict(meta["vocab"]), ids, starts, meta["kind"], meta["sources"],
-                               meta["notes"], from_cache=True)
-    except (OSError, ValueError, KeyError, TypeError):
-        return None  # missing or damaged: encode again
+        problem = _entry_problem(meta, vocab, ids, starts)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        problem = f"{type(exc).__name__}: {str(exc)[:80]}"
+    if problem:
+        warn(f"the token cache entry {folder.name} is damaged ({problem}); encoding the text again")
+        shutil.rmtree(folder, ignore_errors=True)
+        return None
+    os.utime(folder)  # recently used: kept when older entries are pruned
+    return TokenizedCorpus(vocab, ids, starts, meta["kind"], meta["sources"], meta["notes"], from_cache=True)
+
+
+def _entry_problem(meta: dict, vocab: Vocab, ids: np.ndarray, starts: np.ndarray) -> str:
+    """What is wrong with a cache entry ("" when nothing is)."""
+    if ids.ndim != 1 or ids.dtype != vocab.id_dtype or len(ids) != meta["tokens"]:
+        return f"{len(ids)} ids of type {ids.dtype}, expected {meta['tokens']} of type {vocab.id_dtype}"
+    if starts.ndim != 1 or len(starts) < 2 or starts[0] != 0 or starts[-1] != len(ids) or np.any(np.diff(starts) < 0):
+        return "its document boundaries do not fit its ids"
+    if _ids_hash(ids) != meta["ids_hash"]:
+        return "its ids are not the ones written"
+    return ""
 
 
 def _store(key: str | None, data: TokenizedCorpus) -> TokenizedCorpus | None:
-    """Write the entry atomically (a temporary folder, renamed); return it memory-mapped.
+    """Write the entry (a temporary folder, renamed; ``meta.json`` last); return it memory-mapped.
 
-    A cache that cannot be written only costs time next run: None, and the caller keeps its arrays.
+    A cache that cannot be written only costs time next run: a warning, and the caller keeps
+    its arrays.
     """
     if key is None:
         return None
@@ -166,11 +180,15 @@ def _store(key: str | None, data: TokenizedCorpus) -> TokenizedCorpus | None:
         tmp = Path(tempfile.mkdtemp(dir=root, prefix=".tmp-"))
         np.save(tmp / "ids.npy", data.ids)
         np.save(tmp / "starts.npy", data.starts)
-        meta = {"vocab": data.vocab.to_dict(), "kind": data.kind, "sources": data.sources, "notes": data.notes}
+        meta = {"vocab": data.vocab.to_dict(), "kind": data.kind, "sources": data.sources, "notes": data.notes,
+                "tokens": int(len(data.ids)), "ids_hash": _ids_hash(data.ids)}
         (tmp / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
+        shutil.rmtree(root / key, ignore_errors=True)  # a damaged entry of the same key
         os.replace(tmp, root / key)
         tmp = None
-    except OSError:
+    except OSError as exc:
+        warn(f"could not write the token cache under {root} ({exc.strerror or exc}); "
+             "the text will be encoded again next time")
         return None
     finally:
         if tmp is not None:

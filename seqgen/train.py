@@ -1,18 +1,14 @@
-"""The training loop: AdamW, warm-up then cosine decay, clipping, early stopping, checkpoints.
+"""Training a model: read and tokenise the data, set up (or resume) the run folder, then train the
+model the way its type trains: the gradient loop (``loop.py``) or counting (``counting.py``).
 
-It knows nothing about the model beyond ``model.loss`` and reports through ``on_event`` so that
-the CLI (or a test) decides how to show progress. Events: ("prepare", info) while reading the
-data is slow, ("start", info), ("step", info), ("note", {"message"}),
-("eval", info), ("warning", {"message"}), ("end", info).
+Events go to ``on_event(kind, info)`` (see ``loop.py``); ("prepare", info) reports slow reading
+(music21 checking tunes), ("start", info) the run about to train.
 """
 
 from __future__ import annotations
 
-import math
+import contextlib
 import threading
-import time
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -20,18 +16,113 @@ import torch
 
 from . import checkpoint, runs
 from .batches import BatchStream
-from .device import choose_device, resolve_precision
-from .config import ModelConfig, TrainConfig, from_dict
-from .errors import CorpusError, SeqgenError, UsageError
-from .evaluate import score_rnn
-from .model import RNNLM, count_parameters
-from .step import Stepper
+from .config import TrainConfig, from_dict
+from .device import available_memory, format_bytes
+from .distributed import World
+from .errors import CorpusError, UsageError, warn
+from .loop import OnEvent, Trainer, TrainResult
+from .models import model_class
+from .schedule import Progress, limit_reached
 from .tokens import TokenizedCorpus, TokenSplit, split_ids, tokenize_corpus
-from .vocab import Vocab
+from .vocab import UNK_ID, Vocab
 
-OnEvent = Callable[[str, dict], None]
 MAX_STORED_VAL_TOKENS = 2_000_000  # held-out ids kept in the checkpoint for `seqgen eval`
-_MAX_BAD_STEPS = 5  # consecutive non-finite losses before training gives up
+# What may change when a run is resumed: its limits, and where and how precisely it computes.
+RESUMABLE = ("epochs", "max_steps", "time_budget", "patience", "eval_every", "eval_tokens", "device", "precision")
+
+__all__ = ["TrainResult", "new_run", "resume_run", "train"]
+
+
+def train(specs: list[str], model_cfg, cfg: TrainConfig, out_dir: Path | None = None, encoding: str = "utf-8",
+          on_event: OnEvent | None = None, stop: threading.Event | None = None, overwrite: bool = False,
+          world: World | None = None) -> TrainResult:
+    """Train a new model of the type whose configuration ``model_cfg`` is, on ``specs``."""
+    return new_run(specs, model_cfg, cfg, out_dir, encoding, on_event, stop, overwrite, world)
+
+
+def new_run(specs: list[str], model_cfg, cfg: TrainConfig, out_dir: Path | None = None, encoding: str = "utf-8",
+            on_event: OnEvent | None = None, stop: threading.Event | None = None, overwrite: bool = False,
+            world: World | None = None) -> TrainResult:
+    emit = on_event or (lambda kind, info: None)
+    cls = _model_type_of(model_cfg)
+    cfg.validate()
+    model_cfg.validate()
+    world = world or World.single(cfg.device)
+    data = _tokenize(specs, cfg, encoding, None, emit)
+    split = split_ids(data, cfg.val_fraction, cfg.seed)
+    stream = BatchStream(split.train, cfg.batch_size, cfg.seq_len, world.rank, world.size) \
+        if cls.trained_by == "gradient" else None
+    _check_held_out(split)
+    if cls.trained_by == "gradient":
+        _fits_in_memory(model_cfg, len(data.vocab), cfg, world)
+    run_dir = runs.make_dir(Path(out_dir) if out_dir else runs.new_run_dir(specs, cfg.level, _tag(cls, model_cfg)))
+    record = {"vocab": data.vocab.to_dict(), "data": data_record(data, split, encoding, cfg)}
+    if cls.trained_by == "counting":
+        from .counting import count
+
+        with runs.RunLock(run_dir):
+            runs.claim_for_new_run(run_dir, overwrite)
+            return count(cls, model_cfg, cfg, split, record, run_dir, emit)
+    torch.manual_seed(cfg.seed)
+    model = cls.build(model_cfg, len(data.vocab))
+    with runs.RunLock(run_dir) if world.is_main else contextlib.nullcontext():
+        if world.is_main:
+            runs.claim_for_new_run(run_dir, overwrite)
+        trainer = Trainer(model, cfg, stream, split.val, record, run_dir, world, emit, stop)
+        _announce(trainer, data, split, emit)
+        return trainer.run()
+
+
+def resume_run(path: Path, changes: dict | None = None, out_dir: Path | None = None,
+               on_event: OnEvent | None = None, stop: threading.Event | None = None, overwrite: bool = False,
+               world: World | None = None) -> TrainResult:
+    """Continue the run saved in checkpoint ``path``.
+
+    ``changes`` may set the run's limits and where it computes (``RESUMABLE``); anything else
+    would make it another run and is refused. ``time_budget`` means this much more time.
+    """
+    emit = on_event or (lambda kind, info: None)
+    path, changes = Path(path), dict(changes or {})
+    state = checkpoint.load(path)
+    cls = model_class(state["model_type"])
+    if cls.trained_by != "gradient":
+        raise UsageError(f"{path} is a {cls.name} model, made by counting in one go; --resume continues runs "
+                         "trained step by step: train it again instead")
+    stored = {**state["model_config"], **state["train_config"]}
+    fixed = sorted(k for k, v in changes.items() if k not in RESUMABLE and (k not in stored or stored[k] != v))
+    if fixed:
+        names = ", ".join(f"--{k.replace('_', '-')} (the run has {stored.get(k, 'none')}, given {changes[k]})"
+                          for k in fixed)
+        raise UsageError(f"cannot change {names} when resuming: a run keeps its model and data settings; start a "
+                         "new run for other settings")
+    changes = {k: v for k, v in changes.items() if k in RESUMABLE}
+    cfg = from_dict(TrainConfig, state["train_config"])
+    progress = Progress(**state["progress"])
+    if "time_budget" in changes:
+        changes["time_budget"] = progress.elapsed + changes["time_budget"]  # "this much more"
+    for name, value in changes.items():
+        setattr(cfg, name, value)
+    cfg.validate()
+    reached = limit_reached(cfg, progress)
+    if reached:
+        raise UsageError(f"this run has already reached its limit ({reached}, at step {progress.step}); give "
+                         "--max-steps, --epochs or --time-budget to train it further")
+    run_dir = Path(out_dir) if out_dir else path.parent
+    world = world or World.single(cfg.device)
+    data = _tokenize(list(state["data"]["sources"]), cfg, state["data"].get("encoding", "utf-8"),
+                     Vocab.from_dict(state["vocab"]), emit)
+    split = split_ids(data, cfg.val_fraction, cfg.seed)
+    if len(split.train) != state["data"]["train_tokens"]:
+        raise CorpusError("the training text changed since this run started; --resume needs the same files")
+    stream = BatchStream(split.train, cfg.batch_size, cfg.seq_len, world.rank, world.size)
+    model, _ = checkpoint.load_model(state, source=path)
+    record = {"vocab": state["vocab"], "data": state["data"]}
+    with runs.RunLock(runs.make_dir(run_dir)) if world.is_main else contextlib.nullcontext():
+        if world.is_main:
+            _claim_for_resume(path, run_dir, progress.step, overwrite)
+        trainer = Trainer(model, cfg, stream, split.val, record, run_dir, world, emit, stop, state)
+        _announce(trainer, data, split, emit)
+        return trainer.run()
 
 
 def data_record(corpus: TokenizedCorpus, split: TokenSplit, encoding: str, cfg: TrainConfig) -> dict:
@@ -41,240 +132,75 @@ def data_record(corpus: TokenizedCorpus, split: TokenSplit, encoding: str, cfg: 
             "val_ids": torch.from_numpy(np.asarray(split.val[:MAX_STORED_VAL_TOKENS], dtype=np.int32))}
 
 
-@dataclass
-class TrainResult:
-    run_dir: Path
-    best_path: Path
-    last_path: Path
-    best_val_loss: float
-    step: int
-    reason: str  # why training stopped: epochs, max-steps, time-budget, early-stop, interrupted
+def _model_type_of(model_cfg) -> type:
+    from .models import model_types
+
+    for name in model_types():
+        if isinstance(model_cfg, model_class(name).Config):
+            return model_class(name)
+    raise UsageError(f"no model type is configured by {type(model_cfg).__name__}")
 
 
-@dataclass
-class _Progress:
-    step: int = 0
-    epoch: int = 0
-    batch_index: int = 0
-    elapsed: float = 0.0
-    tokens_seen: int = 0
-    best_val_loss: float = math.inf
-    bad_evals: int = 0
-    lr_scale: float = 1.0  # halved when a step's loss is not finite, or validation loss plateaus
+def _tag(cls: type, model_cfg) -> str:
+    """The model's part of a run folder's name: the cell (lstm, gru, rnn), or e.g. ngram5."""
+    return getattr(model_cfg, "cell", None) or f"{cls.name}{getattr(model_cfg, 'order', '')}"
 
 
-def lr_at(cfg: TrainConfig, p: _Progress, batches_per_epoch: int) -> float:
-    """Linear warm-up, then cosine decay to a tenth of --lr over whichever limit binds first."""
-    done = [(p.epoch + p.batch_index / batches_per_epoch) / cfg.epochs]
-    if cfg.max_steps:
-        done.append(p.step / cfg.max_steps)
-    if cfg.time_budget:
-        done.append(p.elapsed / cfg.time_budget)
-    frac = min(1.0, max(done))
-    warm = min(1.0, (p.step + 1) / cfg.warmup_steps) if cfg.warmup_steps else 1.0
-    return cfg.lr * p.lr_scale * warm * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * frac)))
-
-
-def train(specs: list[str], model_cfg: ModelConfig, cfg: TrainConfig, out_dir: Path | None = None,
-          encoding: str = "utf-8", resume: Path | None = None, on_event: OnEvent | None = None,
-          stop: threading.Event | None = None) -> TrainResult:
-    """Train a model on the text in ``specs`` (or continue the run in ``resume``)."""
-    emit = on_event or (lambda kind, info: None)
-    state = checkpoint.load(resume) if resume else None
-    if state is not None:
-        if state["model_type"] != "rnn":
-            raise UsageError(f"{resume} is not a recurrent-model checkpoint; --resume works for those only")
-        model_cfg = from_dict(ModelConfig, state["model_config"])
-        stored = from_dict(TrainConfig, state["train_config"])
-        # Limits may be raised and the machine may change on resume; what shapes the run stays.
-        for name in ("epochs", "max_steps", "time_budget", "patience", "device", "precision"):
-            setattr(stored, name, getattr(cfg, name))
-        cfg = stored
-        specs = specs or list(state["data"]["sources"])
-        encoding = state["data"].get("encoding", encoding)
-        out_dir = out_dir or Path(resume).parent
-    cfg.validate()
-    model_cfg.validate()
-    data = tokenize_corpus(specs, cfg.level, cfg.max_vocab, cfg.min_count, encoding,
-                           vocab=Vocab.from_dict(state["vocab"]) if state else None,
+def _tokenize(specs: list[str], cfg: TrainConfig, encoding: str, vocab: Vocab | None, emit: OnEvent) -> TokenizedCorpus:
+    data = tokenize_corpus(specs, cfg.level, cfg.max_vocab, cfg.min_count, encoding, vocab=vocab,
                            on_progress=lambda done, total: emit(
                                "prepare", {"message": "checking tunes with music21", "done": done, "total": total}))
-    vocab = data.vocab
-    split = split_ids(data, cfg.val_fraction, cfg.seed)
-    if state and len(split.train) != state["data"]["train_tokens"]:
-        raise CorpusError("the training text changed since this run started; --resume needs the same files")
-    stream = BatchStream(split.train, cfg.batch_size, cfg.seq_len)
+    if len(data.vocab) <= 2:
+        raise UsageError("the vocabulary holds no tokens besides <unk> and <eos>: every word was too rare; "
+                         "lower --min-count or raise --max-vocab")
+    unknown = np.count_nonzero(data.ids == UNK_ID) / max(len(data.ids), 1)
+    if vocab is None and unknown > 0.5:
+        warn(f"{unknown:.0%} of the training tokens are <unk> (rarer than --min-count or beyond --max-vocab): "
+             "the model will mostly learn <unk>; lower --min-count or raise --max-vocab")
+    return data
+
+
+def _check_held_out(split: TokenSplit) -> None:
     if len(split.val) < 2:
         raise CorpusError("too little text to hold any out for validation; give more text or raise --val-fraction")
-    model_cfg.vocab_size = len(vocab)
-    run_dir = runs.make_dir(out_dir or runs.new_run_dir(specs, cfg.level, model_cfg.cell))
-    with runs.RunLock(run_dir):
-        return _Loop(model_cfg, cfg, vocab, data, split, stream, run_dir, encoding, emit, stop, state).run()
 
 
-class _Loop:
-    """One training run; holds everything a checkpoint needs so that saving is one call."""
+def _fits_in_memory(model_cfg, vocab_size: int, cfg: TrainConfig, world: World) -> None:
+    """Refuse a model that cannot be trained in this device's memory, before building it."""
+    count = getattr(model_cfg, "parameters", None)
+    free = available_memory(world.device)
+    if count is None or free is None:
+        return
+    params = count(vocab_size)
+    # fp32 weights, gradients and two AdamW moments; activations of one batch, kept for backward
+    width = getattr(model_cfg, "hidden", 0) * getattr(model_cfg, "layers", 1) * 6 + vocab_size
+    need = 16 * params + 8 * cfg.batch_size * cfg.seq_len * width
+    if need > free:
+        raise UsageError(f"this model has {params:,} parameters and needs about {format_bytes(need)} of memory to "
+                         f"train; {world.device.type} has {format_bytes(free)} free: lower --hidden, --layers "
+                         "or --batch-size")
 
-    def __init__(self, model_cfg: ModelConfig, cfg: TrainConfig, vocab: Vocab, corpus: TokenizedCorpus,
-                 split: TokenSplit, stream: BatchStream, run_dir: Path, encoding: str,
-                 emit: OnEvent, stop: threading.Event | None, state: dict | None):
-        self.cfg, self.vocab, self.stream, self.run_dir, self.emit = cfg, vocab, stream, run_dir, emit
-        self.stop = stop or threading.Event()
-        self.device = choose_device(cfg.device)
-        self.precision = resolve_precision(cfg.precision, self.device)
-        torch.manual_seed(cfg.seed)
-        self.model = RNNLM(model_cfg).to(self.device)
-        self.stepper = Stepper(self.model, self.device, self.precision, cfg.lr, cfg.weight_decay, cfg.clip)
-        self.val = split.val
-        self.data = data_record(corpus, split, encoding, cfg)
-        self.p = _Progress()
-        self.hidden = None
-        if state:
-            self._restore(state)
-        self.best_path, self.last_path = run_dir / "best.pt", run_dir / "last.pt"
-        emit("start", {"run_dir": str(run_dir), "device": str(self.device), "params": count_parameters(self.model),
-                       "vocab": len(vocab), "train_tokens": len(split.train), "val_tokens": len(split.val),
-                       "batches_per_epoch": len(stream), "notes": corpus.notes, "resumed_at": self.p.step})
 
-    def _restore(self, state: dict) -> None:
-        self.model.load_state_dict(state["model_state"])
-        self.stepper.load_state_dict(state)
-        self.p = _Progress(**state["progress"])
-        torch.set_rng_state(state["rng"]["torch"])
-        hidden = state.get("hidden")
-        if hidden is not None:
-            self.hidden = tuple(h.to(self.device) for h in hidden) if isinstance(hidden, (tuple, list)) \
-                else hidden.to(self.device)
-            if isinstance(self.hidden, tuple) and self.model.config.cell != "lstm":
-                self.hidden = self.hidden[0]
+def _claim_for_resume(path: Path, run_dir: Path, step: int, overwrite: bool) -> None:
+    """A resumed run never quietly replaces later work: a last.pt further along, or another run."""
+    last = run_dir / "last.pt"
+    if run_dir.resolve() != path.parent.resolve():
+        runs.claim_for_new_run(run_dir, overwrite)
+        return
+    if path.resolve() == last.resolve() or not last.exists():
+        return
+    later = checkpoint.load(last)["progress"]["step"]
+    if later > step and not overwrite:
+        raise UsageError(f"{last} is further along (step {later}) than {path.name} (step {step}); resume from "
+                         f"last.pt, or pass --overwrite to go back to {path.name} (last.pt and the metrics after "
+                         f"step {step} are then replaced)")
+    runs.keep_metrics_until(run_dir, step)
 
-    # -- the loop -------------------------------------------------------------------------------
-    def run(self) -> TrainResult:
-        cfg, p = self.cfg, self.p
-        reason, since_eval, bad_steps = "", [], 0
-        clock = time.perf_counter() - p.elapsed
-        tick, tick_tokens = time.perf_counter(), 0
-        eval_cost = 0.0
-        while not reason:
-            if p.epoch >= cfg.epochs:
-                reason = "epochs"
-                break
-            if p.batch_index >= len(self.stream):
-                p.epoch, p.batch_index, self.hidden = p.epoch + 1, 0, None  # the stream starts over
-                continue
-            if self.stop.is_set():
-                reason = "interrupted"
-                break
-            if cfg.max_steps and p.step >= cfg.max_steps:
-                reason = "max-steps"
-                break
-            if cfg.time_budget and p.elapsed + eval_cost >= cfg.time_budget:
-                reason = "time-budget"
-                break
-            loss = self._step(lr_at(cfg, p, len(self.stream)))
-            p.elapsed = time.perf_counter() - clock
-            if loss is None:
-                bad_steps += 1
-                p.lr_scale *= 0.5
-                self.emit("warning", {"message": f"step {p.step}: loss is not finite; skipped it and halved the learning rate"})
-                if bad_steps >= _MAX_BAD_STEPS:
-                    raise SeqgenError(
-                        f"training diverged: {bad_steps} steps in a row had a non-finite loss; "
-                        f"the last good checkpoints are in {self.run_dir}; try a lower --lr")
-                continue
-            bad_steps = 0
-            since_eval.append(loss)
-            tick_tokens += self.stream.batch_size * self.stream.seq_len
-            if p.step % 10 == 0 or p.step == 1:
-                now = time.perf_counter()
-                self.emit("step", {"step": p.step, "epoch": p.epoch, "loss": loss, "lr": self.stepper.lr,
-                                   "tokens_per_s": tick_tokens / max(now - tick, 1e-9), "elapsed": p.elapsed,
-                                   "progress": self._fraction()})
-                tick, tick_tokens = now, 0
-            if p.step % cfg.eval_every == 0:
-                started = time.perf_counter()
-                if self._evaluate(since_eval):
-                    reason = "early-stop"
-                since_eval = []
-                eval_cost = time.perf_counter() - started
-        if since_eval or not self.last_path.exists():
-            self._evaluate(since_eval)
-        else:
-            self._save(self.last_path)
-        self.emit("end", {"reason": reason, "step": p.step, "best_val_loss": p.best_val_loss,
-                          "best_path": str(self.best_path), "last_path": str(self.last_path)})
-        return TrainResult(self.run_dir, self.best_path, self.last_path, p.best_val_loss, p.step, reason)
 
-    def _step(self, lr: float) -> float | None:
-        x, y = self.stream.batch(self.p.batch_index)
-        self.p.batch_index += 1
-        loss, self.hidden = self.stepper.step(x, y, self.hidden, lr)
-        if loss is not None:
-            self.p.step += 1
-            self.p.tokens_seen += x.numel()
-        return loss
-
-    def _fraction(self) -> float:
-        cfg, p = self.cfg, self.p
-        done = [(p.epoch + p.batch_index / len(self.stream)) / cfg.epochs]
-        if cfg.max_steps:
-            done.append(p.step / cfg.max_steps)
-        if cfg.time_budget:
-            done.append(p.elapsed / cfg.time_budget)
-        return min(1.0, max(done))
-
-    def _evaluate(self, train_losses: list[float]) -> bool:
-        """Score held-out text, save checkpoints; return True when early stopping says stop."""
-        cfg, p = self.cfg, self.p
-        val = self.val[: cfg.eval_tokens] if cfg.eval_tokens else self.val
-        score = score_rnn(self.model, val, self.device, self.precision)
-        val_loss = score.cross_entropy
-        improved = math.isfinite(val_loss) and val_loss < p.best_val_loss
-        if improved:
-            p.best_val_loss, p.bad_evals = val_loss, 0
-        else:
-            p.bad_evals += 1
-            # Reduce on plateau: halfway to early stopping, halve the learning rate and see whether
-            # the model improves again at the smaller step. Only when no step or time limit is set:
-            # the cosine decay then spans --epochs, which early stopping usually cuts short while
-            # the rate is still high. With a limit the cosine brings the rate down in time, and
-            # halving as well ended a 10-minute tiny-shakespeare run at 8 minutes at 1.421 nats/char,
-            # against 1.41 after the full 10 minutes without.
-            plateau = max(1, cfg.patience // 2)
-            open_ended = not cfg.max_steps and not cfg.time_budget
-            if open_ended and cfg.patience and p.bad_evals % plateau == 0 and p.bad_evals < cfg.patience:
-                p.lr_scale *= 0.5
-                self.emit("note", {"message": f"no improvement in {p.bad_evals} validations: learning rate halved"})
-        record = {"step": p.step, "epoch": p.epoch, "tokens": p.tokens_seen, "elapsed": round(p.elapsed, 2),
-                  "train_loss": float(np.mean(train_losses)) if train_losses else None,
-                  "val_loss": val_loss, "val_ppl": score.perplexity, "lr": self.stepper.lr,
-                  "best": improved}
-        if runs.is_main_process():
-            runs.append_metrics(self.run_dir, record)
-            # A non-finite model is never saved over a good one.
-            if math.isfinite(val_loss):
-                self._save(self.last_path)
-                if improved:
-                    self._save(self.best_path)
-            runs.plot_loss_curve(self.run_dir)
-        self.emit("eval", record)
-        return bool(cfg.patience) and p.bad_evals >= cfg.patience
-
-    def _save(self, path: Path) -> None:
-        if not runs.is_main_process():
-            return
-        hidden = self.hidden
-        payload = {
-            "model_type": "rnn",
-            "model_config": self.model.config.to_dict(),
-            "model_state": self.model.state_dict(),
-            "vocab": self.vocab.to_dict(),
-            "train_config": self.cfg.to_dict(),
-            **self.stepper.state_dict(),
-            "progress": vars(self.p).copy(),
-            "rng": {"torch": torch.get_rng_state()},
-            "hidden": tuple(h.cpu() for h in hidden) if isinstance(hidden, tuple) else (
-                hidden.cpu() if hidden is not None else None),
-            "data": self.data,
-        }
-        checkpoint.save(payload, path)
+def _announce(trainer: Trainer, data: TokenizedCorpus, split: TokenSplit, emit: OnEvent) -> None:
+    model = trainer.stepper.module
+    emit("start", {"run_dir": str(trainer.run_dir), "device": str(trainer.device), "precision": trainer.precision,
+                   "params": sum(p.numel() for p in model.parameters()), "vocab": len(data.vocab),
+                   "train_tokens": len(split.train), "val_tokens": len(split.val), "model": model.describe(),
+                   "batches_per_epoch": len(trainer.stream), "notes": data.notes, "resumed_at": trainer.p.step,
+                   "world": trainer.world.size})

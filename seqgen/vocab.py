@@ -87,24 +87,32 @@ def _count_words(text: str) -> Counter[str]:
     return counts
 
 
-def join_words(words: Iterable[str]) -> str:
-    """Join word tokens back into readable text: no space before punctuation, newline for <eos>."""
-    out: list[str] = []
-    glue = True  # no space before the first word of a line
-    quote_open = False  # straight quotes alternate: opening hugs the next word, closing the last
-    for word in words:
+class WordJoiner:
+    """Joins word tokens into readable text one at a time: no space before punctuation, a newline
+    for ``<eos>``. What a word looks like depends only on the words just before it, so a joiner
+    keeps two flags, not the text: streaming a sample costs the same at any length."""
+
+    def __init__(self):
+        self.glue = True  # no space before the first word of a line
+        self.quote_open = False  # straight quotes alternate: opening hugs the next word, closing the last
+
+    def add(self, word: str) -> str:
+        """The text that ``word`` adds."""
         if word == EOS:
-            out.append("\n")
-            glue, quote_open = True, False
-            continue
-        closing = word == '"' and quote_open
-        if not glue and not closing and word not in _NO_SPACE_BEFORE:
-            out.append(" ")
-        out.append(word)
+            self.glue, self.quote_open = True, False
+            return "\n"
+        closing = word == '"' and self.quote_open
+        space = "" if self.glue or closing or word in _NO_SPACE_BEFORE else " "
         if word == '"':
-            quote_open = not quote_open
-        glue = word in _NO_SPACE_AFTER or (word == '"' and quote_open)
-    return "".join(out)
+            self.quote_open = not self.quote_open
+        self.glue = word in _NO_SPACE_AFTER or (word == '"' and self.quote_open)
+        return space + word
+
+
+def join_words(words: Iterable[str]) -> str:
+    """Join word tokens back into readable text (see ``WordJoiner``)."""
+    joiner = WordJoiner()
+    return "".join(joiner.add(w) for w in words)
 
 
 class Vocab:

@@ -70,3 +70,11 @@ def _quiet_threads():
 def tools(monkeypatch):
     """External programs stood in at the Python boundary; none installed until a test says so."""
     return stand_in_tools(monkeypatch)
+
+
+@pytest.fixture(scope="session")
+def music_run(tmp_path_factory):
+    """A small model of folk tunes (music21's own collection): its tunes mostly parse."""
+    out = tmp_path_factory.mktemp("runs") / "music"
+    return train(["builtin:folk"], tiny_model(hidden=96), tiny_train(max_steps=150, seq_len=64, eval_every=75),
+                 out_dir=out)

@@ -12,7 +12,8 @@ from pydoc_data.topics import topics
 from typer.testing import CliRunner
 
 from seqgen.cli import app
-from seqgen.config import ModelConfig, TrainConfig
+from seqgen.config import TrainConfig
+from seqgen.models.rnn_config import ModelConfig
 
 PROSE = "\n".join(topics[k] for k in sorted(topics))  # ~470k characters of Python documentation
 # A model that trains in a second or two through the CLI.

@@ -3,9 +3,9 @@
 import torch
 
 from seqgen.bench import _ReferenceLM, lstm_flops_per_token, sampling_speed, tokenise_speed, train_throughput
-from seqgen.config import ModelConfig
+from seqgen.models.rnn_config import ModelConfig
 from seqgen.device import autocast, cpu_has_fast_bf16
-from seqgen.model import RNNLM
+from seqgen.models.rnn import RNNLM
 
 
 def test_fast_path_and_reference_give_the_same_loss():

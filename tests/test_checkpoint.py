@@ -35,16 +35,17 @@ def test_future_format_version(tmp_path, char_run):
         checkpoint.load(path)
 
 
-def test_atomic_save_keeps_old_file_when_writing_fails(tmp_path, monkeypatch):
+def test_atomic_save_keeps_old_file_when_writing_fails(tmp_path, monkeypatch, char_run):
     path = tmp_path / "last.pt"
-    checkpoint.save({"model_type": "rnn", "vocab": {}, "data": {}, "n": 1}, path)
+    payload = checkpoint.load(char_run.best_path)
+    checkpoint.save({**payload, "n": 1}, path)
 
     def disk_full(*args, **kwargs):  # some file systems report a full disk only when flushing
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(os, "fsync", disk_full)
     with pytest.raises(CheckpointError, match="No space left"):
-        checkpoint.save({"model_type": "rnn", "vocab": {}, "data": {}, "n": 2}, path)
+        checkpoint.save({**payload, "n": 2}, path)
     monkeypatch.undo()
     assert checkpoint.load(path)["n"] == 1
     assert [p.name for p in tmp_path.iterdir()] == ["last.pt"]

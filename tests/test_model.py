@@ -1,10 +1,11 @@
 import pytest
 import torch
 
-from seqgen.config import ModelConfig
+from seqgen.models.rnn_config import ModelConfig
 from seqgen.errors import UsageError
 from seqgen.device import autocast
-from seqgen.model import IGNORE, RNNLM, FastDropout, adaptive_target_log_probs, detach
+from seqgen.models.adaptive import adaptive_target_log_probs
+from seqgen.models.rnn import IGNORE, RNNLM, FastDropout, detach
 
 
 @pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])

@@ -8,12 +8,12 @@ import re
 import pytest
 from typer.testing import CliRunner
 
-from seqgen import cli_music
 from seqgen.cli import app
 from seqgen.errors import MusicError, SeqgenError
 from seqgen.music import export
 from seqgen.music.abc import builtin_paths, clean_tune, split_tunes
 from seqgen.music.export import export_abc_file, tune_to_midi
+from seqgen.music import tunes
 from seqgen.music.tunes import TUNE_TOP_P
 from seqgen.music.notes import midi_notes, notes_differ, score_notes
 from seqgen.music.m21 import parse_abc
@@ -212,9 +212,9 @@ def test_train_and_sample_tunes_through_cli(in_tmp, monkeypatch):
     assert unwritable.exit_code == 1 and "in the way" in unwritable.stderr
 
     used = []  # music models sample with nucleus sampling unless told otherwise
-    monkeypatch.setattr(cli_music, "write_tunes", lambda model, vocab, count, cfg, *rest: used.append(cfg.top_p))
-    runner.invoke(app, ["sample", "--tunes", "1"])
-    runner.invoke(app, ["sample", "--tunes", "1", "--top-p", "1.0"])
+    monkeypatch.setattr(tunes, "sample_tunes", lambda model, vocab, count, cfg, *rest, **kw: used.append(cfg.top_p))
+    runner.invoke(app, ["sample", "--tunes", "1", "--out", str(in_tmp / "t1")])
+    runner.invoke(app, ["sample", "--tunes", "1", "--top-p", "1.0", "--out", str(in_tmp / "t2")])
     assert used == [TUNE_TOP_P, 1.0]
 
 
@@ -239,3 +239,47 @@ def test_cli_train_on_bad_tunes(in_tmp, make, words):
 
 def test_music_error_is_a_seqgen_error():
     assert issubclass(MusicError, SeqgenError) and MusicError("x").exit_code == 1
+
+
+def test_a_batch_of_tunes_never_mixes_with_an_earlier_one(in_tmp):
+    assert runner.invoke(app, ["train", "builtin:folk", *TINY, "--out", "run"]).exit_code == 0
+    first = runner.invoke(app, ["sample", "run/best.pt", "--tunes", "2", "--keep-invalid", "--seed", "1", "--out", "tunes"])
+    assert first.exit_code == 0, first.stderr
+    before = {p.name: p.read_bytes() for p in (in_tmp / "tunes").iterdir()}
+    again = runner.invoke(app, ["sample", "run/best.pt", "--tunes", "1", "--keep-invalid", "--seed", "2", "--out", "tunes"])
+    assert again.exit_code == 1 and "already holds tunes of an earlier batch" in again.stderr
+    assert {p.name: p.read_bytes() for p in (in_tmp / "tunes").iterdir()} == before
+    replaced = runner.invoke(app, ["sample", "run/best.pt", "--tunes", "1", "--keep-invalid", "--seed", "2",
+                                   "--out", "tunes", "--overwrite"])
+    assert replaced.exit_code == 0 and {p.name[:3] for p in (in_tmp / "tunes").glob("*.abc")} == {"001"}
+
+
+def test_no_valid_tune_is_a_failure_with_a_hint(in_tmp):
+    assert runner.invoke(app, ["train", "builtin:folk", *TINY, "--max-steps", "1", "--out", "run"]).exit_code == 0
+    result = runner.invoke(app, ["sample", "run/best.pt", "--tunes", "2", "--out", "tunes"])
+    assert result.exit_code == 1, result.stderr
+    assert "none of the 10 tunes drawn passed its check" in result.stderr and "--keep-invalid" in result.stderr
+    assert not list((in_tmp / "tunes").glob("*.abc"))
+    kept = runner.invoke(app, ["sample", "run/best.pt", "--tunes", "2", "--out", "kept", "--keep-invalid"])
+    assert kept.exit_code == 0 and len(list((in_tmp / "kept").glob("*-invalid.abc"))) == 2
+
+
+def test_export_counts_truly_and_never_overwrites(tmp_path):
+    for folder in ("a", "b"):  # two files of the same name, tunes of the same title
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "t.abc").write_text(RAW)
+    args = ["export", str(tmp_path / "a" / "t.abc"), str(tmp_path / "b" / "t.abc"), "--out", str(tmp_path / "midi")]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.stderr
+    assert sorted(p.name for p in (tmp_path / "midi").iterdir()) == ["t-0001-the-test-reel.mid",
+                                                                     "t-2-0001-the-test-reel.mid"]
+    assert re.search(r"MIDI files written.*│\s+2 │", result.stdout)
+    again = runner.invoke(app, args)
+    assert again.exit_code == 1 and "exists" in again.stderr and "--overwrite" in again.stderr
+    assert runner.invoke(app, [*args, "--overwrite"]).exit_code == 0
+
+
+def test_export_that_writes_nothing_fails(tmp_path):
+    (tmp_path / "bad.abc").write_text("X:1\nT:Broken\nM:4/4\nK:C\nA/0 B [[[[\n")
+    result = runner.invoke(app, ["export", str(tmp_path / "bad.abc"), "--out", str(tmp_path / "midi")])
+    assert result.exit_code == 1 and "no MIDI file was written" in result.stderr

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from seqgen import cli_music
+from seqgen.cli import music as cli_music
 from seqgen.errors import MusicError
 from seqgen.music import tools as real_tools
 from seqgen.music.abc import clean_tune
@@ -112,13 +112,18 @@ def test_an_unexpected_error_is_not_taken_for_a_lilypond_failure(tools, tmp_path
         render_sheet(parse_abc(clean_tune(RAW)), tmp_path / "t.png")
 
 
-def test_sampled_tunes_get_audio_and_sheet_music_or_a_note_on_what_to_install(tools, tmp_path, monkeypatch, capsys):
-    from seqgen.music import tunes
+class OneTune:
+    """A music model that always draws the same valid tune."""
 
-    tune = clean_tune(RAW)
-    monkeypatch.setattr(tunes, "sample_tunes", lambda *args, **kwargs: tunes.TuneBatch(
-        valid=[(tune, check_tune(tune))], attempts=1, first_try_valid=1))
-    cli_music.write_tunes(None, None, 1, None, tmp_path / "none", False, wav=True, sheet=True)
+    def tunes(self, count, **settings):
+        from seqgen.music.tunes import TuneBatch
+
+        tune = clean_tune(RAW)
+        return TuneBatch(valid=[(tune, check_tune(tune))], attempts=1, first_try_valid=1)
+
+
+def test_sampled_tunes_get_audio_and_sheet_music_or_a_note_on_what_to_install(tools, tmp_path, capsys):
+    cli_music.write_tunes(OneTune(), 1, tmp_path / "none", False, False, wav=True, sheet=True)
     assert sorted(p.name for p in (tmp_path / "none").iterdir()) == ["001.abc", "001.mid", "001.musicxml"]
     said = " ".join(capsys.readouterr().err.split())
     assert "note: audio needs fluidsynth: apt-get install fluidsynth" in said
@@ -126,7 +131,7 @@ def test_sampled_tunes_get_audio_and_sheet_music_or_a_note_on_what_to_install(to
     tools.install("fluidsynth", fluidsynth_writing)
     tools.install("lilypond", lilypond_engraving)
     tools.soundfont = tmp_path / "gm.sf2"
-    cli_music.write_tunes(None, None, 1, None, tmp_path / "all", False, wav=True, sheet=True)
+    cli_music.write_tunes(OneTune(), 1, tmp_path / "all", False, False, wav=True, sheet=True)
     assert sorted(p.name for p in (tmp_path / "all").iterdir()) == ["001.abc", "001.mid", "001.pdf", "001.png",
                                                                     "001.wav"]
     assert "note:" not in capsys.readouterr().err

@@ -2,8 +2,9 @@
 
 import torch
 
-from seqgen.config import ModelConfig, SampleConfig
-from seqgen.model import RNNLM
+from seqgen.config import SampleConfig
+from seqgen.models.rnn_config import ModelConfig
+from seqgen.models.rnn import RNNLM
 from seqgen.music.tunes import HeaderOrder
 from seqgen.sample import generate
 from seqgen.vocab import Vocab

@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from seqgen.cli import app
 from seqgen.errors import UsageError
-from seqgen.ngram import KneserNeyLM
+from seqgen.models.ngram import KneserNeyLM
 from seqgen.vocab import Vocab
 
 runner = CliRunner()
@@ -76,26 +76,28 @@ def test_more_context_predicts_better(char_data):
 def test_state_survives_a_safe_checkpoint(char_data, tmp_path):
     vocab, train, val = char_data
     model = KneserNeyLM.fit(train, len(vocab), 3)
-    state = {k: torch.from_numpy(v) if isinstance(v, np.ndarray) else v for k, v in model.state_dict().items()}
-    torch.save(state, tmp_path / "ngram.pt")
+    torch.save({"config": model.config_dict(), "state": model.state()}, tmp_path / "ngram.pt")
     loaded = torch.load(tmp_path / "ngram.pt", weights_only=True)
-    again = KneserNeyLM.from_state_dict({k: v.numpy() if isinstance(v, torch.Tensor) else v for k, v in loaded.items()})
+    again = KneserNeyLM.from_state(loaded["config"], loaded["state"], len(vocab))
     assert again.nll(val[:500]) == model.nll(val[:500])
+    with pytest.raises(ValueError, match="vocabulary"):
+        KneserNeyLM.from_state(loaded["config"], loaded["state"], len(vocab) + 1)
 
 
-def test_sampling_seeded_greedy_and_stops(char_data):
+def test_the_sampler_draws_from_it_seeded_and_greedy(char_data):
+    from seqgen.config import SampleConfig
+    from seqgen.sample import generate
+
     vocab, train, _ = char_data
     model = KneserNeyLM.fit(train, len(vocab), 3)
-    ctx = list(vocab.encode("The "))
-    a = model.sample(np.random.default_rng(1), ctx, 50)
-    assert a == model.sample(np.random.default_rng(1), ctx, 50) != model.sample(np.random.default_rng(2), ctx, 50)
-    greedy = model.sample(np.random.default_rng(0), ctx, 10, temperature=0)
-    history = list(ctx)
-    for tok in greedy:
-        assert tok == int(np.argmax(model.next_log_probs(history)))
+    draw = lambda **kw: generate(model, vocab, SampleConfig(prime="The ", length=50, **kw))[0]  # noqa: E731
+    assert draw(seed=1, temperature=1.0) == draw(seed=1, temperature=1.0) != draw(seed=2, temperature=1.0)
+    greedy = draw(temperature=0)
+    history = list(vocab.encode("The "))
+    for ch in greedy[4:]:
+        tok = vocab.index[ch]
+        assert tok == int(np.argmax(model.next_log_probs(history)[2:])) + 2  # <unk> and <eos> aside
         history.append(tok)
-    space = vocab.index[" "]
-    assert space not in model.sample(np.random.default_rng(3), ctx, 200, stop_id=space)
 
 
 def test_bad_order():

@@ -13,8 +13,8 @@ import torch
 
 from seqgen import checkpoint
 from seqgen.errors import SeqgenError
-from seqgen.model import RNNLM
-from seqgen.train import train
+from seqgen.models.rnn import RNNLM
+from seqgen.train import resume_run, train
 from .helpers import tiny_model, tiny_train
 
 # Small enough to save many checkpoints a second, so signals land during saves too.
@@ -116,8 +116,7 @@ def test_non_finite_loss_is_skipped_then_stops_without_saving_nan(prose_file, tm
 
     monkeypatch.setattr(RNNLM, "loss", poisoned)
     with pytest.raises(SeqgenError, match="diverged"):
-        train([], tiny_model(), tiny_train(max_steps=40, eval_every=10), resume=good.last_path,
-              on_event=lambda kind, info: events.append((kind, info)))
+        resume_run(good.last_path, {"max_steps": 40}, on_event=lambda kind, info: events.append((kind, info)))
     warnings = [info["message"] for kind, info in events if kind == "warning"]
     assert len(warnings) == 5 and "halved the learning rate" in warnings[0]
     after = checkpoint.load(good.best_path)["model_state"]

@@ -5,9 +5,12 @@ import os
 import numpy as np
 import pytest
 
-from seqgen import corpus, tokens
+from seqgen import tokens
+from seqgen.errors import SeqgenWarning
+from seqgen.formats import format_for
 from seqgen.music.abc import builtin_paths
-from seqgen.tokens import held_out_documents, split_ids, tokenize_corpus
+from seqgen.music.abc_format import held_out_documents
+from seqgen.tokens import split_ids, tokenize_corpus
 from seqgen.vocab import EOS_ID, Vocab
 
 
@@ -42,7 +45,8 @@ def test_a_changed_file_or_other_settings_are_encoded_again(tmp_path, cache):
 def test_unwritable_cache_still_works(prose_file, tmp_path, monkeypatch):
     (tmp_path / "blocker").write_text("a file where the cache folder should be")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "blocker"))
-    data = tokenize_corpus([str(prose_file)], "char")
+    with pytest.warns(SeqgenWarning, match="could not write the token cache"):
+        data = tokenize_corpus([str(prose_file)], "char")
     assert not data.from_cache and len(data.ids) == len(prose_file.read_text()) + 1
 
 
@@ -84,5 +88,46 @@ def test_source_files_match_what_is_read(tmp_path):
     (tmp_path / "notes").mkdir()
     (tmp_path / "notes" / "a.txt").write_text("a")
     (tmp_path / "notes" / ".hidden.txt").write_text("b")
-    assert corpus.source_files([str(tmp_path / "notes")]) == [tmp_path / "notes" / "a.txt"]
-    assert corpus.source_files(["builtin:folk"]) == builtin_paths("folk")
+    assert format_for([str(tmp_path / "notes")]).files([str(tmp_path / "notes")]) == [tmp_path / "notes" / "a.txt"]
+    assert format_for(["builtin:folk"]).files(["builtin:folk"]) == builtin_paths("folk")
+
+
+def test_a_file_rewritten_at_the_same_size_and_time_is_encoded_again(tmp_path, cache):
+    path = tmp_path / "t.txt"
+    path.write_text("one two three\n" * 50)
+    stamp = path.stat().st_mtime_ns
+    first = tokenize_corpus([str(path)], "char")
+    path.write_text("one two tree!\n" * 50)  # same size
+    os.utime(path, ns=(stamp, stamp))  # and the same modification time
+    again = tokenize_corpus([str(path)], "char")
+    assert not again.from_cache and again.vocab != first.vocab
+    assert again.vocab.decode(again.ids[:-1]) == path.read_text()
+
+
+@pytest.mark.parametrize("damage", ["truncate ids", "garbage ids", "garbage meta", "meta of wrong types",
+                                    "meta missing", "starts wrong"])
+def test_a_damaged_cache_entry_is_rebuilt_with_a_warning(prose_file, cache, damage):
+    first = np.array(tokenize_corpus([str(prose_file)], "char").ids)  # a copy: the map's file is damaged below
+    (entry,) = cache.iterdir()
+    ids, meta, starts = entry / "ids.npy", entry / "meta.json", entry / "starts.npy"
+    if damage == "truncate ids":
+        ids.write_bytes(ids.read_bytes()[: ids.stat().st_size // 2])
+    elif damage == "garbage ids":
+        raw = bytearray(ids.read_bytes())
+        raw[-100:] = os.urandom(100)
+        ids.write_bytes(bytes(raw))
+    elif damage == "garbage meta":
+        meta.write_text("{not json")
+    elif damage == "meta of wrong types":
+        meta.write_text('{"vocab": 3, "tokens": "many"}')
+    elif damage == "meta missing":
+        meta.unlink()
+    else:
+        np.save(starts, np.array([0, 5, 3]))
+    with pytest.warns(SeqgenWarning, match="token cache entry .* is damaged"):
+        again = tokenize_corpus([str(prose_file)], "char")
+    assert not again.from_cache
+    np.testing.assert_array_equal(again.ids, first)
+    third = tokenize_corpus([str(prose_file)], "char")  # repaired: read from the cache, no warning
+    assert third.from_cache
+    np.testing.assert_array_equal(third.ids, first)

@@ -1,5 +1,6 @@
 import json
 import math
+import os
 import threading
 from collections import Counter
 
@@ -7,11 +8,12 @@ import numpy as np
 import pytest
 import torch
 
-from seqgen import checkpoint
+from seqgen import checkpoint, runs
+from seqgen.runs import RunLock
 from seqgen.errors import CorpusError, SeqgenError
-from seqgen import train as train_module
+from seqgen.models.rnn import RNNLM
 from seqgen.evaluate import Score
-from seqgen.train import train
+from seqgen.train import resume_run, train
 from .helpers import tiny_model, tiny_train
 
 
@@ -45,7 +47,7 @@ def test_checkpoint_is_self_contained_and_safe(char_run):
                 "data", "version"):
         assert key in raw
     assert raw["progress"]["best_val_loss"] == pytest.approx(char_run.best_val_loss)
-    model, vocab = checkpoint.load_rnn(raw)
+    model, vocab = checkpoint.load_model(raw)
     assert model.config.vocab_size == len(vocab)
 
 
@@ -57,7 +59,7 @@ def test_resume_continues_the_same_curve(prose_file, tmp_path):
     half = train([str(prose_file)], tiny_model(dropout=0.1), tiny_train(**cfg), out_dir=tmp_path / "b",
                  on_event=lambda kind, info: kind == "eval" and info["step"] == 20 and stop.set(), stop=stop)
     assert half.reason == "interrupted" and half.step == 20
-    resumed = train([], tiny_model(), tiny_train(**cfg), resume=half.last_path)
+    resumed = resume_run(half.last_path)
     assert resumed.run_dir == half.run_dir and resumed.step == 40
 
     def curve(run):
@@ -78,7 +80,7 @@ def test_time_budget_stops_and_saves(prose_file, tmp_path):
 def test_plateau_halves_the_learning_rate_then_early_stopping_ends_the_run(prose_file, tmp_path, monkeypatch):
     # Validation loss that never improves after the first evaluation: at 2 validations without
     # improvement the rate is halved, at 4 (the patience) training stops.
-    monkeypatch.setattr(train_module, "score_rnn", lambda model, ids, *args: Score(5.0 * len(ids), len(ids)))
+    monkeypatch.setattr(RNNLM, "score", lambda model, ids, *args: Score(5.0 * len(ids), len(ids)))
     events = []
     result = train([str(prose_file)], tiny_model(), tiny_train(max_steps=0, eval_every=5, patience=4),
                    out_dir=tmp_path / "e", on_event=lambda kind, info: events.append((kind, info)))
@@ -116,7 +118,13 @@ def test_corpus_too_short_for_a_batch(tmp_path):
 
 def test_second_training_into_a_busy_folder_refuses(prose_file, tmp_path):
     run = tmp_path / "busy"
-    run.mkdir()
-    (run / ".lock").write_text(str(__import__("os").getpid()))  # a live process holds it
-    with pytest.raises(SeqgenError, match="another training"):
-        train([str(prose_file)], tiny_model(), tiny_train(), out_dir=run)
+    with RunLock(run_dir=runs.make_dir(run)):  # another training holds the folder
+        with pytest.raises(SeqgenError, match=f"another training \\(pid {os.getpid()}\\) is writing"):
+            train([str(prose_file)], tiny_model(), tiny_train(), out_dir=run)
+    assert train([str(prose_file)], tiny_model(), tiny_train(max_steps=2), out_dir=run).step == 2  # released
+
+
+def test_a_lock_left_by_a_dead_process_is_no_lock(prose_file, tmp_path):
+    run = runs.make_dir(tmp_path / "stale")
+    (run / ".lock").write_text("999999999")  # its process is gone: the kernel holds no lock
+    assert train([str(prose_file)], tiny_model(), tiny_train(max_steps=2), out_dir=run).step == 2

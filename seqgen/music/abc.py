@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..corpus import read_bytes
 from ..errors import CorpusError
 from .verdicts import tune_verdicts
 
@@ -152,7 +153,7 @@ def read_tunes(paths: Iterable[str | Path], *, check: bool = True,
     are cached (see ``tune_verdicts``) and ``on_progress(done, total)`` reports the work.
     """
     paths = source_paths(paths)
-    files = _abc_files(paths)
+    files = abc_files(paths)
     found = TuneSet([], len(files))
     seen: set[str] = set()
     for file, explicit in files:
@@ -182,7 +183,7 @@ def read_tunes(paths: Iterable[str | Path], *, check: bool = True,
     return found
 
 
-def _abc_files(paths: list[Path]) -> list[tuple[Path, bool]]:
+def abc_files(paths: list[Path]) -> list[tuple[Path, bool]]:
     """Each file to read and whether the user named it (rather than it being found in a folder)."""
     files: list[tuple[Path, bool]] = []
     for path in paths:
@@ -201,10 +202,7 @@ def _abc_files(paths: list[Path]) -> list[tuple[Path, bool]]:
 
 def read_abc_text(path: Path) -> str:
     """An ABC file's text: UTF-8, or Latin-1 for older collections; CorpusError when unreadable."""
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise CorpusError(f"cannot read {path}: {exc.strerror or exc}") from None
+    data = read_bytes(path)
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:

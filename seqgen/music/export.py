@@ -189,26 +189,42 @@ def slug(text: str, limit: int = 40) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-").lower()[:limit].strip("-")
 
 
-def export_abc_file(path: Path, out_dir: Path) -> list[ExportResult]:
-    """One MIDI file per tune of an ABC file: ``<file>-<nnnn>-<title>.mid`` in ``out_dir``.
+def export_names(path: Path, prefix: str | None = None) -> list[tuple[str, str]]:
+    """(raw tune, MIDI file name) for each tune of an ABC file: ``<prefix>-<nnnn>-<title>.mid``.
 
-    ``nnnn`` is the tune's position in the file (X: numbers repeat in real files). Tunes are
-    cleaned first (``clean_tune``), which also rewrites notations music21 would misread.
+    ``prefix`` is the file's name without its suffix unless given; ``nnnn`` is the tune's
+    position in the file (X: numbers repeat in real files).
     """
     path = Path(path)
     tunes = split_tunes(read_abc_text(path))
     if not tunes:
         raise MusicError(f"{path} has no tunes (ABC tunes start with an X: line)")
+    named = []
+    for n, raw in enumerate(tunes, 1):
+        title = slug((re.findall(r"(?m)^T:[ \t]*(.*)$", raw) or [""])[0].strip())
+        named.append((raw, f"{prefix or path.stem}-{n:04d}{'-' + title if title else ''}.mid"))
+    return named
+
+
+def export_abc_file(path: Path, out_dir: Path, prefix: str | None = None) -> list[ExportResult]:
+    """One MIDI file per tune of an ABC file, named by ``export_names``, in ``out_dir``.
+
+    Tunes are cleaned first (``clean_tune``), which also rewrites notations music21 would misread.
+    """
     out_dir = ensure_out_dir(out_dir)
     results = []
-    for n, raw in enumerate(tunes, 1):
-        title = (re.findall(r"(?m)^T:[ \t]*(.*)$", raw) or [""])[0].strip()
-        name = f"{path.stem}-{n:04d}{'-' + slug(title) if slug(title) else ''}.mid"
+    for raw, name in export_names(path, prefix):
         tune = clean_tune(raw)
         if tune is None:
             result = ExportResult(None, "failed", error="no K: field or no notes")
         else:
             result = tune_to_midi(tune, out_dir / name)
-        result.title = title
+        result.title = (re.findall(r"(?m)^T:[ \t]*(.*)$", raw) or [""])[0].strip()
         results.append(result)
     return results
+
+
+def export_named(item: tuple[Path, str], out_dir: Path) -> list[ExportResult]:
+    """``export_abc_file`` of a (file, name prefix) pair: the form worker processes take."""
+    path, prefix = item
+    return export_abc_file(path, out_dir, prefix)

@@ -64,7 +64,7 @@ def parse_abc(text: str):
     try:
         # music21 prints a warning line per unreadable note; the check's reasons say it better.
         with contextlib.redirect_stderr(io.StringIO()), contextlib.redirect_stdout(io.StringIO()):
-            return converter.parse(rewritten, format="abc")
+            return converter.parseData(rewritten, format="abc")  # a string is never read as a file's name
     except Exception as exc:
         if music21_failure(exc):
             return None

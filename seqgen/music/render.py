@@ -84,6 +84,8 @@ def _engrave(score, stem: Path, lilypond: str) -> Path:
     finally:
         source.unlink(missing_ok=True)
     pdf = stem.with_name(stem.name + ".pdf")
-    if done.returncode != 0 or not pdf.is_file():
+    if done.returncode != 0:
         raise MusicError(f"lilypond could not engrave {stem.name}: {done.stderr.strip()[-200:]}")
+    if not pdf.is_file():
+        raise MusicError(f"lilypond drew no page for {stem.name} (a tune without notes?)")
     return pdf

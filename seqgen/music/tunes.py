@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, replace
 import torch
 
 from ..config import SampleConfig
-from ..sample import for_sampling, generate
+from ..sample import for_sampling, generate, stream_seed, warmup_ids
 from .validate import TuneCheck, check_tune, is_bar_problem
 
 TUNE_START = "X:1\n"  # every training tune starts so (clean_tune renumbers them)
@@ -53,11 +53,12 @@ class HeaderOrder:
             self.line_start = drawn == self.newline
 
 
-def draw_tunes(model, vocab, config: SampleConfig) -> list[str]:
+def draw_tunes(model, vocab, config: SampleConfig, warmup=None) -> list[str]:
     """``config.num_samples`` whole tunes, each from its X: (or ``config.prime``) to its end,
-    drawn with ``HeaderOrder``; unchecked."""
+    drawn with ``HeaderOrder`` after reading ``warmup`` (see ``sample.warmup_ids``); unchecked."""
     cfg = replace(config, prime=config.prime or TUNE_START, length=max(config.length, MAX_TUNE_TOKENS))
-    return generate(model, vocab, cfg, stop_at_eos=True, constraint=HeaderOrder(vocab, cfg.prime, cfg.num_samples))
+    return generate(model, vocab, cfg, stop_at_eos=True, constraint=HeaderOrder(vocab, cfg.prime, cfg.num_samples),
+                    warmup=warmup)
 
 
 @dataclass
@@ -75,22 +76,23 @@ class TuneBatch:
 
 
 def sample_tunes(model, vocab, count: int, config: SampleConfig, max_rounds: int = 5,
-                 on_progress: Callable[[int, int], None] | None = None) -> TuneBatch:
+                 on_progress: Callable[[int, int], None] | None = None, warmup=None) -> TuneBatch:
     """Draw ``count`` tunes; tunes that fail their check are drawn again, up to ``max_rounds``.
 
-    Each round samples all missing tunes side by side as one batch. The seed advances per round
-    so a fixed --seed still gives the same set of tunes.
+    Each round samples all missing tunes side by side as one batch, from a random stream of its
+    own under the seed (``stream_seed``): a fixed --seed gives the same set of tunes, and no
+    round of one seed repeats the draws of another seed.
     """
     batch = TuneBatch()
     failed: list[tuple[str, TuneCheck]] = []
-    seed = config.seed
+    root = stream_seed(config.seed)
     for round_no in range(max_rounds):
         need = count - len(batch.valid)
         if need <= 0:
             break
-        cfg = replace(config, num_samples=need, seed=None if seed is None else seed + round_no)
+        cfg = replace(config, num_samples=need, seed=stream_seed(root, round_no))
         failed = []
-        for text in draw_tunes(model, vocab, cfg):
+        for text in draw_tunes(model, vocab, cfg, warmup):
             batch.attempts += 1
             check = check_tune(text)
             if check.valid:
@@ -120,13 +122,13 @@ def tune_quality(model, vocab, data: dict, count: int, seed: int = 0) -> dict:
     import tempfile
     from pathlib import Path
 
-    from ..corpus import read_corpus
-    from ..tokens import held_out_documents
+    from ..formats import read_corpus
+    from .abc_format import held_out_documents
     from .export import tune_to_midi
     from .validate import copied_share
 
     cfg = SampleConfig(temperature=0.8, top_p=TUNE_TOP_P, num_samples=count, seed=seed)
-    texts = draw_tunes(for_sampling(model), vocab, cfg)
+    texts = draw_tunes(for_sampling(model), vocab, cfg, warmup_ids(vocab, data["val_ids"].numpy()))
     checks = [check_tune(t) for t in texts]
     with tempfile.TemporaryDirectory() as tmp:
         exported = sum(c.score is not None and tune_to_midi(c.score, Path(tmp) / f"{i}.mid").path is not None

@@ -4,18 +4,25 @@ Nothing but the network lives here: no I/O, no printing, no training logic.
 Shapes: B = batch, T = time steps, E = embedding size, H = hidden size, V = vocabulary size,
 D = the head's input size (E when the embeddings are tied, else H).
 
-The head is a full softmax, or for large vocabularies an adaptive softmax (Grave et al., 2017):
-frequent words get the full-size output layer, rare ones share smaller clusters, so the output
-layer, most of a word model's work, costs a fraction of a full softmax over V.
+The head is a full softmax, or for large vocabularies an adaptive softmax (``adaptive.py``).
 """
 
 from __future__ import annotations
 
+import copy
+import math
+import warnings
+
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .config import ModelConfig
+from ..device import autocast
+from ..errors import warn
+from ..evaluate import Score
+from .adaptive import adaptive_target_log_probs
+from .rnn_config import ModelConfig
 
 Hidden = torch.Tensor | tuple[torch.Tensor, torch.Tensor]
 _CELLS = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
@@ -24,9 +31,9 @@ IGNORE = -100  # target id that counts for nothing (padding)
 
 class FastDropout(nn.Dropout):
     """nn.Dropout with its mask drawn by ``torch.rand`` and a comparison: on the CPU torch's
-    dropout draws with ``bernoulli_``, 2.5 times slower; its masks were 15% of a 2x512 char
-    model's training step here, and this made the step about 5% faster. (The dropout between
-    LSTM layers stays torch's: it is inside nn.LSTM.)"""
+    dropout draws with ``bernoulli_``, several times slower than ``rand``, and the masks are a
+    noticeable share of a character model's step. (The dropout between LSTM layers stays
+    torch's: it is inside nn.LSTM.)"""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.training or self.p == 0:
@@ -35,7 +42,16 @@ class FastDropout(nn.Dropout):
         return x * keep * (1.0 / (1.0 - self.p))
 
 
+MIN_ROW_TOKENS = 1024  # each row of an evaluation batch starts cold: keep rows long
+
+
 class RNNLM(nn.Module):
+    """The recurrent model; trained by the training loop (see ``models.base``)."""
+
+    name = "rnn"
+    Config = ModelConfig
+    trained_by = "gradient"
+
     def __init__(self, config: ModelConfig):
         super().__init__()
         config.validate()
@@ -112,27 +128,82 @@ class RNNLM(nn.Module):
         return F.cross_entropy(self.head(flat).float(), target, ignore_index=IGNORE, reduction=reduction), hidden
 
 
-def adaptive_target_log_probs(head: nn.AdaptiveLogSoftmaxWithLoss, x: torch.Tensor,
-                              target: torch.Tensor) -> torch.Tensor:
-    """log p(target) for rows x (N, D) and targets (N,): what ``head(x, target).output`` gives,
-    with the matrix products in the precision autocast chose and the softmaxes in fp32.
+    # -- the model type's members (models.base.LanguageModel) -----------------------------------
+    @classmethod
+    def build(cls, config: ModelConfig, vocab_size: int) -> "RNNLM":
+        config.vocab_size = vocab_size
+        return cls(config)
 
-    torch's own forward fails under bf16 autocast (it mixes dtypes), and run in fp32 instead it
-    took a third of a word model's training step here (18k words, 2x512, bf16 elsewhere).
-    """
-    short = head.shortlist_size
-    # 0 for the shortlist's words, i + 1 for the words of tail cluster i
-    cluster = torch.bucketize(target, torch.tensor(head.cutoffs[:-1], device=target.device), right=True)
-    head_log_probs = F.log_softmax(head.head(x).float(), dim=-1)  # (N, shortlist + clusters)
-    # A shortlist word's own entry, or its cluster's entry plus its share within the cluster.
-    column = torch.where(cluster == 0, target, short + cluster - 1)
-    out = head_log_probs.gather(1, column[:, None]).squeeze(1)
-    for i, tail in enumerate(head.tail):
-        rows = (cluster == i + 1).nonzero().squeeze(1)
-        if rows.numel():
-            within = F.log_softmax(tail(x[rows]).float(), dim=-1)
-            out = out.index_add(0, rows, within.gather(1, (target[rows] - head.cutoffs[i])[:, None]).squeeze(1))
-    return out
+    @classmethod
+    def from_state(cls, config: dict, state: dict, vocab_size: int) -> "RNNLM":
+        from ..config import from_dict
+
+        cfg = from_dict(ModelConfig, config)
+        if cfg.vocab_size != vocab_size:
+            raise ValueError(f"the model has {cfg.vocab_size} tokens, its vocabulary {vocab_size}")
+        model = cls(cfg)
+        try:
+            model.load_state_dict(state)
+        except RuntimeError as exc:
+            raise ValueError(f"weights do not fit the model ({str(exc).splitlines()[0][:120]})") from None
+        return model.eval()
+
+    def config_dict(self) -> dict:
+        return self.config.to_dict()
+
+    def state(self) -> dict:
+        return self.state_dict()
+
+    def describe(self) -> str:
+        return f"{self.config.cell} {self.config.layers}x{self.config.hidden}"
+
+    def for_sampling(self, precision: str = "auto") -> "RNNLM":
+        """An int8 copy on the CPU (``auto``/``int8``): one time step at a time, reading the
+        weights is what costs, and int8 weights are four times less to read; else the model."""
+        if precision == "fp32" or self.embed.weight.device.type != "cpu":
+            return self
+        try:
+            with warnings.catch_warnings():
+                # PyTorch marks its eager quantization as deprecated in favour of a separate
+                # package (torchao) that does not cover recurrent layers; it still works.
+                warnings.simplefilter("ignore")
+                return torch.ao.quantization.quantize_dynamic(copy.deepcopy(self), {nn.LSTM, nn.GRU, nn.Linear},
+                                                              dtype=torch.qint8)
+        except (AttributeError, RuntimeError, NotImplementedError) as exc:
+            warn(f"int8 sampling is not available here ({type(exc).__name__}: {str(exc)[:80]}); "
+                 "sampling in fp32, which is slower")
+            return self
+
+    @torch.no_grad()
+    def score(self, ids: np.ndarray, device: torch.device | str = "cpu", precision: str = "fp32",
+              rows: int = 64, seq_len: int = 256) -> Score:
+        """Score every prediction in ``ids``.
+
+        The text is cut into up to ``rows`` contiguous pieces of at least MIN_ROW_TOKENS read side
+        by side (as in training; each starts from a zero state, so pieces are kept long); the
+        last piece is padded and the padding ignored, so exactly len(ids) - 1 predictions count.
+        """
+        n = len(ids) - 1
+        if n < 1:
+            return Score(0.0, 0)
+        was_training = self.training
+        self.eval()
+        device = torch.device(device)
+        rows = max(1, min(rows, n // MIN_ROW_TOKENS))
+        row_len = math.ceil(n / rows)
+        x = np.zeros(rows * row_len, dtype=np.int64)
+        y = np.full(rows * row_len, IGNORE, dtype=np.int64)
+        x[:n], y[:n] = ids[:-1], ids[1:]
+        x_t = torch.from_numpy(x).view(rows, row_len).to(device)
+        y_t = torch.from_numpy(y).view(rows, row_len).to(device)
+        total, hidden = 0.0, None
+        with autocast(device, precision):
+            for start in range(0, row_len, seq_len):
+                nll, hidden = self.loss(x_t[:, start:start + seq_len], y_t[:, start:start + seq_len], hidden,
+                                        reduction="sum")
+                total += float(nll)
+        self.train(was_training)
+        return Score(total, n)
 
 
 def detach(hidden: Hidden) -> Hidden:

@@ -1,4 +1,4 @@
-"""How the CLI shows things: rich progress for training, tables for scores. Only cli.py uses it."""
+"""How the CLI shows things: rich progress for training, tables for scores. Only the CLI uses it."""
 
 from __future__ import annotations
 
@@ -8,8 +8,10 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
+from .common import stdout
+
 err = Console(stderr=True)
-out = Console()
+out = Console(file=stdout)
 
 
 def quiet_progress(console: Console, *columns) -> Progress:
@@ -37,6 +39,7 @@ class TrainDisplay:
         )
         self.task = None
         self.preparing: Progress | None = None
+        self.last_loss = math.nan
 
     def __call__(self, kind: str, info: dict) -> None:
         getattr(self, f"on_{kind}", lambda info: None)(info)
@@ -56,9 +59,11 @@ class TrainDisplay:
         if self.preparing is not None:
             self.preparing.stop()
         resumed = f", resuming at step {info['resumed_at']}" if info["resumed_at"] else ""
+        world = f" x {info['world']} processes" if info.get("world", 1) > 1 else ""
         self.console.print(
-            f"training on {info['train_tokens']:,} tokens (validation {info['val_tokens']:,}), vocabulary "
-            f"{info['vocab']:,}, {info['params']:,} parameters, device {info['device']}{resumed}")
+            f"training a {info['model']} on {info['train_tokens']:,} tokens (validation {info['val_tokens']:,}), "
+            f"vocabulary {info['vocab']:,}, {info['params']:,} parameters, {info['device']}{world} "
+            f"{info['precision']}{resumed}")
         self.console.print(f"run folder: {info['run_dir']}")
         for note in info["notes"]:
             self.console.print(f"[yellow]note:[/] {note}")
@@ -69,6 +74,7 @@ class TrainDisplay:
     def on_step(self, info: dict) -> None:
         self.progress.update(self.task, completed=info["progress"] * 1000, step=info["step"], loss=info["loss"],
                              tps=info["tokens_per_s"])
+        self.last_loss = info["loss"]
 
     def on_eval(self, info: dict) -> None:
         mark = " [green]best[/]" if info["best"] else ""
@@ -84,10 +90,23 @@ class TrainDisplay:
         self.progress.console.print(f"[yellow]warning:[/] {info['message']}")
 
     def on_end(self, info: dict) -> None:
+        if self.task is not None:  # the bar's last state is the run's last state, not that of 10 steps ago
+            self.progress.update(self.task, completed=info["progress"] * 1000, step=info["step"],
+                                 loss=info["last_loss"] if info["last_loss"] is not None else self.last_loss)
         self.stop()
-        self.console.print(f"stopped ({info['reason']}) at step {info['step']}; best validation loss "
-                           f"{info['best_val_loss']:.4f} nats/token")
+        self.console.print(f"stopped ({info['reason']}) at step {info['step']} after {info['steps_done']:,} steps "
+                           f"this session; best validation loss {info['best_val_loss']:.4f} nats/token")
         self.console.print(f"checkpoints: {info['best_path']} (best), {info['last_path']} (last)")
+
+    def on_counting(self, info: dict) -> None:
+        self.counting = self.console.status(f"counting: {info['model']}...")
+        self.counting.start()
+
+    def on_counted(self, info: dict) -> None:
+        self.counting.stop()
+        self.console.print(f"counted in {info['seconds']:.1f} s; held-out cross-entropy {info['cross_entropy']:.4f} "
+                           f"nats/token, perplexity {info['perplexity']:.2f}")
+        self.console.print(f"checkpoint: {info['path']}")
 
     def stop(self) -> None:
         if self.task is not None:

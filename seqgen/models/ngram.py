@@ -17,18 +17,36 @@ distribution sums to one. A context never seen at order k passes p_{k-1} through
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import asdict, dataclass
 
 import numpy as np
+import torch
 
-from .errors import UsageError
+from ..errors import UsageError
+from ..evaluate import Score
 
 MAX_ORDER = 7
+_TABLE_FIELDS = ("keys", "counts", "total", "gamma", "discounts")
 
 
 def _check_order(order: int) -> int:
-    if not 1 <= order <= MAX_ORDER:
+    if not isinstance(order, int) or not 1 <= order <= MAX_ORDER:
         raise UsageError(f"--order must be between 1 and {MAX_ORDER} (got {order})")
     return order
+
+
+@dataclass
+class NGramConfig:
+    """The n-gram model's one setting."""
+
+    order: int = 5
+
+    def validate(self) -> "NGramConfig":
+        _check_order(self.order)
+        return self
+
+    def to_dict(self) -> dict:
+        return asdict(self)
 
 
 def _discounts(counts: np.ndarray) -> np.ndarray:
@@ -42,15 +60,20 @@ def _discounts(counts: np.ndarray) -> np.ndarray:
 
 
 class KneserNeyLM:
-    """An n-gram model over token ids 0..V-1; see the module docstring for the formulas."""
+    """An n-gram model over token ids 0..V-1; see the module docstring for the formulas.
+    Trained by counting (see ``models.base``)."""
+
+    name = "ngram"
+    Config = NGramConfig
+    trained_by = "counting"
 
     def __init__(self, order: int, vocab_size: int, tables: list[dict]):
         self.order, self.vocab_size, self.tables = order, vocab_size, tables
 
     # -- counting ---------------------------------------------------------------------------------
     @classmethod
-    def fit(cls, ids: np.ndarray, vocab_size: int, order: int) -> "KneserNeyLM":
-        _check_order(order)
+    def fit(cls, ids: np.ndarray, vocab_size: int, config: NGramConfig | int) -> "KneserNeyLM":
+        order = _check_order(config if isinstance(config, int) else config.order)
         ids = np.asarray(ids, dtype=np.int64)
         V = vocab_size
         prefix = np.zeros(len(ids), dtype=np.int64)  # id at order k-1 of the tokens before i
@@ -139,6 +162,14 @@ class KneserNeyLM:
             p = new
         return np.log(p)
 
+    def next_scores(self, x, state: list[list[int]] | None = None):
+        """Sampling, as for the recurrent model: ids (B, T) read after each row's history ->
+        log-probabilities of the next token (B, V) and the histories (the state)."""
+        keep = self.order - 1
+        rows = state if state is not None else [[] for _ in range(x.size(0))]
+        rows = [(h + ids)[-keep:] if keep else [] for h, ids in zip(rows, x.tolist())]
+        return torch.from_numpy(np.stack([self.next_log_probs(h) for h in rows])), rows
+
     def nll(self, ids: np.ndarray) -> tuple[float, int]:
         """Total negative log-likelihood (nats) of ids[1:] given what precedes each, and the count."""
         ids = np.asarray(ids, dtype=np.int64)
@@ -160,34 +191,50 @@ class KneserNeyLM:
             prev = np.concatenate([[0], np.maximum(gram, 0)[:-1]])
         return float(-np.log(p[1:]).sum()), n - 1
 
-    def sample(self, rng: np.random.Generator, context: Sequence[int], length: int, temperature: float = 1.0,
-               stop_id: int | None = None) -> list[int]:
-        """Draw ``length`` tokens after ``context`` (temperature 0: always the likeliest)."""
-        history, out = list(context), []
-        for _ in range(length):
-            logp = self.next_log_probs(history)
-            if temperature == 0:
-                tok = int(np.argmax(logp))
-            else:
-                z = logp / temperature
-                q = np.exp(z - z.max())
-                tok = int(rng.choice(self.vocab_size, p=q / q.sum()))
-            if stop_id is not None and tok == stop_id:
-                break
-            out.append(tok)
-            history.append(tok)
-        return out
+    # -- the model type's members (models.base.LanguageModel) -----------------------------------
+    @classmethod
+    def build(cls, config: NGramConfig, vocab_size: int) -> None:
+        return None  # made by counting: fit()
 
-    # -- storage ----------------------------------------------------------------------------------
-    def state_dict(self) -> dict:
-        state = {"order": self.order, "vocab_size": self.vocab_size}
+    def config_dict(self) -> dict:
+        return {"order": self.order}
+
+    def describe(self) -> str:
+        return f"kneser-ney {self.order}-gram"
+
+    def for_sampling(self, precision: str = "auto") -> "KneserNeyLM":
+        return self
+
+    def score(self, ids: np.ndarray, device="cpu", precision: str = "fp32") -> Score:
+        return Score(*self.nll(ids))
+
+    def state(self) -> dict:
+        """The count tables as tensors."""
+        state = {"vocab_size": self.vocab_size}
         for k, t in enumerate(self.tables, 1):
-            state.update({f"{name}_{k}": value for name, value in t.items()})
+            state.update({f"{name}_{k}": torch.from_numpy(np.asarray(value)) for name, value in t.items()})
         return state
 
     @classmethod
-    def from_state_dict(cls, state: dict) -> "KneserNeyLM":
-        order = _check_order(int(state["order"]))
-        names = ("keys", "counts", "total", "gamma", "discounts")
-        tables = [{name: np.asarray(state[f"{name}_{k}"]) for name in names} for k in range(1, order + 1)]
-        return cls(order, int(state["vocab_size"]), tables)
+    def from_state(cls, config: dict, state: dict, vocab_size: int) -> "KneserNeyLM":
+        order = int(config["order"])
+        if not 1 <= order <= MAX_ORDER:
+            raise ValueError(f"order {order} is not between 1 and {MAX_ORDER}")
+        if int(state["vocab_size"]) != vocab_size:
+            raise ValueError(f"the model has {int(state['vocab_size'])} tokens, its vocabulary {vocab_size}")
+        tables = []
+        for k in range(1, order + 1):
+            t = {name: _array(state[f"{name}_{k}"]) for name in _TABLE_FIELDS}
+            n_ctx = len(t["total"])
+            if not (len(t["keys"]) == len(t["counts"]) and len(t["gamma"]) == n_ctx and len(t["discounts"]) == 3):
+                raise ValueError(f"the order-{k} tables have inconsistent sizes")
+            if len(t["keys"]) and (t["keys"].min() < 0 or t["keys"].max() // vocab_size >= n_ctx):
+                raise ValueError(f"the order-{k} table holds n-grams outside its vocabulary")
+            if not all(np.isfinite(t[name]).all() for name in ("total", "gamma", "discounts")):
+                raise ValueError(f"the order-{k} table holds numbers that are not finite")
+            tables.append(t)
+        return cls(order, vocab_size, tables)
+
+
+def _array(value) -> np.ndarray:
+    return value.numpy() if isinstance(value, torch.Tensor) else np.asarray(value)

@@ -1,0 +1,211 @@
+"""seqgen from Python: train a model, load it, generate, score, draw whole tunes.
+
+    import seqgen
+    run = seqgen.train("corpus.txt", time_budget="5m")
+    model = seqgen.load(run.best_path)          # or seqgen.load() for the latest run's best
+    model.generate(prime="ROMEO:", length=300, temperature=0.8, seed=1)   # -> str
+    model.score("some held-out text")           # -> Score (cross-entropy, perplexity, ...)
+
+The command line and the studio page are thin layers over these functions. Errors are
+``SeqgenError`` subclasses with a message that says what to do; progress goes to an optional
+callback.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import numpy as np
+
+from . import checkpoint as ckpt
+from .config import SampleConfig
+from .errors import UsageError
+from .evaluate import Score
+from .loop import TrainResult
+
+KINDS = {("text", "char"): "text", ("text", "word"): "words", ("abc", "char"): "music", ("abc", "word"): "music"}
+
+
+class Model:
+    """A trained model loaded from a checkpoint, ready to generate and score."""
+
+    def __init__(self, path: Path, payload: dict):
+        self.path = Path(path)
+        self.payload = payload
+        self.network, self.vocab = ckpt.load_model(payload, source=path)
+        self.data = payload["data"]
+        self._samplers: dict[str, object] = {}
+
+    # -- what it is ------------------------------------------------------------------------------
+    @property
+    def kind(self) -> str:
+        """"text" (characters), "words" or "music" (ABC tunes)."""
+        return KINDS[(self.data["kind"], self.vocab.level)]
+
+    @property
+    def level(self) -> str:
+        return self.vocab.level
+
+    @property
+    def model_type(self) -> str:
+        return self.payload["model_type"]
+
+    @property
+    def description(self) -> str:
+        """"lstm 2x512", "kneser-ney 5-gram", ..."""
+        return self.network.describe()
+
+    @property
+    def held_out(self) -> Score | None:
+        """The best held-out score recorded while training (None if none was)."""
+        best = self.payload.get("progress", {}).get("best_val_loss")
+        tokens = len(self.data["val_ids"])
+        return Score(best * max(tokens - 1, 1), max(tokens - 1, 1)) if best is not None and np.isfinite(best) else None
+
+    def __repr__(self) -> str:
+        return f"<seqgen.Model {self.kind} {self.description} from {self.path}>"
+
+    # -- generating ------------------------------------------------------------------------------
+    def generate(self, prime: str = "", length: int = 500, temperature: float = 0.8, top_k: int | None = None,
+                 top_p: float | None = None, seed: int | None = None, num_samples: int = 1,
+                 precision: str = "auto", on_text: Callable[[int, str], None] | None = None) -> str | list[str]:
+        """Text after ``prime`` (the prime included), as ``seqgen sample`` prints it: one string,
+        or a list of ``num_samples`` strings. ``on_text(sample, piece)`` sees each piece as drawn."""
+        from .sample import generate
+
+        cfg = self.sample_config(prime, length, temperature, top_k, top_p, seed, num_samples, precision)
+        texts = generate(self.sampler(cfg.precision), self.vocab, cfg, on_text=on_text, warmup=self.warmup)
+        return texts[0] if num_samples == 1 else texts
+
+    def stream(self, prime: str = "", length: int = 500, temperature: float = 0.8, top_k: int | None = None,
+               top_p: float | None = None, seed: int | None = None, precision: str = "auto") -> Iterator[str]:
+        """One sample, piece by piece as it is drawn (the prime first); any length, in constant memory."""
+        from .sample import stream
+
+        cfg = self.sample_config(prime, length, temperature, top_k, top_p, seed, 1, precision, streaming=True)
+        return stream(self.sampler(cfg.precision), self.vocab, cfg, warmup=self.warmup)
+
+    def tunes(self, count: int = 1, temperature: float = 0.8, top_k: int | None = None, top_p: float | None = None,
+              seed: int | None = None, precision: str = "auto", max_rounds: int = 5,
+              on_progress: Callable[[int, int], None] | None = None):
+        """``count`` whole tunes, each checked; a tune that fails is drawn again (up to
+        ``max_rounds`` rounds). Returns a ``TuneBatch``: ``valid`` and ``invalid`` (text, check)
+        pairs, ``first_try_valid``, ``attempts`` and the reasons tunes were rejected."""
+        from .music.tunes import sample_tunes
+
+        if self.kind != "music":
+            raise UsageError(f"{self.path} is a {self.kind} model; whole tunes need a model trained on ABC tunes")
+        if count < 1:
+            raise UsageError(f"--tunes must be at least 1 (got {count})")
+        cfg = self.sample_config("", 1, temperature, top_k, top_p, seed, 1, precision)
+        return sample_tunes(self.sampler(cfg.precision), self.vocab, count, cfg, max_rounds, on_progress,
+                            warmup=self.warmup)
+
+    def sample_config(self, prime: str = "", length: int = 500, temperature: float = 0.8, top_k: int | None = None,
+                      top_p: float | None = None, seed: int | None = None, num_samples: int = 1,
+                      precision: str = "auto", streaming: bool = False) -> SampleConfig:
+        """The settings checked, with this model's defaults (top-p for music models)."""
+        from .music.tunes import TUNE_TOP_P
+
+        if top_p is None:
+            top_p = TUNE_TOP_P if self.kind == "music" else 1.0
+        return SampleConfig(length=length, temperature=temperature, top_k=top_k, top_p=top_p, prime=prime,
+                            num_samples=num_samples, seed=seed, precision=precision).validate(streaming)
+
+    @functools.cached_property
+    def warmup(self) -> np.ndarray | None:
+        """Held-out tokens read before sampling, so that it starts from the state training sees."""
+        from .sample import warmup_ids
+
+        return warmup_ids(self.vocab, self.data["val_ids"].numpy())
+
+    def sampler(self, precision: str = "auto"):
+        """The network to sample with: the int8 copy on the CPU unless ``precision="fp32"``."""
+        from .sample import for_sampling
+
+        if precision not in self._samplers:
+            self._samplers[precision] = for_sampling(self.network, precision)
+        return self._samplers[precision]
+
+    def unknown_symbols(self, prime: str) -> list[str]:
+        """Symbols of ``prime`` this model never saw (read as <unk>); UsageError when it has
+        nothing but such symbols."""
+        from .sample import prime_ids
+
+        return prime_ids(self.vocab, prime)[1]
+
+    # -- scoring ---------------------------------------------------------------------------------
+    def score(self, text: str | None = None, files: list[str | Path] | None = None,
+              encoding: str = "utf-8") -> Score:
+        """Cross-entropy (nats/token), perplexity and, for characters, bits per character of
+        ``text``, of ``files``, or (neither given) of the model's own held-out text."""
+        from .scoring import text_ids
+
+        if text is not None and files:
+            raise UsageError("give text or files to score, not both")
+        if text is not None:
+            ids = text_ids(self.vocab, text=text)
+        elif files:
+            ids = text_ids(self.vocab, [str(f) for f in files], encoding)
+        else:
+            ids = self.data["val_ids"].numpy()
+        return self.network.score(ids)
+
+
+# Settings of the training loop, which a model made by counting has no use for.
+GRADIENT_ONLY = ("seq_len", "batch_size", "lr", "weight_decay", "warmup_steps", "clip", "epochs", "max_steps",
+                 "time_budget", "eval_every", "eval_tokens", "patience", "device", "precision")
+
+
+def train(*sources: str | Path, model: str = "rnn", resume: str | Path | None = None, out: str | Path | None = None,
+          overwrite: bool = False, encoding: str = "utf-8", on_event: Callable[[str, dict], None] | None = None,
+          stop=None, **options) -> TrainResult:
+    """Train a model on text files, folders or ``builtin:NAME`` tune collections, or continue the
+    run saved in ``resume``; return the run (its folder, checkpoints, best validation loss).
+
+    ``options`` are named as the command line's: ``level``, ``hidden``, ``layers``, ``cell``,
+    ``seq_len``, ``batch_size``, ``lr``, ``max_steps``, ``time_budget`` ("90s", "10m" or seconds), ...;
+    ``seqgen train --help`` lists them all with their defaults. ``on_event(kind, info)`` sees the
+    run's progress ("start", "step", "eval", "end", ...); ``stop`` (a ``threading.Event``) ends it
+    cleanly at the next step.
+    """
+    from dataclasses import fields
+
+    from .config import TrainConfig, parse_duration
+    from .models import config_fields, model_class, model_types
+    from .train import new_run, resume_run
+
+    given = {k: v for k, v in options.items() if v is not None}
+    if isinstance(given.get("time_budget"), str):
+        given["time_budget"] = parse_duration(given["time_budget"])
+    if resume is not None:
+        if sources:
+            raise UsageError("--resume continues a run on its own text; give no sources with it")
+        return resume_run(Path(resume), given, Path(out) if out else None, on_event, stop, overwrite)
+    cls = model_class(model)
+    train_names = {f.name for f in fields(TrainConfig)}
+    mine = config_fields(cls)
+    elsewhere = set().union(*(config_fields(model_class(m)) for m in model_types())) - mine
+    wrong = [k for k in given if k not in train_names | mine]
+    unknown = [k for k in wrong if k not in elsewhere]
+    if unknown:
+        raise UsageError(f"unknown option{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}")
+    if cls.trained_by == "counting":
+        wrong += [k for k in given if k in GRADIENT_ONLY]
+    if wrong:
+        names = ", ".join("--" + k.replace("_", "-") for k in wrong)
+        raise UsageError(f"{names} {'does' if len(wrong) == 1 else 'do'} not apply to --model {cls.name}")
+    cfg = TrainConfig(**{k: v for k, v in given.items() if k in train_names})
+    model_cfg = cls.Config.for_level(cfg.level) if hasattr(cls.Config, "for_level") else cls.Config()
+    for name in mine & set(given):
+        setattr(model_cfg, name, given[name])
+    return new_run([str(s) for s in sources], model_cfg, cfg, Path(out) if out else None, encoding, on_event,
+                   stop, overwrite)
+
+
+def load(path: str | Path | None = None, root: str | Path = ckpt.DEFAULT_ROOT) -> Model:
+    """The model in checkpoint ``path``; without one, the latest run's best under ``root``."""
+    found, _ = ckpt.resolve(path, Path(root))
+    return Model(found, ckpt.load(found))

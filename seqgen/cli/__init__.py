@@ -1,0 +1,36 @@
+"""The seqgen command line: each command builds its settings and calls one library function.
+
+Library errors (SeqgenError) become one line on stderr and an exit code in ``common.friendly``,
+and only there: 2 for usage errors, 1 for runtime failures, 130/143 when training is interrupted.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from .. import __version__
+from . import train, sample, music, bench  # noqa: F401, I001  (each registers its commands, in this order)
+from .common import app
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"seqgen {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,
+) -> None:
+    """Train recurrent language models on text and folk tunes, and generate from them."""
+
+
+def main() -> None:
+    app()
+
+
+__all__ = ["app", "main"]

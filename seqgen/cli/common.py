@@ -1,0 +1,172 @@
+"""What every command shares: the Typer app, and the one place where errors become one line on
+stderr and an exit code (2 for usage errors, 1 for runtime failures, 130/143 when interrupted).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import signal
+import sys
+import threading
+import warnings
+from pathlib import Path
+
+import typer
+
+from ..errors import SeqgenError, SeqgenWarning, UsageError
+
+app = typer.Typer(help="Train recurrent language models on text and folk tunes, and generate from them.",
+                  add_completion=False, pretty_exceptions_enable=False, no_args_is_help=True,
+                  context_settings={"max_content_width": 100})
+
+
+def fail(message: str, code: int) -> None:
+    sys.stderr.write(f"error: {message}\n")
+    raise typer.Exit(code)
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    if issubclass(category, SeqgenWarning):
+        sys.stderr.write(f"warning: {message}\n")
+    else:
+        _python_show_warning(message, category, filename, lineno, file, line)
+
+
+_python_show_warning = warnings.showwarning
+
+
+def friendly(fn):
+    """Turn library errors into one line on stderr and an exit code; never a traceback.
+
+    Also: seqgen's warnings (fallbacks) are one line each; output that cannot be written (a
+    full disk, a closed pipe) is said in one line too.
+    """
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        warnings.showwarning = _show_warning
+        try:
+            result = fn(*args, **kwargs)
+            stdout.flush()
+            return result
+        except OutputError as exc:
+            _quiet_stdout()
+            fail(str(exc), exc.exit_code)
+        except SeqgenError as exc:
+            fail(str(exc), exc.exit_code)
+        except KeyboardInterrupt:
+            _quiet_stdout()
+            fail("interrupted", 130)
+        except BrokenPipeError:
+            _quiet_stdout()  # output piped into `head`: stop quietly
+            raise typer.Exit(0)
+        finally:
+            warnings.showwarning = _python_show_warning
+    return wrapper
+
+
+class OutputError(SeqgenError):
+    """Standard output cannot be written (``> /dev/full``, a full disk, a lost terminal)."""
+
+
+class _Stdout:
+    """Standard output (whichever it is at the moment) for the CLI's writes: a failed write is an
+    ``OutputError``, so that it ends the command with one line."""
+
+    def write(self, text: str) -> int:
+        return self._guard(lambda: sys.stdout.write(text))
+
+    def flush(self) -> None:
+        self._guard(sys.stdout.flush)
+
+    def isatty(self) -> bool:
+        return sys.stdout.isatty()
+
+    def fileno(self) -> int:
+        return sys.stdout.fileno()
+
+    @staticmethod
+    def _guard(op):
+        try:
+            return op()
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            raise OutputError(f"cannot write the output: {exc.strerror or exc}") from None
+
+
+stdout = _Stdout()
+
+
+def write(text: str) -> None:
+    """Write ``text`` to standard output at once (streamed samples, JSON)."""
+    stdout.write(text)
+    stdout.flush()
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null, so that Python's own flush at exit does not fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass  # stdout is not a real file (a test runner): nothing would be flushed at exit
+
+
+def given(ctx: typer.Context, *names: str) -> list[str]:
+    """Which of the options ``names`` the user gave on the command line (or in the environment)."""
+    out = []
+    for name in names:
+        source = ctx.get_parameter_source(name)
+        if source is not None and source.name in ("COMMANDLINE", "ENVIRONMENT"):
+            out.append(name)
+    return out
+
+
+def option_names(names: list[str]) -> str:
+    return ", ".join("--" + n.replace("_", "-") for n in names)
+
+
+def refuse_options(ctx: typer.Context, names: tuple[str, ...], why: str) -> None:
+    """A usage error naming each of ``names`` the user gave: they cannot apply (``why``)."""
+    wrong = given(ctx, *names)
+    if wrong:
+        raise UsageError(f"{option_names(wrong)} {'does' if len(wrong) == 1 else 'do'} not apply {why}")
+
+
+def announce(path: Path, found: bool) -> None:
+    """Say which checkpoint a command uses when the user did not name one."""
+    if found:
+        sys.stderr.write(f"using {path}\n")
+
+
+class Interrupts:
+    """Ctrl-C / SIGTERM ask training to stop at the next step and save; repeats are ignored.
+
+    Before the loop runs (reading and checking the data), there is nothing to save: the signal
+    stops the command at once, as Ctrl-C does anywhere else.
+    """
+
+    codes = {signal.SIGINT: 130, signal.SIGTERM: 143}
+
+    def __init__(self):
+        self.stop = threading.Event()
+        self.signum = None
+        self.training = False  # set when the loop has started and can save
+
+    def __enter__(self) -> "Interrupts":
+        self.previous = {s: signal.signal(s, self._handle) for s in self.codes}
+        return self
+
+    def _handle(self, signum, frame):
+        if not self.training:
+            raise KeyboardInterrupt
+        if self.signum is None:
+            self.signum = signum
+            sys.stderr.write("\nstopping: saving the last checkpoint (this can take a moment)...\n")
+        self.stop.set()
+
+    def __exit__(self, *exc):
+        for s, handler in self.previous.items():
+            # After a stop was asked for, a repeated Ctrl-C must not break the exit either.
+            signal.signal(s, signal.SIG_IGN if self.signum is not None else handler)

@@ -1,0 +1,197 @@
+"""The music side of the command line: built-in corpora, whole-tune sampling, MIDI export."""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import Progress
+from rich.table import Table
+
+from ..errors import MusicError, SeqgenError, warn
+from .common import app, friendly, write
+from .display import err, out, quiet_progress
+
+# Files ``write_tunes`` makes: 001.abc, 001-invalid.mid, 002.png, ...
+TUNE_FILE = re.compile(r"^\d{3}(-invalid)?\.(abc|mid|wav|pdf|png|musicxml)$")
+
+
+@app.command()
+@friendly
+def corpora() -> None:
+    """List the built-in corpora (ABC tunes that ship with music21) with their sizes."""
+    from ..music.abc import BUILTIN_CORPORA, corpus_stats
+
+    table = Table(title="built-in corpora (ABC tunes shipped with music21)")
+    for col in ("name", "description", "files", "tunes", "characters"):
+        table.add_column(col, justify="right" if col in ("files", "tunes", "characters") else "left")
+    with err.status("counting tunes..."):
+        stats = [corpus_stats(name) for name in BUILTIN_CORPORA]
+    for s in stats:
+        table.add_row(f"builtin:{s.name}", s.description, str(s.files), f"{s.tunes:,}", f"{s.characters:,}")
+    out.print(table)
+    err.print("tunes: cleaned and de-duplicated; training also drops the few that music21 cannot read "
+              "or whose bars do not add up to the meter")
+
+
+@app.command()
+@friendly
+def export(
+    paths: Annotated[list[str], typer.Argument(help="ABC files, folders of them or builtin:NAME.")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for the MIDI files.")] = Path("midi"),
+    overwrite: Annotated[bool, typer.Option(help="Replace MIDI files of the same names in --out.")] = False,
+) -> None:
+    """Write every tune of ABC files as a MIDI file, even where music21's writer stumbles."""
+    export_files(paths, out_dir, overwrite)
+
+
+def print_tune(model, length: int, num_samples: int = 1, **settings) -> None:
+    """Tunes from a music model, from X: to their end, unchecked, to standard output."""
+    from ..music.tunes import draw_tunes
+
+    cfg = model.sample_config(length=length, num_samples=num_samples, **settings)
+    for i, text in enumerate(draw_tunes(model.sampler(cfg.precision), model.vocab, cfg, model.warmup)):
+        write(f"{'' if i == 0 else chr(10)}{text.rstrip()}\n")
+
+
+def write_tunes(model, count: int, out_dir: Path, overwrite: bool, keep_invalid: bool, wav: bool, sheet: bool,
+                **settings) -> None:
+    """Sample ``count`` checked tunes into ``out_dir`` as .abc and .mid (and .wav / sheet music);
+    a table of how it went. Fails (exit 1) when no tune could be written."""
+    from ..music.export import ensure_out_dir, tune_to_midi
+    from ..music.render import render_sheet, render_wav
+
+    out_dir = ensure_out_dir(out_dir)
+    _clear_earlier_batch(out_dir, overwrite)
+    with err.status("sampling tunes...") as status:
+        batch = model.tunes(count, on_progress=lambda ok, tried: status.update(
+            f"sampling tunes: {ok}/{count} valid, {tried} drawn"), **settings)
+    chosen = batch.valid + (batch.invalid if keep_invalid else [])
+    notes: dict[str, list[str]] = {}  # what could not be made -> files written instead
+    for n, (text, check) in enumerate(chosen, 1):
+        stem = out_dir / f"{n:03d}{'' if check.valid else '-invalid'}"
+        stem.with_suffix(".abc").write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
+        if check.score is None:
+            continue
+        midi = tune_to_midi(check.score, stem.with_suffix(".mid"))
+        if midi.path is None:
+            continue
+        if wav:
+            try:
+                render_wav(midi.path, stem.with_suffix(".wav"))
+            except MusicError as exc:
+                notes.setdefault(str(exc), [])
+        if sheet:
+            drawn = render_sheet(check.score, stem.with_suffix(".png"))
+            if drawn.fallback:
+                notes.setdefault(drawn.fallback, []).append(drawn.path.name)
+    for why, written in notes.items():
+        instead = f"; wrote {', '.join(written)} instead" if written else ""
+        err.print(f"[yellow]note:[/] {why}{instead}", highlight=False, soft_wrap=True)
+    out.print(tune_table(batch, count, out_dir, keep_invalid))
+    _say_what_is_missing(batch, count, keep_invalid)
+
+
+def _clear_earlier_batch(out_dir: Path, overwrite: bool) -> None:
+    """An earlier batch of tunes in ``out_dir`` is never mixed with a new one: refused, or removed
+    with ``overwrite``."""
+    earlier = sorted(p for p in out_dir.iterdir() if TUNE_FILE.match(p.name))
+    if earlier and not overwrite:
+        raise SeqgenError(f"{out_dir} already holds tunes of an earlier batch ({earlier[0].name}, ...); "
+                          "choose another --out or pass --overwrite to replace them")
+    for path in earlier:
+        path.unlink()
+
+
+def tune_table(batch, count: int, out_dir: Path, keep_invalid: bool) -> Table:
+    table = Table(title=f"{count} tunes requested -> {out_dir}")
+    table.add_column("figure")
+    table.add_column("count", justify="right")
+    table.add_row("valid", str(len(batch.valid)))
+    table.add_row("valid on the first try", str(batch.first_try_valid))
+    table.add_row("drawn in all", str(batch.attempts))
+    table.add_row("re-sampled", str(batch.attempts - count if batch.attempts > count else 0))
+    table.add_row("still invalid (written)" if keep_invalid else "still invalid (not written)", str(len(batch.invalid)))
+    for reason, n in batch.reasons.most_common():
+        table.add_row(f"  rejected: {reason}", str(n))
+    return table
+
+
+def _say_what_is_missing(batch, count: int, keep_invalid: bool) -> None:
+    if batch.valid and len(batch.valid) < count:
+        warn(f"only {len(batch.valid)} of the {count} tunes asked for passed their check; "
+             "train longer for more valid tunes")
+    if not batch.valid and not keep_invalid:
+        raise SeqgenError(f"none of the {batch.attempts} tunes drawn passed its check, so none was written; "
+                          "train the model longer, or pass --keep-invalid to write them anyway")
+
+
+def export_files(specs: list[str], out_dir: Path, overwrite: bool = False) -> None:
+    """Every tune of ABC files, folders or built-in corpora -> one MIDI file each; a summary."""
+    import functools
+    from collections import Counter
+
+    from ..music.export import ensure_out_dir, export_named, export_names
+    from ..music.workers import process_map
+
+    files = _abc_files(specs)
+    prefixes = _unique_prefixes(files)
+    ensure_out_dir(out_dir)
+    taken = [name for f in files for _, name in export_names(f, prefixes[f]) if (out_dir / name).exists()]
+    if taken and not overwrite:
+        raise SeqgenError(f"{out_dir / taken[0]} exists ({len(taken)} of the files to write do); "
+                          "choose another --out or pass --overwrite to replace them")
+    methods: Counter = Counter()
+    differ = written = 0
+    with quiet_progress(err, *Progress.get_default_columns()) as progress:
+        task = progress.add_task("exporting", total=len(files))
+        for results in process_map(functools.partial(export_named, out_dir=out_dir),
+                                   [(f, prefixes[f]) for f in files]):
+            methods.update(r.method for r in results)
+            differ += sum(bool(r.mismatch) for r in results)
+            written += sum(r.path is not None for r in results)
+            progress.advance(task)
+    table = Table(title=f"MIDI export -> {out_dir}")
+    table.add_column("result")
+    table.add_column("tunes", justify="right")
+    table.add_row("tunes found", str(sum(methods.values())))
+    table.add_row("parsed by music21", str(sum(methods.values()) - methods["failed"]))
+    for method, n in methods.most_common():
+        table.add_row("not parsed by music21 (no MIDI)" if method == "failed" else f"written ({method})", str(n))
+    table.add_row("MIDI files written", str(written))
+    table.add_row("  of which every note checked against the score", str(written - differ))
+    out.print(table)
+    if not written:
+        raise SeqgenError(f"no MIDI file was written: music21 could not read any of the {sum(methods.values())} "
+                          "tunes; check that they are ABC notation (X:, M:, L:, K: lines, then notes)")
+
+
+def _abc_files(specs: list[str]) -> list[Path]:
+    from ..music.abc import source_paths
+
+    files: list[Path] = []
+    for path in source_paths(specs):
+        if not path.exists():
+            raise MusicError(f"{path}: no such file or folder; give .abc files, folders of them or builtin:NAME")
+        found = sorted(path.rglob("*.abc")) if path.is_dir() else [path]
+        if not found:
+            raise MusicError(f"{path}: folder has no .abc files; point at ABC files (*.abc)")
+        files.extend(found)
+    return list(dict.fromkeys(files))  # a file named twice is exported once
+
+
+def _unique_prefixes(files: list[Path]) -> dict[Path, str]:
+    """A name prefix per file: its stem, made unique when two files share one (a/t.abc, b/t.abc)."""
+    prefixes: dict[Path, str] = {}
+    used: set[str] = set()
+    for f in files:
+        prefix, n = f.stem, 1
+        while prefix in used:
+            n += 1
+            prefix = f"{f.stem}-{n}"
+        used.add(prefix)
+        prefixes[f] = prefix
+    return prefixes

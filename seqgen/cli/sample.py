@@ -1,0 +1,145 @@
+"""``seqgen sample`` and ``seqgen eval``: generate from a checkpoint, and measure it."""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from ..errors import SeqgenError, UsageError
+from .common import announce, app, friendly, refuse_options, write
+
+TUNE_OPTIONS = ("tunes", "keep_invalid", "wav", "sheet")
+
+
+@app.command()
+@friendly
+def sample(
+    ctx: typer.Context,
+    checkpoint: Annotated[Optional[Path], typer.Argument(help="Checkpoint file. [default: the latest run's best.pt]", show_default=False)] = None,
+    temperature: Annotated[float, typer.Option(help="Randomness: > 0; 0 (or below 1e-4) picks the likeliest token.")] = 0.8,
+    length: Annotated[int, typer.Option(help="Tokens to generate per sample.")] = 500,
+    prime: Annotated[str, typer.Option(help="Text to start from. [default: none]", show_default=False)] = "",
+    top_k: Annotated[Optional[int], typer.Option(help="Sample only from the k likeliest tokens. [default: off]", show_default=False)] = None,
+    top_p: Annotated[Optional[float], typer.Option(help="Sample from the smallest set of tokens with this much probability, in (0, 1]. [default: 1.0 (off); 0.7 for music models]", show_default=False)] = None,
+    num_samples: Annotated[int, typer.Option(help="How many samples, drawn side by side.")] = 1,
+    seed: Annotated[Optional[int], typer.Option(help="Random seed: the same seed gives the same text. [default: a new one each time]", show_default=False)] = None,
+    precision: Annotated[str, typer.Option(help="auto: int8 weights on the CPU (several times faster), the model as it is on a GPU; int8; fp32: exact.")] = "auto",
+    out: Annotated[Optional[Path], typer.Option(help="Text: write the sample to this file (several: FILE-1.txt, FILE-2.txt, ...). Music: the folder for --tunes. [default: standard output; tunes/ for --tunes]", show_default=False)] = None,
+    overwrite: Annotated[bool, typer.Option(help="Replace what --out already holds.")] = False,
+    tunes: Annotated[Optional[int], typer.Option(help="Music models: sample this many whole, checked tunes into --out. [default: one tune to standard output]", show_default=False)] = None,
+    keep_invalid: Annotated[bool, typer.Option(help="Music models: also write tunes that fail their check.")] = False,
+    wav: Annotated[bool, typer.Option(help="Music models: render audio with fluidsynth when installed.")] = False,
+    sheet: Annotated[bool, typer.Option(help="Music models: write sheet music (lilypond PDF and PNG, else MusicXML).")] = False,
+) -> None:
+    """Generate text (or whole folk tunes, for a music model); a single sample streams as it is written."""
+    from .. import api, checkpoint as ckpt
+
+    path, found = ckpt.resolve(checkpoint)
+    announce(path, found)
+    model = api.Model(path, ckpt.load(path))
+    settings = dict(prime=prime, temperature=temperature, top_k=top_k, top_p=top_p, seed=seed, precision=precision)
+    # every setting checked first; a single sample streams, with no cap on its length
+    model.sample_config(length=length, num_samples=num_samples, streaming=num_samples == 1, **settings)
+    unknown = model.unknown_symbols(prime)
+    if unknown:
+        shown = ", ".join(repr(u) for u in unknown[:10])
+        sys.stderr.write(f"warning: the model never saw {shown} in --prime; they are read as <unk>\n")
+    if model.kind == "music":
+        from .music import print_tune, write_tunes
+
+        if tunes is None:
+            refuse_options(ctx, ("keep_invalid", "wav", "sheet", "out", "overwrite"), "without --tunes")
+            return print_tune(model, length=length, **settings)
+        refuse_options(ctx, ("num_samples",), "to --tunes (give the number of tunes to --tunes)")
+        return write_tunes(model, tunes, out or Path("tunes"), overwrite, keep_invalid, wav, sheet,
+                           **{k: v for k, v in settings.items() if k != "prime"})
+    refuse_options(ctx, TUNE_OPTIONS, f"to a {model.kind} model; they are for models trained on ABC tunes")
+    if out is not None:
+        return _write_samples(model, out, overwrite, length, num_samples, settings)
+    if num_samples == 1:
+        for piece in model.stream(length=length, **settings):
+            write(piece)
+        write("\n")
+        return
+    for i, text in enumerate(model.generate(length=length, num_samples=num_samples, **settings)):
+        write(f"{'' if i == 0 else chr(10)}=== sample {i + 1} ===\n{text}\n")
+
+
+def _write_samples(model, out: Path, overwrite: bool, length: int, num_samples: int, settings: dict) -> None:
+    """Each sample into a file of its own: ``out``, or ``out``-1, ``out``-2, ... for several."""
+    from ..atomic import atomic_path
+
+    paths = [out] if num_samples == 1 else [out.with_name(f"{out.stem}-{i}{out.suffix}") for i in range(1, num_samples + 1)]
+    taken = [p for p in paths if p.exists()]
+    if taken and not overwrite:
+        raise SeqgenError(f"{taken[0]} exists; choose another --out or pass --overwrite to replace it")
+    if out.parent != Path("") and not out.parent.is_dir():
+        raise SeqgenError(f"cannot write {out}: folder {out.parent} does not exist")
+    try:
+        if num_samples == 1:  # streamed into the file: any length, in constant memory
+            with atomic_path(out) as tmp, open(tmp, "w", encoding="utf-8") as fh:
+                for piece in model.stream(length=length, **settings):
+                    fh.write(piece)
+                fh.write("\n")
+        else:
+            for path, text in zip(paths, model.generate(length=length, num_samples=num_samples, **settings)):
+                with atomic_path(path) as tmp:
+                    tmp.write_text(text + "\n", encoding="utf-8")
+    except OSError as exc:
+        raise SeqgenError(f"cannot write {out}: {exc.strerror or exc}; choose another --out") from None
+    sys.stderr.write(f"wrote {', '.join(map(str, paths))}\n")
+
+
+@app.command("eval")
+@friendly
+def evaluate(
+    paths: Annotated[Optional[list[str]], typer.Argument(help="Checkpoints (.pt), then text files to score. [default: the latest checkpoint on its held-out text]", show_default=False)] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table. [default: a table]", show_default=False)] = False,
+    encoding: Annotated[str, typer.Option(help="Text encoding of the text files.")] = "utf-8",
+    tunes: Annotated[int, typer.Option(help="Music models: tunes to sample for the validity and novelty figures (0: none).")] = 50,
+) -> None:
+    """Report cross-entropy, perplexity and bits per character on held-out or given text.
+
+    For a music model also the share of sampled tunes that parse, export to MIDI, have every bar
+    the right length, and the novelty of their 16-note phrases.
+    """
+    from .. import checkpoint as ckpt
+    from ..scoring import score_checkpoint
+    from .display import out, score_table, tune_table
+
+    paths = list(paths or [])
+    ckpts = [Path(p) for p in paths if p.endswith(".pt")]
+    texts = [p for p in paths if not p.endswith(".pt")]
+    if tunes < 0:
+        raise UsageError(f"--tunes must be 0 or more (got {tunes})")
+    if not ckpts:
+        path, found = ckpt.resolve(None)
+        announce(path, found)
+        ckpts = [path]
+    rows = [score_checkpoint(c, texts, encoding, tunes) for c in ckpts]
+    if json_out:
+        write(json.dumps(json_safe(rows[0] if len(rows) == 1 else rows), indent=2, allow_nan=False) + "\n")
+        return
+    out.print(score_table(rows))
+    music = [r for r in rows if "parse_pct" in r]
+    if music:
+        out.print(tune_table(music))
+
+
+app.command("evaluate", help="Alias of eval.")(evaluate)
+
+
+def json_safe(value):
+    """``value`` with every non-finite number (NaN, infinity) as null: JSON has no NaN."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [json_safe(v) for v in value]
+    return value

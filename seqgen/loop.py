@@ -1,0 +1,209 @@
+"""The training loop of a model trained by gradient descent, in the order it runs: stop?,
+schedule, step, report, evaluate and save.
+
+It knows nothing model-specific beyond ``model.loss`` (through ``Stepper``), and reports through
+``emit(kind, info)``: ("start", info), ("step", info), ("eval", info), ("note", {"message"}),
+("warning", {"message"}), ("end", info). With several processes (``distributed.World``) every
+rank steps on its own rows of the batch; rank 0 alone evaluates, writes and speaks, and the
+decision to stop is rank 0's, shared with all.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from . import checkpoint, runs
+from .batches import BatchStream
+from .config import TrainConfig
+from .distributed import World
+from .errors import SeqgenError
+from .plot import LossCurve
+from .schedule import Progress, after_evaluation, fraction_done, limit_reached, lr_at
+from .step import Stepper
+
+OnEvent = Callable[[str, dict], None]
+MAX_BAD_STEPS = 5  # consecutive non-finite losses before training gives up
+REPORT_EVERY = 10  # steps between progress events
+
+
+@dataclass
+class TrainResult:
+    run_dir: Path
+    best_path: Path
+    last_path: Path
+    best_val_loss: float
+    step: int
+    reason: str  # why training stopped: epochs, max-steps, time-budget, early-stop, interrupted, counted
+    steps_done: int = 0  # steps taken in this session (a resumed run had taken some before)
+
+
+class Trainer:
+    """One session of a run: the model, its optimiser and data, and what a checkpoint holds."""
+
+    def __init__(self, model, cfg: TrainConfig, stream: BatchStream, val: np.ndarray, record: dict,
+                 run_dir: Path, world: World, emit: OnEvent, stop: threading.Event | None,
+                 state: dict | None = None):
+        self.model, self.cfg, self.stream, self.val, self.record = model, cfg, stream, val, record
+        self.run_dir, self.world = run_dir, world
+        curve = LossCurve(run_dir) if world.is_main else None  # redrawn after each evaluation
+        self.emit = (lambda kind, info: (emit(kind, info), curve(kind, info))) if curve else emit
+        self.stop = stop or threading.Event()
+        self.device, self.precision = world.device, world.precision(cfg.precision)
+        self.stepper = Stepper(model, self.device, self.precision, cfg.lr, cfg.weight_decay, cfg.clip, world)
+        self.p, self.hidden = Progress(), None
+        if state:
+            self._restore(state)
+        self.started_at = self.p.step
+        self.best_path, self.last_path = run_dir / "best.pt", run_dir / "last.pt"
+
+    # -- the loop --------------------------------------------------------------------------------
+    def run(self) -> TrainResult:
+        cfg, p = self.cfg, self.p
+        clock = time.perf_counter() - p.elapsed
+        since_eval: list[float] = []
+        eval_cost, bad_steps, reason, loss = 0.0, 0, "", None
+        tick, tick_tokens = time.perf_counter(), 0
+        while True:
+            # -- stop? a limit, a signal or early stopping; rank 0 decides for every rank
+            reason = self.world.agree(reason or ("interrupted" if self.stop.is_set() else "")
+                                      or limit_reached(cfg, p, eval_cost))
+            if reason:
+                break
+            if p.batch_index >= len(self.stream):  # an epoch ends: the stream starts over, cold
+                p.epoch, p.batch_index, self.hidden = p.epoch + 1, 0, None
+                continue
+            # -- schedule
+            lr = lr_at(cfg, p, len(self.stream))
+            # -- step
+            loss = self._step(lr)
+            p.elapsed = time.perf_counter() - clock
+            if loss is None:
+                bad_steps += 1
+                self._skip_bad_step(bad_steps)
+                continue
+            bad_steps = 0
+            since_eval.append(loss)
+            tick_tokens += self.stream.batch_size * self.stream.seq_len * self.world.size
+            # -- report
+            if p.step % REPORT_EVERY == 0 or p.step == 1:
+                now = time.perf_counter()
+                self.emit("step", {"step": p.step, "epoch": p.epoch, "loss": loss, "lr": lr,
+                                   "tokens_per_s": tick_tokens / max(now - tick, 1e-9), "elapsed": p.elapsed,
+                                   "progress": fraction_done(cfg, p, len(self.stream))})
+                tick, tick_tokens = now, 0
+            # -- evaluate and save
+            if p.step % cfg.eval_every == 0:
+                started = time.perf_counter()
+                reason = self._evaluate(since_eval)
+                since_eval = []
+                eval_cost = time.perf_counter() - started
+        if since_eval or not self.last_path.exists():
+            self._evaluate(since_eval)
+        else:
+            self._save(self.last_path)
+        self.emit("end", {"reason": reason, "step": p.step, "steps_done": p.step - self.started_at,
+                          "best_val_loss": p.best_val_loss, "best_path": str(self.best_path),
+                          "last_path": str(self.last_path), "progress": fraction_done(cfg, p, len(self.stream)),
+                          "last_loss": loss})
+        return TrainResult(self.run_dir, self.best_path, self.last_path, p.best_val_loss, p.step, reason,
+                           p.step - self.started_at)
+
+    def _step(self, lr: float) -> float | None:
+        x, y = self.stream.batch(self.p.batch_index)
+        self.p.batch_index += 1
+        loss, self.hidden = self.stepper.step(x, y, self.hidden, lr)
+        if loss is not None:
+            self.p.step += 1
+            self.p.tokens_seen += x.numel() * self.world.size
+        return loss
+
+    def _skip_bad_step(self, bad_steps: int) -> None:
+        """A non-finite loss: the step was skipped; halve the rate, and give up after a few."""
+        self.p.lr_scale *= 0.5
+        self.emit("warning", {"message": f"step {self.p.step}: loss is not finite; skipped it and halved the "
+                                         "learning rate"})
+        if bad_steps >= MAX_BAD_STEPS:
+            raise SeqgenError(f"training diverged: {bad_steps} steps in a row had a non-finite loss; the last "
+                              f"good checkpoints are in {self.run_dir}; try a lower --lr")
+
+    def _evaluate(self, train_losses: list[float]) -> str:
+        """Score held-out text, log, save; return "early-stop" when it is time to stop."""
+        cfg, p = self.cfg, self.p
+        hidden = self.world.gather_state(self.hidden)  # every rank's rows, for the checkpoint
+        if not self.world.is_main:
+            return ""
+        val = self.val[: cfg.eval_tokens] if cfg.eval_tokens else self.val
+        score = self.stepper.module.score(val, self.device, self.precision)
+        improved, verdict = after_evaluation(cfg, p, score.cross_entropy)
+        if verdict == "plateau":
+            self.emit("note", {"message": f"no improvement in {p.bad_evals} validations: learning rate halved"})
+        record = {"step": p.step, "epoch": p.epoch, "tokens": p.tokens_seen, "elapsed": round(p.elapsed, 2),
+                  "train_loss": float(np.mean(train_losses)) if train_losses else None,
+                  "val_loss": score.cross_entropy, "val_ppl": score.perplexity, "lr": self.stepper.lr,
+                  "best": improved}
+        runs.append_metrics(self.run_dir, record)
+        if math.isfinite(score.cross_entropy):  # a non-finite model is never saved over a good one
+            self._save(self.last_path, hidden)
+            if improved:
+                self._save(self.best_path, hidden)
+        self.emit("eval", record)
+        return "early-stop" if verdict == "early-stop" else ""
+
+    # -- checkpoints -----------------------------------------------------------------------------
+    def _save(self, path: Path, hidden=None) -> None:
+        if hidden is None:
+            hidden = self.world.gather_state(self.hidden)
+        if not self.world.is_main:
+            return
+        model = self.stepper.module
+        checkpoint.save({
+            "model_type": model.name,
+            "model_config": model.config_dict(),
+            "model_state": model.state(),
+            "vocab": self.record["vocab"],
+            "train_config": self.cfg.to_dict(),
+            **self.stepper.state_dict(),
+            "progress": vars(self.p).copy(),
+            "rng": rng_state(),
+            "hidden": _cpu(hidden),
+            "world": {"size": self.world.size, "batch_size": self.stream.batch_size},
+            "data": self.record["data"],
+        }, path)
+
+    def _restore(self, state: dict) -> None:
+        self.stepper.module.load_state_dict(state["model_state"])
+        self.stepper.load_state_dict(state)
+        self.p = Progress(**state["progress"])
+        restore_rng(state.get("rng", {}))
+        self.hidden = self.world.scatter_state(state.get("hidden"), state.get("world"), self.stream.batch_size,
+                                               self.model.config.cell)
+
+
+def rng_state() -> dict:
+    """The random state of the CPU and of every CUDA device, for an exact resume."""
+    state = {"torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def restore_rng(state: dict) -> None:
+    if "torch" in state:
+        torch.set_rng_state(state["torch"])
+    cuda = state.get("cuda")
+    if cuda and torch.cuda.is_available() and len(cuda) == torch.cuda.device_count():
+        torch.cuda.set_rng_state_all(cuda)
+
+
+def _cpu(hidden):
+    if hidden is None:
+        return None
+    return tuple(h.cpu() for h in hidden) if isinstance(hidden, tuple) else hidden.cpu()

@@ -1,0 +1,93 @@
+"""What a model type is, and the registry that training, checkpoints, scoring, sampling and the
+command line find model types in.
+
+A model type is one class with the members of ``LanguageModel`` and a name. Adding one is a
+module with the class and one line, ``register(MyModel)``; from then on ``seqgen train --model
+NAME`` trains it, and its checkpoints load, sample and score like any other.
+
+Two ways of training exist. ``trained_by = "gradient"``: the class is a ``torch.nn.Module`` with
+``loss(x, y, state)``, and the training loop steps it (AdamW, mixed precision, checkpoints, early
+stopping). ``trained_by = "counting"``: ``fit(ids, vocab_size, config)`` builds it from the
+training tokens in one go (the n-gram baseline).
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Protocol
+
+import numpy as np
+import torch
+
+from ..errors import UsageError
+from ..evaluate import Score
+
+
+class LanguageModel(Protocol):
+    """The members every model type has."""
+
+    name: ClassVar[str]  # the checkpoint's model_type and the value of --model
+    Config: ClassVar[type]  # a dataclass with validate() and to_dict(); CLI options set its fields
+    trained_by: ClassVar[str]  # "gradient" or "counting"
+
+    @classmethod
+    def build(cls, config: Any, vocab_size: int) -> "LanguageModel":
+        """A new model (gradient) or None (counting models are made by ``fit``)."""
+
+    @classmethod
+    def fit(cls, ids: np.ndarray, vocab_size: int, config: Any) -> "LanguageModel":
+        """Counting models: the model of the training tokens ``ids``."""
+
+    @classmethod
+    def from_state(cls, config: dict, state: dict, vocab_size: int) -> "LanguageModel":
+        """The model saved as ``config`` and ``state``; ValueError, KeyError or TypeError saying
+        what does not fit when they are inconsistent."""
+
+    def config_dict(self) -> dict:
+        """The configuration to save (plain values)."""
+
+    def state(self) -> dict:
+        """The learned values to save: tensors and plain values only."""
+
+    def describe(self) -> str:
+        """A short name for tables: "lstm 2x512", "kneser-ney 5-gram"."""
+
+    def score(self, ids: np.ndarray, device: torch.device | str = "cpu", precision: str = "fp32") -> Score:
+        """Negative log-likelihood of every token of ``ids`` after the ones before it."""
+
+    def next_scores(self, x: torch.Tensor, state: Any) -> tuple[torch.Tensor, Any]:
+        """Read ids ``x`` (B, T) after ``state`` (None: nothing read yet): scores (B, V) whose
+        softmax is the next token's distribution, and the new state."""
+
+    def for_sampling(self, precision: str) -> "LanguageModel":
+        """The model to sample with (a faster copy, or itself)."""
+
+
+_TYPES: dict[str, type] = {}
+
+
+def register(cls: type) -> type:
+    """Make ``cls`` a model type under ``cls.name`` (usable as a decorator)."""
+    missing = [m for m in ("name", "Config", "trained_by", "from_state", "config_dict", "state", "describe",
+                           "score", "next_scores", "for_sampling") if not hasattr(cls, m)]
+    if missing or cls.trained_by not in ("gradient", "counting"):
+        raise TypeError(f"{cls.__name__} is not a model type: missing {', '.join(missing) or 'trained_by'}")
+    _TYPES[cls.name] = cls
+    return cls
+
+
+def model_types() -> list[str]:
+    return list(_TYPES)
+
+
+def model_class(name: str) -> type:
+    """The class of model type ``name``; UsageError listing the known ones."""
+    try:
+        return _TYPES[name]
+    except KeyError:
+        raise UsageError(f"--model must be one of {', '.join(_TYPES)} (got {name!r})") from None
+
+
+def config_fields(cls: type) -> set[str]:
+    from dataclasses import fields
+
+    return {f.name for f in fields(cls.Config)} - {"vocab_size"}

@@ -1,0 +1,63 @@
+"""Folk tunes in ABC notation as a corpus format: .abc files, folders of them, ``builtin:NAME``.
+
+The documents are tunes, cleaned and checked (``abc.read_tunes``); whole tunes are held out for
+validation, chosen by a seeded shuffle, so that no tune is cut in half.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from ..corpus import Corpus, plural
+from ..errors import CorpusError
+from ..text_format import _text_files
+from .abc import abc_files, is_builtin, source_paths
+
+
+class AbcFormat:
+    name = "abc"
+
+    def claims(self, spec: str) -> bool:
+        path = Path(spec)
+        return is_builtin(spec) or path.suffix.lower() == ".abc" or (
+            path.is_dir() and any(path.rglob("*.abc")) and not any(_text_files(path)))
+
+    def files(self, specs: list[str]) -> list[Path]:
+        return [f for f, _ in abc_files(source_paths(specs))]
+
+    def read(self, specs: list[str], encoding: str = "utf-8",
+             on_progress: Callable[[int, int], None] | None = None) -> Corpus:
+        from .abc import read_tunes  # music21 is slow to import: only pay for it when ABC is read
+
+        tunes = read_tunes(specs, on_progress=on_progress)
+        notes = []
+        if tunes.skipped_unparsable:
+            notes.append(f"skipped {plural(tunes.skipped_unparsable, 'tune')} that music21 cannot read")
+        if tunes.skipped_irregular:
+            notes.append(f"skipped {plural(tunes.skipped_irregular, 'tune')} that fail the tune check (bars that "
+                         "do not add up to the meter, no meter, fewer than 4 bars)")
+        if tunes.skipped_unparsable or tunes.skipped_irregular:
+            notes.append(f"training on the other {plural(len(tunes.tunes), 'tune')}")
+        if tunes.duplicates:
+            notes.append(f"left out {plural(tunes.duplicates, 'duplicate tune')} (same music, other title)")
+        return Corpus(tunes.tunes, self.name, list(specs), notes)
+
+    def split(self, ids: np.ndarray, starts: np.ndarray, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+        train, val = held_out_documents(len(starts) - 1, val_fraction, seed)
+        return _gather(ids, starts, train), _gather(ids, starts, val)
+
+
+def held_out_documents(count: int, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Indices of training and held-out documents: whole tunes, chosen by a seeded shuffle."""
+    if count < 2:
+        raise CorpusError("an ABC corpus needs at least two tunes (one is held out for validation)")
+    order = np.random.default_rng(seed).permutation(count)
+    n_val = max(1, round(count * val_fraction))
+    return order[:-n_val], order[-n_val:]
+
+
+def _gather(ids: np.ndarray, starts: np.ndarray, docs: np.ndarray) -> np.ndarray:
+    return np.concatenate([ids[starts[d]:starts[d + 1]] for d in docs])
