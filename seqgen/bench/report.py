@@ -87,7 +87,8 @@ def table_notes(f: dict) -> list[str]:
     load = "" if f["load_average"] is None else f", load average {f['load_average']:.1f}"
     notes = [f"{f['device']}, {f['threads']} threads{load}; seqgen trains in {f['precision']} here",
              f"{f['sizes']} run: median of {f['repeats']} timed runs after {f['warmup']} untimed ones, rungs in turns",
-             f"matrix products: {f['matmul_shapes']}"]
+             f"matrix products: {f['matmul_shapes']}",
+             "speed-up: over the pytorch/examples loop on the same model and batch; for sampling, int8 over fp32"]
     notes += [f"{prefix}: {f[prefix + '_model']}" for prefix in TITLES]
     notes.append(f"sampling: {f['sample_model']}")
     notes += [f"skipped {key}: {why}" for key, why in f["skipped"].items()]
