@@ -16,6 +16,7 @@ import seqgen.bench
 import seqgen.bench.peak
 import seqgen.bench.run
 import seqgen.bench.sampling
+import seqgen.bench.timing
 import seqgen.device
 import seqgen.step
 from seqgen.bench import FULL, TINY, run_bench, table_sections
@@ -178,6 +179,14 @@ def test_functions_are_timed_round_robin_after_their_warm_up():
     times = interleave({name: (lambda name=name: calls.append(name)) for name in "ABC"}, repeats=3, warmup=2)
     assert calls == list("ABC") * 5
     assert {name: len(t) for name, t in times.items()} == {"A": 3, "B": 3, "C": 3}
+
+
+def test_gpu_timings_wait_for_the_gpu():
+    # A GPU returns before it computes: the clock must be read after synchronising (no GPU needed).
+    assert seqgen.bench.timing.synchronizer(torch.device("cuda")) is torch.cuda.synchronize
+    syncs = []
+    interleave({"A": lambda: syncs.append("call")}, repeats=2, warmup=0, sync=lambda: syncs.append("sync"))
+    assert syncs == ["sync", "call", "sync"] * 2
 
 
 def test_the_ladders_rungs_are_timed_in_turns(monkeypatch):
