@@ -324,7 +324,11 @@ def test_flop_count_of_a_one_layer_lstm():
     assert lstm_flops_per_token(tied) == 3 * (224 + 2 * 3 * 10 + 2 * 4 * 3)
 
 
-def test_tokenising_is_measured_in_a_fresh_process_then_from_the_cache():
+def test_tokenising_is_measured_in_a_fresh_process_then_from_the_cache(tmp_path, monkeypatch):
+    # The fresh process times this seqgen, not another one its working folder would import.
+    (tmp_path / "seqgen").mkdir()
+    (tmp_path / "seqgen" / "__init__.py").write_text("raise ImportError('another seqgen')\n")
+    monkeypatch.chdir(tmp_path)
     tok = tokenise_speed("some real text\n", target_mb=1)
     assert tok["tokens"] >= 1_000_000 and tok["tokenise_s"] > 0 and tok["tokenise_peak_mb"] > 1
     assert tok["tokenise_cached_s"] > 0

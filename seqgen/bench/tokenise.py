@@ -10,8 +10,11 @@ import sys
 import tempfile
 from pathlib import Path
 
+# The child imports the seqgen this process runs (its folder first on the path), not one that the
+# working folder or an installed copy would give it.
 _TOKENISE = """
 import json, resource, sys, time
+sys.path.insert(0, sys.argv[3])
 from seqgen.tokens import tokenize_corpus
 start = time.perf_counter()
 data = tokenize_corpus([sys.argv[1]], sys.argv[2])
@@ -31,7 +34,8 @@ def tokenise_speed(text: str, target_mb: float, level: str = "char") -> dict:
             for _ in range(repeats):
                 fh.write(text)
         env = {**os.environ, "XDG_CACHE_HOME": str(Path(tmp) / "cache")}
-        runs = [json.loads(subprocess.run([sys.executable, "-c", _TOKENISE, str(corpus), level], env=env,
+        root = str(Path(__file__).resolve().parents[2])  # the folder that holds the seqgen package
+        runs = [json.loads(subprocess.run([sys.executable, "-c", _TOKENISE, str(corpus), level, root], env=env,
                                           check=True, capture_output=True, text=True).stdout) for _ in range(2)]
         size = corpus.stat().st_size
     first, second = runs
