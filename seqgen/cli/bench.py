@@ -14,26 +14,35 @@ from .common import app, friendly, write
 @app.command()
 @friendly
 def bench(
-    quick: Annotated[bool, typer.Option(help="Smaller sizes and fewer repeats: under a minute.")] = False,
+    quick: Annotated[bool, typer.Option(help="Shorter batches and fewer repeats: well under a minute.")] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object, one key per figure. [default: a table]", show_default=False)] = False,
-    word_corpus: Annotated[Optional[Path], typer.Option(help="Text whose word vocabulary sizes the word model. [default: 18,000 words]", show_default=False)] = None,
+    word_corpus: Annotated[Optional[Path], typer.Option(help="Text whose word vocabulary sizes the word models. [default: 18,000 words]", show_default=False)] = None,
+    device: Annotated[str, typer.Option(help="Where to train: auto, cpu, cuda or mps (sampling runs on the CPU, as seqgen sample does).")] = "auto",
 ) -> None:
-    """Measure training, sampling and tokenising speed on this machine (medians of several runs)."""
+    """Measure training (a ladder from a textbook loop up to seqgen's step), sampling and tokenising speed here."""
+    from rich.markup import escape
     from rich.table import Table
 
-    from ..bench import run_bench
+    from ..bench import run_bench, sizes_for, table_notes, table_sections
+    from ..bench.report import number
     from ..corpus import read_text_file
+    from ..device import choose_device
     from .display import err, out
 
+    choose_device(device)  # a device that is not here: one line, before any work
     text = read_text_file(word_corpus) if word_corpus else None
     with err.status("benchmarking...") as status:
-        figures = run_bench(quick, text, on_figure=lambda name, value: status.update(f"benchmarking: {name} = {value:,.3g}"))
+        figures = run_bench(sizes_for(quick), device, text,
+                            on_figure=lambda name, value: status.update(f"benchmarking: {name} = {number(value)}"))
     if json_out:
         write(json.dumps(figures, indent=2) + "\n")
         return
-    table = Table(title="seqgen bench (medians)")
-    table.add_column("figure")
-    table.add_column("value", justify="right")
-    for name, value in figures.items():
-        table.add_row(name, f"{value:,.3f}" if abs(value) < 100 else f"{value:,.0f}")
+    table = Table(title="seqgen bench", caption="\n".join(map(escape, table_notes(figures))), caption_justify="left")
+    for column, justify in (("figure", "left"), ("median", "right"), ("min - max", "right"), ("speed-up", "right")):
+        table.add_column(column, justify=justify)
+    for title, rows in table_sections(figures):
+        table.add_section()
+        table.add_row(f"[bold]{escape(title)}[/bold]")
+        for row in rows:
+            table.add_row(*map(escape, row))
     out.print(table)
