@@ -161,7 +161,7 @@ GRADIENT_ONLY = ("seq_len", "batch_size", "lr", "weight_decay", "warmup_steps", 
 
 def train(*sources: str | Path, model: str = "rnn", resume: str | Path | None = None, out: str | Path | None = None,
           overwrite: bool = False, encoding: str = "utf-8", on_event: Callable[[str, dict], None] | None = None,
-          stop=None, **options) -> TrainResult:
+          stop=None, backend: str = "auto", **options) -> TrainResult:
     """Train a model on text files, folders or ``builtin:NAME`` tune collections, or continue the
     run saved in ``resume``; return the run (its folder, checkpoints, best validation loss).
 
@@ -169,7 +169,8 @@ def train(*sources: str | Path, model: str = "rnn", resume: str | Path | None = 
     ``seq_len``, ``batch_size``, ``lr``, ``max_steps``, ``time_budget`` ("90s", "10m" or seconds), ...;
     ``seqgen train --help`` lists them all with their defaults. ``on_event(kind, info)`` sees the
     run's progress ("start", "step", "eval", "end", ...); ``stop`` (a ``threading.Event``) ends it
-    cleanly at the next step.
+    cleanly at the next step. Started by torchrun, every process calls this and they train one
+    model together (``backend``: auto, gloo or nccl).
     """
     from dataclasses import fields
 
@@ -183,7 +184,7 @@ def train(*sources: str | Path, model: str = "rnn", resume: str | Path | None = 
     if resume is not None:
         if sources:
             raise UsageError("--resume continues a run on its own text; give no sources with it")
-        return resume_run(Path(resume), given, Path(out) if out else None, on_event, stop, overwrite)
+        return resume_run(Path(resume), given, Path(out) if out else None, on_event, stop, overwrite, backend)
     cls = model_class(model)
     train_names = {f.name for f in fields(TrainConfig)}
     mine = config_fields(cls)
@@ -202,7 +203,7 @@ def train(*sources: str | Path, model: str = "rnn", resume: str | Path | None = 
     for name in mine & set(given):
         setattr(model_cfg, name, given[name])
     return new_run([str(s) for s in sources], model_cfg, cfg, Path(out) if out else None, encoding, on_event,
-                   stop, overwrite)
+                   stop, overwrite, backend)
 
 
 def load(path: str | Path | None = None, root: str | Path = ckpt.DEFAULT_ROOT) -> Model:

@@ -23,8 +23,8 @@ import torch
 from . import checkpoint, runs
 from .batches import BatchStream
 from .config import TrainConfig
-from .distributed import World
-from .errors import SeqgenError
+from .distributed import PeerLost, World, peer_failure
+from .errors import SeqgenError, warn
 from .plot import LossCurve
 from .schedule import Progress, after_evaluation, fraction_done, limit_reached, lr_at
 from .step import Stepper
@@ -41,7 +41,8 @@ class TrainResult:
     last_path: Path
     best_val_loss: float
     step: int
-    reason: str  # why training stopped: epochs, max-steps, time-budget, early-stop, interrupted, counted
+    reason: str  # why training stopped: epochs, max-steps, time-budget, early-stop, interrupted (or
+    # terminated: a signal), counted
     steps_done: int = 0  # steps taken in this session (a resumed run had taken some before)
 
 
@@ -53,8 +54,9 @@ class Trainer:
                  state: dict | None = None):
         self.model, self.cfg, self.stream, self.val, self.record = model, cfg, stream, val, record
         self.run_dir, self.world = run_dir, world
-        curve = LossCurve(run_dir) if world.is_main else None  # redrawn after each evaluation
-        self.emit = (lambda kind, info: (emit(kind, info), curve(kind, info))) if curve else emit
+        curve = LossCurve(run_dir)  # redrawn after each evaluation
+        # Rank 0 alone speaks: the others' events go nowhere.
+        self.emit = (lambda kind, info: (emit(kind, info), curve(kind, info))) if world.is_main else (lambda k, i: None)
         self.stop = stop or threading.Event()
         self.device, self.precision = world.device, world.precision(cfg.precision)
         self.stepper = Stepper(model, self.device, self.precision, cfg.lr, cfg.weight_decay, cfg.clip, world)
@@ -66,15 +68,23 @@ class Trainer:
 
     # -- the loop --------------------------------------------------------------------------------
     def run(self) -> TrainResult:
+        try:
+            return self._run()
+        except PeerLost as exc:
+            last = f"last good checkpoint: {self.last_path}; continue with: seqgen train --resume {self.last_path}" \
+                if self.last_path.exists() else "no checkpoint was saved yet"
+            raise PeerLost(f"{exc}; {last}") from None
+
+    def _run(self) -> TrainResult:
         cfg, p = self.cfg, self.p
         clock = time.perf_counter() - p.elapsed
         since_eval: list[float] = []
         eval_cost, bad_steps, reason, loss = 0.0, 0, "", None
         tick, tick_tokens = time.perf_counter(), 0
         while True:
-            # -- stop? a limit, a signal or early stopping; rank 0 decides for every rank
-            reason = self.world.agree(reason or ("interrupted" if self.stop.is_set() else "")
-                                      or limit_reached(cfg, p, eval_cost))
+            # -- stop? a limit or early stopping (rank 0 decides for all), or a signal to any rank
+            reason = self.world.agree(reason or limit_reached(cfg, p, eval_cost),
+                                      getattr(self.stop, "reason", "interrupted") if self.stop.is_set() else "")
             if reason:
                 break
             if p.batch_index >= len(self.stream):  # an epoch ends: the stream starts over, cold
@@ -105,10 +115,11 @@ class Trainer:
                 reason = self._evaluate(since_eval)
                 since_eval = []
                 eval_cost = time.perf_counter() - started
-        if since_eval or not self.last_path.exists():
+        if since_eval or not self.world.share(self.last_path.exists()):
             self._evaluate(since_eval)
         else:
             self._save(self.last_path)
+        self.world.barrier()  # every rank leaves once rank 0 has saved
         self.emit("end", {"reason": reason, "step": p.step, "steps_done": p.step - self.started_at,
                           "best_val_loss": p.best_val_loss, "best_path": str(self.best_path),
                           "last_path": str(self.last_path), "progress": fraction_done(cfg, p, len(self.stream)),
@@ -119,7 +130,12 @@ class Trainer:
     def _step(self, lr: float) -> float | None:
         x, y = self.stream.batch(self.p.batch_index)
         self.p.batch_index += 1
-        loss, self.hidden = self.stepper.step(x, y, self.hidden, lr)
+        try:
+            loss, self.hidden = self.stepper.step(x, y, self.hidden, lr)
+        except RuntimeError as exc:  # DistributedDataParallel's gradient all-reduce with a rank gone
+            if self.world.size == 1 or not peer_failure(exc):
+                raise
+            raise PeerLost(f"another process of this run stopped ({str(exc).splitlines()[0][:120]})") from None
         if loss is not None:
             self.p.step += 1
             self.p.tokens_seen += x.numel() * self.world.size
@@ -138,6 +154,7 @@ class Trainer:
         """Score held-out text, log, save; return "early-stop" when it is time to stop."""
         cfg, p = self.cfg, self.p
         hidden = self.world.gather_state(self.hidden)  # every rank's rows, for the checkpoint
+        train_loss = self.world.mean(float(np.mean(train_losses))) if train_losses else None
         if not self.world.is_main:
             return ""
         val = self.val[: cfg.eval_tokens] if cfg.eval_tokens else self.val
@@ -146,7 +163,7 @@ class Trainer:
         if verdict == "plateau":
             self.emit("note", {"message": f"no improvement in {p.bad_evals} validations: learning rate halved"})
         record = {"step": p.step, "epoch": p.epoch, "tokens": p.tokens_seen, "elapsed": round(p.elapsed, 2),
-                  "train_loss": float(np.mean(train_losses)) if train_losses else None,
+                  "train_loss": train_loss,
                   "val_loss": score.cross_entropy, "val_ppl": score.perplexity, "lr": self.stepper.lr,
                   "best": improved}
         runs.append_metrics(self.run_dir, record)
@@ -174,7 +191,9 @@ class Trainer:
             "progress": vars(self.p).copy(),
             "rng": rng_state(),
             "hidden": _cpu(hidden),
-            "world": {"size": self.world.size, "batch_size": self.stream.batch_size},
+            "world": {"size": self.world.size, "batch_size": self.stream.batch_size,  # each rank's data position:
+                      "rows": [[r * self.stream.batch_size, (r + 1) * self.stream.batch_size]
+                               for r in range(self.world.size)], "batch_index": self.p.batch_index},
             "data": self.record["data"],
         }, path)
 
@@ -183,8 +202,18 @@ class Trainer:
         self.stepper.load_state_dict(state)
         self.p = Progress(**state["progress"])
         restore_rng(state.get("rng", {}))
-        self.hidden = self.world.scatter_state(state.get("hidden"), state.get("world"), self.stream.batch_size,
-                                               self.model.config.cell)
+        saved = state.get("world") or {"size": 1, "batch_size": self.stream.batch_size}
+        if saved["size"] * saved["batch_size"] == self.world.size * self.stream.batch_size:
+            self.hidden = self.world.scatter_state(state.get("hidden"), self.stream.batch_size)
+            return
+        # Another global batch cuts the text into other rows: carry the position over as a share of
+        # the epoch, and start the rows' state afresh.
+        old_batches = (len(self.stream.ids) - 1) // (saved["size"] * saved["batch_size"]) // self.stream.seq_len
+        self.p.batch_index = round(self.p.batch_index / max(old_batches, 1) * len(self.stream))
+        if self.world.is_main:
+            warn(f"this run was saved by {saved['size']} process{'es' if saved['size'] > 1 else ''} and goes on with "
+                 f"{self.world.size}: the place in the text is carried over as a share of the epoch and the recurrent "
+                 "state starts afresh, so the curve cannot be exactly the one the same processes would have drawn")
 
 
 def rng_state() -> dict:
@@ -199,8 +228,13 @@ def restore_rng(state: dict) -> None:
     if "torch" in state:
         torch.set_rng_state(state["torch"])
     cuda = state.get("cuda")
-    if cuda and torch.cuda.is_available() and len(cuda) == torch.cuda.device_count():
+    if not cuda:
+        return
+    if torch.cuda.is_available() and len(cuda) == torch.cuda.device_count():
         torch.cuda.set_rng_state_all(cuda)
+    else:
+        warn(f"the run was saved on {len(cuda)} GPU(s) and goes on with {torch.cuda.device_count()}: their random "
+             "streams (dropout) start afresh, so the curve cannot be exactly the one it would have drawn")
 
 
 def _cpu(hidden):

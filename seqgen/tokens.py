@@ -7,8 +7,8 @@
 The key hashes the content of every source file with the settings that shape the vocabulary, so a
 second run on the same text reads the cache and not the text, and a changed file is encoded
 again, whatever its size and modification time say. ``meta.json`` is written last and records
-the size and a hash of the ids, so an entry cut short or damaged is noticed, removed and
-rebuilt. Token arrays use the smallest integer type that fits the vocabulary, and training reads
+the size and a hash of the ids, so an entry cut short (no meta.json) or damaged is noticed,
+removed and rebuilt. Token arrays use the smallest integer type that fits the vocabulary, and training reads
 them through the memory map: memory does not grow with the corpus.
 """
 
@@ -18,13 +18,13 @@ import hashlib
 import json
 import os
 import shutil
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from .atomic import atomic_path, write_text
 from .corpus import regular_file
 from .errors import CorpusError, warn
 from .formats import format_for, get_format, read_corpus
@@ -167,32 +167,29 @@ def _entry_problem(meta: dict, vocab: Vocab, ids: np.ndarray, starts: np.ndarray
 
 
 def _store(key: str | None, data: TokenizedCorpus) -> TokenizedCorpus | None:
-    """Write the entry (a temporary folder, renamed; ``meta.json`` last); return it memory-mapped.
+    """Write the entry, each file atomically and ``meta.json`` last (an entry without it is
+    incomplete and rebuilt); return it memory-mapped.
 
     A cache that cannot be written only costs time next run: a warning, and the caller keeps
     its arrays.
     """
     if key is None:
         return None
-    root, tmp = cache_root(), None
+    root = cache_root()
+    folder = root / key
     try:
-        root.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(dir=root, prefix=".tmp-"))
-        np.save(tmp / "ids.npy", data.ids)
-        np.save(tmp / "starts.npy", data.starts)
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "meta.json").unlink(missing_ok=True)  # the entry is incomplete until it is back
+        for name, array in (("ids.npy", data.ids), ("starts.npy", data.starts)):
+            with atomic_path(folder / name) as tmp:
+                np.save(tmp, array)
         meta = {"vocab": data.vocab.to_dict(), "kind": data.kind, "sources": data.sources, "notes": data.notes,
                 "tokens": int(len(data.ids)), "ids_hash": _ids_hash(data.ids)}
-        (tmp / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
-        shutil.rmtree(root / key, ignore_errors=True)  # a damaged entry of the same key
-        os.replace(tmp, root / key)
-        tmp = None
+        write_text(folder / "meta.json", json.dumps(meta))
     except OSError as exc:
         warn(f"could not write the token cache under {root} ({exc.strerror or exc}); "
              "the text will be encoded again next time")
         return None
-    finally:
-        if tmp is not None:
-            shutil.rmtree(tmp, ignore_errors=True)
     _prune(root)
     stored = _load(key)
     if stored is not None:
@@ -201,7 +198,7 @@ def _store(key: str | None, data: TokenizedCorpus) -> TokenizedCorpus | None:
 
 
 def _prune(root: Path) -> None:
-    entries = sorted((p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")),
+    entries = sorted((p for p in root.iterdir() if p.is_dir()),
                      key=lambda p: p.stat().st_mtime, reverse=True)
     for old in entries[CACHE_ENTRIES:]:
         shutil.rmtree(old, ignore_errors=True)

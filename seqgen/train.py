@@ -19,6 +19,7 @@ from .batches import BatchStream
 from .config import TrainConfig, from_dict
 from .device import available_memory, format_bytes
 from .distributed import World
+from .launch import announce_run_dir
 from .errors import CorpusError, UsageError, warn
 from .loop import OnEvent, Trainer, TrainResult
 from .models import model_class
@@ -35,27 +36,36 @@ __all__ = ["TrainResult", "new_run", "resume_run", "train"]
 
 def train(specs: list[str], model_cfg, cfg: TrainConfig, out_dir: Path | None = None, encoding: str = "utf-8",
           on_event: OnEvent | None = None, stop: threading.Event | None = None, overwrite: bool = False,
-          world: World | None = None) -> TrainResult:
+          backend: str = "auto") -> TrainResult:
     """Train a new model of the type whose configuration ``model_cfg`` is, on ``specs``."""
-    return new_run(specs, model_cfg, cfg, out_dir, encoding, on_event, stop, overwrite, world)
+    return new_run(specs, model_cfg, cfg, out_dir, encoding, on_event, stop, overwrite, backend)
 
 
 def new_run(specs: list[str], model_cfg, cfg: TrainConfig, out_dir: Path | None = None, encoding: str = "utf-8",
             on_event: OnEvent | None = None, stop: threading.Event | None = None, overwrite: bool = False,
-            world: World | None = None) -> TrainResult:
+            backend: str = "auto") -> TrainResult:
+    """A new run (in every process of it, when torchrun started several)."""
     emit = on_event or (lambda kind, info: None)
     cls = _model_type_of(model_cfg)
     cfg.validate()
     model_cfg.validate()
-    world = world or World.single(cfg.device)
-    data = _tokenize(specs, cfg, encoding, None, emit)
+    with _world(cfg.device, backend) as world:
+        if cls.trained_by == "counting" and world.size > 1:
+            raise UsageError(f"a {cls.name} model is counted in one process, in seconds: train it without "
+                             "--nproc or torchrun")
+        return _new_run(cls, specs, model_cfg, cfg, out_dir, encoding, emit, stop, overwrite, world)
+
+
+def _new_run(cls, specs, model_cfg, cfg, out_dir, encoding, emit, stop, overwrite, world) -> TrainResult:
+    with world.main_first():  # rank 0 reads, checks and caches the data; the others then read the cache
+        data = _tokenize(specs, cfg, encoding, None, emit)
     split = split_ids(data, cfg.val_fraction, cfg.seed)
     stream = BatchStream(split.train, cfg.batch_size, cfg.seq_len, world.rank, world.size) \
         if cls.trained_by == "gradient" else None
     _check_held_out(split)
     if cls.trained_by == "gradient":
         _fits_in_memory(model_cfg, len(data.vocab), cfg, world)
-    run_dir = runs.make_dir(Path(out_dir) if out_dir else runs.new_run_dir(specs, cfg.level, _tag(cls, model_cfg)))
+    run_dir = _run_dir(Path(out_dir) if out_dir else runs.new_run_dir(specs, cfg.level, _tag(cls, model_cfg)), world)
     record = {"vocab": data.vocab.to_dict(), "data": data_record(data, split, encoding, cfg)}
     if cls.trained_by == "counting":
         from .counting import count
@@ -75,7 +85,7 @@ def new_run(specs: list[str], model_cfg, cfg: TrainConfig, out_dir: Path | None 
 
 def resume_run(path: Path, changes: dict | None = None, out_dir: Path | None = None,
                on_event: OnEvent | None = None, stop: threading.Event | None = None, overwrite: bool = False,
-               world: World | None = None) -> TrainResult:
+               backend: str = "auto") -> TrainResult:
     """Continue the run saved in checkpoint ``path``.
 
     ``changes`` may set the run's limits and where it computes (``RESUMABLE``); anything else
@@ -107,22 +117,46 @@ def resume_run(path: Path, changes: dict | None = None, out_dir: Path | None = N
     if reached:
         raise UsageError(f"this run has already reached its limit ({reached}, at step {progress.step}); give "
                          "--max-steps, --epochs or --time-budget to train it further")
-    run_dir = Path(out_dir) if out_dir else path.parent
-    world = world or World.single(cfg.device)
-    data = _tokenize(list(state["data"]["sources"]), cfg, state["data"].get("encoding", "utf-8"),
-                     Vocab.from_dict(state["vocab"]), emit)
+    with _world(cfg.device, backend) as world:
+        return _resume(path, state, cls, cfg, progress, Path(out_dir) if out_dir else path.parent, emit, stop,
+                       overwrite, world)
+
+
+def _resume(path, state, cls, cfg, progress, run_dir, emit, stop, overwrite, world) -> TrainResult:
+    with world.main_first():
+        data = _tokenize(list(state["data"]["sources"]), cfg, state["data"].get("encoding", "utf-8"),
+                         Vocab.from_dict(state["vocab"]), emit)
     split = split_ids(data, cfg.val_fraction, cfg.seed)
     if len(split.train) != state["data"]["train_tokens"]:
         raise CorpusError("the training text changed since this run started; --resume needs the same files")
     stream = BatchStream(split.train, cfg.batch_size, cfg.seq_len, world.rank, world.size)
     model, _ = checkpoint.load_model(state, source=path)
     record = {"vocab": state["vocab"], "data": state["data"]}
-    with runs.RunLock(runs.make_dir(run_dir)) if world.is_main else contextlib.nullcontext():
+    run_dir = _run_dir(run_dir, world)
+    with runs.RunLock(run_dir) if world.is_main else contextlib.nullcontext():
         if world.is_main:
             _claim_for_resume(path, run_dir, progress.step, overwrite)
         trainer = Trainer(model, cfg, stream, split.val, record, run_dir, world, emit, stop, state)
         _announce(trainer, data, split, emit)
         return trainer.run()
+
+
+@contextlib.contextmanager
+def _world(device: str, backend: str):
+    """This process's world (torchrun's process group, or one process), left when training ends."""
+    world = World.current(device, backend)
+    try:
+        yield world
+    finally:
+        world.close()
+
+
+def _run_dir(path: Path, world: World) -> Path:
+    """The run folder, made by rank 0, whose name the others and a launcher learn from it."""
+    if world.is_main:
+        runs.make_dir(path)
+        announce_run_dir(path)
+    return world.share(path)
 
 
 def data_record(corpus: TokenizedCorpus, split: TokenSplit, encoding: str, cfg: TrainConfig) -> dict:

@@ -51,11 +51,14 @@ def test_audio_needs_fluidsynth_and_a_soundfont(tools, midi, tmp_path):
         render_wav(midi, tmp_path / "t.wav")  # fluidsynth but no soundfont
     tools.soundfont = tmp_path / "gm.sf2"
     assert render_wav(midi, tmp_path / "t.wav").read_bytes() == b"RIFF"
-    assert tools.calls == [["/stand-in/bin/fluidsynth", "-ni", "-F", str(tmp_path / "t.wav"), "-r", "44100",
-                            str(tmp_path / "gm.sf2"), str(midi)]]
+    ((synth, *args),) = tools.calls
+    written = Path(args[2])  # beside t.wav, renamed to it once complete
+    assert synth == "/stand-in/bin/fluidsynth" and written.parent == tmp_path and written.suffix == ".wav"
+    assert args[:2] + args[3:] == ["-ni", "-F", "-r", "44100", str(tmp_path / "gm.sf2"), str(midi)]
     tools.behaviour["fluidsynth"] = lambda args: completed(args, 1, "fluidsynth: cannot open soundfont")
     with pytest.raises(MusicError, match="could not render .*cannot open soundfont"):
         render_wav(midi, tmp_path / "t2.wav")
+    assert sorted(p.name for p in tmp_path.glob("*.wav")) == ["t.wav"]  # nothing half-made left behind
 
 
 def test_a_soundfont_is_found_in_the_usual_places(tmp_path):

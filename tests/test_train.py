@@ -10,7 +10,7 @@ import torch
 
 from seqgen import checkpoint, runs
 from seqgen.runs import RunLock
-from seqgen.errors import CorpusError, SeqgenError
+from seqgen.errors import CorpusError, SeqgenError, SeqgenWarning
 from seqgen.models.rnn import RNNLM
 from seqgen.evaluate import Score
 from seqgen.train import resume_run, train
@@ -128,3 +128,22 @@ def test_a_lock_left_by_a_dead_process_is_no_lock(prose_file, tmp_path):
     run = runs.make_dir(tmp_path / "stale")
     (run / ".lock").write_text("999999999")  # its process is gone: the kernel holds no lock
     assert train([str(prose_file)], tiny_model(), tiny_train(max_steps=2), out_dir=run).step == 2
+
+
+def test_the_random_state_of_every_gpu_is_saved_and_restored(monkeypatch):
+    from seqgen.loop import restore_rng, rng_state
+
+    states = [torch.tensor([1, 2, 3], dtype=torch.uint8), torch.tensor([4, 5, 6], dtype=torch.uint8)]
+    restored = []
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    monkeypatch.setattr(torch.cuda, "get_rng_state_all", lambda: states)
+    monkeypatch.setattr(torch.cuda, "set_rng_state_all", restored.append)
+    saved = rng_state()
+    assert saved["cuda"] is states and torch.equal(saved["torch"], torch.get_rng_state())
+    restore_rng(saved)
+    assert restored == [states]
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)  # fewer GPUs now: their streams cannot be kept
+    with pytest.warns(SeqgenWarning, match="saved on 2 GPU"):
+        restore_rng(saved)
+    assert restored == [states]

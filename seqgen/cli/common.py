@@ -14,7 +14,9 @@ from pathlib import Path
 
 import typer
 
+from ..distributed import PeerLost, rank_from_env
 from ..errors import SeqgenError, SeqgenWarning, UsageError
+from ..launch import LAUNCHED
 
 app = typer.Typer(help="Train recurrent language models on text and folk tunes, and generate from them.",
                   add_completion=False, pretty_exceptions_enable=False, no_args_is_help=True,
@@ -22,13 +24,16 @@ app = typer.Typer(help="Train recurrent language models on text and folk tunes, 
 
 
 def fail(message: str, code: int) -> None:
-    sys.stderr.write(f"error: {message}\n")
+    """One line on stderr and exit ``code``; in a run of several processes only rank 0 speaks."""
+    if rank_from_env() == 0:
+        sys.stderr.write(f"error: {message}\n")
     raise typer.Exit(code)
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
     if issubclass(category, SeqgenWarning):
-        sys.stderr.write(f"warning: {message}\n")
+        if rank_from_env() == 0:
+            sys.stderr.write(f"warning: {message}\n")
     else:
         _python_show_warning(message, category, filename, lineno, file, line)
 
@@ -51,6 +56,10 @@ def friendly(fn):
             return result
         except OutputError as exc:
             _quiet_stdout()
+            fail(str(exc), exc.exit_code)
+        except PeerLost as exc:
+            if os.environ.get(LAUNCHED):  # the launcher names the process that died, in one line
+                raise typer.Exit(exc.exit_code) from None
             fail(str(exc), exc.exit_code)
         except SeqgenError as exc:
             fail(str(exc), exc.exit_code)
@@ -148,9 +157,12 @@ class Interrupts:
     """
 
     codes = {signal.SIGINT: 130, signal.SIGTERM: 143}
+    reasons = {signal.SIGINT: "interrupted", signal.SIGTERM: "terminated"}
+    exit_codes = {"interrupted": 130, "terminated": 143}
 
     def __init__(self):
         self.stop = threading.Event()
+        self.stop.reason = "interrupted"  # what the training loop reports, the same on every rank
         self.signum = None
         self.training = False  # set when the loop has started and can save
 
@@ -163,8 +175,15 @@ class Interrupts:
             raise KeyboardInterrupt
         if self.signum is None:
             self.signum = signum
-            sys.stderr.write("\nstopping: saving the last checkpoint (this can take a moment)...\n")
+            self.stop.reason = self.reasons[signum]
+            if rank_from_env() == 0:
+                sys.stderr.write("\nstopping: saving the last checkpoint (this can take a moment)...\n")
         self.stop.set()
+
+    def hold(self) -> None:
+        """The run has stopped for a signal: further signals (a second Ctrl-C, a launcher's
+        SIGTERM to the processes left) must not break its exit."""
+        self.signum = self.signum or signal.SIGINT
 
     def __exit__(self, *exc):
         for s, handler in self.previous.items():

@@ -11,6 +11,7 @@ import typer
 from rich.progress import Progress
 from rich.table import Table
 
+from ..atomic import write_text
 from ..errors import MusicError, SeqgenError, warn
 from .common import app, friendly, write
 from .display import err, out, quiet_progress
@@ -73,7 +74,7 @@ def write_tunes(model, count: int, out_dir: Path, overwrite: bool, keep_invalid:
     notes: dict[str, list[str]] = {}  # what could not be made -> files written instead
     for n, (text, check) in enumerate(chosen, 1):
         stem = out_dir / f"{n:03d}{'' if check.valid else '-invalid'}"
-        stem.with_suffix(".abc").write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
+        write_text(stem.with_suffix(".abc"), text if text.endswith("\n") else text + "\n")
         if check.score is None:
             continue
         midi = tune_to_midi(check.score, stem.with_suffix(".mid"))

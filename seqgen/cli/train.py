@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
@@ -10,6 +11,7 @@ import typer
 
 from ..config import TrainConfig
 from ..models.rnn_config import ModelConfig
+from ..distributed import rank_from_env
 from .common import Interrupts, app, friendly, given
 
 T, M = TrainConfig(), ModelConfig()
@@ -25,7 +27,7 @@ def train(
     ctx: typer.Context,
     paths: Annotated[Optional[list[str]], typer.Argument(help="Text files, folders of .txt, .abc files or builtin:NAME.", show_default=False)] = None,
     level: Annotated[str, typer.Option(help="Tokens: char or word.")] = T.level,
-    model: Annotated[str, typer.Option(help="rnn (the recurrent model) or ngram (a Kneser-Ney baseline).")] = "rnn",
+    model: Annotated[str, typer.Option(help="The model type: rnn (the recurrent model), ngram (a Kneser-Ney baseline), or another registered one.")] = "rnn",
     cell: Annotated[str, typer.Option(help="Recurrent cell: lstm, gru or rnn.")] = M.cell,
     layers: Annotated[int, typer.Option(help="Stacked recurrent layers.")] = M.layers,
     hidden: Annotated[int, typer.Option(help="Hidden units per layer.")] = M.hidden,
@@ -53,6 +55,8 @@ def train(
     out: Annotated[Optional[Path], typer.Option(help="Run folder. [default: checkpoints/<run-name>/]", show_default=False)] = None,
     resume: Annotated[Optional[Path], typer.Option(help="Continue the run saved in this checkpoint. [default: a new run]", show_default=False)] = None,
     overwrite: Annotated[bool, typer.Option(help="Replace the run --out holds, or (with --resume) a last.pt further along.")] = False,
+    nproc: Annotated[int, typer.Option(help="Train on this many processes of this machine (one per GPU, or per CPU core), as torchrun --standalone --nproc-per-node does.")] = 1,
+    backend: Annotated[str, typer.Option(help="With several processes: auto (NCCL on GPUs, gloo on CPUs), gloo or nccl.")] = "auto",
 ) -> None:
     """Train a language model on text or ABC tunes and save checkpoints under checkpoints/."""
     from .. import api
@@ -61,19 +65,60 @@ def train(
 
     if not paths and not resume:
         raise UsageError("give a text file, folder or builtin:NAME to train on (or --resume CKPT)")
+    if nproc != 1:
+        return _launch(ctx, nproc, model, device, backend)
     options = {name: value for name, value in locals().items() if name in given(ctx, *SETTINGS)}
-    display = TrainDisplay()
+    display = TrainDisplay() if rank_from_env() == 0 else None
     with Interrupts() as interrupts:
         def on_event(kind: str, info: dict) -> None:
             if kind == "start":
                 interrupts.training = True  # from here a signal saves the run and stops it
-            display(kind, info)
+            if display is not None:
+                display(kind, info)
 
         try:
             result = api.train(*(paths or []), model=model, resume=resume, out=out, overwrite=overwrite,
-                               encoding=encoding, on_event=on_event, stop=interrupts.stop, **options)
+                               encoding=encoding, on_event=on_event, stop=interrupts.stop, backend=backend, **options)
+            if result.reason in Interrupts.exit_codes:
+                interrupts.hold()
         finally:
-            display.stop()
-    if result.reason == "interrupted":
-        sys.stderr.write(f"saved {result.last_path}; continue with: seqgen train --resume {result.last_path}\n")
-        raise typer.Exit(Interrupts.codes.get(interrupts.signum, 130))
+            if display is not None:
+                display.stop()
+    if result.reason in Interrupts.exit_codes:
+        if rank_from_env() == 0:
+            world = int(os.environ.get("WORLD_SIZE", "1"))
+            more = f" --nproc {world}" if world > 1 else ""
+            sys.stderr.write(f"saved {result.last_path}; continue with: seqgen train --resume {result.last_path}{more}\n")
+        raise typer.Exit(Interrupts.exit_codes[result.reason])
+
+
+def _launch(ctx: typer.Context, nproc: int, model: str, device: str, backend: str) -> None:
+    """``--nproc N``: this same command in N processes, started by PyTorch's launcher."""
+    from ..distributed import under_torchrun
+    from ..errors import UsageError
+    from ..launch import check_nproc, launch
+
+    if under_torchrun():
+        raise UsageError("--nproc starts the processes itself; under torchrun, leave it out")
+    if model != "rnn":
+        raise UsageError(f"a {model} model is counted in one process, in seconds: train it without --nproc")
+    check_nproc(nproc, device)
+    code = launch(nproc, command_line(ctx, skip=("nproc", "backend")), backend)
+    if code:
+        raise typer.Exit(code)
+
+
+def command_line(ctx: typer.Context, skip: tuple[str, ...] = ()) -> list[str]:
+    """The arguments the user gave this command, written out again (without ``skip``)."""
+    args: list[str] = []
+    for param in ctx.command.params:
+        if param.name in skip or param.name not in given(ctx, param.name):
+            continue
+        value = ctx.params[param.name]
+        if param.param_type_name == "argument":
+            args += [str(v) for v in (value if isinstance(value, (list, tuple)) else [value])]
+        elif isinstance(value, bool) and (param.is_flag or param.secondary_opts):
+            args.append(param.opts[0] if value else param.secondary_opts[0])
+        else:
+            args += [param.opts[0], str(value)]
+    return args

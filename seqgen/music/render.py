@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..atomic import atomic_path
 from ..errors import MusicError
 from . import tools
 from .m21 import describe, music21_failure, parse_abc
@@ -31,9 +32,10 @@ def render_wav(midi_path: Path, wav_path: Path, soundfont: Path | None = None) -
     if not synth or not font:
         missing = "fluidsynth" if not synth else "a General MIDI soundfont"
         raise MusicError(f"audio needs {missing}: {tools.INSTALL_HINTS['fluidsynth']}")
-    done = tools.run([synth, "-ni", "-F", str(wav_path), "-r", "44100", str(font), str(midi_path)])
-    if done.returncode != 0 or not Path(wav_path).is_file():
-        raise MusicError(f"fluidsynth could not render {midi_path}: {done.stderr.strip()[:200]}")
+    with atomic_path(wav_path) as tmp:
+        done = tools.run([synth, "-ni", "-F", str(tmp), "-r", "44100", str(font), str(midi_path)])
+        if done.returncode != 0 or not tmp.stat().st_size:
+            raise MusicError(f"fluidsynth could not render {midi_path}: {done.stderr.strip()[:200]}")
     return Path(wav_path)
 
 
@@ -57,7 +59,9 @@ def render_sheet(score, out_path: Path) -> Rendered:
         except MusicError as exc:
             why = f"lilypond failed: {exc}"
     try:
-        return Rendered(Path(score.write("musicxml", fp=str(xml))), why)
+        with atomic_path(xml) as tmp:
+            score.write("musicxml", fp=str(tmp))
+        return Rendered(xml, why)
     except OSError as exc:
         raise MusicError(f"cannot write {xml}: {exc.strerror or exc}") from None
 

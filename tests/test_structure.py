@@ -1,0 +1,86 @@
+"""The shape of the house: no import cycles (imports inside functions count too), and modules a
+reader can take in."""
+
+import ast
+from pathlib import Path
+
+import seqgen
+
+ROOT = Path(seqgen.__file__).parent
+
+
+def module_name(path: Path, root: Path) -> str:
+    parts = path.relative_to(root.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def imports(path: Path, root: Path, modules: set[str]) -> set[str]:
+    """The modules of ``modules`` that ``path`` imports, wherever in the file the import is."""
+    name = module_name(path, root)
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parts = package.split(".")
+                base = ".".join(parts[: len(parts) - node.level + 1] + ([base] if base else []))
+            for alias in node.names:  # "from . import checkpoint" imports the module seqgen.checkpoint
+                found.add(f"{base}.{alias.name}" if f"{base}.{alias.name}" in modules else base)
+    return {m for m in found if m in modules and m != name}
+
+
+def import_cycles(root: Path) -> list[list[str]]:
+    """Groups of modules of the package at ``root`` that import each other, in a circle."""
+    files = {module_name(p, root): p for p in root.rglob("*.py")}
+    graph = {name: imports(path, root, set(files)) for name, path in files.items()}
+    # Tarjan's strongly connected components: a component of more than one module is a cycle.
+    index, low, stack, on_stack, cycles = {}, {}, [], set(), []
+
+    def visit(v):
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on_stack.add(v)
+        for w in graph[v]:
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                cycles.append(sorted(component))
+
+    for v in graph:
+        if v not in index:
+            visit(v)
+    return cycles
+
+
+def test_no_import_cycles():
+    assert import_cycles(ROOT) == []
+
+
+def test_the_check_sees_a_cycle_hidden_in_a_function(tmp_path):
+    package = tmp_path / "pkg"
+    (package / "sub").mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "sub" / "__init__.py").write_text("")
+    (package / "a.py").write_text("from .sub import b\n")
+    (package / "sub" / "b.py").write_text("def f():\n    from .. import a\n")
+    (package / "c.py").write_text("import pkg.a\n")
+    assert import_cycles(package) == [["pkg.a", "pkg.sub.b"]]
+
+
+def test_modules_stay_short():
+    long = {module_name(p, ROOT): n for p in ROOT.rglob("*.py") if (n := len(p.read_text().splitlines())) > 330}
+    assert long == {}
