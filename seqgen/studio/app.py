@@ -20,14 +20,15 @@ from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
+from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..errors import SeqgenError, UsageError
 from ..music import tools
 from .catalog import Catalog
 from .jobs import Busy, Files, Jobs, Limits
-from .requests import SampleRequest, command_line, stream_guarded, tune_entries
+from .requests import GuardedStream, SampleRequest, command_line, tune_entries
 from .security import Forbidden, NotFound, allowed_hosts, check_request, checkpoint_path
 
 STATIC = Path(__file__).parent / "static"
@@ -62,6 +63,11 @@ def create_app(root: Path, host: str = "127.0.0.1", soundfont: Path | None = Non
     @app.exception_handler(SeqgenError)
     async def seqgen_error(request: Request, exc: SeqgenError):
         return JSONResponse({"error": str(exc)}, status_code=_status(exc))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException):
+        message = "no such page or file here" if exc.status_code == 404 else str(exc.detail)
+        return JSONResponse({"error": message}, status_code=exc.status_code, headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def bad_request(request: Request, exc: RequestValidationError):
@@ -108,8 +114,8 @@ def create_app(root: Path, host: str = "127.0.0.1", soundfont: Path | None = Non
                   "command": command_line(body.checkpoint, root, {**settings, "length": body.length}),
                   "unknown_symbols": unknown[:10]}
         release = jobs.acquire(body.checkpoint)  # held until the stream ends or the page stops it
-        pieces = stream_guarded(model.stream(length=body.length, **settings), release)
-        return StreamingResponse(pieces, media_type="text/plain; charset=utf-8",
+        return GuardedStream(model.stream(length=body.length, **settings), release,
+                             media_type="text/plain; charset=utf-8",
                                  headers={"X-Seqgen-Sample": json.dumps(header, ensure_ascii=True),
                                           "Cache-Control": "no-store"})
 

@@ -3,14 +3,17 @@ line would take them, text in pieces as it is drawn, and one entry per tune."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import re
 import shlex
+import threading
 import time
 import weakref
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
-import anyio
+from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..errors import SeqgenError, UsageError
@@ -18,6 +21,8 @@ from ..errors import SeqgenError, UsageError
 TUNE_FIELDS = ("tunes", "meter", "key", "prime_abc")
 TEXT_FIELDS = ("length", "prime")
 PIECE_SECONDS = 0.05  # text is sent in pieces of what was drawn in this long: smooth, and few pieces
+CHUNKS_AHEAD = 64  # pieces drawn and not yet sent, at most
+log = logging.getLogger("seqgen.studio")
 
 
 class SampleRequest(BaseModel):
@@ -93,31 +98,80 @@ def tune_entries(batch, batch_id: str, sound: bool) -> list[dict]:
 
 
 async def text_pieces(pieces: Iterator[str], release: Callable[[], None]) -> AsyncIterator[str]:
-    """The pieces of a streamed sample, gathered into one chunk per ``PIECE_SECONDS``, drawn in a
-    worker thread. ``release`` is called once when the stream ends, fails or is stopped (the page
-    closed the connection), or when it is dropped unstarted."""
-    done = _Once(release)
+    """The pieces of a streamed sample, gathered into one chunk per ``PIECE_SECONDS``.
+
+    They are drawn in a thread of their own: torch's inference mode, which the sampler enters,
+    holds for one thread only, so every step of one sample must run in the same thread. Closing
+    this iterator (the page stopped) stops the drawing at the next piece; ``release`` is called
+    by that thread when it has finished with the model. A failure on the way ends the text with
+    one line saying what it was.
+    """
+    loop = asyncio.get_running_loop()
+    chunks: asyncio.Queue = asyncio.Queue()
+    room = threading.Semaphore(CHUNKS_AHEAD)  # the drawing waits for a page that reads slowly
+    stop = threading.Event()
+
+    def deliver(item) -> None:
+        try:
+            loop.call_soon_threadsafe(chunks.put_nowait, item)
+        except RuntimeError:
+            stop.set()  # the server's loop is gone: nobody reads any more
+
+    def produce() -> None:
+        try:
+            for chunk in _gathered(pieces, stop):
+                while not room.acquire(timeout=0.1):
+                    if stop.is_set():
+                        return
+                deliver(chunk)
+        except SeqgenError as exc:
+            deliver(f"\n[error: {exc}]\n")
+        except Exception as exc:  # noqa: BLE001  (reported in the text, and in the server's log)
+            log.exception("studio: sampling failed")
+            deliver(f"\n[error: the server failed ({type(exc).__name__}); see its terminal]\n")
+        finally:
+            if hasattr(pieces, "close"):
+                pieces.close()
+            release()
+            deliver(None)
+
+    threading.Thread(target=produce, name="seqgen-sample", daemon=True).start()
     try:
-        while True:
-            try:
-                chunk = await anyio.to_thread.run_sync(_gather, pieces)
-            except SeqgenError as exc:
-                yield f"\n[error: {exc}]\n"
-                return
-            if chunk is None:
-                return
+        while (chunk := await chunks.get()) is not None:
+            room.release()
             yield chunk
     finally:
-        pieces.close() if hasattr(pieces, "close") else None
-        done()
+        stop.set()
 
 
-def stream_guarded(pieces: Iterator[str], release: Callable[[], None]) -> AsyncIterator[str]:
-    """``text_pieces``, with ``release`` called even if the response is never started."""
-    once = _Once(release)
-    stream = text_pieces(pieces, once)
-    weakref.finalize(stream, once)
-    return stream
+def _gathered(pieces: Iterator[str], stop: threading.Event) -> Iterator[str]:
+    """The pieces joined into one chunk per ``PIECE_SECONDS``, until they end or ``stop`` is set."""
+    out, until = [], time.monotonic() + PIECE_SECONDS
+    for piece in pieces:
+        if stop.is_set():
+            return
+        out.append(piece)
+        if time.monotonic() > until:
+            yield "".join(out)
+            out, until = [], time.monotonic() + PIECE_SECONDS
+    if out:
+        yield "".join(out)
+
+
+class GuardedStream(StreamingResponse):
+    """A streamed sample that lets its model go however it ends: drawn to the end, failed, or
+    stopped by the page closing the connection; or, never sent, when it is dropped."""
+
+    def __init__(self, pieces: Iterator[str], release: Callable[[], None], **kwargs):
+        self.release = _Once(release)
+        super().__init__(text_pieces(pieces, self.release), **kwargs)
+        weakref.finalize(self, self.release)  # never sent: nothing was drawn
+
+    async def __call__(self, scope, receive, send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            await self.body_iterator.aclose()  # stops the drawing, which then lets the model go
 
 
 class _Once:
@@ -128,13 +182,3 @@ class _Once:
         fn, self.fn = self.fn, None
         if fn is not None:
             fn()
-
-
-def _gather(pieces: Iterator[str]) -> str | None:
-    """Pieces drawn for up to ``PIECE_SECONDS``; None when the sample has ended."""
-    out, until = [], time.monotonic() + PIECE_SECONDS
-    for piece in pieces:
-        out.append(piece)
-        if time.monotonic() > until:
-            break
-    return "".join(out) if out else None
