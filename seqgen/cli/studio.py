@@ -44,19 +44,21 @@ def studio(
     sock = _bind(host, port)
     url = f"http://{'[' + host + ']' if ':' in host else host}:{sock.getsockname()[1]}/"
     application = create_app(folder, host, soundfont)
-    sys.stderr.write(f"seqgen studio: {folder}/ at {url} (Ctrl-C to stop)\n")
-    if soundfont is None and tools.find_soundfont() is None:
-        sys.stderr.write(f"note: no General MIDI soundfont found, so the page has no sound ("
-                         f"{tools.INSTALL_HINTS['soundfont']}, or --soundfont FILE)\n")
-    if browser:
-        threading.Timer(1.0, webbrowser.open, [url]).start()
     server = uvicorn.Server(uvicorn.Config(application, log_level="warning", timeout_graceful_shutdown=2,
                                            lifespan="off"))
-    try:
+    opener = threading.Timer(1.0, webbrowser.open, [url])
+    try:  # from here on, Ctrl-C stops the server, whenever it comes
+        sys.stderr.write(f"seqgen studio: {folder}/ at {url} (Ctrl-C to stop)\n")
+        if soundfont is None and tools.find_soundfont() is None:
+            sys.stderr.write(f"note: no General MIDI soundfont found, so the page has no sound ("
+                             f"{tools.INSTALL_HINTS['soundfont']}, or --soundfont FILE)\n")
+        if browser:
+            opener.start()
         server.run(sockets=[sock])
     except KeyboardInterrupt:
         pass  # uvicorn hands Ctrl-C back once it has stopped: that is the way out
     finally:
+        opener.cancel()
         application.state.files.close()
     sys.stderr.write("seqgen studio: stopped\n")
 
