@@ -253,3 +253,18 @@ def test_the_command_refuses_what_it_cannot_serve(in_tmp, studio_root):
         port = taken.getsockname()[1]
         assert_one_line_error(run("studio", studio_root, "--no-browser", "--port", port), 1,
                               f"cannot listen on 127.0.0.1:{port}", "--port")
+
+
+@pytest.mark.parametrize("bound, host, ok", [
+    ("127.0.0.1", "127.0.0.1:8000", True), ("127.0.0.1", "[::1]:8000", True), ("127.0.0.1", "LOCALHOST", True),
+    ("127.0.0.1", "192.168.1.5:8000", False), ("192.168.1.5", "192.168.1.5:8000", True),
+    ("0.0.0.0", "192.168.1.5:8000", True), ("0.0.0.0", "evil.example:8000", False), ("::", "[fe80::1]:80", True),
+])
+def test_a_server_answers_to_its_own_addresses_and_never_to_a_name_of_elsewhere(bound, host, ok):
+    from seqgen.studio.security import Forbidden, allowed_hosts, check_request
+
+    if ok:
+        check_request({"host": host, "origin": f"http://{host}"}, allowed_hosts(bound), api=True)
+    else:
+        with pytest.raises(Forbidden):
+            check_request({"host": host}, allowed_hosts(bound), api=True)

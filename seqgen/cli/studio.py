@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import socket
 import sys
 import threading
@@ -47,7 +48,12 @@ def studio(
     server = uvicorn.Server(uvicorn.Config(application, log_level="warning", timeout_graceful_shutdown=2,
                                            lifespan="off"))
     opener = threading.Timer(1.0, webbrowser.open, [url])
-    try:  # from here on, Ctrl-C stops the server, whenever it comes
+    # Ctrl-C (or SIGTERM) asks the server to stop, whenever it comes: before uvicorn takes the
+    # signals over (a KeyboardInterrupt raised then can land in an import and be swallowed), while
+    # it has them, and after it hands them back (it raises them again once it has stopped).
+    previous = {s: signal.signal(s, lambda signum, frame: setattr(server, "should_exit", True))
+                for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
         sys.stderr.write(f"seqgen studio: {folder}/ at {url} (Ctrl-C to stop)\n")
         if soundfont is None and tools.find_soundfont() is None:
             sys.stderr.write(f"note: no General MIDI soundfont found, so the page has no sound ("
@@ -55,11 +61,11 @@ def studio(
         if browser:
             opener.start()
         server.run(sockets=[sock])
-    except KeyboardInterrupt:
-        pass  # uvicorn hands Ctrl-C back once it has stopped: that is the way out
     finally:
         opener.cancel()
         application.state.files.close()
+        for s, handler in previous.items():
+            signal.signal(s, handler)
     sys.stderr.write("seqgen studio: stopped\n")
 
 

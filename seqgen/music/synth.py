@@ -53,15 +53,18 @@ class SoundFont:
     def __init__(self, path: Path):
         self.path = Path(path)
         try:
-            data = self.path.read_bytes() if self.path.stat().st_size < 1 << 20 else None
-            chunks = _chunks(self.path)
+            self._read()
         except OSError as exc:
             raise MusicError(f"cannot read soundfont {self.path}: {exc.strerror or exc}") from None
-        except (struct.error, ValueError, KeyError):
+        except (struct.error, ValueError, KeyError, IndexError):
             raise MusicError(f"{self.path} is not a SoundFont 2 file (.sf2); give a General MIDI soundfont") from None
+        if not self.presets:
+            raise MusicError(f"{self.path} has no instruments; give a General MIDI soundfont")
+
+    def _read(self) -> None:
+        chunks = _chunks(self.path)
         offset, size = chunks["smpl"]
-        self.samples = (np.frombuffer(data, "<i2", size // 2, offset) if data is not None
-                        else np.memmap(self.path, "<i2", "r", offset, (size // 2,)))
+        self.samples = np.memmap(self.path, "<i2", "r", offset, (size // 2,))  # read as notes need them
         raw = {name: _read(self.path, *chunks[name]) for name in ("phdr", "pbag", "pgen", "inst", "ibag", "igen", "shdr")}
         self.shdr = [struct.unpack_from("<20sIIIIIBbHH", raw["shdr"], i) for i in range(0, len(raw["shdr"]) - 46, 46)]
         self.instruments = _zones(raw["inst"], 22, raw["ibag"], raw["igen"], _SAMPLE)

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import logging
-import secrets
 from pathlib import Path
 
 from fastapi import FastAPI, Request
@@ -146,8 +145,3 @@ def _validation_message(exc: RequestValidationError) -> str:
         where = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
         problems.append(f"{where}: {err.get('msg', 'invalid')}" if where else err.get("msg", "invalid request"))
     return "; ".join(problems) or "invalid request: send JSON with the settings"
-
-
-def new_seed() -> int:
-    """A seed for a request that gave none: shown with the result, so that it can be made again."""
-    return secrets.randbelow(2**31)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import secrets
 import shlex
 import threading
 import time
@@ -46,8 +47,6 @@ class SampleRequest(BaseModel):
     def settings(self, model) -> dict:
         """The sampling settings as ``Model.generate``/``tunes`` take them, checked, with the
         model's defaults filled in (top-p of music models) and a seed chosen when none was given."""
-        from .app import new_seed
-
         given = [f for f in (TEXT_FIELDS if model.kind == "music" else ()) if f in self.model_fields_set]
         if given:
             raise UsageError(f"{', '.join(given)} {'does' if len(given) == 1 else 'do'} not apply to a music model's "
@@ -172,6 +171,11 @@ class GuardedStream(StreamingResponse):
             await super().__call__(scope, receive, send)
         finally:
             await self.body_iterator.aclose()  # stops the drawing, which then lets the model go
+
+
+def new_seed() -> int:
+    """A seed for a request that gave none: shown with the result, so that it can be made again."""
+    return secrets.randbelow(2**31)
 
 
 class _Once:

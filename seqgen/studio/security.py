@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 from ..errors import SeqgenError
 
 LOCAL_NAMES = ("127.0.0.1", "localhost", "::1")
+ANY_ADDRESS = "any IP address"  # in ``allowed``: a server bound to every address answers to each of them
 
 
 class Forbidden(SeqgenError):
@@ -43,8 +44,8 @@ def check_request(headers: dict[str, str], allowed: set[str], api: bool) -> None
     ``allowed``: the host names this server answers to; ``api``: the request is for /api/.
     """
     host = headers.get("host", "")
-    if host_name(host) not in allowed:
-        raise Forbidden(f"this server answers requests to {', '.join(sorted(allowed))} only, not {host!r}; "
+    if host_name(host) not in allowed and not (ANY_ADDRESS in allowed and _is_address(host_name(host))):
+        raise Forbidden(f"this server answers requests to {', '.join(sorted(allowed - {ANY_ADDRESS}))} only, not {host!r}; "
                         "open the address seqgen studio printed")
     origin = headers.get("origin")
     if origin is not None:
@@ -57,11 +58,24 @@ def check_request(headers: dict[str, str], allowed: set[str], api: bool) -> None
 
 def allowed_hosts(bound: str) -> set[str]:
     """The host names a server bound to ``bound`` answers to: this machine's own names, and the
-    address it was bound to (``--host``) unless that is every address."""
+    address it was bound to (``--host``). Bound to every address (``0.0.0.0``), it answers to any
+    IP address, which no other site's page can stand behind as it can behind a name it controls."""
     names = set(LOCAL_NAMES)
-    if bound not in ("0.0.0.0", "::", ""):
+    if bound in ("0.0.0.0", "::", ""):
+        names.add(ANY_ADDRESS)
+    else:
         names.add(host_name(bound) if not bound.startswith("[") else bound[1:-1])
     return names
+
+
+def _is_address(name: str) -> bool:
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True
 
 
 def checkpoint_path(root: Path, name: str) -> Path:
