@@ -16,7 +16,7 @@ from .common import announce, app, friendly, refuse_options, write
 TUNE_OPTIONS = ("tunes", "keep_invalid", "wav", "sheet", "meter", "key", "prime_abc")
 METER_HELP = "Music models: every tune in this meter (6/8, 3/4, C, C|, ...). [default: the model's choice]"
 KEY_HELP = "Music models: every tune in this key and mode (G, Dmix, Ador, Bm, ...). [default: the model's choice]"
-PRIME_ABC_HELP = "Music models: every tune's body starts with these bars, in eighth notes (\"|:d2B AFD|EFG A2B|\")."
+PRIME_ABC_HELP = "Music models: every tune's body starts with these bars, in eighth notes (\"|:d2B AFD|EFG A2B|\"). [default: none]"
 
 
 @app.command()
@@ -36,7 +36,7 @@ def sample(
     overwrite: Annotated[bool, typer.Option(help="Replace what --out already holds.")] = False,
     tunes: Annotated[Optional[int], typer.Option(help="Music models: sample this many whole, checked tunes into --out. [default: one tune to standard output]", show_default=False)] = None,
     keep_invalid: Annotated[bool, typer.Option(help="Music models: also write tunes that fail their check.")] = False,
-    wav: Annotated[bool, typer.Option(help="Music models: render audio with fluidsynth when installed.")] = False,
+    wav: Annotated[bool, typer.Option(help="Music models: render audio with a General MIDI soundfont (through fluidsynth when installed).")] = False,
     sheet: Annotated[bool, typer.Option(help="Music models: write sheet music (lilypond PDF and PNG, else MusicXML).")] = False,
     meter: Annotated[Optional[str], typer.Option(help=METER_HELP, show_default=False)] = None,
     key: Annotated[Optional[str], typer.Option(help=KEY_HELP, show_default=False)] = None,
@@ -112,9 +112,9 @@ def evaluate(
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table. [default: a table]", show_default=False)] = False,
     encoding: Annotated[str, typer.Option(help="Text encoding of the text files.")] = "utf-8",
     tunes: Annotated[int, typer.Option(help="Music models: tunes to sample for the validity and novelty figures (0: none).")] = 50,
-    meter: Annotated[Optional[str], typer.Option(help="Music models: sample those tunes in this meter (see sample --meter).", show_default=False)] = None,
-    key: Annotated[Optional[str], typer.Option(help="Music models: sample those tunes in this key (see sample --key).", show_default=False)] = None,
-    prime_abc: Annotated[Optional[str], typer.Option(help="Music models: those tunes start with these bars (see sample --prime-abc).", show_default=False)] = None,
+    meter: Annotated[Optional[str], typer.Option(help="Music models: sample those tunes in this meter (see sample --meter). [default: the model's choice]", show_default=False)] = None,
+    key: Annotated[Optional[str], typer.Option(help="Music models: sample those tunes in this key (see sample --key). [default: the model's choice]", show_default=False)] = None,
+    prime_abc: Annotated[Optional[str], typer.Option(help="Music models: those tunes start with these bars (see sample --prime-abc). [default: none]", show_default=False)] = None,
 ) -> None:
     """Report cross-entropy, perplexity and bits per character on held-out or given text.
 
