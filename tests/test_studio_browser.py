@@ -51,7 +51,11 @@ class Studio:
 
     def interrupt(self, timeout: float = 20) -> int:
         self.process.send_signal(signal.SIGINT)
-        return self.process.wait(timeout)
+        try:
+            return self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()  # never left running after a failed test
+            raise
 
     @property
     def stderr(self) -> str:
