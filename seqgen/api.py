@@ -89,10 +89,14 @@ class Model:
 
     def tunes(self, count: int = 1, temperature: float = 0.8, top_k: int | None = None, top_p: float | None = None,
               seed: int | None = None, precision: str = "auto", max_rounds: int = 5,
-              on_progress: Callable[[int, int], None] | None = None):
+              on_progress: Callable[[int, int], None] | None = None, meter: str | None = None,
+              key: str | None = None, prime_abc: str | None = None):
         """``count`` whole tunes, each checked; a tune that fails is drawn again (up to
         ``max_rounds`` rounds). Returns a ``TuneBatch``: ``valid`` and ``invalid`` (text, check)
-        pairs, ``first_try_valid``, ``attempts`` and the reasons tunes were rejected."""
+        pairs, ``first_try_valid``, ``attempts`` and the reasons tunes were rejected.
+
+        Tunes to order: ``meter`` ("6/8", "C|"), ``key`` ("G", "Dmix", "Bm") and ``prime_abc``
+        (first bars, "|:d2B AFD|EFG A2B|") are written into every tune, and checked first."""
         from .music.tunes import sample_tunes
 
         if self.kind != "music":
@@ -100,8 +104,17 @@ class Model:
         if count < 1:
             raise UsageError(f"--tunes must be at least 1 (got {count})")
         cfg = self.sample_config("", 1, temperature, top_k, top_p, seed, 1, precision)
+        wanted = self.tune_conditions(meter, key, prime_abc)
         return sample_tunes(self.sampler(cfg.precision), self.vocab, count, cfg, max_rounds, on_progress,
-                            warmup=self.warmup)
+                            warmup=self.warmup, conditions=wanted)
+
+    def tune_conditions(self, meter: str | None = None, key: str | None = None, prime_abc: str | None = None):
+        """The meter, key and first bars asked for, checked (also that this model can write them)."""
+        from .music.conditions import conditions
+
+        wanted = conditions(meter, key, prime_abc)
+        wanted.check_model(self.vocab)
+        return wanted
 
     def sample_config(self, prime: str = "", length: int = 500, temperature: float = 0.8, top_k: int | None = None,
                       top_p: float | None = None, seed: int | None = None, num_samples: int = 1,

@@ -29,8 +29,9 @@ def text_ids(vocab: Vocab, specs: list[str] | None = None, encoding: str = "utf-
     return data.ids
 
 
-def score_checkpoint(path: Path, texts: list[str], encoding: str = "utf-8", tunes: int = 0) -> dict:
-    """Cross-entropy, perplexity (and bits per char) of one checkpoint on texts or its held-out split."""
+def score_checkpoint(path: Path, texts: list[str], encoding: str = "utf-8", tunes: int = 0, conditions=None) -> dict:
+    """Cross-entropy, perplexity (and bits per char) of one checkpoint on texts or its held-out split;
+    for a music model the figures of ``tunes`` sampled tunes (to the order of ``conditions``)."""
     payload = ckpt.load(path)
     model, vocab = ckpt.load_model(payload, source=path)
     ids = text_ids(vocab, texts, encoding) if texts else payload["data"]["val_ids"].numpy()
@@ -39,5 +40,7 @@ def score_checkpoint(path: Path, texts: list[str], encoding: str = "utf-8", tune
     if payload["data"]["kind"] == "abc" and tunes > 0:
         from .music.tunes import tune_quality
 
-        row.update(tune_quality(model, vocab, payload["data"], tunes))
+        if conditions:
+            conditions.check_model(vocab)
+        row.update(tune_quality(model, vocab, payload["data"], tunes, conditions=conditions))
     return row

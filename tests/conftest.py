@@ -78,3 +78,15 @@ def music_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("runs") / "music"
     return train(["builtin:folk"], tiny_model(hidden=96), tiny_train(max_steps=150, seq_len=64, eval_every=75),
                  out_dir=out)
+
+
+@pytest.fixture(scope="session")
+def studio_root(tmp_path_factory, char_run, music_run) -> Path:
+    """A folder of runs as ``seqgen studio`` serves it: a text model and a music model."""
+    import shutil
+
+    root = tmp_path_factory.mktemp("studio") / "checkpoints"
+    for name, run in (("prose-char", char_run), ("folk-music", music_run)):
+        (root / name).mkdir(parents=True)
+        shutil.copy(run.best_path, root / name / "best.pt")
+    return root

@@ -99,3 +99,40 @@ def stand_in_tools(monkeypatch) -> StandIns:
 
 def completed(args, code: int = 0, stderr: str = "") -> subprocess.CompletedProcess:
     return subprocess.CompletedProcess(args, code, "", stderr)
+
+
+def make_soundfont(path: Path, seconds: float = 0.5, rate: int = 22050, root: int = 69) -> Path:
+    """A General MIDI soundfont of one instrument for every program: a looped sine wave at MIDI
+    key ``root`` (A4: 440 Hz). Small enough to write in a test; real enough for any SF2 reader."""
+    import struct
+
+    import numpy as np
+
+    n = int(seconds * rate)
+    wave_ = (np.sin(2 * np.pi * 440.0 * np.arange(n) / rate) * 12000).astype("<i2")
+    smpl = wave_.tobytes() + b"\0" * 92  # 46 zero samples after each sample, as the format asks
+
+    def chunk(name: bytes, data: bytes) -> bytes:
+        return name + struct.pack("<I", len(data)) + data + (b"\0" if len(data) % 2 else b"")
+
+    def lst(kind: bytes, *chunks: bytes) -> bytes:
+        return chunk(b"LIST", kind + b"".join(chunks))
+
+    period = rate / 440.0
+    loop_end = 100 + int(round(int((n - 200) / period) * period))  # whole periods: a seamless loop
+    pdta = lst(b"pdta",
+               chunk(b"phdr", struct.pack("<20sHHHIII", b"Sine", 0, 0, 0, 0, 0, 0)
+                     + struct.pack("<20sHHHIII", b"EOP", 0, 0, 1, 0, 0, 0)),
+               chunk(b"pbag", struct.pack("<HH", 0, 0) + struct.pack("<HH", 1, 0)),
+               chunk(b"pmod", b"\0" * 10),
+               chunk(b"pgen", struct.pack("<Hh", 41, 0) + struct.pack("<Hh", 0, 0)),
+               chunk(b"inst", struct.pack("<20sH", b"Sine", 0) + struct.pack("<20sH", b"EOI", 1)),
+               chunk(b"ibag", struct.pack("<HH", 0, 0) + struct.pack("<HH", 3, 0)),
+               chunk(b"imod", b"\0" * 10),
+               chunk(b"igen", struct.pack("<Hh", 54, 1) + struct.pack("<Hh", 38, -2400) + struct.pack("<Hh", 53, 0)
+                     + struct.pack("<Hh", 0, 0)),
+               chunk(b"shdr", struct.pack("<20sIIIIIBbHH", b"Sine", 0, n, 100, loop_end, rate, root, 0, 0, 1)
+                     + struct.pack("<20sIIIIIBbHH", b"EOS", 0, 0, 0, 0, 0, 0, 0, 0, 0)))
+    body = b"sfbk" + lst(b"INFO", chunk(b"ifil", struct.pack("<HH", 2, 1))) + lst(b"sdta", chunk(b"smpl", smpl)) + pdta
+    path.write_bytes(b"RIFF" + struct.pack("<I", len(body)) + body)
+    return path

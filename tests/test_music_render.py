@@ -17,7 +17,7 @@ from seqgen.music.m21 import parse_abc
 from seqgen.music.render import render_sheet, render_wav
 from seqgen.music.validate import check_tune
 
-from .helpers import completed
+from .helpers import completed, make_soundfont
 from .test_music_export import RAW
 
 
@@ -43,9 +43,9 @@ def midi(tmp_path):
     return tune_to_midi(clean_tune(RAW), tmp_path / "t.mid").path
 
 
-def test_audio_needs_fluidsynth_and_a_soundfont(tools, midi, tmp_path):
-    with pytest.raises(MusicError, match="apt-get install fluidsynth fluid-soundfont-gm"):
-        render_wav(midi, tmp_path / "t.wav")  # no fluidsynth at all
+def test_audio_needs_a_soundfont_and_uses_fluidsynth_where_installed(tools, midi, tmp_path):
+    with pytest.raises(MusicError, match="soundfont: apt-get install fluid-soundfont-gm"):
+        render_wav(midi, tmp_path / "t.wav")  # nothing at all
     tools.install("fluidsynth", fluidsynth_writing)
     with pytest.raises(MusicError, match="soundfont"):
         render_wav(midi, tmp_path / "t.wav")  # fluidsynth but no soundfont
@@ -59,6 +59,40 @@ def test_audio_needs_fluidsynth_and_a_soundfont(tools, midi, tmp_path):
     with pytest.raises(MusicError, match="could not render .*cannot open soundfont"):
         render_wav(midi, tmp_path / "t2.wav")
     assert sorted(p.name for p in tmp_path.glob("*.wav")) == ["t.wav"]  # nothing half-made left behind
+
+
+def dominant_hz(frames, rate: int, start: float, end: float) -> float:
+    import numpy as np
+
+    seg = frames[int(start * rate):int(end * rate)].astype(float)
+    spectrum = np.abs(np.fft.rfft(seg * np.hanning(len(seg))))
+    return float(np.fft.rfftfreq(len(seg), 1 / rate)[spectrum.argmax()])
+
+
+def test_without_fluidsynth_seqgen_plays_the_soundfont_itself(tools, midi, tmp_path):
+    import numpy as np
+
+    from seqgen.music.synth import read_notes
+
+    tools.soundfont = make_soundfont(tmp_path / "sine.sf2")
+    path = render_wav(midi, tmp_path / "t.wav")
+    assert tools.calls == []  # no program was run
+    with wave.open(str(path)) as w:
+        rate, channels = w.getframerate(), w.getnchannels()
+        frames = np.frombuffer(w.readframes(w.getnframes()), "<i2").reshape(-1, channels)[:, 0]
+    notes = read_notes(midi)
+    assert channels == 2 and abs(len(frames) / rate - (max(s + n for s, n, *_ in notes) + 1.0)) < 0.1
+    for start, length, key, *_ in notes[:4]:  # each note at its pitch: G4 A4 B4 c5 of the reel
+        assert abs(dominant_hz(frames, rate, start + 0.02, start + length - 0.02) - 440 * 2 ** ((key - 69) / 12)) < 8
+    assert np.abs(frames[-rate // 2:]).max() < 50  # the last note has died away
+
+
+def test_a_file_that_is_no_soundfont_is_a_clear_error(tools, midi, tmp_path):
+    tools.soundfont = tmp_path / "not.sf2"
+    tools.soundfont.write_bytes(b"RIFF\x04\0\0\0WAVE")
+    with pytest.raises(MusicError, match="not a SoundFont 2 file"):
+        render_wav(midi, tmp_path / "t.wav")
+    assert not (tmp_path / "t.wav").exists()
 
 
 def test_a_soundfont_is_found_in_the_usual_places(tmp_path):
@@ -129,7 +163,7 @@ def test_sampled_tunes_get_audio_and_sheet_music_or_a_note_on_what_to_install(to
     cli_music.write_tunes(OneTune(), 1, tmp_path / "none", False, False, wav=True, sheet=True)
     assert sorted(p.name for p in (tmp_path / "none").iterdir()) == ["001.abc", "001.mid", "001.musicxml"]
     said = " ".join(capsys.readouterr().err.split())
-    assert "note: audio needs fluidsynth: apt-get install fluidsynth" in said
+    assert "note: audio needs a General MIDI soundfont: apt-get install fluid-soundfont-gm" in said
     assert "note: lilypond is not installed (apt-get install lilypond" in said and "wrote 001.musicxml instead" in said
     tools.install("fluidsynth", fluidsynth_writing)
     tools.install("lilypond", lilypond_engraving)
@@ -163,3 +197,16 @@ def test_real_fluidsynth_plays_the_tune(midi, tmp_path):
         frames = w.readframes(w.getnframes())
         assert w.getframerate() == 44100 and w.getnframes() / 44100 > 5
     assert max(frames) > 0  # not silence
+
+
+@pytest.mark.skipif(real_tools.find_soundfont() is None,
+                    reason="no General MIDI soundfont is installed here (apt-get install fluid-soundfont-gm)")
+def test_seqgen_plays_a_real_soundfont(midi, tmp_path, monkeypatch):
+    import numpy as np
+
+    monkeypatch.setattr(real_tools, "find", lambda name: None)  # as if fluidsynth were not installed
+    path = render_wav(midi, tmp_path / "t.wav")
+    with wave.open(str(path)) as w:
+        rate = w.getframerate()
+        frames = np.frombuffer(w.readframes(w.getnframes()), "<i2").reshape(-1, 2)[:, 0]
+    assert len(frames) / rate > 5 and abs(dominant_hz(frames, rate, 0.02, 0.24) - 392) < 8  # G4, the first note

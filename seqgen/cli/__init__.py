@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from .. import __version__
-from . import train, sample, music, bench  # noqa: F401, I001  (each registers its commands, in this order)
+from . import train, sample, music, studio, bench  # noqa: F401, I001  (each registers its commands, in this order)
 from .common import app
 
 

@@ -140,7 +140,9 @@ TUNE_FIGURES = (("parse_pct", "parse"), ("midi_pct", "MIDI"), ("bars_right_pct",
 def tune_table(rows: list[dict]) -> Table:
     """Music models: the share of sampled tunes that parse, export, have right bars, are valid,
     and the share of their 16-note phrases copied from the training tunes."""
-    table = Table(title=f"{rows[0]['tunes_sampled']} sampled tunes, drawn once each (%)",
+    ordered = " ".join(f"{k} {v}" for k, v in rows[0].get("tunes_to_order", {}).items())
+    table = Table(title=f"{rows[0]['tunes_sampled']} sampled tunes{' (' + ordered + ')' if ordered else ''}, "
+                        "drawn once each (%)",
                   caption="copied: 16-note phrases found verbatim in the training tunes")
     table.add_column("checkpoint", overflow="fold", min_width=12)
     for _, name in TUNE_FIGURES:

@@ -49,12 +49,13 @@ def export(
     export_files(paths, out_dir, overwrite)
 
 
-def print_tune(model, length: int, num_samples: int = 1, **settings) -> None:
-    """Tunes from a music model, from X: to their end, unchecked, to standard output."""
+def print_tune(model, length: int, num_samples: int = 1, conditions=None, **settings) -> None:
+    """Tunes from a music model, from X: to their end, unchecked, to standard output (to the
+    order of ``conditions``, when given)."""
     from ..music.tunes import draw_tunes
 
     cfg = model.sample_config(length=length, num_samples=num_samples, **settings)
-    for i, text in enumerate(draw_tunes(model.sampler(cfg.precision), model.vocab, cfg, model.warmup)):
+    for i, text in enumerate(draw_tunes(model.sampler(cfg.precision), model.vocab, cfg, model.warmup, conditions)):
         write(f"{'' if i == 0 else chr(10)}{text.rstrip()}\n")
 
 

@@ -13,7 +13,10 @@ import typer
 from ..errors import SeqgenError, UsageError
 from .common import announce, app, friendly, refuse_options, write
 
-TUNE_OPTIONS = ("tunes", "keep_invalid", "wav", "sheet")
+TUNE_OPTIONS = ("tunes", "keep_invalid", "wav", "sheet", "meter", "key", "prime_abc")
+METER_HELP = "Music models: every tune in this meter (6/8, 3/4, C, C|, ...). [default: the model's choice]"
+KEY_HELP = "Music models: every tune in this key and mode (G, Dmix, Ador, Bm, ...). [default: the model's choice]"
+PRIME_ABC_HELP = "Music models: every tune's body starts with these bars, in eighth notes (\"|:d2B AFD|EFG A2B|\"). [default: none]"
 
 
 @app.command()
@@ -33,8 +36,11 @@ def sample(
     overwrite: Annotated[bool, typer.Option(help="Replace what --out already holds.")] = False,
     tunes: Annotated[Optional[int], typer.Option(help="Music models: sample this many whole, checked tunes into --out. [default: one tune to standard output]", show_default=False)] = None,
     keep_invalid: Annotated[bool, typer.Option(help="Music models: also write tunes that fail their check.")] = False,
-    wav: Annotated[bool, typer.Option(help="Music models: render audio with fluidsynth when installed.")] = False,
+    wav: Annotated[bool, typer.Option(help="Music models: render audio with a General MIDI soundfont (through fluidsynth when installed).")] = False,
     sheet: Annotated[bool, typer.Option(help="Music models: write sheet music (lilypond PDF and PNG, else MusicXML).")] = False,
+    meter: Annotated[Optional[str], typer.Option(help=METER_HELP, show_default=False)] = None,
+    key: Annotated[Optional[str], typer.Option(help=KEY_HELP, show_default=False)] = None,
+    prime_abc: Annotated[Optional[str], typer.Option(help=PRIME_ABC_HELP, show_default=False)] = None,
 ) -> None:
     """Generate text (or whole folk tunes, for a music model); a single sample streams as it is written."""
     from .. import api, checkpoint as ckpt
@@ -52,11 +58,15 @@ def sample(
     if model.kind == "music":
         from .music import print_tune, write_tunes
 
+        wanted = model.tune_conditions(meter, key, prime_abc)
+        if wanted:
+            refuse_options(ctx, ("prime",), "with --meter, --key or --prime-abc (the tune's start is theirs)")
         if tunes is None:
             refuse_options(ctx, ("keep_invalid", "wav", "sheet", "out", "overwrite"), "without --tunes")
-            return print_tune(model, length=length, **settings)
+            return print_tune(model, length=length, conditions=wanted, **settings)
         refuse_options(ctx, ("num_samples",), "to --tunes (give the number of tunes to --tunes)")
         return write_tunes(model, tunes, out or Path("tunes"), overwrite, keep_invalid, wav, sheet,
+                           meter=meter, key=key, prime_abc=prime_abc,
                            **{k: v for k, v in settings.items() if k != "prime"})
     refuse_options(ctx, TUNE_OPTIONS, f"to a {model.kind} model; they are for models trained on ABC tunes")
     if out is not None:
@@ -102,6 +112,9 @@ def evaluate(
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table. [default: a table]", show_default=False)] = False,
     encoding: Annotated[str, typer.Option(help="Text encoding of the text files.")] = "utf-8",
     tunes: Annotated[int, typer.Option(help="Music models: tunes to sample for the validity and novelty figures (0: none).")] = 50,
+    meter: Annotated[Optional[str], typer.Option(help="Music models: sample those tunes in this meter (see sample --meter). [default: the model's choice]", show_default=False)] = None,
+    key: Annotated[Optional[str], typer.Option(help="Music models: sample those tunes in this key (see sample --key). [default: the model's choice]", show_default=False)] = None,
+    prime_abc: Annotated[Optional[str], typer.Option(help="Music models: those tunes start with these bars (see sample --prime-abc). [default: none]", show_default=False)] = None,
 ) -> None:
     """Report cross-entropy, perplexity and bits per character on held-out or given text.
 
@@ -117,11 +130,14 @@ def evaluate(
     texts = [p for p in paths if not p.endswith(".pt")]
     if tunes < 0:
         raise UsageError(f"--tunes must be 0 or more (got {tunes})")
+    from ..music.conditions import conditions
+
+    wanted = conditions(meter, key, prime_abc)
     if not ckpts:
         path, found = ckpt.resolve(None)
         announce(path, found)
         ckpts = [path]
-    rows = [score_checkpoint(c, texts, encoding, tunes) for c in ckpts]
+    rows = [score_checkpoint(c, texts, encoding, tunes, wanted) for c in ckpts]
     if json_out:
         write(json.dumps(json_safe(rows[0] if len(rows) == 1 else rows), indent=2, allow_nan=False) + "\n")
         return

@@ -1,6 +1,7 @@
 """Audio and sheet music of a tune, with the tools that are installed.
 
-Audio: fluidsynth plays the MIDI file with a General MIDI soundfont. Sheet music: lilypond
+Audio: a General MIDI soundfont plays the MIDI file, through fluidsynth where it is installed
+and through seqgen's own sampler (``synth.py``) where it is not. Sheet music: lilypond
 engraves a PDF and a PNG when installed; MusicXML, which any notation program opens, when it is
 not or when it fails, and then ``Rendered.fallback`` says what failed.
 """
@@ -25,13 +26,17 @@ class Rendered:
 
 
 def render_wav(midi_path: Path, wav_path: Path, soundfont: Path | None = None) -> Path:
-    """Render MIDI to audio with fluidsynth and a General MIDI soundfont (the one given, or one
-    installed in the usual places); MusicError saying what to install when one is missing."""
-    synth = tools.find("fluidsynth")
+    """Render MIDI to audio with a General MIDI soundfont (the one given, or one installed in the
+    usual places): fluidsynth plays it where installed, seqgen's own sampler elsewhere.
+    MusicError saying what to install when there is no soundfont."""
     font = soundfont or tools.find_soundfont()
-    if not synth or not font:
-        missing = "fluidsynth" if not synth else "a General MIDI soundfont"
-        raise MusicError(f"audio needs {missing}: {tools.INSTALL_HINTS['fluidsynth']}")
+    if not font:
+        raise MusicError(f"audio needs a General MIDI soundfont: {tools.INSTALL_HINTS['soundfont']}")
+    synth = tools.find("fluidsynth")
+    if not synth:
+        from .synth import render_midi
+
+        return render_midi(Path(midi_path), Path(wav_path), Path(font))
     with atomic_path(wav_path) as tmp:
         done = tools.run([synth, "-ni", "-F", str(tmp), "-r", "44100", str(font), str(midi_path)])
         if done.returncode != 0 or not tmp.stat().st_size:

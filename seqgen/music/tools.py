@@ -21,7 +21,7 @@ SOUNDFONTS = ("/usr/share/sounds/sf2/FluidR3_GM.sf2", "/usr/share/sounds/sf2/def
 INSTALL_HINTS = {
     "fluidsynth": "apt-get install fluidsynth fluid-soundfont-gm (or brew install fluid-synth)",
     "lilypond": "apt-get install lilypond (or brew install lilypond)",
-    "soundfont": "apt-get install fluid-soundfont-gm, or give a .sf2 file",
+    "soundfont": "apt-get install fluid-soundfont-gm (or give a General MIDI .sf2 file)",
 }
 
 

@@ -53,12 +53,17 @@ class HeaderOrder:
             self.line_start = drawn == self.newline
 
 
-def draw_tunes(model, vocab, config: SampleConfig, warmup=None) -> list[str]:
+def draw_tunes(model, vocab, config: SampleConfig, warmup=None, conditions=None) -> list[str]:
     """``config.num_samples`` whole tunes, each from its X: (or ``config.prime``) to its end,
-    drawn with ``HeaderOrder`` after reading ``warmup`` (see ``sample.warmup_ids``); unchecked."""
+    drawn with ``HeaderOrder`` after reading ``warmup`` (see ``sample.warmup_ids``); unchecked.
+    ``conditions`` (``conditions.TuneConditions``): the meter, key and first bars each tune gets."""
+    from .conditions import AllOf, ForcedHeader
+
     cfg = replace(config, prime=config.prime or TUNE_START, length=max(config.length, MAX_TUNE_TOKENS))
-    return generate(model, vocab, cfg, stop_at_eos=True, constraint=HeaderOrder(vocab, cfg.prime, cfg.num_samples),
-                    warmup=warmup)
+    constraint = HeaderOrder(vocab, cfg.prime, cfg.num_samples)
+    if conditions:
+        constraint = AllOf(constraint, ForcedHeader(vocab, conditions, cfg.prime, cfg.num_samples))
+    return generate(model, vocab, cfg, stop_at_eos=True, constraint=constraint, warmup=warmup)
 
 
 @dataclass
@@ -76,7 +81,7 @@ class TuneBatch:
 
 
 def sample_tunes(model, vocab, count: int, config: SampleConfig, max_rounds: int = 5,
-                 on_progress: Callable[[int, int], None] | None = None, warmup=None) -> TuneBatch:
+                 on_progress: Callable[[int, int], None] | None = None, warmup=None, conditions=None) -> TuneBatch:
     """Draw ``count`` tunes; tunes that fail their check are drawn again, up to ``max_rounds``.
 
     Each round samples all missing tunes side by side as one batch, from a random stream of its
@@ -92,9 +97,9 @@ def sample_tunes(model, vocab, count: int, config: SampleConfig, max_rounds: int
             break
         cfg = replace(config, num_samples=need, seed=stream_seed(root, round_no))
         failed = []
-        for text in draw_tunes(model, vocab, cfg, warmup):
+        for text in draw_tunes(model, vocab, cfg, warmup, conditions):
             batch.attempts += 1
-            check = check_tune(text)
+            check = check_tune(text, conditions=conditions)
             if check.valid:
                 batch.valid.append((text, check))
                 batch.first_try_valid += round_no == 0
@@ -112,9 +117,10 @@ def _kind(reason: str) -> str:
     return "a bar has the wrong length" if is_bar_problem(reason) else reason
 
 
-def tune_quality(model, vocab, data: dict, count: int, seed: int = 0) -> dict:
+def tune_quality(model, vocab, data: dict, count: int, seed: int = 0, conditions=None) -> dict:
     """Sample ``count`` tunes once each (no re-sampling, the settings ``seqgen sample`` uses by
-    default: temperature 0.8, top-p ``TUNE_TOP_P``) and measure how good they are.
+    default: temperature 0.8, top-p ``TUNE_TOP_P``) and measure how good they are; with
+    ``conditions``, tunes to that order, each checked against it too.
 
     ``data`` is the checkpoint's record of its corpus: the training tunes are read again from
     its sources and split as training split them, for the copied-phrase figures.
@@ -128,8 +134,8 @@ def tune_quality(model, vocab, data: dict, count: int, seed: int = 0) -> dict:
     from .validate import copied_share
 
     cfg = SampleConfig(temperature=0.8, top_p=TUNE_TOP_P, num_samples=count, seed=seed)
-    texts = draw_tunes(for_sampling(model), vocab, cfg, warmup_ids(vocab, data["val_ids"].numpy()))
-    checks = [check_tune(t) for t in texts]
+    texts = draw_tunes(for_sampling(model), vocab, cfg, warmup_ids(vocab, data["val_ids"].numpy()), conditions)
+    checks = [check_tune(t, conditions=conditions) for t in texts]
     with tempfile.TemporaryDirectory() as tmp:
         exported = sum(c.score is not None and tune_to_midi(c.score, Path(tmp) / f"{i}.mid").path is not None
                        for i, c in enumerate(checks))
@@ -137,7 +143,8 @@ def tune_quality(model, vocab, data: dict, count: int, seed: int = 0) -> dict:
     training = [tunes[i] for i in held_out_documents(len(tunes), data["val_fraction"], data["seed"])[0]]
     bars_ok = sum(c.score is not None and not any(map(is_bar_problem, c.reasons)) for c in checks)
     copied = copied_share(texts, training)
-    return {"tunes_sampled": count, "parse_pct": 100 * sum(c.score is not None for c in checks) / count,
+    ordered = {"tunes_to_order": conditions.as_options()} if conditions else {}
+    return {**ordered, "tunes_sampled": count, "parse_pct": 100 * sum(c.score is not None for c in checks) / count,
             "midi_pct": 100 * exported / count, "bars_right_pct": 100 * bars_ok / count,
             "valid_pct": 100 * sum(c.valid for c in checks) / count,
             "copied_phrases_pct": 100 * copied, "novelty_pct": 100 * (1 - copied)}

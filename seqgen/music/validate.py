@@ -28,13 +28,15 @@ class TuneCheck:
     score: object = None  # the parsed music21 score (None when it does not parse), reused for export
 
 
-def check_tune(text: str, score=None) -> TuneCheck:
+def check_tune(text: str, score=None, conditions=None) -> TuneCheck:
     """Parse ``text`` (unless its ``score`` is given) and list what is wrong with it.
 
     Reasons are short and human-readable: "does not parse", "no meter (M:)", "no key (K:)",
-    "only 3 bars (at least 4 needed)", "bar 7 lasts 2.5 quarter notes, the meter says 3".
+    "only 3 bars (at least 4 needed)", "bar 7 lasts 2.5 quarter notes, the meter says 3", and
+    with ``conditions`` (a tune to order, ``conditions.TuneConditions``) "meter is 3/4, not 6/8
+    as asked" and the like.
     """
-    reasons = []
+    reasons = conditions.problems(text) if conditions else []
     if not re.search(r"(?m)^M:[ \t]*\S", text):
         reasons.append("no meter (M:)")
     if not re.search(r"(?m)^K:[ \t]*\S", text):

@@ -1,0 +1,85 @@
+"""Take the README's picture of the studio, and time it from click to sheet music.
+
+    python scripts/studio_screenshot.py checkpoints/ --out docs/studio.png --tunes 5
+
+Starts ``seqgen studio`` on a free port, opens the page in headless Chromium (the system's,
+through Playwright), picks the newest music checkpoint, asks for ``--tunes`` tunes (``--meter``,
+``--key``, ``--seed``) and measures the time from the click on Generate until every tune's sheet
+music is drawn, ``--repeats`` times (new seeds after the first). Prints the times; the picture
+is of the first result.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("folder", type=Path)
+    parser.add_argument("--out", type=Path, default=Path("docs/studio.png"))
+    parser.add_argument("--tunes", type=int, default=5)
+    parser.add_argument("--meter", default="6/8")
+    parser.add_argument("--key", default="Dmix")
+    parser.add_argument("--seed", default="1")
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    from playwright.sync_api import sync_playwright
+
+    chromium = next((p for p in map(shutil.which, ("chromium", "chromium-browser", "google-chrome")) if p), None)
+    if chromium is None:
+        sys.exit("no Chromium here: apt-get install chromium")
+    server = subprocess.Popen([sys.executable, "-m", "seqgen", "studio", str(args.folder), "--port", "0",
+                               "--no-browser"], stderr=subprocess.PIPE, text=True)
+    try:
+        url = None
+        while url is None:
+            line = server.stderr.readline()
+            if not line:
+                sys.exit("seqgen studio did not start")
+            found = re.search(r"http://127\.0\.0\.1:\d+/", line)
+            url = found.group(0) if found else None
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+            page = browser.new_page(viewport={"width": 1280, "height": 860})
+            page.goto(url)
+            page.wait_for_selector("#checkpoint option", state="attached")
+            music = [o.get_attribute("value") for o in page.locator("#checkpoint option").all()
+                     if " · music" in (o.text_content() or "")]
+            if not music:
+                sys.exit(f"no music checkpoint under {args.folder}")
+            page.select_option("#checkpoint", music[0])
+            page.fill("#tunes", str(args.tunes))
+            page.fill("#meter", args.meter)
+            page.fill("#key", args.key)
+            page.fill("#seed", args.seed)
+            times = []
+            for i in range(args.repeats):
+                started = time.perf_counter()
+                page.click("#generate" if i == 0 else "#again")
+                page.wait_for_selector(f".tune:nth-child({args.tunes}) .sheet svg .abcjs-note", timeout=300_000)
+                page.wait_for_selector("#generate:not([disabled])")
+                times.append(time.perf_counter() - started)
+                if i == 0:
+                    time.sleep(0.5)  # abcjs settles the layout to the width it has
+                    args.out.parent.mkdir(parents=True, exist_ok=True)
+                    page.screenshot(path=str(args.out))
+            browser.close()
+        shown = ", ".join(f"{t:.2f}" for t in times)
+        print(f"{music[0]}: {args.tunes} tunes, click to sheet music: median {statistics.median(times):.2f} s "
+              f"({shown} s); picture: {args.out}")
+    finally:
+        server.send_signal(signal.SIGINT)
+        server.wait(30)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,147 @@
+"""The studio's ASGI app: the page, and the JSON API it calls.
+
+    GET  /api/checkpoints          the checkpoints under the served folder, newest first
+    POST /api/sample               text (streamed as it is drawn) or checked tunes (JSON)
+    GET  /api/files/{batch}/{name} a tune's .abc, .mid or .wav
+
+Every request goes through the library (``seqgen.api``) as the command line does, so the same
+settings and seed give the same text and tunes in the page as with ``seqgen sample``. Errors
+reach the page as ``{"error": "one line saying what to do"}``: 400 for a bad option, 403 for
+a path or origin refused, 404 for what is not there, 429 when the model is busy, 500 for a
+failure, never a stack trace.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from ..errors import SeqgenError, UsageError
+from ..music import tools
+from .catalog import Catalog
+from .jobs import Busy, Files, Jobs, Limits
+from .requests import GuardedStream, SampleRequest, command_line, tune_entries
+from .security import Forbidden, NotFound, allowed_hosts, check_request, checkpoint_path
+
+STATIC = Path(__file__).parent / "static"
+STATUS = {UsageError: 400, Forbidden: 403, NotFound: 404, Busy: 429}
+MEDIA = {"abc": "text/vnd.abc; charset=utf-8", "mid": "audio/midi", "wav": "audio/wav"}
+log = logging.getLogger("seqgen.studio")
+
+
+def create_app(root: Path, host: str = "127.0.0.1", soundfont: Path | None = None, limits: Limits = Limits(),
+               files_folder: Path | None = None) -> FastAPI:
+    """The studio for the checkpoints under ``root``, answering as ``host``; ``soundfont``: the
+    General MIDI soundfont for audio (else one installed in the usual places, else none)."""
+    app = FastAPI(title="seqgen studio", docs_url=None, redoc_url=None, openapi_url=None)
+    catalog, jobs, files = Catalog(root), Jobs(limits), Files(limits, files_folder)
+    font = soundfont or tools.find_soundfont()
+    hosts = allowed_hosts(host)
+    app.state.files = files
+
+    @app.middleware("http")
+    async def same_origin_only(request: Request, call_next):
+        try:
+            check_request({k.lower(): v for k, v in request.headers.items()}, hosts,
+                          request.url.path.startswith("/api/"))
+        except Forbidden as exc:
+            return JSONResponse({"error": str(exc)}, status_code=403)
+        response = await call_next(request)
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Content-Security-Policy"] = ("default-src 'self'; img-src 'self' data:; "
+                                                       "style-src 'self' 'unsafe-inline'; frame-ancestors 'none'")
+        return response
+
+    @app.exception_handler(SeqgenError)
+    async def seqgen_error(request: Request, exc: SeqgenError):
+        return JSONResponse({"error": str(exc)}, status_code=_status(exc))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException):
+        message = "no such page or file here" if exc.status_code == 404 else str(exc.detail)
+        return JSONResponse({"error": message}, status_code=exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_request(request: Request, exc: RequestValidationError):
+        return JSONResponse({"error": _validation_message(exc)}, status_code=400)
+
+    @app.exception_handler(Exception)
+    async def failure(request: Request, exc: Exception):
+        log.exception("studio: unexpected failure")  # the stack trace goes to the server's log only
+        return JSONResponse({"error": f"the server failed ({type(exc).__name__}); see its terminal"}, status_code=500)
+
+    @app.get("/api/checkpoints")
+    def checkpoints() -> dict:
+        """Checkpoints newest first; what the page needs to know about sound and limits."""
+        return {"root": str(root), "checkpoints": catalog.listing(),
+                "sound": {"available": font is not None,
+                          "note": "" if font else f"For sound: {tools.INSTALL_HINTS['soundfont']}, or start "
+                                                  "seqgen studio with --soundfont FILE."},
+                "limits": {"max_length": limits.max_length, "max_tunes": limits.max_tunes}}
+
+    @app.post("/api/sample")
+    def sample(body: SampleRequest):
+        path = checkpoint_path(Path(root), body.checkpoint)
+        model = catalog.model(path)
+        settings = body.settings(model)
+        if model.kind == "music":
+            limits.check(None, body.tunes)
+            wanted = model.tune_conditions(body.meter, body.key, body.prime_abc)
+            with jobs.running(body.checkpoint):
+                batch = model.tunes(body.tunes, meter=body.meter, key=body.key, prime_abc=body.prime_abc, **settings)
+            chosen = batch.valid + batch.invalid
+            batch_id = files.new_batch([text for text, _ in chosen])
+            return {"kind": "music", "checkpoint": body.checkpoint, "settings": {**settings, "meter": wanted.meter, "key": wanted.key,
+                                                                          "prime_abc": wanted.opening or None},
+                    "command": command_line(body.checkpoint, root, settings, body.tunes, wanted, bool(batch.invalid)),
+                    "summary": {"requested": body.tunes, "valid": len(batch.valid),
+                                "first_try_valid": batch.first_try_valid, "attempts": batch.attempts,
+                                "resampled": batch.resampled, "reasons": dict(batch.reasons)},
+                    "tunes": tune_entries(batch, batch_id, font is not None)}
+        body.refuse_tune_options(model.kind)
+        limits.check(body.length, None)
+        cfg = model.sample_config(length=body.length, streaming=True, **settings)
+        unknown = model.unknown_symbols(cfg.prime)
+        header = {"kind": model.kind, "checkpoint": body.checkpoint, "settings": {**settings, "length": body.length},
+                  "command": command_line(body.checkpoint, root, {**settings, "length": body.length}),
+                  "unknown_symbols": unknown[:10]}
+        release = jobs.acquire(body.checkpoint)  # held until the stream ends or the page stops it
+        return GuardedStream(model.stream(length=body.length, **settings), release,
+                             media_type="text/plain; charset=utf-8",
+                                 headers={"X-Seqgen-Sample": json.dumps(header, ensure_ascii=True),
+                                          "Cache-Control": "no-store"})
+
+    @app.get("/api/files/{batch}/{name}")
+    def file(batch: str, name: str):
+        path = files.path(batch, name, font)
+        kind = path.suffix[1:]
+        return FileResponse(path, media_type=MEDIA[kind], filename=f"seqgen-{batch[:6]}-{name}",
+                            content_disposition_type="inline" if kind == "wav" else "attachment")
+
+    @app.get("/")
+    def page():
+        return FileResponse(STATIC / "index.html", media_type="text/html; charset=utf-8",
+                            headers={"Cache-Control": "no-store"})
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    return app
+
+
+def _status(exc: SeqgenError) -> int:
+    return next((code for kind, code in STATUS.items() if isinstance(exc, kind)), 500)
+
+
+def _validation_message(exc: RequestValidationError) -> str:
+    """One line from pydantic's list of problems: "temperature: Input should be a valid number"."""
+    problems = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
+        problems.append(f"{where}: {err.get('msg', 'invalid')}" if where else err.get("msg", "invalid request"))
+    return "; ".join(problems) or "invalid request: send JSON with the settings"

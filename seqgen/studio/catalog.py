@@ -1,0 +1,78 @@
+"""The checkpoints under the served folder, and the models loaded from them.
+
+A checkpoint is described once per version of its file (path, size, time): loading one to read
+its kind and held-out perplexity takes a moment, and the list is asked for at every page load.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections import OrderedDict
+from datetime import datetime, timezone
+from pathlib import Path
+
+from .. import api
+from .. import checkpoint as ckpt
+from ..errors import CheckpointError
+
+MODELS_KEPT = 2  # models held in memory at once; a third is loaded again when asked for
+
+
+class Catalog:
+    """Checkpoints under ``root`` (``root/*.pt`` and ``root/<run>/*.pt``), newest first."""
+
+    def __init__(self, root: Path):
+        self.root = Path(root)
+        self._described: dict[tuple, dict] = {}
+        self._models: OrderedDict[tuple, api.Model] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def files(self) -> list[Path]:
+        if not self.root.is_dir():
+            return []
+        base = self.root.resolve()
+        found = [p for p in (*self.root.glob("*.pt"), *self.root.glob("*/*.pt"))
+                 if p.is_file() and p.resolve().is_relative_to(base)]  # what security.checkpoint_path accepts
+        return sorted(found, key=lambda p: p.stat().st_mtime, reverse=True)
+
+    def listing(self) -> list[dict]:
+        """One entry per checkpoint: ``id`` (its path under the folder), ``run``, ``kind``,
+        ``description``, ``perplexity`` (held out, null when none was recorded), ``modified``;
+        ``error`` instead of the model's figures for a file that does not load."""
+        return [self.describe(p) for p in self.files()]
+
+    def describe(self, path: Path) -> dict:
+        stat = path.stat()
+        version = (str(path), stat.st_size, stat.st_mtime_ns)
+        if version not in self._described:
+            entry = {"id": path.relative_to(self.root).as_posix(),
+                     "run": path.parent.name if path.parent != self.root else "",
+                     "file": path.name,
+                     "modified": datetime.fromtimestamp(stat.st_mtime, timezone.utc).isoformat(timespec="seconds")}
+            try:
+                model = self.model(path)
+            except CheckpointError as exc:
+                entry["error"] = str(exc)
+            else:
+                held = model.held_out
+                perplexity = held.perplexity if held is not None else None
+                entry.update(kind=model.kind, description=model.description,
+                             perplexity=round(perplexity, 3) if perplexity and math.isfinite(perplexity) else None)
+            self._described[version] = entry
+        return self._described[version]
+
+    def model(self, path: Path) -> api.Model:
+        """The model in ``path``, loaded once while the file stays the same."""
+        stat = path.stat()
+        version = (str(path), stat.st_size, stat.st_mtime_ns)
+        with self._lock:
+            if version in self._models:
+                self._models.move_to_end(version)
+                return self._models[version]
+        model = api.Model(path, ckpt.load(path))
+        with self._lock:
+            self._models[version] = model
+            while len(self._models) > MODELS_KEPT:
+                self._models.popitem(last=False)
+        return model

@@ -1,0 +1,136 @@
+"""One generation at a time per model, limits per request, and the files each batch of tunes made.
+
+Files live in a folder of the server's own (removed when it stops), one sub-folder per batch
+named by a random id, so that one page cannot guess another's files; only the newest
+``Limits.batches_kept`` batches are kept. A tune's ``.abc`` is written when it is sampled; its
+``.mid`` and ``.wav`` when first asked for, so that the sheet music need not wait for them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import secrets
+import shutil
+import tempfile
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import SeqgenError, UsageError
+from .security import NotFound
+
+FILE_NAME = re.compile(r"^(\d{3})\.(abc|mid|wav)$")
+BATCH_ID = re.compile(r"^[0-9a-f]{16}$")
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one request may ask for, and how much the server keeps."""
+
+    max_length: int = 20_000  # tokens of one text sample
+    max_tunes: int = 20  # tunes of one request
+    generations: int = 2  # generations running at once, over all models
+    batches_kept: int = 50  # batches of tune files kept on disk
+
+    def check(self, length: int | None, tunes: int | None) -> None:
+        if length is not None and length > self.max_length:
+            raise UsageError(f"length is at most {self.max_length:,} here (got {length:,}); "
+                             "use seqgen sample for longer texts")
+        if tunes is not None and tunes > self.max_tunes:
+            raise UsageError(f"at most {self.max_tunes} tunes at a time here (got {tunes}); "
+                             "use seqgen sample --tunes for more")
+
+
+class Busy(SeqgenError):
+    """The model (or the server) is already generating (HTTP 429)."""
+
+
+class Jobs:
+    """Who is generating now: at most one generation per model, ``limits.generations`` in all."""
+
+    def __init__(self, limits: Limits):
+        self.limits = limits
+        self._running: set[str] = set()
+        self._lock = threading.Lock()
+
+    def acquire(self, model_id: str) -> Callable[[], None]:
+        """Hold ``model_id`` for one generation; the function that lets it go. Busy when the
+        model (or the server) is taken."""
+        with self._lock:
+            if model_id in self._running:
+                raise Busy(f"{model_id} is generating for another request; wait for it to finish or stop it")
+            if len(self._running) >= self.limits.generations:
+                raise Busy(f"{len(self._running)} generations are running; wait for one to finish")
+            self._running.add(model_id)
+
+        def release() -> None:
+            with self._lock:
+                self._running.discard(model_id)
+        return release
+
+    @contextlib.contextmanager
+    def running(self, model_id: str):
+        """``acquire`` for the length of a ``with`` block."""
+        release = self.acquire(model_id)
+        try:
+            yield
+        finally:
+            release()
+
+
+class Files:
+    """The files of the tunes sampled by this server, by batch."""
+
+    def __init__(self, limits: Limits, folder: Path | None = None):
+        self.limits = limits
+        self.folder = Path(folder) if folder else Path(tempfile.mkdtemp(prefix="seqgen-studio-"))
+        self._order: list[str] = []
+        self._lock = threading.Lock()
+
+    def new_batch(self, tunes: list[str]) -> str:
+        """Write each tune's ABC text as 001.abc, 002.abc, ... of a new batch; its id."""
+        batch = secrets.token_hex(8)
+        where = self.folder / batch
+        where.mkdir(parents=True)
+        for n, text in enumerate(tunes, 1):
+            (where / f"{n:03d}.abc").write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
+        with self._lock:
+            self._order.append(batch)
+            old, self._order = self._order[:-self.limits.batches_kept], self._order[-self.limits.batches_kept:]
+        for gone in old:
+            shutil.rmtree(self.folder / gone, ignore_errors=True)
+        return batch
+
+    def path(self, batch: str, name: str, soundfont: Path | None) -> Path:
+        """The file ``name`` of ``batch``, made now if it is a .mid or .wav not made yet.
+
+        NotFound for a batch or name this server did not make (so never a path outside it),
+        SeqgenError when the file cannot be made (music21 cannot read the tune; no soundfont).
+        """
+        match = FILE_NAME.match(name)
+        if not BATCH_ID.match(batch) or match is None or not (self.folder / batch / f"{match[1]}.abc").is_file():
+            raise NotFound(f"no file {batch}/{name} here; sample tunes first")
+        stem = self.folder / batch / match[1]
+        path = stem.with_suffix("." + match[2])
+        with self._lock:  # two requests for one file make it once
+            if match[2] in ("mid", "wav") and not stem.with_suffix(".mid").is_file():
+                _midi(stem)
+            if match[2] == "wav" and not path.is_file():
+                from ..music.render import render_wav
+
+                render_wav(stem.with_suffix(".mid"), path, soundfont)
+        return path
+
+    def close(self) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def _midi(stem: Path) -> None:
+    from ..errors import MusicError
+    from ..music.export import tune_to_midi
+
+    done = tune_to_midi(stem.with_suffix(".abc").read_text(encoding="utf-8"), stem.with_suffix(".mid"))
+    if done.path is None:
+        raise MusicError(f"no MIDI file for this tune: {done.error}")

@@ -1,0 +1,188 @@
+"""What the page sends (``SampleRequest``) and what it gets back: the settings as the command
+line would take them, text in pieces as it is drawn, and one entry per tune."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import secrets
+import shlex
+import threading
+import time
+import weakref
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..errors import SeqgenError, UsageError
+
+TUNE_FIELDS = ("tunes", "meter", "key", "prime_abc")
+TEXT_FIELDS = ("length", "prime")
+PIECE_SECONDS = 0.05  # text is sent in pieces of what was drawn in this long: smooth, and few pieces
+CHUNKS_AHEAD = 64  # pieces drawn and not yet sent, at most
+log = logging.getLogger("seqgen.studio")
+
+
+class SampleRequest(BaseModel):
+    """``POST /api/sample``: a checkpoint (its path under the served folder) and the options of
+    ``seqgen sample``, by the same names. ``seed`` left out: the server picks one and says which."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    checkpoint: str = Field(max_length=1000)
+    temperature: float = 0.8
+    top_k: int | None = None
+    top_p: float | None = None
+    seed: int | None = Field(default=None, ge=0, lt=2**63)
+    length: int = 500
+    prime: str = Field(default="", max_length=10_000)
+    tunes: int = Field(default=1, ge=1)
+    meter: str | None = Field(default=None, max_length=20)
+    key: str | None = Field(default=None, max_length=20)
+    prime_abc: str | None = Field(default=None, max_length=1000)
+
+    def settings(self, model) -> dict:
+        """The sampling settings as ``Model.generate``/``tunes`` take them, checked, with the
+        model's defaults filled in (top-p of music models) and a seed chosen when none was given."""
+        given = [f for f in (TEXT_FIELDS if model.kind == "music" else ()) if f in self.model_fields_set]
+        if given:
+            raise UsageError(f"{', '.join(given)} {'does' if len(given) == 1 else 'do'} not apply to a music model's "
+                             "tunes; use prime_abc for the first bars")
+        cfg = model.sample_config(prime=self.prime if model.kind != "music" else "", temperature=self.temperature,
+                                  top_k=self.top_k, top_p=self.top_p, seed=self.seed)
+        settings = {"temperature": cfg.temperature, "top_k": cfg.top_k, "top_p": cfg.top_p,
+                    "seed": self.seed if self.seed is not None else new_seed()}
+        return settings if model.kind == "music" else {"prime": self.prime, **settings}
+
+    def refuse_tune_options(self, kind: str) -> None:
+        given = [f for f in TUNE_FIELDS if f in self.model_fields_set]
+        if given:
+            raise UsageError(f"{', '.join(given)} {'does' if len(given) == 1 else 'do'} not apply to a {kind} model; "
+                             "they are for models trained on ABC tunes")
+
+
+def command_line(checkpoint: str, root: Path, settings: dict, tunes: int | None = None, wanted=None,
+                 keep_invalid: bool = False) -> str:
+    """The ``seqgen sample`` command that makes the same text or tunes."""
+    args = ["seqgen", "sample", (Path(root) / checkpoint).as_posix()]
+    if tunes is not None:
+        args += ["--tunes", str(tunes)]
+        for option, value in (wanted.as_options() if wanted else {}).items():
+            args += [option, value]
+        args += ["--keep-invalid"] if keep_invalid else []
+    for name in ("prime", "length", "temperature", "top_k", "top_p", "seed"):
+        value = settings.get(name)
+        if value is not None and not (name == "prime" and value == ""):
+            args += ["--" + name.replace("_", "-"), f"{value:g}" if isinstance(value, float) else str(value)]
+    return " ".join(shlex.quote(a) for a in args)
+
+
+def tune_entries(batch, batch_id: str, sound: bool) -> list[dict]:
+    """One entry per tune, the valid ones first: its ABC, its verdict and the links to its files."""
+    entries = []
+    for n, (text, check) in enumerate(batch.valid + batch.invalid, 1):
+        first_try = check.valid and n <= batch.first_try_valid  # round 0's tunes come first
+        base = f"/api/files/{batch_id}/{n:03d}"
+        playable = check.score is not None
+        entries.append({"n": n, "title": (re.findall(r"(?m)^T:[ \t]*(.*)$", text) or [""])[0].strip(),
+                        "abc": text, "valid": check.valid,
+                        "verdict": "valid" if first_try else "valid, re-sampled" if check.valid else "invalid",
+                        "reasons": check.reasons,
+                        "files": {"abc": base + ".abc", "mid": base + ".mid" if playable else None,
+                                  "wav": base + ".wav" if playable and sound else None}})
+    return entries
+
+
+async def text_pieces(pieces: Iterator[str], release: Callable[[], None]) -> AsyncIterator[str]:
+    """The pieces of a streamed sample, gathered into one chunk per ``PIECE_SECONDS``.
+
+    They are drawn in a thread of their own: torch's inference mode, which the sampler enters,
+    holds for one thread only, so every step of one sample must run in the same thread. Closing
+    this iterator (the page stopped) stops the drawing at the next piece; ``release`` is called
+    by that thread when it has finished with the model. A failure on the way ends the text with
+    one line saying what it was.
+    """
+    loop = asyncio.get_running_loop()
+    chunks: asyncio.Queue = asyncio.Queue()
+    room = threading.Semaphore(CHUNKS_AHEAD)  # the drawing waits for a page that reads slowly
+    stop = threading.Event()
+
+    def deliver(item) -> None:
+        try:
+            loop.call_soon_threadsafe(chunks.put_nowait, item)
+        except RuntimeError:
+            stop.set()  # the server's loop is gone: nobody reads any more
+
+    def produce() -> None:
+        try:
+            for chunk in _gathered(pieces, stop):
+                while not room.acquire(timeout=0.1):
+                    if stop.is_set():
+                        return
+                deliver(chunk)
+        except SeqgenError as exc:
+            deliver(f"\n[error: {exc}]\n")
+        except Exception as exc:  # noqa: BLE001  (reported in the text, and in the server's log)
+            log.exception("studio: sampling failed")
+            deliver(f"\n[error: the server failed ({type(exc).__name__}); see its terminal]\n")
+        finally:
+            if hasattr(pieces, "close"):
+                pieces.close()
+            release()
+            deliver(None)
+
+    threading.Thread(target=produce, name="seqgen-sample", daemon=True).start()
+    try:
+        while (chunk := await chunks.get()) is not None:
+            room.release()
+            yield chunk
+    finally:
+        stop.set()
+
+
+def _gathered(pieces: Iterator[str], stop: threading.Event) -> Iterator[str]:
+    """The pieces joined into one chunk per ``PIECE_SECONDS``, until they end or ``stop`` is set."""
+    out, until = [], time.monotonic() + PIECE_SECONDS
+    for piece in pieces:
+        if stop.is_set():
+            return
+        out.append(piece)
+        if time.monotonic() > until:
+            yield "".join(out)
+            out, until = [], time.monotonic() + PIECE_SECONDS
+    if out:
+        yield "".join(out)
+
+
+class GuardedStream(StreamingResponse):
+    """A streamed sample that lets its model go however it ends: drawn to the end, failed, or
+    stopped by the page closing the connection; or, never sent, when it is dropped."""
+
+    def __init__(self, pieces: Iterator[str], release: Callable[[], None], **kwargs):
+        self.release = _Once(release)
+        super().__init__(text_pieces(pieces, self.release), **kwargs)
+        weakref.finalize(self, self.release)  # never sent: nothing was drawn
+
+    async def __call__(self, scope, receive, send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            await self.body_iterator.aclose()  # stops the drawing, which then lets the model go
+
+
+def new_seed() -> int:
+    """A seed for a request that gave none: shown with the result, so that it can be made again."""
+    return secrets.randbelow(2**31)
+
+
+class _Once:
+    def __init__(self, fn: Callable[[], None]):
+        self.fn = fn
+
+    def __call__(self) -> None:
+        fn, self.fn = self.fn, None
+        if fn is not None:
+            fn()

@@ -1,0 +1,273 @@
+// seqgen studio: the page calls the JSON API of the server that serves it (see seqgen/studio/app.py).
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+const state = { checkpoints: [], sound: null, running: null, kind: null };
+
+function show(el, on) { el.hidden = !on; }
+
+function setError(message) {
+  $("error").textContent = message || "";
+  show($("error"), Boolean(message));
+}
+
+function setStatus(message) { $("status").textContent = message; }
+
+function setRunning(controller) {
+  state.running = controller;
+  $("generate").disabled = $("again").disabled = Boolean(controller);
+  $("stop").disabled = !controller || state.kind === "music";
+}
+
+async function errorOf(response) {
+  try {
+    const body = await response.json();
+    return body.error || `the server answered ${response.status}`;
+  } catch (e) {
+    return `the server answered ${response.status}`;
+  }
+}
+
+// -- checkpoints --------------------------------------------------------------------------------
+
+async function loadCheckpoints() {
+  const response = await fetch("/api/checkpoints");
+  if (!response.ok) { setError(await errorOf(response)); return; }
+  const data = await response.json();
+  state.checkpoints = data.checkpoints;
+  state.sound = data.sound;
+  $("tunes").max = data.limits.max_tunes;
+  $("length").max = data.limits.max_length;
+  const select = $("checkpoint");
+  select.replaceChildren();
+  for (const c of data.checkpoints) {
+    const option = document.createElement("option");
+    option.value = c.id;
+    if (c.error) {
+      option.textContent = `${c.id} (cannot load)`;
+      option.disabled = true;
+    } else {
+      const ppl = c.perplexity == null ? "" : ` · ppl ${c.perplexity.toFixed(2)}`;
+      option.textContent = `${c.id} · ${c.kind}${ppl}`;
+    }
+    select.append(option);
+  }
+  if (!data.checkpoints.length) {
+    setStatus(`No checkpoints under ${data.root}/ yet: train one with "seqgen train FILE".`);
+  }
+  const first = data.checkpoints.find((c) => !c.error);
+  if (first) select.value = first.id;
+  if (data.sound && !data.sound.available) {
+    $("sound-note").textContent = data.sound.note;
+    show($("sound-note"), true);
+  }
+  chooseCheckpoint();
+}
+
+function chooseCheckpoint() {
+  const c = state.checkpoints.find((x) => x.id === $("checkpoint").value);
+  state.kind = c ? c.kind : null;
+  show($("music-fields"), state.kind === "music");
+  show($("text-fields"), Boolean(state.kind) && state.kind !== "music");
+  $("top_p").placeholder = state.kind === "music" ? "0.7" : "1.0";
+  $("model-info").textContent = c && !c.error
+    ? `${c.description} · ${c.kind}${c.run ? " · run " + c.run : ""} · ${c.modified.replace("T", " ").slice(0, 16)}`
+    : (c ? c.error : "");
+}
+
+// -- the request --------------------------------------------------------------------------------
+
+function request(newSeed) {
+  const body = { checkpoint: $("checkpoint").value };
+  const number = (id, parse) => {
+    const raw = $(id).value.trim();
+    if (raw !== "") body[id] = parse(raw);
+  };
+  number("temperature", Number);
+  number("top_k", (v) => parseInt(v, 10));
+  number("top_p", Number);
+  if (!newSeed) number("seed", (v) => parseInt(v, 10));
+  if (state.kind === "music") {
+    number("tunes", (v) => parseInt(v, 10));
+    for (const id of ["meter", "key", "prime_abc"]) {
+      const v = $(id).value.trim();
+      if (v) body[id] = v;
+    }
+  } else {
+    number("length", (v) => parseInt(v, 10));
+    if ($("prime").value) body.prime = $("prime").value;
+  }
+  return body;
+}
+
+async function generate(newSeed) {
+  if (state.running || !$("checkpoint").value) return;
+  if (newSeed) $("seed").value = "";
+  setError("");
+  const controller = new AbortController();
+  setRunning(controller);
+  const body = request(newSeed);
+  const started = performance.now();
+  try {
+    const response = await fetch("/api/sample", {
+      method: "POST", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify(body), signal: controller.signal,
+    });
+    if (!response.ok) {
+      setError(await errorOf(response));
+      setStatus("Nothing generated.");
+      return;
+    }
+    if (state.kind === "music") {
+      await showTunes(await response.json(), started);
+    } else {
+      await streamText(response, controller);
+    }
+  } catch (e) {
+    if (e.name === "AbortError") setStatus("Stopped.");
+    else { setError(`cannot reach the server: ${e.message}`); setStatus("Nothing generated."); }
+  } finally {
+    setRunning(null);
+  }
+}
+
+function showCommand(result) {
+  $("command-text").textContent = result.command;
+  show($("command"), true);
+  $("seed").placeholder = `new each time (last: ${result.settings.seed})`;
+}
+
+// -- text ---------------------------------------------------------------------------------------
+
+async function streamText(response, controller) {
+  const meta = JSON.parse(response.headers.get("X-Seqgen-Sample") || "{}");
+  if (meta.command) showCommand(meta);
+  $("tunes-out").replaceChildren();
+  const out = $("text-out");
+  out.textContent = "";
+  show(out, true);
+  if (meta.unknown_symbols && meta.unknown_symbols.length) {
+    setError(`the model never saw ${meta.unknown_symbols.map((s) => JSON.stringify(s)).join(", ")} in the prime; they are read as <unk>`);
+  }
+  setStatus("Writing…");
+  const reader = response.body.getReader();
+  const decoder = new TextDecoder();
+  let count = 0;
+  controller.signal.addEventListener("abort", () => reader.cancel().catch(() => {}));
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    const piece = decoder.decode(value, { stream: true });
+    out.textContent += piece;
+    count += piece.length;
+    setStatus(`Writing… ${count.toLocaleString()} characters`);
+  }
+  setStatus(controller.signal.aborted ? `Stopped after ${count.toLocaleString()} characters.`
+                                      : `Done: ${count.toLocaleString()} characters.`);
+}
+
+// -- tunes --------------------------------------------------------------------------------------
+
+async function showTunes(result, started) {
+  showCommand(result);
+  show($("text-out"), false);
+  const s = result.summary;
+  const list = $("tunes-out");
+  list.replaceChildren();
+  for (const tune of result.tunes) list.append(tuneCard(tune));
+  const seconds = ((performance.now() - started) / 1000).toFixed(1);
+  const reasons = Object.entries(s.reasons).map(([r, n]) => `${n}× ${r}`).join("; ");
+  setStatus(`${s.valid} of ${s.requested} valid · ${s.first_try_valid} on the first try · ${s.attempts} drawn` +
+            (reasons ? ` · rejected: ${reasons}` : "") + ` · ${seconds} s`);
+}
+
+function tuneCard(tune) {
+  const card = document.createElement("article");
+  card.className = "tune";
+  card.dataset.n = tune.n;
+  const header = document.createElement("header");
+  const title = document.createElement("h2");
+  title.textContent = `${tune.n}. ${tune.title || "Untitled"}`;
+  const badge = document.createElement("span");
+  badge.className = "badge " + (tune.valid ? (tune.verdict === "valid" ? "valid" : "resampled") : "invalid");
+  badge.textContent = tune.verdict;
+  header.append(title, badge);
+  card.append(header);
+  if (tune.reasons.length) {
+    const reasons = document.createElement("p");
+    reasons.className = "reasons";
+    reasons.textContent = tune.reasons.join("; ");
+    card.append(reasons);
+  }
+  const sheet = document.createElement("div");
+  sheet.className = "sheet";
+  card.append(sheet);
+  card.append(tools(tune));
+  const details = document.createElement("details");
+  const summary = document.createElement("summary");
+  summary.textContent = "ABC";
+  const pre = document.createElement("pre");
+  pre.textContent = tune.abc;
+  details.append(summary, pre);
+  card.append(details);
+  // Drawn once the card is in the page, so that abcjs can measure the width it has.
+  requestAnimationFrame(() => {
+    if (window.ABCJS) ABCJS.renderAbc(sheet, tune.abc, { responsive: "resize", add_classes: true, paddingleft: 0 });
+    else sheet.textContent = "(sheet music needs abcjs, which did not load)";
+  });
+  return card;
+}
+
+function tools(tune) {
+  const bar = document.createElement("div");
+  bar.className = "tools";
+  const play = document.createElement("button");
+  play.type = "button";
+  play.className = "play";
+  if (tune.files.wav) {
+    play.textContent = "▶ Play";
+    let audio = null;
+    play.addEventListener("click", () => {
+      if (!audio) {
+        audio = new Audio(tune.files.wav);
+        audio.addEventListener("ended", () => { play.textContent = "▶ Play"; });
+        audio.addEventListener("error", () => { setError("the sound could not be made for this tune"); play.textContent = "▶ Play"; });
+      }
+      if (audio.paused) { audio.play(); play.textContent = "■ Stop"; }
+      else { audio.pause(); audio.currentTime = 0; play.textContent = "▶ Play"; }
+    });
+  } else {
+    play.textContent = "▶ Play";
+    play.disabled = true;
+    play.title = tune.files.mid ? (state.sound && state.sound.note) || "no sound here" : "music21 cannot read this tune";
+  }
+  bar.append(play);
+  for (const kind of ["abc", "mid", "wav"]) {
+    if (!tune.files[kind]) continue;
+    const link = document.createElement("a");
+    link.href = tune.files[kind];
+    link.className = `download-${kind}`;
+    link.textContent = `.${kind}`;
+    link.setAttribute("download", "");
+    bar.append(link);
+  }
+  return bar;
+}
+
+// -- wiring -------------------------------------------------------------------------------------
+
+function stop() { if (state.running) state.running.abort(); }
+
+document.addEventListener("DOMContentLoaded", () => {
+  $("checkpoint").addEventListener("change", chooseCheckpoint);
+  $("settings").addEventListener("submit", (e) => { e.preventDefault(); generate(false); });
+  $("again").addEventListener("click", () => generate(true));
+  $("stop").addEventListener("click", stop);
+  $("copy").addEventListener("click", () => navigator.clipboard && navigator.clipboard.writeText($("command-text").textContent));
+  document.addEventListener("keydown", (e) => {
+    if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) { e.preventDefault(); generate(false); }
+    else if (e.altKey && (e.key === "n" || e.key === "N")) { e.preventDefault(); generate(true); }
+    else if (e.key === "Escape") stop();
+  });
+  loadCheckpoints().catch((e) => setError(`cannot reach the server: ${e.message}`));
+});

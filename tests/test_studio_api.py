@@ -1,0 +1,270 @@
+"""The studio's JSON API through FastAPI's test client: each endpoint, the same results as the
+library (and so the command line) for the same seed, and each refusal with a readable message."""
+
+import io
+import json
+import os
+import socket
+import wave
+
+import pytest
+from fastapi.testclient import TestClient
+
+from seqgen import api
+from seqgen.studio.app import create_app
+from seqgen.studio.jobs import Limits
+
+from .helpers import assert_one_line_error, make_soundfont, run
+
+BASE = "http://127.0.0.1:8000"
+MUSIC, TEXT = "folk-music/best.pt", "prose-char/best.pt"
+
+
+@pytest.fixture
+def client(studio_root, tools, tmp_path):
+    """The studio as `seqgen studio` serves it, with a (generated) soundfont and no fluidsynth."""
+    tools.soundfont = make_soundfont(tmp_path / "sine.sf2")
+    app = create_app(studio_root, limits=Limits(max_length=2000, max_tunes=4), files_folder=tmp_path / "files")
+    with TestClient(app, base_url=BASE) as c:
+        yield c
+
+
+def post(client, headers=None, **body):
+    return client.post("/api/sample", json=body, headers=headers or {})
+
+
+def refused(response, status: int, *words: str) -> None:
+    assert response.status_code == status, (response.status_code, response.text)
+    message = response.json()["error"]
+    assert "\n" not in message and "Traceback" not in message
+    for word in words:
+        assert word in message, (word, message)
+
+
+# -- each endpoint -----------------------------------------------------------------------------
+
+def test_the_checkpoints_newest_first_with_kind_and_perplexity(client, studio_root):
+    os.utime(studio_root / MUSIC, (2e9, 2e9))
+    os.utime(studio_root / TEXT, (1e9, 1e9))
+    data = client.get("/api/checkpoints").json()
+    listed = [(c["id"], c["kind"], c["run"]) for c in data["checkpoints"]]
+    assert listed == [(MUSIC, "music", "folk-music"), (TEXT, "text", "prose-char")]
+    assert all(c["perplexity"] > 1 and c["description"].startswith("lstm") for c in data["checkpoints"])
+    assert data["sound"] == {"available": True, "note": ""}
+    assert data["limits"] == {"max_length": 2000, "max_tunes": 4}
+
+
+def test_a_broken_checkpoint_is_listed_with_what_is_wrong(client, studio_root):
+    broken = studio_root / "broken" / "best.pt"
+    broken.parent.mkdir(exist_ok=True)
+    broken.write_bytes(b"not a checkpoint")
+    try:
+        entry = next(c for c in client.get("/api/checkpoints").json()["checkpoints"] if c["id"] == "broken/best.pt")
+        assert "corrupt or truncated" in entry["error"] and "kind" not in entry
+        refused(post(client, checkpoint="broken/best.pt"), 500, "corrupt or truncated")
+    finally:
+        broken.unlink()
+
+
+def test_tunes_to_order_with_verdicts_and_files(client, studio_root):
+    from music21 import converter, key, meter
+
+    done = post(client, checkpoint=MUSIC, tunes=2, meter="6/8", key="G", seed=3)
+    assert done.status_code == 200, done.text
+    result = done.json()
+    assert result["settings"] == {"temperature": 0.8, "top_k": None, "top_p": 0.7, "seed": 3, "meter": "6/8",
+                                  "key": "G", "prime_abc": None}
+    assert result["command"].startswith(f"seqgen sample {studio_root.as_posix()}/{MUSIC} --tunes 2 --meter 6/8 --key G")
+    assert "--seed 3" in result["command"]
+    tunes = result["tunes"]
+    assert len(tunes) == 2 and result["summary"]["requested"] == 2
+    for tune in tunes:
+        assert "\nM:6/8\n" in tune["abc"] and "\nK:G\n" in tune["abc"]
+        assert tune["verdict"] in ("valid", "valid, re-sampled", "invalid") and tune["valid"] == (not tune["reasons"])
+        assert client.get(tune["files"]["abc"]).text == tune["abc"]
+    playable = next(t for t in tunes if t["files"]["mid"])
+    midi = client.get(playable["files"]["mid"])
+    assert midi.status_code == 200 and midi.headers["content-type"] == "audio/midi"
+    score = converter.parse(midi.content, format="midi")
+    assert score.recurse().getElementsByClass(meter.TimeSignature).first().ratioString == "6/8"
+    assert score.recurse().getElementsByClass(key.KeySignature).first().sharps == 1
+    sound = client.get(playable["files"]["wav"])
+    with wave.open(io.BytesIO(sound.content)) as w:
+        assert sound.headers["content-type"] == "audio/wav" and w.getnframes() / w.getframerate() > 1
+
+
+def test_the_same_seed_gives_the_tunes_the_library_and_command_line_give(client, studio_root):
+    result = post(client, checkpoint=MUSIC, tunes=2, meter="3/4", seed=11, temperature=0.9, top_k=30).json()
+    batch = api.load(studio_root / MUSIC).tunes(2, meter="3/4", seed=11, temperature=0.9, top_k=30)
+    assert [t["abc"] for t in result["tunes"]] == [text for text, _ in batch.valid + batch.invalid]
+
+
+def test_text_streams_as_the_library_and_command_line_write_it(client, studio_root):
+    with client.stream("POST", "/api/sample", json={"checkpoint": TEXT, "prime": "The ", "length": 300,
+                                                    "seed": 5}) as response:
+        assert response.status_code == 200 and response.headers["content-type"].startswith("text/plain")
+        meta = json.loads(response.headers["x-seqgen-sample"])
+        text = "".join(response.iter_text())
+    assert meta["settings"]["seed"] == 5 and meta["command"].endswith("--seed 5")
+    assert text == "".join(api.load(studio_root / TEXT).stream(prime="The ", length=300, seed=5))
+    cli = run("sample", studio_root / TEXT, "--prime", "The ", "--length", "300", "--seed", "5")
+    assert cli.stdout == text + "\n"
+
+
+def test_without_a_seed_one_is_chosen_and_shown(client):
+    first = post(client, checkpoint=TEXT, length=50)
+    seed = json.loads(first.headers["x-seqgen-sample"])["settings"]["seed"]
+    again = post(client, checkpoint=TEXT, length=50, seed=seed)
+    assert isinstance(seed, int) and again.text == first.text
+
+
+def test_one_generation_at_a_time_per_model(client):
+    with client.stream("POST", "/api/sample", json={"checkpoint": TEXT, "length": 2000, "seed": 1}) as response:
+        pieces = response.iter_text()
+        next(pieces)
+        refused(post(client, checkpoint=TEXT, length=10), 429, f"{TEXT} is generating")
+        assert post(client, checkpoint=MUSIC, tunes=1, seed=1).status_code == 200  # another model may
+        "".join(pieces)
+    assert post(client, checkpoint=TEXT, length=10).status_code == 200  # free again (stopping: see the browser test)
+
+
+def test_the_page_and_abcjs_are_served_from_here(client):
+    page = client.get("/")
+    assert page.status_code == 200 and "/static/vendor/abcjs/abcjs-basic-min.js" in page.text
+    script = client.get("/static/studio.js")
+    abcjs = client.get("/static/vendor/abcjs/abcjs-basic-min.js")
+    assert abcjs.status_code == 200 and "renderAbc" in abcjs.text
+    assert client.get("/static/vendor/abcjs/LICENSE.md").status_code == 200
+    for text in (page.text, script.text, client.get("/static/studio.css").text):
+        assert "https://" not in text and "//cdn" not in text  # works with no internet
+
+
+# -- refusals ----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name, status, words", [
+    ("nothing/best.pt", 404, ["no checkpoint 'nothing/best.pt'"]),
+    ("../../etc/passwd", 403, ["only checkpoints under the served folder"]),
+    ("prose-char/../../../etc/passwd", 403, ["only checkpoints under the served folder"]),
+    ("/etc/passwd", 403, ["no absolute paths"]),
+    ("C:/Windows/win.ini", 403, ["no absolute paths"]),
+    ("prose-char\\best.pt", 403, ["by its path under the served folder"]),
+    ("", 403, ["by its path under the served folder"]),
+])
+def test_only_checkpoints_under_the_folder_can_be_named(client, name, status, words):
+    refused(post(client, checkpoint=name), status, *words)
+
+
+def test_a_link_out_of_the_folder_is_refused(client, studio_root, tmp_path):
+    outside = tmp_path / "outside.pt"
+    outside.write_bytes(b"x")
+    link = studio_root / "linked.pt"
+    link.symlink_to(outside)
+    try:
+        refused(post(client, checkpoint="linked.pt"), 403, "leads outside the served folder")
+        assert "linked.pt" not in [c["id"] for c in client.get("/api/checkpoints").json()["checkpoints"]]
+    finally:
+        link.unlink()
+
+
+@pytest.mark.parametrize("body, words", [
+    ({"checkpoint": TEXT, "temperature": -1}, ["--temperature must be 0 (greedy) or positive"]),
+    ({"checkpoint": TEXT, "top_p": 1.5}, ["--top-p must be in (0, 1]"]),
+    ({"checkpoint": TEXT, "temperature": "hot"}, ["temperature: Input should be a valid number"]),
+    ({"checkpoint": TEXT, "seed": -3}, ["seed: Input should be greater than or equal to 0"]),
+    ({"checkpoint": TEXT, "colour": "red"}, ["colour: Extra inputs are not permitted"]),
+    ({"checkpoint": TEXT, "meter": "6/8"}, ["meter does not apply to a text model"]),
+    ({"checkpoint": MUSIC, "prime": "X:1"}, ["prime does not apply to a music model's tunes"]),
+    ({"checkpoint": MUSIC, "meter": "banana"}, ["--meter 'banana' is not a meter music21 reads"]),
+    ({"checkpoint": MUSIC, "prime_abc": "d2B AFD|EFG A2|B2A", "meter": "6/8"}, ["bar 2 lasts 2.5 quarter notes"]),
+    ({"checkpoint": MUSIC, "tunes": 0}, ["tunes: Input should be greater than or equal to 1"]),
+    ({}, ["checkpoint: Field required"]),
+])
+def test_every_option_is_checked_as_on_the_command_line(client, body, words):
+    refused(client.post("/api/sample", json=body), 400, *words)
+
+
+def test_a_body_that_is_not_json_is_refused(client):
+    refused(client.post("/api/sample", content=b"checkpoint=x", headers={"Content-Type": "text/plain"}), 400)
+
+
+@pytest.mark.parametrize("body, words", [
+    ({"checkpoint": MUSIC, "tunes": 5}, ["at most 4 tunes at a time here (got 5)"]),
+    ({"checkpoint": TEXT, "length": 2001}, ["length is at most 2,000 here (got 2,001)"]),
+])
+def test_requests_over_the_limits_are_refused(client, body, words):
+    refused(client.post("/api/sample", json=body), 400, *words)
+
+
+@pytest.mark.parametrize("headers, words", [
+    ({"Origin": "http://evil.example"}, ["requests from http://evil.example are refused"]),
+    ({"Origin": "http://127.0.0.1:9999"}, ["refused"]),  # another server on this machine
+    ({"Origin": "null"}, ["refused"]),
+    ({"Host": "evil.example"}, ["answers requests to 127.0.0.1, ::1, localhost only, not 'evil.example'"]),
+    ({"Host": "rebind.example:8000"}, ["not 'rebind.example:8000'"]),
+    ({"Sec-Fetch-Site": "cross-site"}, ["another site"]),
+])
+def test_requests_from_elsewhere_are_refused(client, headers, words):
+    refused(post(client, headers, checkpoint=TEXT, length=5), 403, *words)
+    refused(client.get("/api/checkpoints", headers=headers), 403)
+    assert client.get("/", headers=headers).status_code == (200 if "Sec-Fetch-Site" in headers else 403)
+
+
+def test_the_page_itself_may_call_the_api(client):
+    assert post(client, {"Origin": BASE, "Sec-Fetch-Site": "same-origin"}, checkpoint=TEXT, length=5).status_code == 200
+    assert client.get("/api/checkpoints", headers={"Host": "localhost:8000"}).status_code == 200
+
+
+@pytest.mark.parametrize("path, words", [
+    ("/api/files/0123456789abcdef/001.abc", ["sample tunes first"]),
+    ("/api/files/nothing/001.mid", ["sample tunes first"]),
+    ("/api/files/x/001.exe", ["sample tunes first"]),
+    ("/api/files/0123456789abcdef/..%2F..%2Fsecret", ["no such page or file here"]),
+    ("/static/../seqgen/errors.py", ["no such page or file here"]),
+])
+def test_only_files_this_server_made_are_served(client, path, words):
+    refused(client.get(path), 404, *words)
+
+
+def test_a_failure_is_a_readable_message_not_a_stack_trace(studio_root, tools, tmp_path, monkeypatch):
+    def broken(self, *args, **kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(api.Model, "tunes", broken)
+    with TestClient(create_app(studio_root), base_url=BASE, raise_server_exceptions=False) as c:
+        refused(post(c, checkpoint=MUSIC, tunes=1), 500, "the server failed (RuntimeError)")
+
+
+def test_without_a_soundfont_the_page_is_told_what_to_install(studio_root, tools):
+    with TestClient(create_app(studio_root), base_url=BASE) as c:
+        sound = c.get("/api/checkpoints").json()["sound"]
+        assert sound["available"] is False and "apt-get install fluid-soundfont-gm" in sound["note"]
+        tune = post(c, checkpoint=MUSIC, tunes=1, seed=1).json()["tunes"][0]
+        assert tune["files"]["wav"] is None
+
+
+# -- the command ------------------------------------------------------------------------------
+
+def test_the_command_refuses_what_it_cannot_serve(in_tmp, studio_root):
+    assert_one_line_error(run("studio", "nowhere", "--no-browser"), 1, "no folder nowhere/", "seqgen train")
+    assert_one_line_error(run("studio", studio_root, "--no-browser", "--soundfont", "none.sf2"), 2, "--soundfont")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        assert_one_line_error(run("studio", studio_root, "--no-browser", "--port", port), 1,
+                              f"cannot listen on 127.0.0.1:{port}", "--port")
+
+
+@pytest.mark.parametrize("bound, host, ok", [
+    ("127.0.0.1", "127.0.0.1:8000", True), ("127.0.0.1", "[::1]:8000", True), ("127.0.0.1", "LOCALHOST", True),
+    ("127.0.0.1", "192.168.1.5:8000", False), ("192.168.1.5", "192.168.1.5:8000", True),
+    ("0.0.0.0", "192.168.1.5:8000", True), ("0.0.0.0", "evil.example:8000", False), ("::", "[fe80::1]:80", True),
+])
+def test_a_server_answers_to_its_own_addresses_and_never_to_a_name_of_elsewhere(bound, host, ok):
+    from seqgen.studio.security import Forbidden, allowed_hosts, check_request
+
+    if ok:
+        check_request({"host": host, "origin": f"http://{host}"}, allowed_hosts(bound), api=True)
+    else:
+        with pytest.raises(Forbidden):
+            check_request({"host": host}, allowed_hosts(bound), api=True)

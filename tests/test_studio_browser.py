@@ -1,0 +1,175 @@
+"""The studio as a person uses it: a real ``seqgen studio`` process on a free port, and headless
+Chromium (the system's, driven by Playwright) clicking through the page. Skipped, with the reason,
+where there is no Chromium or no Playwright; the process test needs neither."""
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from .helpers import make_soundfont
+
+CHROMIUM = next((p for p in map(shutil.which, ("chromium", "chromium-browser", "google-chrome")) if p), None)
+try:
+    import playwright.sync_api as playwright
+except ImportError:
+    playwright = None
+needs_browser = pytest.mark.skipif(
+    CHROMIUM is None or playwright is None,
+    reason="no headless browser here: " + ("apt-get install chromium" if CHROMIUM is None
+                                           else "pip install playwright (the dev extra)"))
+
+
+class Studio:
+    """A ``seqgen studio`` process; ``url`` once it listens."""
+
+    def __init__(self, root: Path, *args: str, cwd: Path):
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        self.process = subprocess.Popen([sys.executable, "-m", "seqgen", "studio", str(root), "--port", "0",
+                                         "--no-browser", *args], cwd=cwd, env=env, stdout=subprocess.DEVNULL,
+                                        stderr=subprocess.PIPE, text=True)
+        self.lines: list[str] = []
+        self.listening = threading.Event()
+        threading.Thread(target=self._read, daemon=True).start()
+        if not self.listening.wait(120):
+            self.process.kill()
+            raise AssertionError("seqgen studio did not start: " + "".join(self.lines))
+        self.url = re.search(r"http://127\.0\.0\.1:\d+/", "".join(self.lines)).group(0)
+
+    def _read(self) -> None:
+        for line in self.process.stderr:  # drained, so that the server never blocks on a full pipe
+            self.lines.append(line)
+            if " at http://" in line:
+                self.listening.set()
+
+    def interrupt(self, timeout: float = 20) -> int:
+        self.process.send_signal(signal.SIGINT)
+        try:
+            return self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()  # never left running after a failed test
+            raise
+
+    @property
+    def stderr(self) -> str:
+        return "".join(self.lines)
+
+
+@pytest.fixture(scope="module")
+def studio(studio_root, tmp_path_factory):
+    font = make_soundfont(tmp_path_factory.mktemp("sound") / "sine.sf2")
+    server = Studio(studio_root, "--soundfont", str(font), cwd=tmp_path_factory.mktemp("cwd"))
+    yield server
+    if server.process.poll() is None:
+        server.interrupt()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with playwright.sync_playwright() as p:
+        launched = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser, studio):
+    context = browser.new_context(viewport={"width": 1280, "height": 860}, accept_downloads=True)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(studio.url)
+    page.wait_for_selector("#checkpoint option", state="attached")
+    yield page
+    context.close()
+    assert not errors, errors  # no script failed in the page
+
+
+@needs_browser
+def test_two_tunes_to_order_appear_as_sheet_music_and_their_midi_downloads(page, studio, tmp_path):
+    from music21 import converter, key, meter
+
+    page.select_option("#checkpoint", "folk-music/best.pt")
+    page.fill("#tunes", "2")
+    page.fill("#meter", "6/8")
+    page.fill("#key", "G")
+    page.fill("#seed", "3")
+    page.click("#generate")
+    tunes = page.locator(".tune")
+    tunes.nth(1).locator(".sheet svg .abcjs-note").first.wait_for(timeout=60_000)
+    assert tunes.count() == 2
+    for i in range(2):
+        assert tunes.nth(i).locator(".sheet svg").count() == 1
+        assert tunes.nth(i).locator(".sheet svg .abcjs-note").count() >= 4  # notes, not an empty staff
+        assert tunes.nth(i).locator(".badge").text_content() in ("valid", "valid, re-sampled", "invalid")
+    assert "of 2 valid" in page.text_content("#status")
+    assert "--tunes 2 --meter 6/8 --key G" in page.text_content("#command-text")
+    assert "--seed 3" in page.text_content("#command-text")
+    with page.expect_download() as download:
+        page.locator(".tune .download-mid").first.click()
+    midi = tmp_path / "tune.mid"
+    download.value.save_as(midi)
+    score = converter.parse(midi)
+    assert score.recurse().getElementsByClass(meter.TimeSignature).first().ratioString == "6/8"
+    assert score.recurse().getElementsByClass(key.KeySignature).first().sharps == 1  # G major
+    wav = page.request.get(studio.url.rstrip("/") + page.locator(".tune .download-wav").first.get_attribute("href"))
+    assert wav.ok and wav.body()[:4] == b"RIFF" and wav.body()[8:12] == b"WAVE"
+    assert page.locator(".tune button.play").first.is_enabled()
+
+
+@needs_browser
+def test_again_with_a_new_seed_is_one_click(page):
+    page.select_option("#checkpoint", "folk-music/best.pt")
+    page.fill("#tunes", "1")
+    page.fill("#seed", "3")
+    page.click("#generate")
+    page.wait_for_selector("#command-text:has-text('--seed 3')")
+    page.click("#again")
+    page.wait_for_selector("#command-text:not(:has-text('--seed 3'))", timeout=60_000)
+    page.locator(".tune .sheet svg").first.wait_for()
+    assert re.search(r"--seed \d+$", page.text_content("#command-text"))
+
+
+@needs_browser
+def test_text_streams_into_the_page_and_stops(page):
+    page.select_option("#checkpoint", "prose-char/best.pt")
+    page.fill("#prime", "The ")
+    page.fill("#length", "20000")
+    page.click("#generate")
+    out = page.locator("#text-out")
+    deadline = time.monotonic() + 60
+    while len(out.text_content()) < 60 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    written = out.text_content()
+    assert written.startswith("The ") and len(written) >= 60
+    assert page.is_enabled("#stop")  # still writing: the text came as it was drawn
+    page.keyboard.press("Escape")
+    page.wait_for_selector("#status:has-text('Stopped')")
+    stopped_at = len(out.text_content())
+    assert stopped_at < 20_000
+    page.fill("#length", "100")
+    page.keyboard.press("Control+Enter")  # the model is free again
+    page.wait_for_selector("#status:has-text('Done')", timeout=60_000)
+    assert out.text_content().startswith("The ") and not page.is_visible("#error")
+
+
+@needs_browser
+def test_a_bad_option_is_one_readable_line_in_the_page(page):
+    page.select_option("#checkpoint", "folk-music/best.pt")
+    page.fill("#meter", "banana")
+    page.click("#generate")
+    page.wait_for_selector("#error:not([hidden])")
+    assert page.text_content("#error").startswith("--meter 'banana' is not a meter music21 reads")
+
+
+def test_ctrl_c_stops_the_server_cleanly(studio_root, tmp_path):
+    server = Studio(studio_root, cwd=tmp_path)
+    assert server.interrupt() == 0
+    assert "seqgen studio: stopped" in server.stderr and "Traceback" not in server.stderr
