@@ -189,7 +189,7 @@ def train(*sources: str | Path, model: str = "rnn", resume: str | Path | None = 
 
     from .config import TrainConfig, parse_duration
     from .models import config_fields, model_class, model_types
-    from .train import new_run, resume_run
+    from .training import new_run, resume_run
 
     given = {k: v for k, v in options.items() if v is not None}
     if isinstance(given.get("time_budget"), str):

@@ -75,6 +75,8 @@ class TrainConfig:
             p.append(f"--min-count must be at least 1 (got {self.min_count})")
         if self.precision not in PRECISIONS:
             p.append(f"--precision must be one of {', '.join(PRECISIONS)} (got {self.precision!r})")
+        if not 0 <= self.seed < 2 ** 63:
+            p.append(f"--seed must be a whole number from 0 to 2**63 - 1 (got {self.seed})")
         check(p)
         return self
 
@@ -116,6 +118,8 @@ class SampleConfig:
             p.append(f"--num-samples must be at least 1 (got {self.num_samples})")
         if self.precision not in ("auto", "int8", "fp32"):
             p.append(f"--precision must be auto, int8 or fp32 (got {self.precision!r})")
+        if self.seed is not None and not 0 <= self.seed < 2 ** 63:
+            p.append(f"--seed must be a whole number from 0 to 2**63 - 1 (got {self.seed})")
         check(p)
         return self
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from seqgen.train import train
+from seqgen.training import train
 
 from .helpers import PROSE, stand_in_tools, tiny_model, tiny_train
 

@@ -99,6 +99,7 @@ def test_folder_of_text_files(in_tmp, prose, prose_file):
     (["--level", "sentence"], ["--level"]),
     (["--cell", "transformer"], ["--cell"]),
     (["--time-budget", "soon"], ["--time-budget"]),
+    (["--seed", "-3"], ["--seed"]),
 ])
 def test_bad_training_options(in_tmp, prose_file, args, words):
     assert_one_line_error(run("train", prose_file, *args), 2, *words)
@@ -110,6 +111,7 @@ def test_bad_training_options(in_tmp, prose_file, args, words):
     (["--top-p", "0"], ["--top-p"]),
     (["--top-p", "1.5"], ["--top-p"]),
     (["--top-k", "0"], ["--top-k"]),
+    (["--seed", "-1"], ["--seed must be a whole number from 0"]),
     (["--length", "0"], ["--length"]),
     (["--num-samples", "0"], ["--num-samples"]),
     (["--prime", "☃☃"], ["never saw"]),

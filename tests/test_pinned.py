@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from seqgen.train import train
+from seqgen.training import train
 
 from .helpers import PROSE, tiny_model, tiny_train
 

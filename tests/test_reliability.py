@@ -14,7 +14,7 @@ import torch
 from seqgen import checkpoint
 from seqgen.errors import SeqgenError
 from seqgen.models.rnn import RNNLM
-from seqgen.train import resume_run, train
+from seqgen.training import resume_run, train
 from .helpers import tiny_model, tiny_train
 
 # Small enough to save many checkpoints a second, so signals land during saves too.

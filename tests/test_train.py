@@ -13,7 +13,7 @@ from seqgen.runs import RunLock
 from seqgen.errors import CorpusError, SeqgenError, SeqgenWarning
 from seqgen.models.rnn import RNNLM
 from seqgen.evaluate import Score
-from seqgen.train import resume_run, train
+from seqgen.training import resume_run, train
 from .helpers import tiny_model, tiny_train
 
 

@@ -3,8 +3,8 @@
 Real tunes have pick-up bars and partial bars around section ends (``||``, ``:|``, first and second
 endings), so a bar may be short when it opens or closes the tune or a section, or when it and its
 neighbour add up to one bar (a bar split across a line or a repeat sign). Any other bar must last
-exactly what the meter in force says. ``scripts/tune_check_report.py`` prints how many tunes
-of a built-in collection pass.
+exactly what the meter in force says. ``seqgen train builtin:NAME`` says how many tunes of a
+collection fail these rules (and are left out of training).
 """
 
 from __future__ import annotations
