@@ -7,9 +7,7 @@ import sys
 
 import pytest
 import torch
-from typer.testing import CliRunner
 
-from seqgen.cli import app
 
 from .helpers import TINY, assert_one_line_error, run
 

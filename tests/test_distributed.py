@@ -137,9 +137,9 @@ def test_a_rank_killed_ends_the_run_with_one_line(in_tmp, prose_file):
     _, err = run.communicate(timeout=120)
     assert time.time() - started < 60
     assert run.returncode == 1
-    assert err.strip().splitlines()[-1] == (f"error: rank 1 died (killed by SIGKILL); the others were stopped; last good "
-                                            f"checkpoint: run/last.pt; continue with: seqgen train --resume run/last.pt "
-                                            f"--nproc 2")
+    assert err.strip().splitlines()[-1] == ("error: rank 1 died (killed by SIGKILL); the others were stopped; last good "
+                                            "checkpoint: run/last.pt; continue with: seqgen train --resume run/last.pt "
+                                            "--nproc 2")
     assert "Traceback" not in err
     checkpoint.load(in_tmp / "run" / "best.pt")
     step = checkpoint.load(in_tmp / "run" / "last.pt")["progress"]["step"]

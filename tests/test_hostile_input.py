@@ -11,7 +11,6 @@ import torch
 from typer.testing import CliRunner
 
 from seqgen import checkpoint
-from seqgen.cli import app
 from .helpers import TINY, assert_one_line_error, run
 
 runner = CliRunner()

@@ -206,6 +206,7 @@ def test_train_and_sample_tunes_through_cli(in_tmp, monkeypatch):
     assert all(t.read_text().startswith("X:1\n") for t in out.glob("*.abc"))
     again = runner.invoke(app, ["sample", "--tunes", "2", "--out", str(in_tmp / "again"), "--keep-invalid",
                                 "--seed", "1"])
+    assert again.exit_code == 0, again.stderr
     assert sorted(p.read_text() for p in out.glob("*.abc")) == \
         sorted(p.read_text() for p in (in_tmp / "again").glob("*.abc"))  # same seed, same tunes
     unwritable = runner.invoke(app, ["sample", "--tunes", "1", "--out", str(out / "001-invalid.abc" / "x")])

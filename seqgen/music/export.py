@@ -24,7 +24,6 @@ from pathlib import Path
 
 from ..atomic import atomic_path
 from ..errors import MusicError
-from . import tools
 from .abc import clean_tune, read_abc_text, split_tunes
 from .m21 import describe, music21_failure, parse_abc
 from .notes import difference, is_tied_on, midi_notes, note_sounds, played_out, score_notes, score_parts
