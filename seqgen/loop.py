@@ -18,15 +18,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from . import checkpoint, runs
 from .batches import BatchStream
 from .config import TrainConfig
 from .distributed import PeerLost, World, peer_failure
-from .errors import SeqgenError, warn
+from .errors import SeqgenError
 from .plot import LossCurve
 from .schedule import Progress, after_evaluation, fraction_done, limit_reached, lr_at
+from .snapshot import restore, snapshot
 from .step import Stepper
 
 OnEvent = Callable[[str, dict], None]
@@ -176,68 +176,9 @@ class Trainer:
 
     # -- checkpoints -----------------------------------------------------------------------------
     def _save(self, path: Path, hidden=None) -> None:
-        if hidden is None:
-            hidden = self.world.gather_state(self.hidden)
-        if not self.world.is_main:
-            return
-        model = self.stepper.module
-        checkpoint.save({
-            "model_type": model.name,
-            "model_config": model.config_dict(),
-            "model_state": model.state(),
-            "vocab": self.record["vocab"],
-            "train_config": self.cfg.to_dict(),
-            **self.stepper.state_dict(),
-            "progress": vars(self.p).copy(),
-            "rng": rng_state(),
-            "hidden": _cpu(hidden),
-            "world": {"size": self.world.size, "batch_size": self.stream.batch_size,  # each rank's data position:
-                      "rows": [[r * self.stream.batch_size, (r + 1) * self.stream.batch_size]
-                               for r in range(self.world.size)], "batch_index": self.p.batch_index},
-            "data": self.record["data"],
-        }, path)
+        hidden = self.world.gather_state(self.hidden) if hidden is None else hidden
+        if self.world.is_main:
+            checkpoint.save(snapshot(self, hidden), path)
 
     def _restore(self, state: dict) -> None:
-        self.stepper.module.load_state_dict(state["model_state"])
-        self.stepper.load_state_dict(state)
-        self.p = Progress(**state["progress"])
-        restore_rng(state.get("rng", {}))
-        saved = state.get("world") or {"size": 1, "batch_size": self.stream.batch_size}
-        if saved["size"] * saved["batch_size"] == self.world.size * self.stream.batch_size:
-            self.hidden = self.world.scatter_state(state.get("hidden"), self.stream.batch_size)
-            return
-        # Another global batch cuts the text into other rows: carry the position over as a share of
-        # the epoch, and start the rows' state afresh.
-        old_batches = (len(self.stream.ids) - 1) // (saved["size"] * saved["batch_size"]) // self.stream.seq_len
-        self.p.batch_index = round(self.p.batch_index / max(old_batches, 1) * len(self.stream))
-        if self.world.is_main:
-            warn(f"this run was saved by {saved['size']} process{'es' if saved['size'] > 1 else ''} and goes on with "
-                 f"{self.world.size}: the place in the text is carried over as a share of the epoch and the recurrent "
-                 "state starts afresh, so the curve cannot be exactly the one the same processes would have drawn")
-
-
-def rng_state() -> dict:
-    """The random state of the CPU and of every CUDA device, for an exact resume."""
-    state = {"torch": torch.get_rng_state()}
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def restore_rng(state: dict) -> None:
-    if "torch" in state:
-        torch.set_rng_state(state["torch"])
-    cuda = state.get("cuda")
-    if not cuda:
-        return
-    if torch.cuda.is_available() and len(cuda) == torch.cuda.device_count():
-        torch.cuda.set_rng_state_all(cuda)
-    else:
-        warn(f"the run was saved on {len(cuda)} GPU(s) and goes on with {torch.cuda.device_count()}: their random "
-             "streams (dropout) start afresh, so the curve cannot be exactly the one it would have drawn")
-
-
-def _cpu(hidden):
-    if hidden is None:
-        return None
-    return tuple(h.cpu() for h in hidden) if isinstance(hidden, tuple) else hidden.cpu()
+        self.p = restore(self, state)

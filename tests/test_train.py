@@ -131,7 +131,7 @@ def test_a_lock_left_by_a_dead_process_is_no_lock(prose_file, tmp_path):
 
 
 def test_the_random_state_of_every_gpu_is_saved_and_restored(monkeypatch):
-    from seqgen.loop import restore_rng, rng_state
+    from seqgen.snapshot import restore_rng, rng_state
 
     states = [torch.tensor([1, 2, 3], dtype=torch.uint8), torch.tensor([4, 5, 6], dtype=torch.uint8)]
     restored = []
