@@ -128,11 +128,11 @@ class Model:
                             num_samples=num_samples, seed=seed, precision=precision).validate(streaming)
 
     @functools.cached_property
-    def warmup(self) -> np.ndarray | None:
-        """Held-out tokens read before sampling, so that it starts from the state training sees."""
-        from .sample import warmup_ids
+    def warmup(self):
+        """Held-out text read before sampling, so that it starts from the states training sees."""
+        from .sample import Warmup
 
-        return warmup_ids(self.vocab, self.data["val_ids"].numpy())
+        return Warmup(self.vocab, self.data["val_ids"].numpy())
 
     def sampler(self, precision: str = "auto"):
         """The network to sample with: the int8 copy on the CPU unless ``precision="fp32"``."""

@@ -6,7 +6,7 @@ seed give the same text on the same machine. Any model that gives next-token sco
 
 A recurrent model is trained with its state carried from batch to batch, so it almost never
 starts from the all-zero state. Sampling therefore starts from the state training sees: the
-model first reads a stretch of held-out text ending at a line or tune boundary (``warmup_ids``),
+model first reads a stretch of held-out text ending at a line or tune boundary (``Warmup``),
 then the prime, then draws.
 
 On the CPU, generation runs one time step at a time, where the cost is reading the weights, not
@@ -31,7 +31,8 @@ from .errors import UsageError
 from .vocab import EOS_ID, UNK_ID, Vocab, WordJoiner
 
 OnText = Callable[[int, str], None]  # (sample index, new text) as it is generated
-WARMUP_TOKENS = 512  # held-out tokens read before sampling; the state settles well within this
+WARMUP_TOKENS = 256  # held-out tokens read before sampling; the state settles well within this
+WARMUP_STREAM = 1  # the random stream, under a sample's seed, that picks where its warm-up ends
 GREEDY_BELOW = 1e-4  # temperatures this small are greedy: scores / temperature would overflow
 _CHUNK = 4096  # sampled ids are kept in blocks of this many steps
 
@@ -54,16 +55,25 @@ def stream_seed(seed: int | None, *keys: int) -> int:
     return int(np.random.SeedSequence([root, *keys]).generate_state(1, np.uint64)[0] >> 1)
 
 
-def warmup_ids(vocab: Vocab, held_out: np.ndarray, size: int = WARMUP_TOKENS) -> np.ndarray | None:
-    """The last ``size`` held-out tokens up to and including the last line or document boundary
-    in them (``<eos>``, or a newline for characters); None when there is none."""
-    ends = {EOS_ID} | ({vocab.index["\n"]} if vocab.level == "char" and "\n" in vocab.index else set())
-    tail = np.asarray(held_out[-4 * size:])
-    at = np.flatnonzero(np.isin(tail, list(ends)))
-    if not len(at):
-        return None
-    stop = int(at[-1]) + 1
-    return tail[max(0, stop - size):stop].astype(np.int64)
+class Warmup:
+    """Held-out text that sampling starts from: for each sample, the ``size`` tokens up to a line or
+    tune boundary (``<eos>``, or a newline for characters) chosen at random among the held-out
+    text's, so that every sample starts from a state training sees, and not all from the same one.
+    """
+
+    def __init__(self, vocab: Vocab, held_out: np.ndarray, size: int = WARMUP_TOKENS):
+        ends = [EOS_ID] + ([vocab.index["\n"]] if vocab.level == "char" and "\n" in vocab.index else [])
+        self.ids, self.size = np.asarray(held_out), size
+        at = np.flatnonzero(np.isin(self.ids, ends))
+        self.ends = at[at >= size - 1] + 1  # a boundary with a full stretch before it, as a slice end
+
+    def contexts(self, rows: int, seed: int) -> np.ndarray | None:
+        """(rows, size) ids, each row ending at a boundary drawn with ``seed``; None when the
+        held-out text has no boundary (sampling then starts cold, after <eos>)."""
+        if not len(self.ends):
+            return None
+        picks = np.random.default_rng(seed).choice(self.ends, size=rows)
+        return np.stack([self.ids[end - self.size:end] for end in picks]).astype(np.int64)
 
 
 def prime_ids(vocab: Vocab, prime: str) -> tuple[list[int], list[str]]:
@@ -102,12 +112,12 @@ def filter_logits(logits: torch.Tensor, top_k: int | None, top_p: float) -> torc
 
 def generate(model, vocab: Vocab, config: SampleConfig, on_text: OnText | None = None,
              stop_at_eos: bool = False, device: torch.device | str = "cpu",
-             constraint: Constraint | None = None, warmup: np.ndarray | None = None) -> list[str]:
+             constraint: Constraint | None = None, warmup: Warmup | None = None) -> list[str]:
     """Generate ``config.num_samples`` texts of ``config.length`` tokens after the prime.
 
     The prime is part of each returned text. With ``stop_at_eos`` a sample ends at its first
     ``<eos>`` (used for whole tunes); otherwise ``<eos>`` is just a line or document break.
-    ``warmup``: held-out ids read before the prime (``warmup_ids``). Text is decoded at the
+    ``warmup``: held-out text to read before the prime (``Warmup``). Text is decoded at the
     end, or token by token when ``on_text`` streams it.
     """
     config.validate(streaming=False)
@@ -134,7 +144,7 @@ def generate(model, vocab: Vocab, config: SampleConfig, on_text: OnText | None =
 
 
 def stream(model, vocab: Vocab, config: SampleConfig, device: torch.device | str = "cpu",
-           warmup: np.ndarray | None = None) -> Iterator[str]:
+           warmup: Warmup | None = None) -> Iterator[str]:
     """The text of one sample, piece by piece as it is drawn (the prime first). Memory does not
     grow with the length: nothing drawn is kept."""
     config.validate(streaming=True)
@@ -146,7 +156,7 @@ def stream(model, vocab: Vocab, config: SampleConfig, device: torch.device | str
 
 
 def draw(model, vocab: Vocab, config: SampleConfig, stop_at_eos: bool = False, device: torch.device | str = "cpu",
-         constraint: Constraint | None = None, warmup: np.ndarray | None = None) -> Iterator[tuple[int, int]]:
+         constraint: Constraint | None = None, warmup: Warmup | None = None) -> Iterator[tuple[int, int]]:
     """(row, token id) for each token drawn, row by row within a step, step by step."""
     for drawn in _steps(model, vocab, config, stop_at_eos, device, constraint, warmup):
         for row in (drawn >= 0).nonzero().squeeze(1).tolist():
@@ -156,23 +166,24 @@ def draw(model, vocab: Vocab, config: SampleConfig, stop_at_eos: bool = False, d
 def _steps(model, vocab, config, stop_at_eos, device, constraint, warmup) -> Iterator[torch.Tensor]:
     """The (N,) ids drawn at each step; -1 for a row that has ended (with ``stop_at_eos``, at its
     first <eos>)."""
+    root = config.seed if config.seed is not None else secrets.randbits(63)
     gen = torch.Generator(device="cpu")
-    gen.manual_seed(stream_seed(config.seed))
+    gen.manual_seed(stream_seed(root))
     n = config.num_samples
     start, _ = prime_ids(vocab, config.prime)
-    context = list(warmup) if warmup is not None and len(warmup) else [EOS_ID]
+    contexts = warmup.contexts(n, stream_seed(root, WARMUP_STREAM)) if warmup is not None else None
+    if contexts is None:
+        contexts = np.full((n, 1), EOS_ID)  # cold: right after the end of a document
     if hasattr(model, "eval"):
         model.eval()
     with torch.inference_mode(), _lstm_kernels_for(n):
-        # Read the context once and share the state between the rows; then the prime, side by side.
-        scores, state = model.next_scores(torch.tensor([context], dtype=torch.long, device=device), None)
-        state = _repeat(state, n)
-        scores = scores.expand(n, -1)
+        # Each row reads its own stretch of held-out text, then the prime, side by side.
+        scores, state = model.next_scores(torch.from_numpy(contexts).to(device), None)
         if start:
             scores, state = model.next_scores(torch.tensor([start] * n, dtype=torch.long, device=device), state)
         done = torch.zeros(n, dtype=torch.bool)
         for _ in range(config.length):
-            scores = scores.float().cpu().clone()  # clone: may be a view (of the shared first row)
+            scores = scores.float().cpu().clone()  # a copy: the model's own scores stay as they are
             scores[:, UNK_ID] = float("-inf")  # <unk> is what the model could not spell: never written
             nxt = _pick(constraint.restrict(scores) if constraint else scores, config, gen)  # (N,)
             if constraint:
@@ -183,17 +194,6 @@ def _steps(model, vocab, config, stop_at_eos, device, constraint, warmup) -> Ite
             if bool(done.all()):
                 return
             scores, state = model.next_scores(nxt.view(n, 1).to(device), state)
-
-
-def _repeat(state, n: int):
-    """The state of one row repeated for ``n`` rows (recurrent: (L, 1, H) -> (L, n, H))."""
-    if isinstance(state, torch.Tensor):
-        return state.expand(-1, n, -1).contiguous()
-    if isinstance(state, tuple):
-        return tuple(_repeat(s, n) for s in state)
-    if isinstance(state, list):  # one history per row
-        return [list(state[0]) for _ in range(n)]
-    return state
 
 
 @contextlib.contextmanager

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, replace
 import torch
 
 from ..config import SampleConfig
-from ..sample import for_sampling, generate, stream_seed, warmup_ids
+from ..sample import Warmup, for_sampling, generate, stream_seed
 from .validate import TuneCheck, check_tune, is_bar_problem
 
 TUNE_START = "X:1\n"  # every training tune starts so (clean_tune renumbers them)
@@ -52,7 +52,7 @@ class HeaderOrder:
 
 def draw_tunes(model, vocab, config: SampleConfig, warmup=None, conditions=None) -> list[str]:
     """``config.num_samples`` whole tunes, each from its X: (or ``config.prime``) to its end,
-    drawn with ``HeaderOrder`` after reading ``warmup`` (see ``sample.warmup_ids``); unchecked.
+    drawn with ``HeaderOrder`` after reading ``warmup`` (see ``sample.Warmup``); unchecked.
     ``conditions`` (``conditions.TuneConditions``): the meter, key and first bars each tune gets."""
     from .conditions import AllOf, ForcedHeader
 
@@ -131,7 +131,7 @@ def tune_quality(model, vocab, data: dict, count: int, seed: int = 0, conditions
     from .validate import copied_share
 
     cfg = SampleConfig(temperature=0.8, top_p=TUNE_TOP_P, num_samples=count, seed=seed)
-    texts = draw_tunes(for_sampling(model), vocab, cfg, warmup_ids(vocab, data["val_ids"].numpy()), conditions)
+    texts = draw_tunes(for_sampling(model), vocab, cfg, Warmup(vocab, data["val_ids"].numpy()), conditions)
     checks = [check_tune(t, conditions=conditions) for t in texts]
     with tempfile.TemporaryDirectory() as tmp:
         exported = sum(c.score is not None and tune_to_midi(c.score, Path(tmp) / f"{i}.mid").path is not None
