@@ -33,7 +33,9 @@ def one_run(corpus: str, steps: int, nproc: int, batch: int, out: Path) -> float
                str(steps), "--batch-size", str(batch), "--out", str(out)]
     if nproc > 1:
         command += ["--nproc", str(nproc)]
-    subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode:
+        sys.exit(f"{' '.join(command)} failed:\n{done.stderr}")
     last = json.loads((out / "metrics.jsonl").read_text().splitlines()[-1])
     return last["tokens"] / last["elapsed"]
 
