@@ -171,17 +171,9 @@ def export_files(specs: list[str], out_dir: Path, overwrite: bool = False) -> No
 
 
 def _abc_files(specs: list[str]) -> list[Path]:
-    from ..music.abc import source_paths
+    from ..music.abc import abc_files, source_paths
 
-    files: list[Path] = []
-    for path in source_paths(specs):
-        if not path.exists():
-            raise MusicError(f"{path}: no such file or folder; give .abc files, folders of them or builtin:NAME")
-        found = sorted(path.rglob("*.abc")) if path.is_dir() else [path]
-        if not found:
-            raise MusicError(f"{path}: folder has no .abc files; point at ABC files (*.abc)")
-        files.extend(found)
-    return list(dict.fromkeys(files))  # a file named twice is exported once
+    return list(dict.fromkeys(f for f, _ in abc_files(source_paths(specs))))  # a file named twice is exported once
 
 
 def _unique_prefixes(files: list[Path]) -> dict[Path, str]:
