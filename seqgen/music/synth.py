@@ -34,7 +34,6 @@ from ..errors import MusicError
 
 RATE = 44100
 _KEYS, _VELS, _INSTRUMENT, _SAMPLE = 43, 44, 41, 53
-_ADDITIVE = (0, 1, 2, 3, 4, 12, 45, 50)  # sample address offsets (fine and coarse)
 _DEFAULTS = {8: 13500, 17: 0, 33: -12000, 34: -12000, 35: -12000, 36: -12000, 37: 0, 38: -12000, 48: 0,
              51: 0, 52: 0, 54: 0, 56: 100, 58: -1}
 
@@ -193,7 +192,7 @@ def _play(font: SoundFont, voice: Voice, key: int, velocity: int, length: float,
     frac = (pos - base).astype(np.float32)
     wave_ = font.samples[start + base] * (1 - frac) + font.samples[start + base + 1] * frac
     gain = 10 ** (-g[48] / 200) * (velocity / 127) ** 2 / 32768
-    sound = wave_.astype(np.float32) * _envelope(g, len(wave_), length, rate) * gain
+    sound = wave_.astype(np.float32) * _envelope(g, len(wave_), length, release, rate) * gain
     pan = np.clip(g[17], -500, 500) / 1000 + 0.5  # 0: left, 1: right
     return np.stack([sound * np.cos(pan * np.pi / 2), sound * np.sin(pan * np.pi / 2)], axis=1)
 
@@ -202,15 +201,15 @@ def _seconds(timecents: int) -> float:
     return 2 ** (timecents / 1200)
 
 
-def _envelope(g: dict, n: int, held: float, rate: int) -> np.ndarray:
-    """Volume envelope: delay, attack (linear), hold, decay to the sustain level, release."""
+def _envelope(g: dict, n: int, held: float, release: float, rate: int) -> np.ndarray:
+    """Volume envelope: delay, attack (linear), hold, decay to the sustain level, then ``release``
+    seconds (linear) after ``held``."""
     t = np.arange(n) / rate
     delay, attack, hold, decay = (_seconds(g[i]) for i in (33, 34, 35, 36))
     sustain = 10 ** (-max(g[37], 0) / 200)
     env = np.clip((t - delay) / max(attack, 1e-4), 0, 1)
     since = t - delay - attack - hold
     env = np.where(since > 0, sustain + (1 - sustain) * np.exp(-5 * since / max(decay, 1e-3)), env)
-    release = max(_seconds(g[38]), 0.03)
     after = t - held
     level_at_release = np.interp(held, t, env) if n else 0.0
     return np.where(after > 0, level_at_release * np.clip(1 - after / release, 0, 1), env).astype(np.float32)
