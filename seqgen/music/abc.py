@@ -107,6 +107,11 @@ def clean_tune(raw: str) -> str | None:
     return "\n".join([f"{k}:{header[k]}" for k in HEADER_FIELDS if k in header] + body) + "\n"
 
 
+def tune_title(tune: str) -> str:
+    """The tune's first title (its first ``T:`` line), or "" when it has none."""
+    return (re.findall(r"(?m)^T:[ \t]*(.*)$", tune) or [""])[0].strip()
+
+
 def tune_key(tune: str) -> str:
     """What makes two cleaned tunes the same: everything except their title."""
     return re.sub(r"(?m)^T:.*\n", "", tune)

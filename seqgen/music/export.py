@@ -24,7 +24,7 @@ from pathlib import Path
 
 from ..atomic import atomic_path
 from ..errors import MusicError
-from .abc import clean_tune, read_abc_text, split_tunes
+from .abc import clean_tune, read_abc_text, split_tunes, tune_title
 from .m21 import describe, music21_failure, parse_abc
 from .notes import difference, is_tied_on, midi_notes, note_sounds, played_out, score_notes, score_parts
 
@@ -200,7 +200,7 @@ def export_names(path: Path, prefix: str | None = None) -> list[tuple[str, str]]
         raise MusicError(f"{path} has no tunes (ABC tunes start with an X: line)")
     named = []
     for n, raw in enumerate(tunes, 1):
-        title = slug((re.findall(r"(?m)^T:[ \t]*(.*)$", raw) or [""])[0].strip())
+        title = slug(tune_title(raw))
         named.append((raw, f"{prefix or path.stem}-{n:04d}{'-' + title if title else ''}.mid"))
     return named
 
@@ -218,7 +218,7 @@ def export_abc_file(path: Path, out_dir: Path, prefix: str | None = None) -> lis
             result = ExportResult(None, "failed", error="no K: field or no notes")
         else:
             result = tune_to_midi(tune, out_dir / name)
-        result.title = (re.findall(r"(?m)^T:[ \t]*(.*)$", raw) or [""])[0].strip()
+        result.title = tune_title(raw)
         results.append(result)
     return results
 

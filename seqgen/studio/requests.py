@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import secrets
 import shlex
 import threading
@@ -18,6 +17,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..errors import SeqgenError, UsageError
+from ..music.abc import tune_title
 
 TUNE_FIELDS = ("tunes", "meter", "key", "prime_abc")
 TEXT_FIELDS = ("length", "prime")
@@ -87,7 +87,7 @@ def tune_entries(batch, batch_id: str, sound: bool) -> list[dict]:
         first_try = check.valid and n <= batch.first_try_valid  # round 0's tunes come first
         base = f"/api/files/{batch_id}/{n:03d}"
         playable = check.score is not None
-        entries.append({"n": n, "title": (re.findall(r"(?m)^T:[ \t]*(.*)$", text) or [""])[0].strip(),
+        entries.append({"n": n, "title": tune_title(text),
                         "abc": text, "valid": check.valid,
                         "verdict": "valid" if first_try else "valid, re-sampled" if check.valid else "invalid",
                         "reasons": check.reasons,
