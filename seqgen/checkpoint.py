@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from .atomic import write_bytes
-from .errors import CheckpointError, UsageError
+from .errors import CheckpointError, UsageError, first_line
 
 FORMAT = "seqgen-checkpoint"
 FORMAT_VERSION = 2  # 2: every model type keeps model_config and model_state (1: the n-gram's own keys)
@@ -65,7 +65,7 @@ def load(path: Path | str) -> dict:
     except (RuntimeError, ValueError, EOFError, KeyError, IndexError, TypeError, AttributeError,
             UnicodeDecodeError, OverflowError, MemoryError, zipfile.BadZipFile) as exc:
         # What torch's reader raises on an archive whose contents are damaged.
-        raise CheckpointError(f"{path} is corrupt or truncated ({_first_line(exc)}); use another checkpoint") from None
+        raise CheckpointError(f"{path} is corrupt or truncated ({first_line(exc)}); use another checkpoint") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not a seqgen checkpoint (a plain PyTorch file?); train with 'seqgen train'")
     version = payload.get("version")
@@ -81,7 +81,7 @@ def load(path: Path | str) -> dict:
     try:
         check(payload)
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise CheckpointError(f"{path} is damaged: {_first_line(exc)}; use another checkpoint") from None
+        raise CheckpointError(f"{path} is damaged: {first_line(exc)}; use another checkpoint") from None
     return payload
 
 
@@ -122,11 +122,6 @@ def check(payload: dict) -> None:
             raise ValueError(f"its weights {name} hold NaN or infinite values")
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().strip("'\"").splitlines()
-    return text[0][:160] if text else type(exc).__name__
-
-
 def latest(root: Path = DEFAULT_ROOT) -> Path:
     """The best checkpoint of the most recently written run under ``root``."""
     candidates = [p for p in Path(root).glob("*/best.pt") if p.is_file()] if Path(root).is_dir() else []
@@ -160,7 +155,7 @@ def load_model(payload: dict, device: torch.device | str = "cpu", source: Path |
     try:
         model = cls.from_state(payload["model_config"], payload["model_state"], len(vocab))
     except (ValueError, KeyError, TypeError) as exc:
-        raise CheckpointError(f"{source} is damaged: {_first_line(exc)}; use another checkpoint") from None
+        raise CheckpointError(f"{source} is damaged: {first_line(exc)}; use another checkpoint") from None
     if isinstance(model, torch.nn.Module):
         model = model.to(device).eval()
     return model, vocab

@@ -21,7 +21,7 @@ from datetime import timedelta
 import torch
 
 from .device import choose_device, resolve_precision
-from .errors import SeqgenError, UsageError
+from .errors import SeqgenError, UsageError, first_line
 
 BACKENDS = ("auto", "gloo", "nccl")
 # How long a rank waits in a collective for the others: longer than rank 0 takes to evaluate and
@@ -189,12 +189,19 @@ class World:
     def _collective(self, op) -> None:
         import torch.distributed as dist
 
-        try:
+        with self.peers_watched():
             op(dist)
+
+    @contextlib.contextmanager
+    def peers_watched(self):
+        """Turn a failure of communication because another process of the run is gone (a collective
+        here, or DistributedDataParallel's gradient all-reduce) into PeerLost."""
+        try:
+            yield
         except (RuntimeError, ConnectionError) as exc:
-            if not peer_failure(exc):
+            if self.size == 1 or not peer_failure(exc):
                 raise
-            raise PeerLost(f"another process of this run stopped ({first_line(exc)})") from None
+            raise PeerLost(f"another process of this run stopped ({first_line(exc, 120)})") from None
 
 
 def peer_failure(exc: BaseException) -> bool:
@@ -207,6 +214,3 @@ def peer_failure(exc: BaseException) -> bool:
         sign in text for sign in ("connection reset", "connection closed", "broken pipe", "timed out", "gloo", "nccl"))
 
 
-def first_line(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    return lines[0][:120] if lines else type(exc).__name__

@@ -36,6 +36,13 @@ class SeqgenWarning(UserWarning):
     """
 
 
+def first_line(exc: BaseException, limit: int = 160) -> str:
+    """The first line of an exception's message, cut to ``limit`` characters, to quote in one of ours
+    (a KeyError's quotes removed; the exception's type where it has no message)."""
+    lines = str(exc).strip().strip("'\"").splitlines()
+    return lines[0][:limit] if lines else type(exc).__name__
+
+
 def warn(message: str) -> None:
     """Say what failed and what was done instead, through Python's warnings."""
     import warnings

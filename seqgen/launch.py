@@ -17,6 +17,7 @@ from pathlib import Path
 import torch
 
 from .errors import SeqgenError, UsageError
+from .runs import resume_command
 
 RUN_FILE = "SEQGEN_RUN_FILE"  # where rank 0 writes its run folder, for the launcher's last line
 LAUNCHED = "SEQGEN_LAUNCHED"  # set in the processes this launcher starts: they leave failures to it
@@ -81,7 +82,7 @@ def _ended(exc, run_file: Path, nproc: int) -> int:
         else f"signal {-failure.exitcode}"
     run_dir = run_file.read_text().strip() if run_file.is_file() else ""
     last = Path(run_dir) / "last.pt" if run_dir else None
-    where = f"last good checkpoint: {last}; continue with: seqgen train --resume {last} --nproc {nproc}" \
+    where = f"last good checkpoint: {last}; continue with: {resume_command(last, nproc)}" \
         if last is not None and last.is_file() else "no checkpoint was saved"
     raise RankDied(f"rank {rank} died (killed by {how}); the others were stopped; {where}")
 

@@ -22,7 +22,7 @@ import numpy as np
 from . import checkpoint, runs
 from .batches import BatchStream
 from .config import TrainConfig
-from .distributed import PeerLost, World, peer_failure
+from .distributed import PeerLost, World
 from .errors import SeqgenError
 from .plot import LossCurve
 from .schedule import Progress, after_evaluation, fraction_done, limit_reached, lr_at
@@ -71,7 +71,8 @@ class Trainer:
         try:
             return self._run()
         except PeerLost as exc:
-            last = f"last good checkpoint: {self.last_path}; continue with: seqgen train --resume {self.last_path}" \
+            last = f"last good checkpoint: {self.last_path}; continue with: " \
+                   f"{runs.resume_command(self.last_path, self.world.size)}" \
                 if self.last_path.exists() else "no checkpoint was saved yet"
             raise PeerLost(f"{exc}; {last}") from None
 
@@ -130,12 +131,8 @@ class Trainer:
     def _step(self, lr: float) -> float | None:
         x, y = self.stream.batch(self.p.batch_index)
         self.p.batch_index += 1
-        try:
+        with self.world.peers_watched():  # DistributedDataParallel's gradient all-reduce, with a rank gone
             loss, self.hidden = self.stepper.step(x, y, self.hidden, lr)
-        except RuntimeError as exc:  # DistributedDataParallel's gradient all-reduce with a rank gone
-            if self.world.size == 1 or not peer_failure(exc):
-                raise
-            raise PeerLost(f"another process of this run stopped ({str(exc).splitlines()[0][:120]})") from None
         if loss is not None:
             self.p.step += 1
             self.p.tokens_seen += x.numel() * self.world.size

@@ -13,6 +13,11 @@ from pathlib import Path
 from .checkpoint import DEFAULT_ROOT
 from .errors import SeqgenError, UsageError
 
+
+def resume_command(last: Path, processes: int = 1) -> str:
+    """The command that continues a run from its ``last.pt``, with as many processes as it had."""
+    return f"seqgen train --resume {last}" + (f" --nproc {processes}" if processes > 1 else "")
+
 RUN_FILES = ("best.pt", "last.pt", "metrics.jsonl", "loss.png")
 
 

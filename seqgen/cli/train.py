@@ -86,9 +86,10 @@ def train(
                 display.stop()
     if result.reason in Interrupts.exit_codes:
         if rank_from_env() == 0:
-            world = int(os.environ.get("WORLD_SIZE", "1"))
-            more = f" --nproc {world}" if world > 1 else ""
-            sys.stderr.write(f"saved {result.last_path}; continue with: seqgen train --resume {result.last_path}{more}\n")
+            from ..runs import resume_command
+
+            processes = int(os.environ.get("WORLD_SIZE", "1"))
+            sys.stderr.write(f"saved {result.last_path}; continue with: {resume_command(result.last_path, processes)}\n")
         raise typer.Exit(Interrupts.exit_codes[result.reason])
 
 
@@ -97,10 +98,11 @@ def _launch(ctx: typer.Context, nproc: int, model: str, device: str, backend: st
     from ..distributed import under_torchrun
     from ..errors import UsageError
     from ..launch import check_nproc, launch
+    from ..models import model_class
 
     if under_torchrun():
         raise UsageError("--nproc starts the processes itself; under torchrun, leave it out")
-    if model != "rnn":
+    if model_class(model).trained_by == "counting":
         raise UsageError(f"a {model} model is counted in one process, in seconds: train it without --nproc")
     check_nproc(nproc, device)
     code = launch(nproc, command_line(ctx, skip=("nproc", "backend")), backend)

@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..device import autocast
-from ..errors import warn
+from ..errors import first_line, warn
 from ..evaluate import Score
 from .adaptive import adaptive_target_log_probs
 from .rnn_config import ModelConfig
@@ -145,7 +145,7 @@ class RNNLM(nn.Module):
         try:
             model.load_state_dict(state)
         except RuntimeError as exc:
-            raise ValueError(f"weights do not fit the model ({str(exc).splitlines()[0][:120]})") from None
+            raise ValueError(f"weights do not fit the model ({first_line(exc, 120)})") from None
         return model.eval()
 
     def config_dict(self) -> dict:
@@ -211,7 +211,3 @@ def detach(hidden: Hidden) -> Hidden:
     if isinstance(hidden, tuple):
         return tuple(h.detach() for h in hidden)
     return hidden.detach()
-
-
-def count_parameters(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())
