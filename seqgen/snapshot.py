@@ -35,8 +35,8 @@ def snapshot(trainer, hidden) -> dict:
 
 
 def restore(trainer, state: dict) -> Progress:
-    """Take ``state`` up in ``trainer`` (weights, optimizer, random state, rows' state); its progress."""
-    trainer.stepper.module.load_state_dict(state["model_state"])
+    """Take ``state`` up in ``trainer`` (optimizer, random state, rows' state; the weights came with
+    the model, from ``checkpoint.load_model``); its progress."""
     trainer.stepper.load_state_dict(state)
     progress = Progress(**state["progress"])
     restore_rng(state.get("rng", {}))

@@ -34,13 +34,6 @@ RESUMABLE = ("epochs", "max_steps", "time_budget", "patience", "eval_every", "ev
 __all__ = ["TrainResult", "new_run", "resume_run", "train"]
 
 
-def train(specs: list[str], model_cfg, cfg: TrainConfig, out_dir: Path | None = None, encoding: str = "utf-8",
-          on_event: OnEvent | None = None, stop: threading.Event | None = None, overwrite: bool = False,
-          backend: str = "auto") -> TrainResult:
-    """Train a new model of the type whose configuration ``model_cfg`` is, on ``specs``."""
-    return new_run(specs, model_cfg, cfg, out_dir, encoding, on_event, stop, overwrite, backend)
-
-
 def new_run(specs: list[str], model_cfg, cfg: TrainConfig, out_dir: Path | None = None, encoding: str = "utf-8",
             on_event: OnEvent | None = None, stop: threading.Event | None = None, overwrite: bool = False,
             backend: str = "auto") -> TrainResult:
@@ -54,6 +47,9 @@ def new_run(specs: list[str], model_cfg, cfg: TrainConfig, out_dir: Path | None 
             raise UsageError(f"a {cls.name} model is counted in one process, in seconds: train it without "
                              "--nproc or torchrun")
         return _new_run(cls, specs, model_cfg, cfg, out_dir, encoding, emit, stop, overwrite, world)
+
+
+train = new_run  # a new model of the type whose configuration ``model_cfg`` is, trained on ``specs``
 
 
 def _new_run(cls, specs, model_cfg, cfg, out_dir, encoding, emit, stop, overwrite, world) -> TrainResult:

@@ -77,5 +77,5 @@ class ModelConfig:
         E, H, V, L = self.embed_size, self.hidden, vocab_size, self.layers
         gates = {"lstm": 4, "gru": 3, "rnn": 1}.get(self.cell, 4)
         rnn = sum(gates * H * ((E if i == 0 else H) + H + 2) for i in range(L))
-        head = (0 if self.tie else (E if self.tie else H) * V) + V + (H * E if self.tie and H != E else 0)
+        head = (0 if self.tie else H * V) + V + (H * E if self.tie and H != E else 0)
         return V * E + rnn + head
