@@ -10,10 +10,24 @@ See ``seqgen.api`` for every function, and the README for the command line.
 
 __version__ = "0.2.0"
 
-from .api import Model, load, train  # noqa: E402
-from .errors import CheckpointError, CorpusError, MusicError, SeqgenError, SeqgenWarning, UsageError  # noqa: E402
-from .evaluate import Score  # noqa: E402
-from .loop import TrainResult  # noqa: E402
+import importlib
+
+from .errors import CheckpointError, CorpusError, MusicError, SeqgenError, SeqgenWarning, UsageError
+
+# Imported when first used, so that importing any part of seqgen (a worker process that only checks
+# tunes with music21, say) does not load torch.
+_LAZY = {"Model": "api", "load": "api", "train": "api", "Score": "evaluate", "TrainResult": "loop"}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_LAZY])
+
 
 __all__ = ["CheckpointError", "CorpusError", "Model", "MusicError", "Score", "SeqgenError", "SeqgenWarning",
            "TrainResult", "UsageError", "__version__", "load", "train"]
