@@ -20,7 +20,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout, uninstalled
 
 import seqgen  # noqa: E402
-from seqgen.sample import WARMUP_TOKENS, Warmup  # noqa: E402
+from seqgen.sample import WARMUP_TOKENS  # noqa: E402
 from seqgen.vocab import EOS_ID  # noqa: E402
 
 
@@ -32,7 +32,7 @@ def main() -> None:
     args = parser.parse_args()
     model = seqgen.load(args.checkpoint)
     net, ids = model.network, model.data["val_ids"].numpy().astype(np.int64)
-    ends = Warmup(model.vocab, ids).ends  # openings: right after a boundary with a full stretch before it
+    ends = model.warmup.ends  # openings: right after a boundary with a full stretch before it
     ends = ends[ends + args.tokens < len(ids)]
     picks = np.random.default_rng(0).choice(ends, min(args.documents, len(ends)), replace=False)
     cold = warm = 0.0

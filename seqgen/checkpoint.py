@@ -14,7 +14,6 @@ import pickle
 import zipfile
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from .atomic import write_bytes
@@ -159,8 +158,3 @@ def load_model(payload: dict, device: torch.device | str = "cpu", source: Path |
     if isinstance(model, torch.nn.Module):
         model = model.to(device).eval()
     return model, vocab
-
-
-def held_out(payload: dict) -> np.ndarray:
-    """The checkpoint's held-out token ids."""
-    return payload["data"]["val_ids"].numpy()
