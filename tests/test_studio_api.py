@@ -4,6 +4,7 @@ library (and so the command line) for the same seed, and each refusal with a rea
 import io
 import json
 import os
+import shutil
 import socket
 import wave
 
@@ -64,6 +65,26 @@ def test_a_broken_checkpoint_is_listed_with_what_is_wrong(client, studio_root):
         refused(post(client, checkpoint="broken/best.pt"), 500, "corrupt or truncated")
     finally:
         broken.unlink()
+
+
+def test_listing_keeps_models_where_there_is_room_and_never_evicts_one_in_use(studio_root, tmp_path, monkeypatch):
+    from seqgen.studio import catalog as studio_catalog
+
+    runs = [tmp_path / "many" / f"run{n}" / "best.pt" for n in range(studio_catalog.MODELS_KEPT + 2)]
+    for n, path in enumerate(runs):  # the last is the newest
+        path.parent.mkdir(parents=True)
+        shutil.copy(studio_root / TEXT, path)
+        os.utime(path, (1e9 + n, 1e9 + n))
+    loads = []
+    real_load = studio_catalog.ckpt.load
+    monkeypatch.setattr(studio_catalog.ckpt, "load", lambda path: loads.append(path) or real_load(path))
+    catalog = studio_catalog.Catalog(tmp_path / "many")
+    in_use = catalog.model(runs[0])  # the oldest, open in the page
+    assert len(catalog.listing()) == len(runs)
+    loads.clear()
+    assert catalog.model(runs[0]) is in_use  # describing the others did not push it out
+    catalog.model(runs[-1])  # the newest, which the page selects: kept when it was described
+    assert loads == []
 
 
 def test_tunes_to_order_with_verdicts_and_files(client, studio_root):

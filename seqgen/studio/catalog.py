@@ -43,15 +43,15 @@ class Catalog:
         return [self.describe(p) for p in self.files()]
 
     def describe(self, path: Path) -> dict:
-        stat = path.stat()
-        version = (str(path), stat.st_size, stat.st_mtime_ns)
+        version = _version(path)
         if version not in self._described:
+            stat = path.stat()
             entry = {"id": path.relative_to(self.root).as_posix(),
                      "run": path.parent.name if path.parent != self.root else "",
                      "file": path.name,
                      "modified": datetime.fromtimestamp(stat.st_mtime, timezone.utc).isoformat(timespec="seconds")}
-            try:
-                model = self.model(path)
+            try:  # kept where there is room: describing the list never evicts a model in use
+                model = self._model(path, version, evict=False)
             except CheckpointError as exc:
                 entry["error"] = str(exc)
             else:
@@ -64,15 +64,25 @@ class Catalog:
 
     def model(self, path: Path) -> api.Model:
         """The model in ``path``, loaded once while the file stays the same."""
-        stat = path.stat()
-        version = (str(path), stat.st_size, stat.st_mtime_ns)
+        return self._model(path, _version(path), evict=True)
+
+    def _model(self, path: Path, version: tuple, evict: bool) -> api.Model:
+        """The model of this version of ``path``, from memory or loaded; a loaded one is kept,
+        dropping the least recently used when ``evict``, else only while there is room."""
         with self._lock:
             if version in self._models:
                 self._models.move_to_end(version)
                 return self._models[version]
         model = api.Model(path, ckpt.load(path))
         with self._lock:
-            self._models[version] = model
+            if evict or len(self._models) < MODELS_KEPT:
+                self._models[version] = model
             while len(self._models) > MODELS_KEPT:
                 self._models.popitem(last=False)
         return model
+
+
+def _version(path: Path) -> tuple:
+    """What identifies one version of a checkpoint file: its path, size and modification time."""
+    stat = path.stat()
+    return str(path), stat.st_size, stat.st_mtime_ns
