@@ -156,7 +156,6 @@ class Interrupts:
     stops the command at once, as Ctrl-C does anywhere else.
     """
 
-    codes = {signal.SIGINT: 130, signal.SIGTERM: 143}
     reasons = {signal.SIGINT: "interrupted", signal.SIGTERM: "terminated"}
     exit_codes = {"interrupted": 130, "terminated": 143}
 
@@ -167,7 +166,7 @@ class Interrupts:
         self.training = False  # set when the loop has started and can save
 
     def __enter__(self) -> "Interrupts":
-        self.previous = {s: signal.signal(s, self._handle) for s in self.codes}
+        self.previous = {s: signal.signal(s, self._handle) for s in self.reasons}
         return self
 
     def _handle(self, signum, frame):
