@@ -18,6 +18,7 @@ import signal
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -47,6 +48,8 @@ def main() -> None:
                 sys.exit("seqgen studio did not start")
             found = re.search(r"http://127\.0\.0\.1:\d+/", line)
             url = found.group(0) if found else None
+        # drained from here on, so that the server never blocks writing to a full pipe
+        threading.Thread(target=server.stderr.read, daemon=True).start()
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
             page = browser.new_page(viewport={"width": 1280, "height": 860})

@@ -64,7 +64,7 @@ def allowed_hosts(bound: str) -> set[str]:
     if bound in ("0.0.0.0", "::", ""):
         names.add(ANY_ADDRESS)
     else:
-        names.add(host_name(bound) if not bound.startswith("[") else bound[1:-1])
+        names.add(host_name(bound))
     return names
 
 
