@@ -22,7 +22,7 @@ from ..models.rnn_config import ModelConfig
 from ..models.rnn import RNNLM
 from ..step import Stepper
 from .reference import ReferenceLM, ReferenceLoop
-from .timing import interleave, rates, synchronizer
+from .timing import interleave, rates, spread_figures, synchronizer
 
 RUNGS = ("reference", "seqgen_fp32", "seqgen_mixed", "seqgen_adaptive")
 SPEEDUPS = {"seqgen_fp32": "fp32", "seqgen_mixed": "mixed", "seqgen_adaptive": "adaptive"}
@@ -118,10 +118,7 @@ def ladder_figures(setting: Setting, device: torch.device, mixed: str | None, no
     figures: dict[str, object] = {f"{p}_model": setting.describe()}
     spreads = {rung: rates(times[rung], tokens) for rung in times}
     for rung in setting.rungs:
-        s = spreads.get(rung)
-        figures[f"{p}_{rung}_tokens_per_s"] = s and s.median
-        figures[f"{p}_{rung}_tokens_per_s_min"] = s and s.low
-        figures[f"{p}_{rung}_tokens_per_s_max"] = s and s.high
+        figures.update(spread_figures(f"{p}_{rung}_tokens_per_s", spreads.get(rung)))
     for rung in setting.rungs[1:]:
         s = spreads.get(rung)
         figures[f"{p}_speedup_{SPEEDUPS[rung]}"] = s and s.median / spreads["reference"].median

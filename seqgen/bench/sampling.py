@@ -11,7 +11,7 @@ from ..models.rnn_config import ModelConfig
 from ..models.rnn import RNNLM
 from ..sample import for_sampling, generate
 from ..vocab import Vocab
-from .timing import interleave, rates
+from .timing import interleave, rates, spread_figures
 
 PRECISIONS = ("int8", "fp32")
 
@@ -41,10 +41,7 @@ def sampling_figures(hidden: int, layers: int, vocab_size: int, lengths: dict[in
         fns = {name: (lambda m=m: generate(m, vocab, cfg)) for name, m in models.items()}
         spreads = {name: rates(s, batch * length) for name, s in interleave(fns, repeats, warmup).items()}
         for name in PRECISIONS:
-            s = spreads.get(name)
-            figures[f"sample_{name}_chars_per_s_batch{batch}"] = s and s.median
-            figures[f"sample_{name}_chars_per_s_batch{batch}_min"] = s and s.low
-            figures[f"sample_{name}_chars_per_s_batch{batch}_max"] = s and s.high
+            figures.update(spread_figures(f"sample_{name}_chars_per_s_batch{batch}", spreads.get(name)))
         int8 = spreads.get("int8")
         figures[f"sample_int8_speedup_batch{batch}"] = int8 and int8.median / spreads["fp32"].median
         if why_not_int8:

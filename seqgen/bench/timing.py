@@ -29,6 +29,12 @@ class Spread:
         return cls(statistics.median(values), min(values), max(values))
 
 
+def spread_figures(key: str, spread: Spread | None) -> dict[str, float | None]:
+    """The JSON figures of one spread: ``key`` (its median), ``key_min`` and ``key_max``; None for
+    each where nothing was timed."""
+    return {key: spread and spread.median, f"{key}_min": spread and spread.low, f"{key}_max": spread and spread.high}
+
+
 def rates(seconds: list[float], work: float) -> Spread:
     """``work`` per second for each timed run (tokens/s, chars/s, FLOP/s): its spread."""
     return Spread.of(work / s for s in seconds)
