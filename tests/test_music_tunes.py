@@ -61,3 +61,11 @@ def test_sampling_keeps_to_a_constraint_and_reports_each_draw():
     texts = generate(model, VOCAB, SampleConfig(length=12, temperature=1.0, num_samples=3, seed=0, prime="X"),
                      constraint=only_a)
     assert texts == ["X" + "a" * 12] * 3 and len(only_a.drawn) == 12
+
+
+def test_sample_without_tunes_prints_as_many_tunes_as_asked(music_run):
+    from .helpers import run
+
+    done = run("sample", music_run.best_path, "--num-samples", "3", "--length", "400", "--seed", "2")
+    assert done.exit_code == 0, done.stderr
+    assert done.stdout.count("X:1\n") == 3, done.stdout

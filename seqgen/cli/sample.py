@@ -63,7 +63,7 @@ def sample(
             refuse_options(ctx, ("prime",), "with --meter, --key or --prime-abc (the tune's start is theirs)")
         if tunes is None:
             refuse_options(ctx, ("keep_invalid", "wav", "sheet", "out", "overwrite"), "without --tunes")
-            return print_tune(model, length=length, conditions=wanted, **settings)
+            return print_tune(model, length=length, num_samples=num_samples, conditions=wanted, **settings)
         refuse_options(ctx, ("num_samples",), "to --tunes (give the number of tunes to --tunes)")
         return write_tunes(model, tunes, out or Path("tunes"), overwrite, keep_invalid, wav, sheet,
                            meter=meter, key=key, prime_abc=prime_abc,
