@@ -21,7 +21,7 @@ import numpy as np
 
 from . import checkpoint as ckpt
 from .config import SampleConfig
-from .errors import UsageError
+from .errors import UsageError, does_not_apply
 from .evaluate import Score
 from .loop import TrainResult
 
@@ -209,8 +209,7 @@ def train(*sources: str | Path, model: str = "rnn", resume: str | Path | None = 
     if cls.trained_by == "counting":
         wrong += [k for k in given if k in GRADIENT_ONLY]
     if wrong:
-        names = ", ".join("--" + k.replace("_", "-") for k in wrong)
-        raise UsageError(f"{names} {'does' if len(wrong) == 1 else 'do'} not apply to --model {cls.name}")
+        raise does_not_apply(["--" + k.replace("_", "-") for k in wrong], f"to --model {cls.name}")
     cfg = TrainConfig(**{k: v for k, v in given.items() if k in train_names})
     model_cfg = cls.Config.for_level(cfg.level) if hasattr(cls.Config, "for_level") else cls.Config()
     for name in mine & set(given):

@@ -36,6 +36,12 @@ class SeqgenWarning(UserWarning):
     """
 
 
+def does_not_apply(names: list[str], why: str) -> UsageError:
+    """The usage error for options (or request fields) the user gave that cannot apply: ``names``
+    as the user wrote them, ``why`` from "to ..." or "with ..." on."""
+    return UsageError(f"{', '.join(names)} {'does' if len(names) == 1 else 'do'} not apply {why}")
+
+
 def first_line(exc: BaseException, limit: int = 160) -> str:
     """The first line of an exception's message, cut to ``limit`` characters, to quote in one of ours
     (a KeyError's quotes removed; the exception's type where it has no message)."""

@@ -15,7 +15,7 @@ from pathlib import Path
 import typer
 
 from ..distributed import PeerLost, rank_from_env
-from ..errors import SeqgenError, SeqgenWarning, UsageError
+from ..errors import SeqgenError, SeqgenWarning, does_not_apply
 from ..launch import LAUNCHED
 
 app = typer.Typer(help="Train recurrent language models on text and folk tunes, and generate from them.",
@@ -132,15 +132,11 @@ def given(ctx: typer.Context, *names: str) -> list[str]:
     return out
 
 
-def option_names(names: list[str]) -> str:
-    return ", ".join("--" + n.replace("_", "-") for n in names)
-
-
 def refuse_options(ctx: typer.Context, names: tuple[str, ...], why: str) -> None:
     """A usage error naming each of ``names`` the user gave: they cannot apply (``why``)."""
     wrong = given(ctx, *names)
     if wrong:
-        raise UsageError(f"{option_names(wrong)} {'does' if len(wrong) == 1 else 'do'} not apply {why}")
+        raise does_not_apply(["--" + n.replace("_", "-") for n in wrong], why)
 
 
 def announce(path: Path, found: bool) -> None:

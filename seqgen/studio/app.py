@@ -105,7 +105,6 @@ def create_app(root: Path, host: str = "127.0.0.1", soundfont: Path | None = Non
                                 "first_try_valid": batch.first_try_valid, "attempts": batch.attempts,
                                 "resampled": batch.resampled, "reasons": dict(batch.reasons)},
                     "tunes": tune_entries(batch, batch_id, font is not None)}
-        body.refuse_tune_options(model.kind)
         limits.check(body.length, None)
         cfg = model.sample_config(length=body.length, streaming=True, **settings)
         unknown = model.unknown_symbols(cfg.prime)

@@ -16,7 +16,7 @@ from pathlib import Path
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..errors import SeqgenError, UsageError
+from ..errors import SeqgenError, does_not_apply
 from ..music.abc import tune_title
 
 TUNE_FIELDS = ("tunes", "meter", "key", "prime_abc")
@@ -47,21 +47,16 @@ class SampleRequest(BaseModel):
     def settings(self, model) -> dict:
         """The sampling settings as ``Model.generate``/``tunes`` take them, checked, with the
         model's defaults filled in (top-p of music models) and a seed chosen when none was given."""
-        given = [f for f in (TEXT_FIELDS if model.kind == "music" else ()) if f in self.model_fields_set]
+        music = model.kind == "music"
+        given = [f for f in (TEXT_FIELDS if music else TUNE_FIELDS) if f in self.model_fields_set]
         if given:
-            raise UsageError(f"{', '.join(given)} {'does' if len(given) == 1 else 'do'} not apply to a music model's "
-                             "tunes; use prime_abc for the first bars")
-        cfg = model.sample_config(prime=self.prime if model.kind != "music" else "", temperature=self.temperature,
+            raise does_not_apply(given, "to a music model's tunes; use prime_abc for the first bars" if music else
+                                 f"to a {model.kind} model; they are for models trained on ABC tunes")
+        cfg = model.sample_config(prime=self.prime if not music else "", temperature=self.temperature,
                                   top_k=self.top_k, top_p=self.top_p, seed=self.seed)
         settings = {"temperature": cfg.temperature, "top_k": cfg.top_k, "top_p": cfg.top_p,
                     "seed": self.seed if self.seed is not None else new_seed()}
-        return settings if model.kind == "music" else {"prime": self.prime, **settings}
-
-    def refuse_tune_options(self, kind: str) -> None:
-        given = [f for f in TUNE_FIELDS if f in self.model_fields_set]
-        if given:
-            raise UsageError(f"{', '.join(given)} {'does' if len(given) == 1 else 'do'} not apply to a {kind} model; "
-                             "they are for models trained on ABC tunes")
+        return settings if music else {"prime": self.prime, **settings}
 
 
 def command_line(checkpoint: str, root: Path, settings: dict, tunes: int | None = None, wanted=None,
