@@ -55,7 +55,7 @@ def studio(
                 for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         sys.stderr.write(f"seqgen studio: {folder}/ at {url} (Ctrl-C to stop)\n")
-        if soundfont is None and tools.find_soundfont() is None:
+        if application.state.font is None:
             sys.stderr.write(f"note: no General MIDI soundfont found, so the page has no sound ("
                              f"{tools.INSTALL_HINTS['soundfont']}, or --soundfont FILE)\n")
         if browser:

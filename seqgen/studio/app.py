@@ -44,7 +44,7 @@ def create_app(root: Path, host: str = "127.0.0.1", soundfont: Path | None = Non
     catalog, jobs, files = Catalog(root), Jobs(limits), Files(limits, files_folder)
     font = soundfont or tools.find_soundfont()
     hosts = allowed_hosts(host)
-    app.state.files = files
+    app.state.files, app.state.font = files, font
 
     @app.middleware("http")
     async def same_origin_only(request: Request, call_next):
