@@ -7,26 +7,19 @@ from pathlib import Path
 import numpy as np
 
 from . import checkpoint as ckpt
-from .tokens import known_token_check, tokenize_corpus
-from .vocab import EOS_ID, Vocab
+from .tokens import encode_document, known_token_check, tokenize_corpus
+from .vocab import Vocab
 
 
 def text_ids(vocab: Vocab, specs: list[str] | None = None, encoding: str = "utf-8", text: str | None = None) -> np.ndarray:
     """Encode evaluation text (files, or ``text`` itself) the way training text is encoded
     (at character level a document ends with <eos>)."""
     if text is not None:
-        from .tokens import TokenizedCorpus
-
-        ids = vocab.encode(text)
-        if vocab.level == "char":
-            ids = np.append(ids, np.array([EOS_ID], dtype=ids.dtype))
-        data = TokenizedCorpus(vocab, ids, np.array([0, len(ids)]), "text", ["<text>"])
-        what = "the text"
+        ids, what = encode_document(vocab, text), "the text"
     else:
-        data = tokenize_corpus(specs, vocab.level, encoding=encoding, vocab=vocab)
-        what = ", ".join(specs)
-    known_token_check(data, what)
-    return data.ids
+        ids, what = tokenize_corpus(specs, vocab.level, encoding=encoding, vocab=vocab).ids, ", ".join(specs)
+    known_token_check(ids, what)
+    return ids
 
 
 def score_checkpoint(path: Path, texts: list[str], encoding: str = "utf-8", tunes: int = 0, conditions=None) -> dict:

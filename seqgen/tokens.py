@@ -66,13 +66,8 @@ def tokenize_corpus(specs: list[str], level: str, max_vocab: int = 0, min_count:
         return cached
     corpus = read_corpus(specs, encoding, on_progress)
     vocab = vocab or Vocab.build(corpus.documents, level, max_vocab, min_count)
-    parts, lengths = [], []
-    for doc in corpus.documents:
-        ids = vocab.encode(doc).astype(vocab.id_dtype, copy=False)
-        if vocab.level == "char":
-            ids = np.append(ids, np.array([EOS_ID], dtype=vocab.id_dtype))  # a document or tune ends
-        parts.append(ids)
-        lengths.append(len(ids))
+    parts = [encode_document(vocab, doc) for doc in corpus.documents]
+    lengths = [len(p) for p in parts]
     ids = np.concatenate(parts) if parts else np.zeros(0, dtype=vocab.id_dtype)
     del parts
     starts = np.concatenate([[0], np.cumsum(lengths, dtype=np.int64)])
@@ -80,9 +75,17 @@ def tokenize_corpus(specs: list[str], level: str, max_vocab: int = 0, min_count:
     return _store(key, data) or data
 
 
-def known_token_check(data: TokenizedCorpus, what: str) -> None:
+def encode_document(vocab: Vocab, doc: str) -> np.ndarray:
+    """One document's ids, as training reads them (at character level ending with <eos>)."""
+    ids = vocab.encode(doc).astype(vocab.id_dtype, copy=False)
+    if vocab.level == "char":
+        ids = np.append(ids, np.array([EOS_ID], dtype=vocab.id_dtype))  # a document or tune ends
+    return ids
+
+
+def known_token_check(ids: np.ndarray, what: str) -> None:
     """Refuse text in which the model knows nothing: its perplexity would mean nothing."""
-    known = np.count_nonzero((data.ids != UNK_ID) & (data.ids != EOS_ID))
+    known = np.count_nonzero((ids != UNK_ID) & (ids != EOS_ID))
     if known == 0:
         raise CorpusError(f"{what}: none of its tokens are in the model's vocabulary; "
                           "evaluate on text like the training text")
