@@ -14,6 +14,7 @@ they end with ``PeerLost``.
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -149,7 +150,7 @@ class World:
 
     def all_finite(self, value: float) -> bool:
         """Whether ``value`` is finite on every rank (a step is skipped everywhere or nowhere)."""
-        finite = value == value and abs(value) != float("inf")
+        finite = math.isfinite(value)
         if self.size == 1:
             return finite
         flag = torch.tensor([1.0 if finite else 0.0], device=self._comm_device)

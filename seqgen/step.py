@@ -6,11 +6,10 @@ reports is the speed training gets.
 
 from __future__ import annotations
 
-import math
-
 import torch
 
 from .device import autocast
+from .distributed import World
 from .models.rnn import Hidden, detach
 
 
@@ -22,11 +21,11 @@ class Stepper:
     """
 
     def __init__(self, model: torch.nn.Module, device: torch.device, precision: str, lr: float,
-                 weight_decay: float = 0.01, clip: float = 1.0, world=None):
+                 weight_decay: float = 0.01, clip: float = 1.0, world: World | None = None):
         self.module, self.device, self.precision, self.clip = model.to(device), device, precision, clip
-        self.world = world
+        self.world = world or World(device=device)
         # The loss is the forward pass DistributedDataParallel sees (it syncs gradients from there).
-        self.loss = world.wrap(LossOf(self.module)) if world is not None else LossOf(self.module)
+        self.loss = self.world.wrap(LossOf(self.module))
         # The fused AdamW updates all parameters in one kernel (CPU and GPU alike).
         self.opt = torch.optim.AdamW(self.module.parameters(), lr=lr, weight_decay=weight_decay, betas=(0.9, 0.99),
                                      fused=device.type in ("cpu", "cuda"))
@@ -50,7 +49,7 @@ class Stepper:
             loss, hidden = self.loss(x.to(self.device), y.to(self.device), hidden)
         self.opt.zero_grad(set_to_none=True)
         value = loss.item()
-        if not (self.world.all_finite(value) if self.world is not None else math.isfinite(value)):
+        if not self.world.all_finite(value):
             return None, None
         self.scaler.scale(loss).backward()
         if self.clip:
