@@ -6,7 +6,8 @@ import pytest
 
 from seqgen.music.abc import builtin_paths, read_tunes
 from seqgen.music.m21 import parse_abc
-from seqgen.music.validate import bar_length_problems, check_tune, copied_share, note_phrases, novelty
+from seqgen.music.bars import written_bars
+from seqgen.music.validate import check_tune, copied_share, judge_bars, note_phrases, novelty
 
 GOOD = """X:1
 T:The Test Reel
@@ -25,7 +26,7 @@ K:D
 A|d2A F2A|d2f a2f|g2e f2d|1 e3 e2:|2 e3 d2||
 fg|:a2f d2f|a2f d3|
 M:9/8
-ABc ABc ABc|d3 d3 d2:|
+ABc ABc ABc|d3 d3 d3:|
 """
 
 
@@ -51,10 +52,10 @@ def test_pickups_endings_repeats_and_meter_changes_are_fine():
 
 def test_wrong_bar_in_the_middle_is_named():
     wrong = GOOD.replace("c2ec B2dB | c2A2", "c2ec B2 | c2A2", 1)
-    assert check_tune(wrong).reasons == ["bar 3 lasts 3 quarter notes, the meter says 4"]
-    # Bars are counted from the pick-up (bar 1); bar 10 is the first after M:9/8, measured against it.
+    assert check_tune(wrong).reasons == ["bar 3 lasts 6/8, the meter says 4/4"]
+    # The pick-up is bar 0; bar 9 is the first after M:9/8, measured against it, in its unit.
     after_change = LENIENT.replace("ABc ABc ABc|", "ABc ABc|", 1)
-    assert check_tune(after_change).reasons == ["bar 10 lasts 3 quarter notes, the meter says 4.5"]
+    assert check_tune(after_change).reasons == ["bar 9 lasts 6/8, the meter says 9/8"]
 
 
 def test_missing_key_meter_bars_and_garbage():
@@ -71,17 +72,21 @@ def test_a_given_score_is_not_parsed_again():
     assert check_tune(GOOD, score=score).score is score
 
 
+def _rules(body: str, meter: str = "4/4") -> list[str]:
+    return [v.rule for v in judge_bars(written_bars(f"X:1\nM:{meter}\nL:1/8\nK:G\n{body}\n"))]
+
+
 def test_bar_rules():
-    full = [(4.0, 4.0)] * 6
-    assert bar_length_problems(full, [False] * 6, [False] * 6) == []
-    split = full[:2] + [(1.0, 4.0), (3.0, 4.0)] + full[:2]  # one bar written in two pieces
-    assert bar_length_problems(split, [False] * 6, [False] * 6) == []
-    long = [(4.0, 4.0)] + [(5.0, 4.0)] * 5
-    assert bar_length_problems(long, [False] * 6, [False] * 6)[-1] == "and 2 more bars of the wrong length"
-    short_in_middle = full[:2] + [(3.0, 4.0)] + full[:3]
-    assert bar_length_problems(short_in_middle, [False] * 6, [False] * 6) == \
-        ["bar 3 lasts 3 quarter notes, the meter says 4"]
-    assert bar_length_problems(short_in_middle, [False, False, True, False, False, False], [False] * 6) == []
+    assert _rules("GABc dedB | GABc dedB | GABc dedB | G8 |]") == ["right"] * 4
+    assert _rules("GABc | dedB GABc dedB | G8 |]")[:2] == ["right", "too short"]  # short, mid-tune
+    assert _rules("G2 | GABc dedB | GABc dedB | G6 |]") == ["pick-up", "right", "right", "section end"]
+    assert _rules("G2 | GABc dedB | GABc dedB | G4 |]")[-1] == "too short"  # 4 + 2 eighths: no bar
+    assert _rules("GABc dedB | GA | Bc dedB | G8 |]")[1:3] == ["two pieces", "two pieces"]
+    assert _rules("GABc dedB | GABc dedB :| |: GA | Bc dedB GABc |")[2] == "section pick-up"
+    assert _rules("GABc dedB | GABc dedBc | G8 |]")[1] == "too long"
+    assert _rules("GABc dedBc | GABc dedB | G8 |]")[0] == "too long"  # a first bar is short or right
+    long = check_tune("X:1\nM:2/4\nL:1/8\nK:G\n" + "GABc d |" * 6 + "\n")
+    assert long.reasons[-1] == "and 2 more bars of the wrong length"
 
 
 def test_note_phrases_read_only_notes():

@@ -48,6 +48,35 @@ def export(
     export_files(paths, out_dir, overwrite)
 
 
+@app.command()
+@friendly
+def check(
+    paths: Annotated[list[str], typer.Argument(help="ABC files, folders of them or builtin:NAME.")],
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per tune and line: file, n, title, valid, reasons, bars.")] = False,
+    strict: Annotated[bool, typer.Option(help="Exit 1 when a tune is invalid (by default 0 whenever the files could be read).")] = False,
+) -> None:
+    """Check every tune of ABC files as sampled tunes are checked: it parses, has a meter and a
+    key, at least 4 bars, and each bar as written lasts what the meter says."""
+    import json
+
+    from ..music.checking import check_files
+
+    with quiet_progress(err, *Progress.get_default_columns()) as progress:
+        task = progress.add_task("checking tunes", total=None)
+        reports = check_files(paths, on_progress=lambda done, total: progress.update(task, completed=done, total=total))
+    for r in reports:
+        if as_json:
+            write(json.dumps(r.as_dict(), ensure_ascii=False) + "\n")
+        else:
+            verdict = "valid" if r.valid else "invalid: " + "; ".join(r.reasons)
+            write(f"{r.file}:{r.n}\t{r.title or '(no title)'}\t{verdict}\n")
+    valid = sum(r.valid for r in reports)
+    share = f" ({100 * valid / len(reports):.1f}%)" if reports else ""
+    err.print(f"{len(reports)} tunes: {valid} valid{share}, {len(reports) - valid} invalid")
+    if strict and valid < len(reports):
+        raise typer.Exit(1)
+
+
 def print_tune(model, length: int, num_samples: int = 1, conditions=None, **settings) -> None:
     """Tunes from a music model, from X: to their end, unchecked, to standard output (to the
     order of ``conditions``, when given)."""

@@ -1,22 +1,51 @@
-"""Is a tune a good tune? Parse it with music21 and check meter, key, bar count and bar lengths.
+"""Is a tune a good tune? It must parse (music21 reads it), have a meter and a key, at least four
+bars, and every bar as written must last what the meter in force says.
 
-Real tunes have pick-up bars and partial bars around section ends (``||``, ``:|``, first and second
-endings), so a bar may be short when it opens or closes the tune or a section, or when it and its
-neighbour add up to one bar (a bar split across a line or a repeat sign). Any other bar must last
-exactly what the meter in force says. ``seqgen train builtin:NAME`` says how many tunes of a
-collection fail these rules (and are left out of training).
+Bars are the tune's own (``bars.written_bars``), numbered as a musician counts them: a pick-up is
+bar 0, the first whole bar is bar 1. A musician's leniency, and no more, lets a bar be short:
+
+- **pick-up**: the tune's first bar;
+- **two pieces**: it and a neighbour add up to one bar (a bar split across a line, a repeat sign
+  or a section's double bar: ``... A3 :| |: B | ...`` in 4/8);
+- **section end**: it closes a section (``:|``, ``||``, ``|]``, ``::``, an ending, the tune's end)
+  and adds up to one bar with the pick-up that opened the section, or with the tune's pick-up;
+- **section pick-up**: it opens a section (after ``|:``, ``||``, ``:|``, ``::``), or stands just
+  before ``|:`` (``fg|:a2f d2f|``).
+
+A bar longer than the meter says is always wrong. ``seqgen check`` shows each bar's verdict and
+``seqgen train builtin:NAME`` says how many tunes of a collection fail (they are left out).
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from fractions import Fraction
 
+from .bars import SECTION_CLOSE, SECTION_OPEN, Bar, NotReadable, written_bars
 from .m21 import parse_abc
 
 MIN_BARS = 4
 MAX_BAR_REASONS = 3  # a badly broken tune would otherwise list every bar
-_TOL = 1e-6  # quarter lengths are Fractions or floats; tuplets make floats inexact
+
+
+@dataclass(frozen=True)
+class BarVerdict:
+    """One written bar and what the check makes of it."""
+
+    bar: Bar
+    number: int  # as a musician counts: the pick-up is 0
+    ok: bool
+    rule: str  # "right", "multi-bar rest", a leniency's name, or "too long"/"too short"
+
+    def as_dict(self) -> dict:
+        meter = self.bar.meter
+        return {"bar": self.number, "length": meter.speak(self.bar.length) if meter else str(self.bar.length),
+                "meter": meter.text if meter else None, "ok": self.ok, "rule": self.rule}
+
+    def reason(self) -> str:
+        meter = self.bar.meter
+        return f"bar {self.number} lasts {meter.speak(self.bar.length)}, the meter says {meter.speak(meter.full)}"
 
 
 @dataclass
@@ -26,35 +55,47 @@ class TuneCheck:
     valid: bool
     reasons: list[str] = field(default_factory=list)
     score: object = None  # the parsed music21 score (None when it does not parse), reused for export
+    bars: list[BarVerdict] = field(default_factory=list)  # the written bars, judged
 
 
 def check_tune(text: str, score=None, conditions=None) -> TuneCheck:
     """Parse ``text`` (unless its ``score`` is given) and list what is wrong with it.
 
     Reasons are short and human-readable: "does not parse", "no meter (M:)", "no key (K:)",
-    "only 3 bars (at least 4 needed)", "bar 7 lasts 2.5 quarter notes, the meter says 3", and
-    with ``conditions`` (a tune to order, ``conditions.TuneConditions``) "meter is 3/4, not 6/8
-    as asked" and the like.
+    "only 3 bars (at least 4 needed)", "bar 3 lasts 7/8, the meter says 6/8", and with
+    ``conditions`` (a tune to order, ``conditions.TuneConditions``) "meter is 3/4, not 6/8 as
+    asked" and the like.
     """
     reasons = conditions.problems(text) if conditions else []
     if not re.search(r"(?m)^M:[ \t]*\S", text):
         reasons.append("no meter (M:)")
     if not re.search(r"(?m)^K:[ \t]*\S", text):
         reasons.append("no key (K:)")
+    try:
+        bars = written_bars(text)
+    except NotReadable:
+        return TuneCheck(False, reasons + ["does not parse"])
+    except ValueError as exc:  # a meter field that is no meter
+        return TuneCheck(False, reasons + [str(exc)])
     score = score if score is not None else parse_abc(text)
     if score is None:
         return TuneCheck(False, reasons + ["does not parse"])
-    bars = _bars(score)
-    if len(bars) < MIN_BARS:
-        reasons.append(f"only {len(bars)} bars (at least {MIN_BARS} needed)")
-    lengths = _bar_lengths(bars)
-    if lengths is None:
+    count = sum(b.span for b in bars)
+    if count < MIN_BARS:
+        reasons.append(f"only {count} bars (at least {MIN_BARS} needed)")
+    verdicts = judge_bars(bars)
+    if any(b.meter is None for b in bars):
         if "no meter (M:)" not in reasons:
             reasons.append("no meter (M:)")  # e.g. "M:none": free meter, bars cannot be checked
     else:
-        reasons.extend(bar_length_problems(lengths, [b.rightBarline is not None for b in bars],
-                                           [_opens_section(b) for b in bars]))
-    return TuneCheck(not reasons, reasons, score)
+        reasons.extend(bar_reasons(verdicts))
+    return TuneCheck(not reasons, reasons, score, verdicts)
+
+
+def check_bars(text: str) -> list[BarVerdict]:
+    """The verdict on each written bar of ``text`` alone (no full parse): NotReadable when
+    music21 cannot tokenize it, ValueError when a meter field is no meter."""
+    return judge_bars(written_bars(text))
 
 
 def is_bar_problem(reason: str) -> bool:
@@ -62,52 +103,62 @@ def is_bar_problem(reason: str) -> bool:
     return " lasts " in reason or "bars of the wrong length" in reason
 
 
-def _bars(score) -> list:
-    from music21 import stream
-
-    part = score.parts[0] if getattr(score, "parts", None) else score  # first voice only
-    return list(part.getElementsByClass(stream.Measure))
-
-
-def _bar_lengths(bars: list) -> list[tuple[float, float]] | None:
-    """(length, length the meter in force asks for) of each bar; None when there is no meter."""
-    from music21 import meter
-
-    ts, lengths = None, []
-    for bar in bars:
-        ts = bar.getElementsByClass(meter.TimeSignature).first() or ts  # a meter change starts here
-        if ts is None:
-            return None
-        lengths.append((float(bar.duration.quarterLength), float(ts.barDuration.quarterLength)))
-    return lengths
-
-
-def _opens_section(bar) -> bool:
-    return bar.leftBarline is not None  # |: or a double bar written at the start of a line
-
-
-def bar_length_problems(lengths: list[tuple[float, float]], closes: list[bool], opens: list[bool]) -> list[str]:
-    """Bars whose length is wrong by the rules in the module docstring.
-
-    ``lengths``: (length, full length) per bar in quarter notes; ``closes``: the bar ends with a
-    section barline (``||``, ``:|``, ``|]``); ``opens``: it starts with ``|:``.
-    """
-    problems = []
-    last = len(lengths) - 1
-    for i, (length, full) in enumerate(lengths):
-        if abs(length - full) < _TOL:
-            continue
-        short = length < full
-        at_edge = i in (0, last) or closes[i] or closes[i - 1] or opens[i] or (i < last and opens[i + 1])
-        if short and at_edge:
-            continue  # pick-up, final bar, or a partial bar around a section end or repeat
-        neighbours = [lengths[j][0] for j in (i - 1, i + 1) if 0 <= j <= last]
-        if short and any(abs(length + n - full) < _TOL for n in neighbours):
-            continue  # one bar written in two pieces
-        problems.append(f"bar {i + 1} lasts {length:g} quarter notes, the meter says {full:g}")
+def bar_reasons(verdicts: list[BarVerdict]) -> list[str]:
+    """One reason per wrong bar, the first few of them."""
+    problems = [v.reason() for v in verdicts if not v.ok]
     if len(problems) > MAX_BAR_REASONS:
         problems[MAX_BAR_REASONS:] = [f"and {len(problems) - MAX_BAR_REASONS} more bars of the wrong length"]
     return problems
+
+
+def judge_bars(bars: list[Bar]) -> list[BarVerdict]:
+    """Each bar's verdict by the rules of the module docstring (bars without a meter pass)."""
+    rules = [_rule(bars, i) for i in range(len(bars))]
+    pickup = 1 if bars and rules[0] != "pick-up" else 0
+    verdicts, number = [], pickup
+    for bar, rule in zip(bars, rules):
+        verdicts.append(BarVerdict(bar, number, rule not in ("too long", "too short"), rule))
+        number += bar.span
+    return verdicts
+
+
+def _rule(bars: list[Bar], i: int) -> str:
+    bar = bars[i]
+    if bar.meter is None:
+        return "no meter"
+    full = bar.meter.full
+    if bar.rests and bar.length == 0:
+        return "multi-bar rest"
+    if bar.length == full:
+        return "right"
+    if bar.length > full:
+        return "too long"
+    if i == 0:
+        return "pick-up"
+    if any(0 <= j < len(bars) and bars[j].length < full and bars[j].length + bar.length == full for j in (i - 1, i + 1)):
+        return "two pieces"
+    tune_pickup = bars[0].length if _is_pickup(bars, 0) else Fraction(0)
+    if _closes_section(bars, i) and full - bar.length in (_section_pickup(bars, i), tune_pickup):
+        return "section end"
+    if bar.opens in SECTION_OPEN or bars[i - 1].closes in SECTION_CLOSE or bar.closes in ("|:", "||:"):
+        return "section pick-up"
+    return "too short"
+
+
+def _closes_section(bars: list[Bar], i: int) -> bool:
+    return bars[i].closes in SECTION_CLOSE or i == len(bars) - 1 or bars[i + 1].ending
+
+
+def _is_pickup(bars: list[Bar], i: int) -> bool:
+    return bars[i].meter is not None and bars[i].length < bars[i].meter.full
+
+
+def _section_pickup(bars: list[Bar], i: int) -> Fraction:
+    """The length of the pick-up that opened the section bar ``i`` closes (0 when none)."""
+    start = next((j for j in range(i - 1, 0, -1) if bars[j].opens in SECTION_OPEN and not bars[j].ending), 0)
+    if start > 0 and bars[start - 1].closes in ("|:", "||:") and _is_pickup(bars, start - 1):
+        return bars[start - 1].length  # written before the repeat sign: "fg|:a2f d2f|"
+    return bars[start].length if start < i and _is_pickup(bars, start) else Fraction(0)
 
 
 # --- novelty ------------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from ..errors import warn
 from .validate import check_tune
 from .workers import process_map
 
-PARSE_RULES = 3  # bump when for_music21 or the tune checks change: cached verdicts then no longer hold
+PARSE_RULES = 4  # bump when for_music21 or the tune checks change: cached verdicts then no longer hold (4: bars as written)
 VERDICTS = ("ok", "unparsable", "irregular")
 POOL_MIN_TUNES = 64  # below this, starting worker processes costs more than it saves
 
