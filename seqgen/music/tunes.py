@@ -50,16 +50,21 @@ class HeaderOrder:
             self.line_start = drawn == self.newline
 
 
-def draw_tunes(model, vocab, config: SampleConfig, warmup=None, conditions=None) -> list[str]:
+def draw_tunes(model, vocab, config: SampleConfig, warmup=None, conditions=None, guide: bool = True) -> list[str]:
     """``config.num_samples`` whole tunes, each from its X: (or ``config.prime``) to its end,
-    drawn with ``HeaderOrder`` after reading ``warmup`` (see ``sample.Warmup``); unchecked.
-    ``conditions`` (``conditions.TuneConditions``): the meter, key and first bars each tune gets."""
+    drawn with ``HeaderOrder`` and (``guide``) ``bar_guide.BarGuide`` after reading ``warmup``
+    (see ``sample.Warmup``); unchecked. ``conditions`` (``conditions.TuneConditions``): the
+    meter, key and first bars each tune gets."""
+    from .bar_guide import BarGuide
     from .conditions import AllOf, ForcedHeader
 
     cfg = replace(config, prime=config.prime or TUNE_START, length=max(config.length, MAX_TUNE_TOKENS))
-    constraint = HeaderOrder(vocab, cfg.prime, cfg.num_samples)
+    rules = [HeaderOrder(vocab, cfg.prime, cfg.num_samples)]
+    if guide:
+        rules.append(BarGuide(vocab, cfg.prime, cfg.num_samples))
     if conditions:
-        constraint = AllOf(constraint, ForcedHeader(vocab, conditions, cfg.prime, cfg.num_samples))
+        rules.append(ForcedHeader(vocab, conditions, cfg.prime, cfg.num_samples))
+    constraint = AllOf(*rules)
     return generate(model, vocab, cfg, stop_at_eos=True, constraint=constraint, warmup=warmup)
 
 
@@ -78,7 +83,8 @@ class TuneBatch:
 
 
 def sample_tunes(model, vocab, count: int, config: SampleConfig, max_rounds: int = 5,
-                 on_progress: Callable[[int, int], None] | None = None, warmup=None, conditions=None) -> TuneBatch:
+                 on_progress: Callable[[int, int], None] | None = None, warmup=None, conditions=None,
+                 guide: bool = True) -> TuneBatch:
     """Draw ``count`` tunes; tunes that fail their check are drawn again, up to ``max_rounds``.
 
     Each round samples all missing tunes side by side as one batch, from a random stream of its
@@ -94,7 +100,7 @@ def sample_tunes(model, vocab, count: int, config: SampleConfig, max_rounds: int
             break
         cfg = replace(config, num_samples=need, seed=stream_seed(root, round_no))
         failed = []
-        for text in draw_tunes(model, vocab, cfg, warmup, conditions):
+        for text in draw_tunes(model, vocab, cfg, warmup, conditions, guide):
             batch.attempts += 1
             check = check_tune(text, conditions=conditions)
             if check.valid:

@@ -1,0 +1,93 @@
+"""The bar guide: which symbols it rules out as a tune is written, bar by bar, and that tunes drawn
+with it pass the bar check more often than without it, copying no more."""
+
+from __future__ import annotations
+
+import string
+from fractions import Fraction
+
+import pytest
+import torch
+
+from seqgen.music.bar_guide import BarGuide, BarReader, note_length
+from seqgen.vocab import EOS_ID, Vocab
+
+VOCAB = Vocab.build([string.printable], "char")
+HEAD = "X:1\nT:t\nM:6/8\nL:1/8\nK:D\n"
+
+
+def _ruled_out(text: str) -> set[str]:
+    """The symbols the guide rules out right after ``text``."""
+    guide = BarGuide(VOCAB, "", 1)
+    for ch in text:
+        guide.advance(torch.tensor([VOCAB.index[ch]]))
+    scores = guide.restrict(torch.zeros(1, len(VOCAB)))
+    return {"<eos>" if i == EOS_ID else VOCAB.tokens[i] for i in torch.nonzero(torch.isinf(scores[0])).flatten().tolist()}
+
+
+def test_a_full_bar_takes_only_a_bar_line():
+    out = _ruled_out(HEAD + "A|d2A F2A")
+    assert {"d", "z", "^", "(", "{", '"', "2", "/", ">"} <= out
+    assert not {"|", ":", " ", ")", "-", "\n", "<eos>"} & out
+
+
+def test_a_short_bar_cannot_be_closed_or_ended_mid_section():
+    out = _ruled_out(HEAD + "A|d2A F2A|d2")
+    assert {"|", ":", "<eos>", "2"} <= out and not {"d", " ", "/"} & out  # d22 would be 22 eighths
+
+
+def test_what_the_check_lets_through_the_guide_lets_through():
+    assert "|" not in _ruled_out(HEAD + "A")  # the first bar: a pick-up
+    assert "|" not in _ruled_out(HEAD + "A|d2A F2A|d2A F2:|fg")  # a section's pick-up
+    assert "|" not in _ruled_out(HEAD + "A|d2A F2A|d2A F2")  # with the tune's pick-up, a whole bar
+    assert _ruled_out(HEAD + "A|d2A F2A|d2A F2|") >= {"d", " ", "\n", "<eos>"} - {"|", "]"}  # ... ending a section
+    assert not {"|", "]"} & _ruled_out(HEAD + "A|d2A F2A|d2A F2|")
+
+
+def test_a_length_cannot_overrun_the_bar():
+    out = _ruled_out(HEAD + "A|d2A F2A|d2A FG")  # one eighth left after G: G2 fills the bar, G3 overruns it
+    assert {"3", "4"} <= out and not {"2", "/", ">"} & out
+    overrun = _ruled_out(HEAD + "A|d2A F2A|d2A F2G/G")  # G overruns by a sixteenth: only G/ fits
+    assert overrun == {t for t in VOCAB.tokens if len(t) == 1} - {"/"}
+    assert "2" not in _ruled_out(HEAD + "A|d2A F2A|d2A ")  # a new note may still be anything
+
+
+def test_free_meter_and_text_models_are_left_alone():
+    assert _ruled_out("X:1\nM:none\nL:1/8\nK:D\nd2A F2A d2A F2A d2") == set()
+    words = Vocab(["<unk>", "<eos>", "a", "b"], "word")
+    assert not BarGuide(words, "", 1).active
+
+
+@pytest.mark.parametrize("text, length", [("2", 2), ("/", Fraction(1, 2)), ("//", Fraction(1, 4)),
+                                          ("3/2", Fraction(3, 2)), ("/4", Fraction(1, 4)), ("", 1)])
+def test_note_lengths(text, length):
+    assert note_length(text) == length
+
+
+@pytest.mark.parametrize("bar, eighths", [("(3abc d2", 4), ("e>f g<a", 4), ("[CEG]2 [C2E2]", 4),
+                                          ("{ag}f3 z2 x", 6), ('A "Am"B2 !trill!c', 4)])
+def test_the_reader_counts_as_the_check_does(bar, eighths):
+    from seqgen.music.validate import check_bars
+
+    assert BarReader(Fraction(1, 8), compound=False).read(bar)[0] == Fraction(eighths, 8)
+    bars = check_bars(f"X:1\nM:4/4\nL:1/8\nK:C\n{bar}|\n")  # the verdict's own reading agrees
+    assert bars[0].bar.length == Fraction(eighths, 8)
+
+
+def test_guided_tunes_pass_the_check_more_often_without_copying_more(music_run):
+    from seqgen.api import load
+    from seqgen.music.tunes import TUNE_TOP_P, sample_tunes
+    from seqgen.music.validate import copied_share
+
+    model = load(music_run.best_path)
+    cfg = model.sample_config("", 1, 0.8, None, TUNE_TOP_P, 5, 1, "auto")
+    plain, guided = (sample_tunes(model.sampler(), model.vocab, 60, cfg, 1, warmup=model.warmup, guide=g)
+                     for g in (False, True))
+    assert guided.first_try_valid > plain.first_try_valid
+    bar_errors = [b.reasons["a bar has the wrong length"] for b in (plain, guided)]
+    assert bar_errors[1] < bar_errors[0]
+    from seqgen.formats import read_corpus
+
+    training = read_corpus(["builtin:folk"]).documents
+    texts = [[t for t, _ in b.valid + b.invalid] for b in (plain, guided)]
+    assert copied_share(texts[1], training) <= copied_share(texts[0], training) + 0.02
