@@ -37,8 +37,9 @@ class AbcFormat:
         if tunes.skipped_unparsable:
             notes.append(f"skipped {plural(tunes.skipped_unparsable, 'tune')} that music21 cannot read")
         if tunes.skipped_irregular:
-            notes.append(f"skipped {plural(tunes.skipped_irregular, 'tune')} that fail the tune check (bars that "
-                         "do not add up to the meter, no meter, fewer than 4 bars)")
+            notes.append(f"skipped {plural(tunes.skipped_irregular, 'tune')} that fail the tune check (a bar as "
+                         "written that does not last what the meter says, no meter, fewer than 4 bars; "
+                         "`seqgen check` shows which)")
         if tunes.skipped_unparsable or tunes.skipped_irregular:
             notes.append(f"training on the other {plural(len(tunes.tunes), 'tune')}")
         if tunes.duplicates:

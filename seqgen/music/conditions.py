@@ -169,13 +169,18 @@ def _check_opening(opening: str, meter: str | None) -> None:
 
 
 def _length(bar: str, opening: str) -> float:
-    """How long one bar of ABC lasts in quarter notes; UsageError when music21 finds no notes in it."""
-    score = _parse("none", "C", bar)
-    found = list(score.flatten().notesAndRests) if score is not None else []
-    if not found:
+    """How long one bar of ABC lasts in quarter notes, read as the tune check reads bars
+    (``bars.written_bars``); UsageError when it holds no notes music21 can read."""
+    from .bars import NotReadable, written_bars
+
+    try:
+        found = written_bars(f"X:1\nM:none\nL:{UNIT}\nK:C\n{bar}\n")
+    except (NotReadable, ValueError):
+        found = []
+    if not found or any(b.length == 0 for b in found):
         raise UsageError(f"--prime-abc {opening!r}: {bar!r} does not parse as a bar of ABC notes; give bars "
                          "like \"|:d2B AFD|EFG A2B|\" (notes in eighths, bars split by |)")
-    return float(sum(n.duration.quarterLength for n in found))
+    return float(sum(b.length for b in found) * 4)
 
 
 def _same(found: str, want: str, name: str) -> bool:
