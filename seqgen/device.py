@@ -73,6 +73,8 @@ def refusal(precision: str, device: torch.device) -> str:
     where = "this CPU" if device.type == "cpu" else f"this {device.type} device"
     why = {("cpu", "bf16"): " (oneDNN's LSTM needs AVX512-BF16 or AMX for it)",
            ("cpu", "fp16"): " (there is no fp16 LSTM on CPUs)"}.get((device.type, precision), "")
+    if len(able) == 1:
+        return f"--precision {precision} cannot run on {where}{why}; it trains in fp32 only: pass --precision fp32 or auto"
     return (f"--precision {precision} cannot run on {where}{why}; it can train in {' or '.join(able)}: "
             f"pass --precision auto (the fastest of those) or {able[-1]}")
 

@@ -47,7 +47,7 @@ def test_a_precision_that_cannot_run_is_refused_with_what_can(monkeypatch):
     with pytest.raises(UsageError) as e:
         resolve_precision("bf16", CPU)
     assert "bf16 cannot run on this CPU" in str(e.value) and "AVX512-BF16" in str(e.value)
-    assert str(e.value).endswith("pass --precision auto (the fastest of those) or fp32")
+    assert str(e.value).endswith("it trains in fp32 only: pass --precision fp32 or auto")
     assert resolve_precision("auto", CPU) == "fp32"
 
 
