@@ -6,6 +6,8 @@ from seqgen.config import SampleConfig
 from seqgen.errors import SeqgenWarning, UsageError
 from seqgen.sample import _pick, filter_logits, for_sampling, generate, prime_ids
 
+from .helpers import assert_one_line_error, run
+
 
 @pytest.fixture(scope="module")
 def char_model(char_run):
@@ -108,6 +110,10 @@ def test_without_int8_kernels_sampling_uses_the_model_itself(char_run, monkeypat
     monkeypatch.setattr(torch.ao.quantization, "quantize_dynamic", no_int8)
     with pytest.warns(SeqgenWarning, match="int8 sampling is not available here .*NoQEngine.* sampling in fp32"):
         assert for_sampling(model) is model
+    # Asked for by name, int8 is refused in one line rather than quietly replaced.
+    with pytest.raises(UsageError, match="--precision int8 cannot run here.*NoQEngine.*pass --precision fp32 or auto"):
+        for_sampling(model, "int8")
+    assert_one_line_error(run("sample", char_run.best_path, "--length", "5", "--precision", "int8"), 2, "int8")
 
 
 def test_sampling_precision_is_checked():
