@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 
 import torch
 
@@ -84,6 +85,40 @@ def autocast(device: torch.device, precision: str):
     if precision == "fp32":
         return contextlib.nullcontext()
     return torch.autocast(device.type, dtype=DTYPES[precision])
+
+
+_threads = threading.Lock()
+_threads_users = 0  # samplings running now (the studio serves several)
+_threads_before = 0  # the count to restore when the last one ends
+
+
+def sampling_threads() -> int:
+    """The CPU threads sampling uses: one, unless ``OMP_NUM_THREADS`` asks for a number.
+
+    Sampling is one time step after another, each too little work to share: a second thread
+    gains at most about a fifth on a quiet machine, and on a busy one (a training in the next
+    terminal) every step waits for a descheduled partner, several times slower than one thread
+    (the README's figures)."""
+    return torch.get_num_threads() if "OMP_NUM_THREADS" in os.environ else 1
+
+
+@contextlib.contextmanager
+def threads_for_sampling():
+    """torch's thread count set to ``sampling_threads()`` within, and restored after. The count is
+    the process's: overlapping samplings share the setting and the last one to end restores it."""
+    global _threads_users, _threads_before
+    with _threads:
+        if _threads_users == 0:
+            _threads_before = torch.get_num_threads()
+            torch.set_num_threads(sampling_threads())
+        _threads_users += 1
+    try:
+        yield
+    finally:
+        with _threads:
+            _threads_users -= 1
+            if _threads_users == 0:
+                torch.set_num_threads(_threads_before)
 
 
 def available_memory(device: torch.device) -> int | None:

@@ -93,6 +93,6 @@ def table_notes(f: dict) -> list[str]:
              f"matrix products: {f['matmul_shapes']}",
              "speed-up: over the pytorch/examples loop on the same model and batch; for sampling, int8 over fp32"]
     notes += [f"{prefix}: {f[prefix + '_model']}" for prefix in TITLES]
-    notes.append(f"sampling: {f['sample_model']}")
+    notes.append(f"sampling: {f['sample_model']}, {f['sample_threads']} thread{'s' if f['sample_threads'] > 1 else ''}")
     notes += [f"skipped {key}: {why}" for key, why in f["skipped"].items()]
     return notes
