@@ -37,6 +37,15 @@ def tiny_train(**overrides) -> TrainConfig:
     return TrainConfig(**{**base, **overrides})
 
 
+def fake_runs(monkeypatch, *able):
+    """Pretend that exactly the precisions ``able`` (and fp32) run, on every device."""
+    import seqgen.device
+    import seqgen.precision
+
+    for module in (seqgen.device, seqgen.precision):
+        monkeypatch.setattr(module, "runs_in", lambda p, device_type: p == "fp32" or p in able)
+
+
 def run(*args):
     """The real command line, in this process."""
     return runner.invoke(app, [str(a) for a in args])

@@ -1,13 +1,12 @@
 """Precision follows the hardware: what runs is tried, what is fastest is timed once per kind of
-machine and cached, what cannot run is refused in one line that says what can. The GPU branches
-are checked here with fake devices (no GPU has run them)."""
+machine and cached, what cannot run is refused in one line that says what can. (The GPU's
+choices: test_gpu_logic.py.)"""
 
 import json
 
 import pytest
 import torch
 
-import seqgen.device
 import seqgen.precision
 from seqgen import machine
 from seqgen.device import autocast, resolve_precision
@@ -16,15 +15,9 @@ from seqgen.models.rnn import RNNLM
 from seqgen.models.rnn_config import ModelConfig
 from seqgen.precision import fastest_cpu_precision, runs_in
 
-from .helpers import TINY, assert_one_line_error, needs_bf16, run
+from .helpers import TINY, assert_one_line_error, fake_runs, needs_bf16, run
 
-CPU, CUDA = torch.device("cpu"), torch.device("cuda")
-
-
-def fake_runs(monkeypatch, *able):
-    """Pretend that exactly ``able`` (and fp32) run on every device."""
-    monkeypatch.setattr(seqgen.device, "runs_in", lambda p, device_type: p == "fp32" or p in able)
-    monkeypatch.setattr(seqgen.precision, "runs_in", lambda p, device_type: p == "fp32" or p in able)
+CPU = torch.device("cpu")
 
 
 def test_the_probe_says_what_a_real_training_step_does():
@@ -99,25 +92,3 @@ def test_a_damaged_cache_is_said_and_timed_again(monkeypatch, tmp_path):
 @needs_bf16
 def test_the_timing_itself_gives_a_positive_ratio():
     assert seqgen.precision._time_bf16_over_fp32(repeats=1) > 0
-
-
-# -- the GPU branches, with fake GPUs ------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("native_bf16, able, chosen", [
-    (True, ("bf16", "fp16"), "bf16"),  # Ampere and newer
-    (False, ("bf16", "fp16"), "fp16"),  # older: bf16 only emulated, so fp16 with loss scaling
-    (False, (), "fp32"),
-])
-def test_auto_on_a_gpu(monkeypatch, native_bf16, able, chosen):
-    fake_runs(monkeypatch, *able)
-    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda including_emulation=True: native_bf16)
-    assert resolve_precision("auto", CUDA) == chosen
-
-
-def test_a_gpu_refuses_what_it_cannot_run_and_mps_trains_in_fp32(monkeypatch):
-    fake_runs(monkeypatch, "fp16")
-    with pytest.raises(UsageError, match="bf16 cannot run on this cuda device; it can train in fp32 or fp16"):
-        resolve_precision("bf16", CUDA)
-    assert resolve_precision("fp16", CUDA) == "fp16"
-    assert resolve_precision("auto", torch.device("mps")) == "fp32"
