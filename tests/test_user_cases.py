@@ -219,6 +219,7 @@ def test_pipes_and_devices_are_refused_at_once(in_tmp, source, words):
     assert time.monotonic() - started < 30
 
 
+@pytest.mark.slow
 def test_ctrl_c_while_reading_stops_at_once(in_tmp, tmp_path):
     env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "fresh-cache")}  # tunes not checked yet: a long read
     proc = subprocess.Popen([sys.executable, "-m", "seqgen", "train", "builtin:oneills"], cwd=in_tmp, env=env,
