@@ -92,6 +92,7 @@ def test_samples_go_to_files_never_over_old_ones(trained):
     assert run("sample", trained / "best.pt", "--out", "story.txt", "--overwrite", "--length", "5").exit_code == 0
 
 
+@pytest.mark.slow
 def test_an_endless_sample_streams_in_constant_memory(trained):
     proc = subprocess.Popen([sys.executable, "-m", "seqgen", "sample", str(trained / "best.pt"),
                              "--length", "1000000000000"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
