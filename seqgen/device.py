@@ -1,22 +1,24 @@
 """Where and how precisely to compute: the device, and mixed precision on it.
 
-``auto`` picks CUDA, then Apple MPS, then the CPU; and bf16 autocast where the hardware does bf16
-matrix products natively (recent x86 CPUs with AVX512-BF16 or AMX, Ampere and newer GPUs), fp16
-with loss scaling on older GPUs, fp32 elsewhere. Weights and optimizer state stay fp32 in every
-case; autocast runs the matrix products (and cuDNN's or oneDNN's LSTM) in the lower precision.
+``auto`` picks CUDA, then Apple MPS, then the CPU; and the fastest precision that runs there: bf16
+autocast on Ampere and newer GPUs, fp16 with loss scaling on older ones, on a CPU bf16 only where
+oneDNN runs it and it measurably trains faster than fp32 (precision.py), fp32 elsewhere. Weights
+and optimizer state stay fp32 in every case; autocast runs the matrix products (and cuDNN's or
+oneDNN's LSTM) in the lower precision.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import threading
 
 import torch
 
 from .errors import UsageError
+from .precision import DTYPES, fastest_cpu_precision, runs_in
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
-_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 def choose_device(name: str = "auto") -> torch.device:
@@ -38,32 +40,85 @@ def choose_device(name: str = "auto") -> torch.device:
     return device
 
 
-def cpu_has_fast_bf16() -> bool:
-    """Whether oneDNN runs bf16 matrix products natively here (AVX512-BF16 or AMX)."""
-    try:
-        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except (AttributeError, RuntimeError):
-        return False
-
-
 def resolve_precision(precision: str, device: torch.device) -> str:
-    """The precision ``auto`` means on ``device``; an explicit choice is checked."""
+    """The precision ``auto`` means on ``device``; an explicit one that cannot run here is refused
+    with what can."""
     if precision not in PRECISIONS:
         raise UsageError(f"--precision must be one of {', '.join(PRECISIONS)} (got {precision!r})")
     if precision == "auto":
-        if device.type == "cuda":
-            return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
-        return "bf16" if device.type == "cpu" and cpu_has_fast_bf16() else "fp32"
-    if precision == "fp16" and device.type != "cuda":
-        raise UsageError("--precision fp16 needs a CUDA GPU; use bf16 or fp32 on this device")
+        return auto_precision(device)
+    if not runs_in(precision, device.type):
+        raise UsageError(refusal(precision, device))
     return precision
+
+
+def auto_precision(device: torch.device) -> str:
+    """The fastest precision that trains correctly on ``device``.
+
+    A GPU's tensor cores multiply bf16 and fp16 several times faster than fp32: bf16 where the GPU
+    has it natively (Ampere and newer; older ones only emulate it), else fp16 with loss scaling.
+    A CPU: whatever the machine's timing says (precision.fastest_cpu_precision). MPS: fp32.
+    """
+    if device.type == "cuda":
+        if torch.cuda.is_bf16_supported(including_emulation=False) and runs_in("bf16", "cuda"):
+            return "bf16"
+        return "fp16" if runs_in("fp16", "cuda") else "fp32"
+    if device.type == "cpu":
+        return fastest_cpu_precision()
+    return "fp32"
+
+
+def refusal(precision: str, device: torch.device) -> str:
+    """Why ``precision`` cannot run on ``device``, what can, and what to pass instead."""
+    able = [p for p in ("fp32", "bf16", "fp16") if runs_in(p, device.type)]
+    where = "this CPU" if device.type == "cpu" else f"this {device.type} device"
+    why = {("cpu", "bf16"): " (oneDNN's LSTM needs AVX512-BF16 or AMX for it)",
+           ("cpu", "fp16"): " (there is no fp16 LSTM on CPUs)"}.get((device.type, precision), "")
+    if len(able) == 1:
+        return f"--precision {precision} cannot run on {where}{why}; it trains in fp32 only: pass --precision fp32 or auto"
+    return (f"--precision {precision} cannot run on {where}{why}; it can train in {' or '.join(able)}: "
+            f"pass --precision auto (the fastest of those) or {able[-1]}")
 
 
 def autocast(device: torch.device, precision: str):
     """The mixed-precision context for ``precision`` (a no-op for fp32)."""
     if precision == "fp32":
         return contextlib.nullcontext()
-    return torch.autocast(device.type, dtype=_DTYPES[precision])
+    return torch.autocast(device.type, dtype=DTYPES[precision])
+
+
+_threads = threading.Lock()
+_threads_users = 0  # samplings running now (the studio serves several)
+_threads_before = 0  # the count to restore when the last one ends
+
+
+def sampling_threads() -> int:
+    """The CPU threads sampling uses: one, unless ``OMP_NUM_THREADS`` asks for a number.
+
+    Sampling is one time step after another, each too little work to share: a second thread
+    gains at most about a fifth on a quiet machine, and on a busy one (a training in the next
+    terminal) every step waits for a descheduled partner, several times slower than one thread
+    (the README's figures)."""
+    return torch.get_num_threads() if "OMP_NUM_THREADS" in os.environ else 1
+
+
+@contextlib.contextmanager
+def threads_for_sampling():
+    """torch's thread count set to ``sampling_threads()`` within, and restored after. The count is
+    the process's: overlapping samplings share the setting and the last one to end restores it."""
+    global _threads_users, _threads_before
+    with _threads:
+        if _threads_users == 0:
+            _threads_before = torch.get_num_threads()
+            torch.set_num_threads(sampling_threads())
+        _threads_users += 1
+    try:
+        yield
+    finally:
+        with _threads:
+            _threads_users -= 1
+            if _threads_users == 0:
+                torch.set_num_threads(_threads_before)
 
 
 def available_memory(device: torch.device) -> int | None:

@@ -12,7 +12,8 @@ then the prime, then draws.
 On the CPU, generation runs one time step at a time, where the cost is reading the weights, not
 arithmetic: ``for_sampling`` gives a recurrent model's copy with int8 weights (PyTorch's dynamic
 quantization), with next-token probabilities within a fraction of a percent of the fp32 model's
-(``seqgen bench`` times both).
+(``seqgen bench`` times both). Each step is too little work to share between threads, so sampling
+runs on one (device.threads_for_sampling) unless ``OMP_NUM_THREADS`` says otherwise.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import numpy as np
 import torch
 
 from .config import SampleConfig
+from .device import threads_for_sampling
 from .errors import UsageError
 from .vocab import EOS_ID, UNK_ID, Vocab, WordJoiner
 
@@ -176,7 +178,7 @@ def _steps(model, vocab, config, stop_at_eos, device, constraint, warmup) -> Ite
         contexts = np.full((n, 1), EOS_ID)  # cold: right after the end of a document
     if hasattr(model, "eval"):
         model.eval()
-    with torch.inference_mode(), _lstm_kernels_for(n):
+    with torch.inference_mode(), _lstm_kernels_for(n), threads_for_sampling():
         # Each row reads its own stretch of held-out text, then the prime, side by side.
         scores, state = model.next_scores(torch.from_numpy(contexts).to(device), None)
         if start:

@@ -46,6 +46,8 @@ def new_run(specs: list[str], model_cfg, cfg: TrainConfig, out_dir: Path | None 
         if cls.trained_by == "counting" and world.size > 1:
             raise UsageError(f"a {cls.name} model is counted in one process, in seconds: train it without "
                              "--nproc or torchrun")
+        if cls.trained_by == "gradient":
+            world.precision(cfg.precision)  # a precision that cannot run here: said before any work
         return _new_run(cls, specs, model_cfg, cfg, out_dir, encoding, emit, stop, overwrite, world)
 
 
@@ -114,6 +116,7 @@ def resume_run(path: Path, changes: dict | None = None, out_dir: Path | None = N
         raise UsageError(f"this run has already reached its limit ({reached}, at step {progress.step}); give "
                          "--max-steps, --epochs or --time-budget to train it further")
     with _world(cfg.device, backend) as world:
+        world.precision(cfg.precision)  # a precision that cannot run here: said before any work
         return _resume(path, state, cls, cfg, progress, Path(out_dir) if out_dir else path.parent, emit, stop,
                        overwrite, world)
 

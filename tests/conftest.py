@@ -59,11 +59,20 @@ def _private_cache(tmp_path_factory):
         os.environ["XDG_CACHE_HOME"] = old
 
 
-@pytest.fixture(autouse=True)
-def _quiet_threads():
-    # Two cores on CI: keep torch from oversubscribing when pytest runs things in parallel.
-    os.environ.setdefault("OMP_NUM_THREADS", "2")
+@pytest.fixture(scope="session", autouse=True)
+def _one_thread():
+    """Torch on one thread, here and in the processes tests start (unless OMP_NUM_THREADS says).
+
+    The tests' models are tiny and step through time one step at a time: a second thread gains
+    nothing, and on a busy machine each step waits for a descheduled partner, so that a six-step
+    training took 22 s on two threads and 4 s on one (2-core CPU beside other work)."""
+    import torch
+
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
     yield
+    torch.set_num_threads(threads)
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@ it says, timings are taken in turns, shares of peak divide by the right peak, an
 the JSON is documented in the README."""
 
 import copy
+import os
 import json
 import re
 from pathlib import Path
@@ -18,6 +19,8 @@ import seqgen.bench.run
 import seqgen.bench.sampling
 import seqgen.bench.timing
 import seqgen.device
+import seqgen.machine
+import seqgen.precision
 import seqgen.step
 from seqgen.bench import FULL, TINY, run_bench, table_sections
 from seqgen.bench import ladder
@@ -30,13 +33,16 @@ from seqgen.bench.timing import interleave
 from seqgen.bench.tokenise import tokenise_speed
 from seqgen.cli import app
 from seqgen.models.rnn_config import ModelConfig
-from seqgen.device import autocast, cpu_has_fast_bf16
+from seqgen.device import autocast, resolve_precision
+from seqgen.precision import runs_in
 from seqgen.models.rnn import RNNLM
 from seqgen.vocab import Vocab
 
+from .helpers import needs_bf16
+
 README = Path(__file__).resolve().parents[1] / "README.md"
 CPU = torch.device("cpu")
-MIXED = "bf16" if cpu_has_fast_bf16() else None
+MIXED = "bf16" if runs_in("bf16", "cpu") else None  # what the mixed rung runs in here
 runner = CliRunner()
 
 
@@ -83,15 +89,16 @@ def test_rungs_run_the_model_precision_and_softmax_they_name(monkeypatch):
     default, large = settings(TINY, 6000)[1:]  # a vocabulary for which "auto" would pick the adaptive softmax
     for setting in (default, large):
         x, y = zipf_batch(setting.model.vocab_size, 2, 5)
-        steps, skipped = build_rungs(setting, CPU, "bf16", "", x, y)
-        assert list(steps) == list(setting.rungs) and not skipped
+        steps, skipped = build_rungs(setting, CPU, MIXED, "no bf16 here", x, y)
+        assert list(steps) == [r for r in setting.rungs if r != "seqgen_mixed" or MIXED]
+        assert set(skipped) == (set() if MIXED else {"seqgen_mixed"})
         m = setting.model
         ref = steps["reference"].__self__.model
         assert (ref.head.weight is ref.embed.weight) == m.tie
         assert ref.drop.p == ref.rnn.dropout == m.dropout and ref.rnn.num_layers == m.layers
         built = {name: steps[name].__self__ for name in steps if name != "reference"}
-        expected = {"seqgen_fp32": ("fp32", False, m.tie), "seqgen_mixed": ("bf16", False, m.tie),
-                    "seqgen_adaptive": ("bf16", True, False)}
+        expected = {"seqgen_fp32": ("fp32", False, m.tie), "seqgen_mixed": (MIXED, False, m.tie),
+                    "seqgen_adaptive": (MIXED or "fp32", True, False)}
         for name, loop in built.items():
             precision, adaptive, tie = expected[name]
             cfg = loop.model.config
@@ -161,6 +168,19 @@ def test_seqgen_and_the_reference_compute_the_same_loss(tie):
     expected = F.nll_loss(log_probs, y.t().reshape(-1))
     loss, _ = model.loss(x, y)
     assert torch.allclose(loss, expected, atol=1e-5)
+
+
+@needs_bf16
+@pytest.mark.parametrize("tie", [False, True])
+def test_seqgen_in_bf16_computes_the_references_loss_within_bf16s_rounding(tie):
+    V, H, L = 50, 32, 2
+    ref = ReferenceLM(V, H, L, dropout=0.0, tie=tie)
+    model = RNNLM(ModelConfig(vocab_size=V, hidden=H, layers=L, dropout=0.0, tie=tie, softmax="full"))
+    model.load_state_dict(ref.state_dict())
+    x, y = torch.randint(0, V, (4, 12)), torch.randint(0, V, (4, 12))
+    log_probs, _ = ref(x.t().contiguous(), ref.init_hidden(4))
+    expected = F.nll_loss(log_probs, y.t().reshape(-1))
+    loss, _ = model.loss(x, y)
     # The mixed-precision path training takes where the hardware has bf16: the same loss within
     # bf16's rounding (8 bits of mantissa), and the same gradients' direction.
     with autocast(CPU, "bf16"):
@@ -199,9 +219,10 @@ def test_the_ladders_rungs_are_timed_in_turns(monkeypatch):
 
     monkeypatch.setattr(ladder, "build_rungs", recording)
     large = settings(TINY, 2100)[2]
-    values, _ = ladder_figures(large, CPU, "bf16", "", repeats=2, warmup=1)
-    assert calls == list(RUNGS) * 3
-    assert all(values[f"word_large_{rung}_tokens_per_s"] > 0 for rung in RUNGS)
+    values, _ = ladder_figures(large, CPU, MIXED, "no bf16 here", repeats=2, warmup=1)
+    ran = [rung for rung in RUNGS if rung != "seqgen_mixed" or MIXED]
+    assert calls == ran * 3
+    assert all(values[f"word_large_{rung}_tokens_per_s"] > 0 for rung in ran)
 
 
 def fixed_times(fns, repeats, warmup, sync=None):
@@ -250,7 +271,7 @@ def test_a_word_corpus_sizes_the_word_models(monkeypatch):
 
 def test_the_share_of_peak_divides_by_the_peak_of_the_precision_that_ran(figures):
     p = figures["precision"]
-    assert p == ("bf16" if cpu_has_fast_bf16() else "fp32")
+    assert p == resolve_precision("auto", CPU)
     assert figures["matmul_peak_gflops"] == figures[f"matmul_{p}_gflops"]
     rung = "seqgen_fp32" if p == "fp32" else "seqgen_mixed"
     char = settings(TINY, 2100)[0]
@@ -259,8 +280,14 @@ def test_the_share_of_peak_divides_by_the_peak_of_the_precision_that_ran(figures
     assert figures["char_share_of_peak"] == pytest.approx(gflops / figures[f"matmul_{p}_gflops"])
 
 
-def test_without_fast_bf16_the_mixed_rung_is_skipped_and_the_share_is_of_the_fp32_peak(monkeypatch):
-    monkeypatch.setattr(seqgen.device, "cpu_has_fast_bf16", lambda: False)
+def no_lower_precision(monkeypatch):
+    """A CPU on which only fp32 runs."""
+    for module in (seqgen.device, seqgen.precision, seqgen.bench.run):
+        monkeypatch.setattr(module, "runs_in", lambda p, device_type: p == "fp32")
+
+
+def test_without_bf16_the_mixed_rung_is_skipped_and_the_share_is_of_the_fp32_peak(monkeypatch):
+    no_lower_precision(monkeypatch)
     monkeypatch.setattr(seqgen.bench.run, "_tokenising", lambda mb: {})
     monkeypatch.setattr(seqgen.bench.run, "sampling_figures", lambda *args: ({}, {}))
     f = run_bench(TINY, "cpu")
@@ -270,6 +297,29 @@ def test_without_fast_bf16_the_mixed_rung_is_skipped_and_the_share_is_of_the_fp3
         assert f[f"{prefix}_seqgen_mixed_tokens_per_s"] is None and f[f"{prefix}_speedup_mixed"] is None
         assert "bf16" in f["skipped"][f"{prefix}_seqgen_mixed"]
     assert f["word_large_seqgen_adaptive_tokens_per_s"] > 0  # on top of fp32, then
+    assert f["mixed_precision"] is None
+
+
+def test_where_bf16_runs_but_is_slower_seqgen_trains_in_fp32_and_the_ladder_still_shows_bf16(monkeypatch):
+    monkeypatch.setattr(seqgen.bench.run, "resolve_precision", lambda name, device: "fp32")
+    monkeypatch.setattr(seqgen.bench.run, "runs_in", lambda p, device_type: p in ("fp32", "bf16"))
+    monkeypatch.setattr(seqgen.bench.run, "ladder_figures", lambda setting, dev, mixed, *a: ({}, {"mixed": mixed}))
+    monkeypatch.setattr(seqgen.bench.run, "_share_of_peak", lambda *a: {})
+    monkeypatch.setattr(seqgen.bench.run, "_tokenising", lambda mb: {})
+    monkeypatch.setattr(seqgen.bench.run, "sampling_figures", lambda *args: ({}, {}))
+    f = run_bench(TINY, "cpu")
+    assert (f["precision"], f["mixed_precision"], f["skipped"]) == ("fp32", "bf16", {"mixed": "bf16"})
+
+
+def test_the_run_records_the_machine_so_that_two_runs_can_be_told_apart(figures, monkeypatch):
+    assert figures["cpu_model"] and figures["torch"] == torch.__version__
+    assert figures["cpu_capability"] == torch.backends.cpu.get_cpu_capability()
+    assert set(figures["cpu_flags"]) <= set(seqgen.machine.FLAGS)
+    assert figures["isa_caps"] == {k: v for k, v in os.environ.items() if k in seqgen.machine.ISA_CAPS}
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX2")
+    assert seqgen.machine.describe()["isa_caps"]["ONEDNN_MAX_CPU_ISA"] == "AVX2"
+    notes = seqgen.bench.table_notes(figures)
+    assert notes[0].startswith(figures["cpu_model"]) and figures["cpu_capability"] in notes[0]
 
 
 def test_every_timed_figure_has_min_median_max_in_order(figures):

@@ -15,6 +15,8 @@ import torch
 
 from seqgen import checkpoint
 
+pytestmark = pytest.mark.slow  # every test here trains in two processes
+
 # fp32 and no dropout: what differs between 1 and 2 processes is then only the order of sums.
 SMALL = ["--hidden", "32", "--layers", "1", "--seq-len", "16", "--dropout", "0", "--precision", "fp32",
          "--eval-every", "10"]

@@ -54,6 +54,7 @@ def test_broken_checkpoints(in_tmp, char_run, kind, words):
         assert_one_line_error(run(*command, path), 1, words)
 
 
+@pytest.mark.slow
 def test_one_endless_line_trains_at_both_levels(in_tmp):
     corpus = in_tmp / "one-line.txt"
     corpus.write_text("the quick brown fox jumps over the lazy dog, " * 1_200_000)  # 54 MB, no newline
@@ -77,6 +78,7 @@ def test_output_folder_inside_a_file(in_tmp, prose_file):
     assert (in_tmp / "file").read_text() == "x"
 
 
+@pytest.mark.slow
 def test_second_training_into_the_same_folder_refuses(in_tmp, prose_file):
     out = in_tmp / "run"
     first = subprocess.Popen([sys.executable, "-m", "seqgen", "train", str(prose_file), "--out", str(out),

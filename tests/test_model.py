@@ -7,6 +7,8 @@ from seqgen.device import autocast
 from seqgen.models.adaptive import adaptive_target_log_probs
 from seqgen.models.rnn import IGNORE, RNNLM, FastDropout, detach
 
+from .helpers import needs_bf16
+
 
 @pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
 def test_shapes_per_cell(cell):
@@ -95,6 +97,7 @@ def test_next_scores_are_the_last_step():
     assert torch.allclose(last, scores[:, -1], atol=1e-6)
 
 
+@needs_bf16
 def test_bf16_autocast_gives_the_fp32_loss():
     torch.manual_seed(0)
     model = RNNLM(ModelConfig(vocab_size=67, hidden=64, layers=2, dropout=0.0)).eval()

@@ -37,6 +37,7 @@ def wait_for(path: Path, proc: subprocess.Popen, timeout: float = 120) -> None:
         time.sleep(0.05)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("signum, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_signal_saves_and_says_how_to_resume(tmp_path, prose_file, signum, code):
     run = tmp_path / "run"
@@ -57,6 +58,7 @@ def test_signal_saves_and_says_how_to_resume(tmp_path, prose_file, signum, code)
     assert checkpoint.load(run / "last.pt")["progress"]["step"] == step + 4
 
 
+@pytest.mark.slow
 def test_kill_9_at_random_moments_never_breaks_checkpoints(tmp_path, prose_file):
     rng = random.Random(1234)
     run = tmp_path / "run"
@@ -85,6 +87,7 @@ def _file_size_limit(limit: int):
     return apply
 
 
+@pytest.mark.slow
 def test_disk_full_while_saving_keeps_the_old_checkpoints(tmp_path, prose_file):
     run = tmp_path / "run"
     tiny = ["--hidden", "48", "--layers", "1", "--seq-len", "16", "--batch-size", "8", "--eval-every", "2"]

@@ -4,7 +4,13 @@ import torch
 from seqgen import checkpoint
 from seqgen.config import SampleConfig
 from seqgen.errors import SeqgenWarning, UsageError
+from seqgen.models.rnn import RNNLM
+from seqgen.models.rnn_config import ModelConfig
+from seqgen.device import threads_for_sampling
 from seqgen.sample import _pick, filter_logits, for_sampling, generate, prime_ids
+from seqgen.vocab import Vocab
+
+from .helpers import assert_one_line_error, run
 
 
 @pytest.fixture(scope="module")
@@ -108,8 +114,56 @@ def test_without_int8_kernels_sampling_uses_the_model_itself(char_run, monkeypat
     monkeypatch.setattr(torch.ao.quantization, "quantize_dynamic", no_int8)
     with pytest.warns(SeqgenWarning, match="int8 sampling is not available here .*NoQEngine.* sampling in fp32"):
         assert for_sampling(model) is model
+    # Asked for by name, int8 is refused in one line rather than quietly replaced.
+    with pytest.raises(UsageError, match="--precision int8 cannot run here.*NoQEngine.*pass --precision fp32 or auto"):
+        for_sampling(model, "int8")
+    assert_one_line_error(run("sample", char_run.best_path, "--length", "5", "--precision", "int8"), 2, "int8")
 
 
 def test_sampling_precision_is_checked():
     with pytest.raises(UsageError, match="--precision"):
         SampleConfig(precision="fp8").validate()
+
+
+def threads_seen(model):
+    """Record torch's thread count at each step ``model`` takes."""
+    seen, real = [], model.next_scores
+    model.next_scores = lambda *a: (seen.append(torch.get_num_threads()), real(*a))[1]
+    return seen
+
+
+@pytest.fixture
+def two_threads(monkeypatch):
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    yield
+    torch.set_num_threads(before)
+
+
+def test_sampling_runs_on_one_thread_and_gives_the_count_back(two_threads):
+    # One step is too little work to share: a second thread only waits (see device.sampling_threads).
+    model = RNNLM(ModelConfig(vocab_size=10, hidden=8, layers=1))
+    vocab = Vocab(["<unk>", "<eos>"] + list("abcdefgh"), "char")
+    seen = threads_seen(model)
+    generate(model, vocab, SampleConfig(length=5, seed=1, num_samples=64))
+    assert set(seen) == {1} and len(seen) == 6 and torch.get_num_threads() == 2
+
+
+def test_overlapping_samplings_share_the_setting_and_the_last_restores_it(two_threads):
+    # As the studio's threads overlap: the first to start is not the last to end. (The contexts
+    # themselves, not two streams in one thread: those would also interleave inference mode.)
+    first, second = threads_for_sampling(), threads_for_sampling()
+    first.__enter__(), second.__enter__()
+    first.__exit__(None, None, None)
+    assert torch.get_num_threads() == 1  # the second is still drawing
+    second.__exit__(None, None, None)
+    assert torch.get_num_threads() == 2
+
+
+def test_an_explicit_omp_num_threads_is_kept(two_threads, monkeypatch):
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    model = RNNLM(ModelConfig(vocab_size=10, hidden=8, layers=1))
+    seen = threads_seen(model)
+    generate(model, Vocab(["<unk>", "<eos>"] + list("abcdefgh"), "char"), SampleConfig(length=3, seed=1))
+    assert set(seen) == {2}

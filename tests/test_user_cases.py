@@ -92,6 +92,7 @@ def test_samples_go_to_files_never_over_old_ones(trained):
     assert run("sample", trained / "best.pt", "--out", "story.txt", "--overwrite", "--length", "5").exit_code == 0
 
 
+@pytest.mark.slow
 def test_an_endless_sample_streams_in_constant_memory(trained):
     proc = subprocess.Popen([sys.executable, "-m", "seqgen", "sample", str(trained / "best.pt"),
                              "--length", "1000000000000"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -219,6 +220,7 @@ def test_pipes_and_devices_are_refused_at_once(in_tmp, source, words):
     assert time.monotonic() - started < 30
 
 
+@pytest.mark.slow
 def test_ctrl_c_while_reading_stops_at_once(in_tmp, tmp_path):
     env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "fresh-cache")}  # tunes not checked yet: a long read
     proc = subprocess.Popen([sys.executable, "-m", "seqgen", "train", "builtin:oneills"], cwd=in_tmp, env=env,

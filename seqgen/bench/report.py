@@ -36,7 +36,7 @@ def _spread(f: dict, key: str) -> str:
 def _ladder(f: dict, prefix: str) -> list[Row]:
     labels = {"reference": "pytorch/examples loop (fp32, SGD)",
               "seqgen_fp32": "seqgen step, fp32",
-              "seqgen_mixed": "+ mixed precision" if f["precision"] == "fp32" else f"+ {f['precision']} autocast",
+              "seqgen_mixed": "+ mixed precision" if f["mixed_precision"] is None else f"+ {f['mixed_precision']} autocast",
               "seqgen_adaptive": "+ adaptive softmax"}
     rows = []
     for rung, label in labels.items():
@@ -85,11 +85,14 @@ def table_sections(f: dict) -> list[tuple[str, list[Row]]]:
 def table_notes(f: dict) -> list[str]:
     """What the table's figures are of: device, run, shapes, models, and what was skipped why."""
     load = "" if f["load_average"] is None else f", load average {f['load_average']:.1f}"
-    notes = [f"{f['device']}, {f['threads']} threads{load}; seqgen trains in {f['precision']} here",
+    caps = "".join(f", {name}={value}" for name, value in f["isa_caps"].items())
+    notes = [f"{f['cpu_model']} ({' '.join(f['cpu_flags']) or 'flags unknown'}; torch {f['torch']} runs {f['cpu_capability']} "
+             f"kernels{caps})",
+             f"{f['device']}, {f['threads']} threads{load}; seqgen trains in {f['precision']} here",
              f"{f['sizes']} run: median of {f['repeats']} timed runs after {f['warmup']} untimed ones, rungs in turns",
              f"matrix products: {f['matmul_shapes']}",
              "speed-up: over the pytorch/examples loop on the same model and batch; for sampling, int8 over fp32"]
     notes += [f"{prefix}: {f[prefix + '_model']}" for prefix in TITLES]
-    notes.append(f"sampling: {f['sample_model']}")
+    notes.append(f"sampling: {f['sample_model']}, {f['sample_threads']} thread{'s' if f['sample_threads'] > 1 else ''}")
     notes += [f"skipped {key}: {why}" for key, why in f["skipped"].items()]
     return notes

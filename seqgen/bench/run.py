@@ -10,7 +10,9 @@ import torch
 
 from ..config import TrainConfig
 from ..models.rnn_config import ModelConfig
+from .. import machine
 from ..device import choose_device, resolve_precision
+from ..precision import runs_in
 from ..vocab import Vocab
 from .ladder import Setting, ladder_figures
 from .peak import lstm_flops_per_token, matmul_gflops
@@ -54,12 +56,20 @@ def sizes_for(quick: bool) -> Sizes:
     return QUICK if quick else FULL
 
 
+def mixed_precision(device: torch.device, precision: str) -> str | None:
+    """The lower precision the ladder's mixed rung runs in: the one ``seqgen train`` picks here, or
+    where that is fp32 the one it would take with ``--precision bf16`` (or fp16) if that runs, so
+    that the table shows what it would be worth; None where none runs."""
+    if precision != "fp32":
+        return precision
+    return next((p for p in ("bf16", "fp16") if runs_in(p, device.type)), None)
+
+
 def no_mixed_reason(device: torch.device) -> str:
-    """Why seqgen trains in fp32 on ``device`` (resolve_precision said so)."""
+    """Why the mixed rung cannot run on ``device``."""
     if device.type == "cpu":
-        return ("this CPU has no native bf16 matrix products (AVX512-BF16 or AMX): autocast would emulate "
-                "them, slower than fp32, so seqgen trains in fp32 here")
-    return f"seqgen trains in fp32 on {device.type}"
+        return "oneDNN cannot run a bf16 LSTM on this CPU (it needs AVX512-BF16 or AMX): seqgen trains in fp32 here"
+    return f"no lower precision runs on {device.type}: seqgen trains in fp32 there"
 
 
 def settings(sizes: Sizes, word_vocab: int) -> list[Setting]:
@@ -90,9 +100,11 @@ def run_bench(sizes: Sizes = FULL, device: str = "auto", word_text: str | None =
                 on_figure(name, value)
 
     precision = resolve_precision("auto", dev)  # what `seqgen train` runs in here
-    mixed = None if precision == "fp32" else precision
+    mixed = mixed_precision(dev, precision)
+    put(machine.describe())
     put({"device": dev.type, "threads": torch.get_num_threads(), "load_average": _load_average(),
-         "precision": precision, "sizes": sizes.name, "repeats": sizes.repeats, "warmup": sizes.warmup})
+         "precision": precision, "mixed_precision": mixed, "sizes": sizes.name, "repeats": sizes.repeats,
+         "warmup": sizes.warmup})
     put(_peaks(sizes, dev, precision))
     V = len(Vocab.build([word_text], "word")) if word_text else sizes.word_vocab
     put({"word_vocab": V})

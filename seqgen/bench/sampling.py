@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 from ..config import SampleConfig
+from ..device import sampling_threads
 from ..models.rnn_config import ModelConfig
 from ..models.rnn import RNNLM
 from ..sample import for_sampling, generate
@@ -34,7 +35,7 @@ def sampling_figures(hidden: int, layers: int, vocab_size: int, lengths: dict[in
     models, why_not_int8 = sampling_models(model)
     vocab = Vocab(["<unk>", "<eos>"] + [chr(65 + i) for i in range(vocab_size - 2)], "char")
     figures: dict[str, object] = {
-        "sample_model": f"char V={vocab_size} H={hidden} L={layers}, on the CPU"}
+        "sample_model": f"char V={vocab_size} H={hidden} L={layers}, on the CPU", "sample_threads": sampling_threads()}
     skipped = {}
     for batch, length in lengths.items():
         cfg = SampleConfig(length=length, temperature=1.0, num_samples=batch, seed=0)

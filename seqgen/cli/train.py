@@ -50,7 +50,7 @@ def train(
     min_count: Annotated[int, typer.Option(help="Word level: rarer words become <unk>.")] = T.min_count,
     seed: Annotated[int, typer.Option(help="Random seed.")] = T.seed,
     device: Annotated[str, typer.Option(help="auto (a CUDA GPU, else Apple's MPS, else the CPU), cpu, cuda or mps.")] = T.device,
-    precision: Annotated[str, typer.Option(help="auto (bf16 where the hardware has it, fp16 on older GPUs, else fp32), fp32, bf16 or fp16.")] = T.precision,
+    precision: Annotated[str, typer.Option(help="auto (the fastest that runs here: bf16 on recent GPUs, fp16 on older ones, on a CPU bf16 only where timed faster than fp32), fp32, bf16 or fp16.")] = T.precision,
     encoding: Annotated[str, typer.Option(help="Text encoding of the input files.")] = "utf-8",
     out: Annotated[Optional[Path], typer.Option(help="Run folder. [default: checkpoints/<run-name>/]", show_default=False)] = None,
     resume: Annotated[Optional[Path], typer.Option(help="Continue the run saved in this checkpoint. [default: a new run]", show_default=False)] = None,

@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..device import autocast
-from ..errors import first_line, warn
+from ..errors import UsageError, first_line, warn
 from ..evaluate import Score
 from .adaptive import adaptive_target_log_probs
 from .rnn_config import ModelConfig
@@ -170,6 +170,9 @@ class RNNLM(nn.Module):
                 return torch.ao.quantization.quantize_dynamic(copy.deepcopy(self), {nn.LSTM, nn.GRU, nn.Linear},
                                                               dtype=torch.qint8)
         except (AttributeError, RuntimeError, NotImplementedError) as exc:
+            if precision == "int8":  # asked for by name: refused, as training refuses a precision it cannot run
+                raise UsageError(f"--precision int8 cannot run here: this torch has no int8 kernels for this CPU "
+                                 f"({first_line(exc, 80)}); pass --precision fp32 or auto") from None
             warn(f"int8 sampling is not available here ({type(exc).__name__}: {str(exc)[:80]}); "
                  "sampling in fp32, which is slower")
             return self
