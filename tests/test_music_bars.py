@@ -72,7 +72,7 @@ def test_the_green_field_and_a_five_beat_bar_in_four_four_are_invalid():
 
 
 def test_the_musicians_leniency_and_where_it_stops():
-    pickup = "X:1\nM:6/8\nL:1/8\nK:D\nA|d2A F2A|d2f a2f|1 g2e f3 e2:|2 g2e f2d d2||\nfg|:a2f d2f|a2f d3|e3 c3|d6:|\n"
+    pickup = "X:1\nM:6/8\nL:1/8\nK:D\nA|d2A F2A|d2f a2f|1 g2e f2:|2 g2e d2||\nfg|:a2f d2f|a2f d3|e3 c3|d4:|\n"
     assert check_tune(pickup).valid, check_tune(pickup).reasons
     rules = {v.rule for v in check_tune(pickup).bars}
     assert {"pick-up", "section end", "section pick-up"} <= rules
