@@ -97,6 +97,7 @@ def conditions(meter: str | None = None, key: str | None = None, prime_abc: str 
         raise UsageError("--prime-abc takes bars of music on one line (e.g. \"|:d2B AFD|EFG A2B|\"), "
                          "no header fields; use --meter and --key for those")
     if meter is not None:
+        _check_meter_text(meter)
         _meter_bar(meter)
     if key is not None:
         _check_key(key)
@@ -120,6 +121,17 @@ def _parse(meter: str, key: str, body: str):
     from .m21 import parse_abc
 
     return parse_abc(f"X:1\nM:{meter}\nL:{UNIT}\nK:{key}\n{body}\n")
+
+
+def _check_meter_text(meter: str) -> None:
+    """UsageError for a meter refused from its text alone, before music21 spends time on it."""
+    from .meters import meter_problem
+
+    problem = meter_problem(meter)
+    if problem:
+        raise UsageError(f"--meter {meter!r}: {problem}; give e.g. 6/8, 3/4, 4/4, C or C|")
+    if "+" in meter:  # music21 reads 2+3/8 as 23/8, and the tunes would be checked against that
+        raise UsageError(f"--meter {meter!r}: give the meter as one fraction (e.g. 5/8 for 2+3/8)")
 
 
 def _meter_bar(meter: str) -> float:
