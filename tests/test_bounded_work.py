@@ -75,3 +75,19 @@ def test_training_passes_over_a_tune_with_a_huge_meter(in_tmp):
 def test_a_corpus_of_only_such_tunes_is_refused(in_tmp):
     source = tunes_file(in_tmp / "huge.abc", "9999/1", "999/1")
     assert_one_line_error(run("train", source, *TINY, "--out", "run"), 1, "meter", "9999/1")
+
+
+def test_first_bars_longer_than_a_tune_are_refused_before_they_are_checked(music_run, in_tmp):
+    started = time.monotonic()
+    result = run("sample", music_run.best_path, "--tunes", "1", "--prime-abc", "|GABc dedB" * 200 + "|")
+    assert_one_line_error(result, 2, "--prime-abc is 2,001 characters", "at most 1,000")
+    assert time.monotonic() - started < 20
+
+
+def test_a_huge_number_of_tunes_names_tunes(music_run, in_tmp):
+    assert_one_line_error(run("sample", music_run.best_path, "--tunes", "100000000"), 2, "--tunes must be from 1 to 5,000")
+
+
+@pytest.mark.parametrize("option", [("--prime", "T:My"), ("--length", "50"), ("--num-samples", "2")])
+def test_options_tunes_cannot_use_are_refused(music_run, in_tmp, option):
+    assert_one_line_error(run("sample", music_run.best_path, "--tunes", "1", *option), 2, option[0], "does not apply")

@@ -64,7 +64,9 @@ def sample(
         if tunes is None:
             refuse_options(ctx, ("keep_invalid", "wav", "sheet", "out", "overwrite"), "without --tunes")
             return print_tune(model, length=length, num_samples=num_samples, conditions=wanted, **settings)
-        refuse_options(ctx, ("num_samples",), "to --tunes (give the number of tunes to --tunes)")
+        # a tune runs from X: to where the model ends it; its first bars are --prime-abc's
+        refuse_options(ctx, ("num_samples", "length", "prime"), "to --tunes (whole tunes from X: to their end; "
+                       "give the number of tunes to --tunes and their first bars to --prime-abc)")
         return write_tunes(model, tunes, out or Path("tunes"), overwrite, keep_invalid, wav, sheet,
                            meter=meter, key=key, prime_abc=prime_abc,
                            **{k: v for k, v in settings.items() if k != "prime"})
