@@ -1,6 +1,7 @@
 """Checkpoints that are odd in one way: each is refused (or listed) for what it is, naming the file
 and never an option the user did not give, and one such file never hides the others."""
 
+import os
 import shutil
 
 import pytest
@@ -39,3 +40,44 @@ def test_one_odd_checkpoint_is_an_error_entry_and_the_rest_are_listed(studio_roo
         entries = {c["id"]: c for c in answer.json()["checkpoints"]}
     assert "model setting" in entries["odd/best.pt"]["error"]
     assert entries["prose-char/best.pt"]["kind"] == "text" and entries["folk-music/best.pt"]["kind"] == "music"
+
+
+# -- --overwrite replaces earlier output files, nothing else --------------------------------------
+
+
+def _not_regular(kind, path, tmp):
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "link":
+        (tmp / "precious.txt").write_text("keep me")
+        path.symlink_to(tmp / "precious.txt")
+    else:
+        path.mkdir()
+
+
+@pytest.mark.parametrize("kind, word", [("fifo", "a FIFO"), ("link", "a symbolic link"), ("dir", "a folder")])
+@pytest.mark.parametrize("overwrite", [[], ["--overwrite"]])
+def test_overwrite_never_replaces_what_is_not_a_regular_file(char_run, in_tmp, kind, word, overwrite):
+    target = in_tmp / "out.txt"
+    _not_regular(kind, target, in_tmp)
+    result = run("sample", char_run.best_path, "--length", "5", "--out", target, *overwrite)
+    assert_one_line_error(result, 1, word, "never replaces")
+    assert (target.is_fifo() if kind == "fifo" else target.is_symlink() if kind == "link" else target.is_dir())
+    if kind == "link":
+        assert (in_tmp / "precious.txt").read_text() == "keep me"
+
+
+def test_overwrite_refuses_dev_null(char_run, in_tmp):
+    assert_one_line_error(run("sample", char_run.best_path, "--length", "5", "--out", "/dev/null", "--overwrite"),
+                          1, "a device", "never replaces")
+
+
+def test_overwrite_of_a_run_folder_never_replaces_a_link(char_run, in_tmp, prose_file):
+    from .helpers import TINY
+
+    (in_tmp / "run").mkdir()
+    (in_tmp / "precious.pt").write_bytes(b"keep me")
+    (in_tmp / "run" / "best.pt").symlink_to(in_tmp / "precious.pt")
+    result = run("train", prose_file, *TINY, "--out", "run", "--overwrite")
+    assert_one_line_error(result, 1, "a symbolic link", "never replaces")
+    assert (in_tmp / "run" / "best.pt").is_symlink() and (in_tmp / "precious.pt").read_bytes() == b"keep me"

@@ -10,7 +10,7 @@ import typer
 from rich.progress import Progress
 from rich.table import Table
 
-from ..atomic import write_text
+from ..atomic import check_replaceable, write_text
 from ..errors import MusicError, SeqgenError, warn
 from .common import app, friendly, write
 from .display import err, out, quiet_progress
@@ -100,6 +100,8 @@ def _clear_earlier_batch(out_dir: Path, overwrite: bool) -> None:
     """An earlier batch of tunes in ``out_dir`` is never mixed with a new one: refused, or removed
     with ``overwrite``."""
     earlier = sorted(p for p in out_dir.iterdir() if TUNE_FILE.match(p.name))
+    for path in earlier:  # before suggesting --overwrite: it never replaces a device, FIFO or link
+        check_replaceable(path)
     if earlier and not overwrite:
         raise SeqgenError(f"{out_dir} already holds tunes of an earlier batch ({earlier[0].name}, ...); "
                           "choose another --out or pass --overwrite to replace them")
@@ -141,7 +143,10 @@ def export_files(specs: list[str], out_dir: Path, overwrite: bool = False) -> No
     files = _abc_files(specs)
     prefixes = _unique_prefixes(files)
     ensure_out_dir(out_dir)
-    taken = [name for f in files for _, name in export_names(f, prefixes[f]) if (out_dir / name).exists()]
+    taken = [name for f in files for _, name in export_names(f, prefixes[f])
+             if (out_dir / name).exists() or (out_dir / name).is_symlink()]
+    for name in taken:  # before suggesting --overwrite: it never replaces a device, FIFO or link
+        check_replaceable(out_dir / name)
     if taken and not overwrite:
         raise SeqgenError(f"{out_dir / taken[0]} exists ({len(taken)} of the files to write do); "
                           "choose another --out or pass --overwrite to replace them")
