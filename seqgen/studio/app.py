@@ -7,8 +7,8 @@
 Every request goes through the library (``seqgen.api``) as the command line does, so the same
 settings and seed give the same text and tunes in the page as with ``seqgen sample``. Errors
 reach the page as ``{"error": "one line saying what to do"}``: 400 for a bad option, 403 for
-a path or origin refused, 404 for what is not there, 429 when the model is busy, 503 while the server stops, 500 for a
-failure, never a stack trace.
+a path or origin refused, 404 for what is not there, 429 when the model is busy, 503 while the
+server stops, 500 for a failure, never a stack trace.
 """
 
 from __future__ import annotations
