@@ -91,3 +91,10 @@ def test_a_huge_number_of_tunes_names_tunes(music_run, in_tmp):
 @pytest.mark.parametrize("option", [("--prime", "T:My"), ("--length", "50"), ("--num-samples", "2")])
 def test_options_tunes_cannot_use_are_refused(music_run, in_tmp, option):
     assert_one_line_error(run("sample", music_run.best_path, "--tunes", "1", *option), 2, option[0], "does not apply")
+
+
+def test_the_bound_on_first_bars_is_half_a_tune():
+    from seqgen.music.conditions import MAX_OPENING
+    from seqgen.music.tunes import MAX_TUNE_TOKENS
+
+    assert MAX_OPENING == MAX_TUNE_TOKENS // 2

@@ -25,11 +25,11 @@ from dataclasses import dataclass
 import torch
 
 from ..errors import UsageError
-from .tunes import MAX_TUNE_TOKENS
 
 UNIT = "1/8"  # first bars are read in eighth notes, the unit of nearly every folk tune
-# First bars leave at least half of a tune's tokens to the model (the header takes a few dozen).
-MAX_OPENING = MAX_TUNE_TOKENS // 2
+# First bars leave at least half of a tune's tokens (tunes.MAX_TUNE_TOKENS, 2,000; not imported:
+# tunes imports this module) to the model; the header takes a few dozen.
+MAX_OPENING = 1000
 _MODES = ("maj", "major", "ion", "ionian", "m", "min", "minor", "aeo", "aeolian", "mix", "mixolydian",
           "dor", "dorian", "phr", "phrygian", "lyd", "lydian", "loc", "locrian")
 _BAR = re.compile(r":*\|[\]|]*:*(?:\[?\d+)?|::")  # | || |: :| |] :: and endings |1 :|[2
@@ -105,7 +105,7 @@ def conditions(meter: str | None = None, key: str | None = None, prime_abc: str 
     if key is not None:
         _check_key(key)
     if len(opening) > MAX_OPENING:  # each bar is parsed on its own: bounded before it starts
-        raise UsageError(f"--prime-abc is {len(opening):,} characters; a tune is drawn up to {MAX_TUNE_TOKENS:,} "
+        raise UsageError(f"--prime-abc is {len(opening):,} characters; a tune is drawn up to {2 * MAX_OPENING:,} "
                          f"tokens, so give at most {MAX_OPENING:,} (the first bars, not a whole tune)")
     if opening:
         _check_opening(opening, meter)
