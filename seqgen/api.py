@@ -101,8 +101,13 @@ class Model:
 
         if self.kind != "music":
             raise UsageError(f"{self.path} is a {self.kind} model; whole tunes need a model trained on ABC tunes")
-        if count < 1:
-            raise UsageError(f"--tunes must be at least 1 (got {count})")
+        from .config import MAX_SAMPLE_TOKENS
+        from .music.tunes import MAX_TUNE_TOKENS
+
+        most = MAX_SAMPLE_TOKENS // MAX_TUNE_TOKENS  # tunes are kept in memory, each up to a tune's tokens
+        if not 1 <= count <= most:
+            raise UsageError(f"--tunes must be from 1 to {most:,}, each tune being drawn up to "
+                             f"{MAX_TUNE_TOKENS:,} tokens (got {count:,})")
         cfg = self.sample_config("", 1, temperature, top_k, top_p, seed, 1, precision)
         wanted = self.tune_conditions(meter, key, prime_abc)
         return sample_tunes(self.sampler(cfg.precision), self.vocab, count, cfg, max_rounds, on_progress,

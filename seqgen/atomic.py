@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -40,6 +41,25 @@ def atomic_path(path: Path | str, durable: bool = False) -> Iterator[Path]:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def check_replaceable(path: Path | str) -> None:
+    """``--overwrite`` replaces an earlier output: a regular file. Anything else at ``path`` (a
+    device such as /dev/null, a FIFO, a symbolic link, a folder) is refused, in one line."""
+    from .errors import SeqgenError
+
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise SeqgenError(f"cannot look at {path}: {exc.strerror or exc}; choose another --out") from None
+    if not stat.S_ISREG(mode):
+        kind = ("a symbolic link" if stat.S_ISLNK(mode) else "a folder" if stat.S_ISDIR(mode)
+                else "a FIFO" if stat.S_ISFIFO(mode) else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
+                else "not a regular file")
+        raise SeqgenError(f"{path} is {kind}, which --overwrite never replaces (it replaces earlier output "
+                          "files only); choose another --out")
 
 
 def write_bytes(path: Path | str, data: bytes | memoryview, durable: bool = False) -> Path:

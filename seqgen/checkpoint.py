@@ -153,6 +153,10 @@ def load_model(payload: dict, device: torch.device | str = "cpu", source: Path |
         raise CheckpointError(str(exc)) from None
     try:
         model = cls.from_state(payload["model_config"], payload["model_state"], len(vocab))
+    except UsageError as exc:  # the stored config, not an option the user gave
+        stored = first_line(exc).replace("--", "")  # "cell must be ...": a stored field, not an option
+        raise CheckpointError(f"{source} holds a model setting this seqgen cannot build ({stored}); "
+                              "it is damaged or from another version: use another checkpoint") from None
     except (ValueError, KeyError, TypeError) as exc:
         raise CheckpointError(f"{source} is damaged: {first_line(exc)}; use another checkpoint") from None
     if isinstance(model, torch.nn.Module):

@@ -29,6 +29,11 @@ class MusicError(SeqgenError):
     """ABC parsing, validation or export failed."""
 
 
+class Cancelled(SeqgenError):
+    """Work stopped before it finished because nobody waits for it any more: its client went
+    away, or the server is stopping."""
+
+
 class SeqgenWarning(UserWarning):
     """Something went wrong that seqgen worked around (a fallback, a cache it could not use).
 

@@ -58,6 +58,10 @@ def claim_for_new_run(path: Path, overwrite: bool) -> None:
     if not overwrite:
         raise UsageError(f"{path} already holds a run; continue it with --resume {path / 'last.pt'}, "
                          "choose another --out, or pass --overwrite to replace it")
+    from .atomic import check_replaceable
+
+    for name in RUN_FILES:
+        check_replaceable(path / name)
     for name in RUN_FILES:
         (path / name).unlink(missing_ok=True)
 

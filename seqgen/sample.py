@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import secrets
+import threading
 import warnings
 from collections.abc import Callable, Iterator
 from typing import Protocol
@@ -29,7 +30,7 @@ import torch
 
 from .config import SampleConfig
 from .device import threads_for_sampling
-from .errors import UsageError
+from .errors import Cancelled, UsageError
 from .vocab import EOS_ID, UNK_ID, Vocab, WordJoiner
 
 OnText = Callable[[int, str], None]  # (sample index, new text) as it is generated
@@ -37,6 +38,20 @@ WARMUP_TOKENS = 256  # held-out tokens read before sampling; the state settles w
 WARMUP_STREAM = 1  # the random stream, under a sample's seed, that picks where its warm-up ends
 GREEDY_BELOW = 1e-4  # temperatures this small are greedy: scores / temperature would overflow
 _CHUNK = 4096  # sampled ids are kept in blocks of this many steps
+_cancel = threading.local()  # the stop flag of the work this thread draws for (``cancelled_by``)
+
+
+@contextlib.contextmanager
+def cancelled_by(stop):
+    """Drawing in this thread ends with ``Cancelled`` at the next token once ``stop.is_set()``:
+    a server stops drawing for a client that went away, or when it shuts down. A flag of the
+    thread, not an argument, so that every caller between (whole tunes, re-sampling) passes it on."""
+    before = getattr(_cancel, "stop", None)
+    _cancel.stop = stop
+    try:
+        yield
+    finally:
+        _cancel.stop = before
 
 
 class Constraint(Protocol):
@@ -184,7 +199,10 @@ def _steps(model, vocab, config, stop_at_eos, device, constraint, warmup) -> Ite
         if start:
             scores, state = model.next_scores(torch.tensor([start] * n, dtype=torch.long, device=device), state)
         done = torch.zeros(n, dtype=torch.bool)
+        stop = getattr(_cancel, "stop", None)
         for _ in range(config.length):
+            if stop is not None and stop.is_set():
+                raise Cancelled("drawing stopped: nobody waits for it any more")
             scores = scores.float().cpu().clone()  # a copy: the model's own scores stay as they are
             scores[:, UNK_ID] = float("-inf")  # <unk> is what the model could not spell: never written
             nxt = _pick(constraint.restrict(scores) if constraint else scores, config, gen)  # (N,)

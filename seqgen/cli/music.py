@@ -10,7 +10,7 @@ import typer
 from rich.progress import Progress
 from rich.table import Table
 
-from ..atomic import write_text
+from ..atomic import check_replaceable, write_text
 from ..errors import MusicError, SeqgenError, warn
 from .common import app, friendly, write
 from .display import err, out, quiet_progress
@@ -129,6 +129,8 @@ def _clear_earlier_batch(out_dir: Path, overwrite: bool) -> None:
     """An earlier batch of tunes in ``out_dir`` is never mixed with a new one: refused, or removed
     with ``overwrite``."""
     earlier = sorted(p for p in out_dir.iterdir() if TUNE_FILE.match(p.name))
+    for path in earlier:  # before suggesting --overwrite: it never replaces a device, FIFO or link
+        check_replaceable(path)
     if earlier and not overwrite:
         raise SeqgenError(f"{out_dir} already holds tunes of an earlier batch ({earlier[0].name}, ...); "
                           "choose another --out or pass --overwrite to replace them")
@@ -170,17 +172,22 @@ def export_files(specs: list[str], out_dir: Path, overwrite: bool = False) -> No
     files = _abc_files(specs)
     prefixes = _unique_prefixes(files)
     ensure_out_dir(out_dir)
-    taken = [name for f in files for _, name in export_names(f, prefixes[f]) if (out_dir / name).exists()]
+    taken = [name for f in files for _, name in export_names(f, prefixes[f])
+             if (out_dir / name).exists() or (out_dir / name).is_symlink()]
+    for name in taken:  # before suggesting --overwrite: it never replaces a device, FIFO or link
+        check_replaceable(out_dir / name)
     if taken and not overwrite:
         raise SeqgenError(f"{out_dir / taken[0]} exists ({len(taken)} of the files to write do); "
                           "choose another --out or pass --overwrite to replace them")
     methods: Counter = Counter()
+    refused: list[str] = []  # why tunes were not handed to music21 at all
     differ = written = 0
     with quiet_progress(err, *Progress.get_default_columns()) as progress:
         task = progress.add_task("exporting", total=len(files))
         for results in process_map(functools.partial(export_named, out_dir=out_dir),
                                    [(f, prefixes[f]) for f in files]):
             methods.update(r.method for r in results)
+            refused += [f"{r.title or 'untitled'}: {r.error}" for r in results if r.method == "refused"]
             differ += sum(bool(r.mismatch) for r in results)
             written += sum(r.path is not None for r in results)
             progress.advance(task)
@@ -188,12 +195,18 @@ def export_files(specs: list[str], out_dir: Path, overwrite: bool = False) -> No
     table.add_column("result")
     table.add_column("tunes", justify="right")
     table.add_row("tunes found", str(sum(methods.values())))
-    table.add_row("parsed by music21", str(sum(methods.values()) - methods["failed"]))
+    table.add_row("parsed by music21", str(sum(methods.values()) - methods["failed"] - methods["refused"]))
+    labels = {"failed": "not parsed by music21 (no MIDI)", "refused": "a meter no tune has (no MIDI)"}
     for method, n in methods.most_common():
-        table.add_row("not parsed by music21 (no MIDI)" if method == "failed" else f"written ({method})", str(n))
+        table.add_row(labels.get(method, f"written ({method})"), str(n))
     table.add_row("MIDI files written", str(written))
     table.add_row("  of which every note checked against the score", str(written - differ))
     out.print(table)
+    if refused and written:
+        err.print(f"[yellow]note:[/] passed over {len(refused)} tune(s) with a meter no tune has "
+                  f"({refused[0]})", highlight=False, soft_wrap=True)
+    if not written and refused and len(refused) == sum(methods.values()):
+        raise SeqgenError(f"no MIDI file was written: no tune has a meter a tune can have ({refused[0]})")
     if not written:
         raise SeqgenError(f"no MIDI file was written: music21 could not read any of the {sum(methods.values())} "
                           "tunes; check that they are ABC notation (X:, M:, L:, K: lines, then notes)")

@@ -64,7 +64,9 @@ def sample(
         if tunes is None:
             refuse_options(ctx, ("keep_invalid", "wav", "sheet", "out", "overwrite"), "without --tunes")
             return print_tune(model, length=length, num_samples=num_samples, conditions=wanted, **settings)
-        refuse_options(ctx, ("num_samples",), "to --tunes (give the number of tunes to --tunes)")
+        # a tune runs from X: to where the model ends it; its first bars are --prime-abc's
+        refuse_options(ctx, ("num_samples", "length", "prime"), "to --tunes (whole tunes from X: to their end; "
+                       "give the number of tunes to --tunes and their first bars to --prime-abc)")
         return write_tunes(model, tunes, out or Path("tunes"), overwrite, keep_invalid, wav, sheet,
                            meter=meter, key=key, prime_abc=prime_abc,
                            **{k: v for k, v in settings.items() if k != "prime"})
@@ -82,10 +84,12 @@ def sample(
 
 def _write_samples(model, out: Path, overwrite: bool, length: int, num_samples: int, settings: dict) -> None:
     """Each sample into a file of its own: ``out``, or ``out``-1, ``out``-2, ... for several."""
-    from ..atomic import atomic_path
+    from ..atomic import atomic_path, check_replaceable
 
     paths = [out] if num_samples == 1 else [out.with_name(f"{out.stem}-{i}{out.suffix}") for i in range(1, num_samples + 1)]
-    taken = [p for p in paths if p.exists()]
+    taken = [p for p in paths if p.exists() or p.is_symlink()]
+    for path in taken:  # before suggesting --overwrite: it never replaces a device, FIFO or link
+        check_replaceable(path)
     if taken and not overwrite:
         raise SeqgenError(f"{taken[0]} exists; choose another --out or pass --overwrite to replace it")
     if out.parent != Path("") and not out.parent.is_dir():

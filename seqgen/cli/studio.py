@@ -45,13 +45,13 @@ def studio(
     sock = _bind(host, port)
     url = f"http://{'[' + host + ']' if ':' in host else host}:{sock.getsockname()[1]}/"
     application = create_app(folder, host, soundfont)
-    server = uvicorn.Server(uvicorn.Config(application, log_level="warning", timeout_graceful_shutdown=2,
-                                           lifespan="off"))
+    server = _server(uvicorn.Config(application, log_level="warning", timeout_graceful_shutdown=2,
+                                    lifespan="off"), application.state.jobs)
     opener = threading.Timer(1.0, webbrowser.open, [url])
     # Ctrl-C (or SIGTERM) asks the server to stop, whenever it comes: before uvicorn takes the
     # signals over (a KeyboardInterrupt raised then can land in an import and be swallowed), while
     # it has them, and after it hands them back (it raises them again once it has stopped).
-    previous = {s: signal.signal(s, lambda signum, frame: setattr(server, "should_exit", True))
+    previous = {s: signal.signal(s, lambda signum, frame: server.stop())
                 for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         sys.stderr.write(f"seqgen studio: {folder}/ at {url} (Ctrl-C to stop)\n")
@@ -67,6 +67,29 @@ def studio(
         for s, handler in previous.items():
             signal.signal(s, handler)
     sys.stderr.write("seqgen studio: stopped\n")
+
+
+def _server(config, jobs):
+    """uvicorn's server for the studio (uvicorn imported only when a studio starts)."""
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        """uvicorn's server, which on Ctrl-C or SIGTERM first stops every generation, so that each
+        request ends within uvicorn's grace period instead of being cancelled with a traceback."""
+
+        def __init__(self, config, jobs):
+            super().__init__(config)
+            self.jobs = jobs
+
+        def stop(self) -> None:
+            self.jobs.close()
+            self.should_exit = True
+
+        def handle_exit(self, sig, frame) -> None:
+            self.jobs.close()
+            super().handle_exit(sig, frame)
+
+    return Server(config, jobs)
 
 
 def _bind(host: str, port: int) -> socket.socket:

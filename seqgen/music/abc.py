@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..corpus import read_bytes
@@ -127,6 +127,7 @@ class TuneSet:
     skipped_irregular: int = 0  # fail the tune check: bars that do not add up to the meter, no meter
     duplicates: int = 0  # same music as an earlier tune (titles aside)
     skipped_incomplete: int = 0  # no K: field or no notes
+    skipped_meter: list[str] = field(default_factory=list)  # why: meters no tune has (meters.py)
 
 
 @dataclass
@@ -179,6 +180,9 @@ def read_tunes(paths: Iterable[str | Path], *, check: bool = True,
         raise CorpusError(f"no complete tunes in {where}; an ABC tune starts with an X: line, "
                           "has a K: line and then notes")
     if check:
+        _drop_absurd_meters(found)
+        if not found.tunes:
+            raise CorpusError(f"no tune in {where} has a meter a tune can have ({found.skipped_meter[0]})")
         verdicts = tune_verdicts(found.tunes, on_progress=on_progress)
         found.skipped_unparsable, found.skipped_irregular = verdicts.count("unparsable"), verdicts.count("irregular")
         found.tunes = [t for t, verdict in zip(found.tunes, verdicts) if verdict == "ok"]
@@ -186,6 +190,21 @@ def read_tunes(paths: Iterable[str | Path], *, check: bool = True,
             raise CorpusError(f"music21 cannot read any of the {len(verdicts)} tune(s) in {where}; "
                               "check that they are ABC notation (X:, M:, L:, K: lines, then notes)")
     return found
+
+
+def _drop_absurd_meters(found: TuneSet) -> None:
+    """Pass over tunes whose meter no tune needs (``M:9999/1``): music21 would take minutes on
+    each, and a corpus is user input. Their reasons are kept for the user."""
+    from .meters import tune_meter_problem
+
+    kept = []
+    for tune in found.tunes:
+        problem = tune_meter_problem(tune)
+        if problem:
+            found.skipped_meter.append(f"{tune_title(tune) or 'untitled'}: {problem}")
+        else:
+            kept.append(tune)
+    found.tunes = kept
 
 
 def abc_files(paths: list[Path]) -> list[tuple[Path, bool]]:

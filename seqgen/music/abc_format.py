@@ -34,13 +34,16 @@ class AbcFormat:
 
         tunes = read_tunes(specs, on_progress=on_progress)
         notes = []
+        if tunes.skipped_meter:
+            notes.append(f"skipped {plural(len(tunes.skipped_meter), 'tune')} with a meter no tune has "
+                         f"({tunes.skipped_meter[0]})")
         if tunes.skipped_unparsable:
             notes.append(f"skipped {plural(tunes.skipped_unparsable, 'tune')} that music21 cannot read")
         if tunes.skipped_irregular:
             notes.append(f"skipped {plural(tunes.skipped_irregular, 'tune')} that fail the tune check (a bar as "
                          "written that does not last what the meter says, no meter, fewer than 4 bars; "
                          "`seqgen check` shows which)")
-        if tunes.skipped_unparsable or tunes.skipped_irregular:
+        if tunes.skipped_unparsable or tunes.skipped_irregular or tunes.skipped_meter:
             notes.append(f"training on the other {plural(len(tunes.tunes), 'tune')}")
         if tunes.duplicates:
             notes.append(f"left out {plural(tunes.duplicates, 'duplicate tune')} (same music, other title)")

@@ -27,6 +27,9 @@ import torch
 from ..errors import UsageError
 
 UNIT = "1/8"  # first bars are read in eighth notes, the unit of nearly every folk tune
+# First bars leave at least half of a tune's tokens (tunes.MAX_TUNE_TOKENS, 2,000; not imported:
+# tunes imports this module) to the model; the header takes a few dozen.
+MAX_OPENING = 1000
 _MODES = ("maj", "major", "ion", "ionian", "m", "min", "minor", "aeo", "aeolian", "mix", "mixolydian",
           "dor", "dorian", "phr", "phrygian", "lyd", "lydian", "loc", "locrian")
 _BAR = re.compile(r":*\|[\]|]*:*(?:\[?\d+)?|::")  # | || |: :| |] :: and endings |1 :|[2
@@ -97,9 +100,13 @@ def conditions(meter: str | None = None, key: str | None = None, prime_abc: str 
         raise UsageError("--prime-abc takes bars of music on one line (e.g. \"|:d2B AFD|EFG A2B|\"), "
                          "no header fields; use --meter and --key for those")
     if meter is not None:
+        _check_meter_text(meter)
         _meter_bar(meter)
     if key is not None:
         _check_key(key)
+    if len(opening) > MAX_OPENING:  # each bar is parsed on its own: bounded before it starts
+        raise UsageError(f"--prime-abc is {len(opening):,} characters; a tune is drawn up to {2 * MAX_OPENING:,} "
+                         f"tokens, so give at most {MAX_OPENING:,} (the first bars, not a whole tune)")
     if opening:
         _check_opening(opening, meter)
     return TuneConditions(meter, key, opening)
@@ -120,6 +127,17 @@ def _parse(meter: str, key: str, body: str):
     from .m21 import parse_abc
 
     return parse_abc(f"X:1\nM:{meter}\nL:{UNIT}\nK:{key}\n{body}\n")
+
+
+def _check_meter_text(meter: str) -> None:
+    """UsageError for a meter refused from its text alone, before music21 spends time on it."""
+    from .meters import meter_problem
+
+    problem = meter_problem(meter)
+    if problem:
+        raise UsageError(f"--meter {meter!r}: {problem}; give e.g. 6/8, 3/4, 4/4, C or C|")
+    if "+" in meter:  # music21 reads 2+3/8 as 23/8, and the tunes would be checked against that
+        raise UsageError(f"--meter {meter!r}: give the meter as one fraction (e.g. 5/8 for 2+3/8)")
 
 
 def _meter_bar(meter: str) -> float:

@@ -25,6 +25,7 @@ from pathlib import Path
 from ..atomic import atomic_path
 from ..errors import MusicError
 from .abc import clean_tune, read_abc_text, split_tunes, tune_title
+from .meters import tune_meter_problem
 from .m21 import describe, music21_failure, parse_abc
 from .notes import difference, is_tied_on, midi_notes, note_sounds, played_out, score_notes, score_parts
 
@@ -36,7 +37,7 @@ class ExportResult:
     """One tune's export: ``path`` is None when music21 cannot parse it (``method == "failed"``)."""
 
     path: Path | None
-    method: str  # "plain", the fallback that worked, or "failed"
+    method: str  # "plain", the fallback that worked, "failed", or "refused" (a meter no tune has)
     title: str = ""
     error: str = ""  # why it failed, for "failed"
     mismatch: str = ""  # how the file's notes differ from the score's when no fallback got them right
@@ -131,6 +132,9 @@ def tune_to_midi(tune, path: Path) -> ExportResult:
     Should no fallback get the notes right, the last file written stays, and ``mismatch`` says
     how it differs. ``passed_over`` says why each earlier way was not taken.
     """
+    problem = tune_meter_problem(tune) if isinstance(tune, str) else None
+    if problem:  # refused before music21 spends minutes on it
+        return ExportResult(None, "refused", error=problem)
     score = parse_abc(tune) if isinstance(tune, str) else tune
     if score is None:
         return ExportResult(None, "failed", error="music21 cannot parse it")

@@ -56,10 +56,16 @@ def parse_abc(text: str):
     """music21's parse of one ABC tune, or None when music21 cannot read it.
 
     The text goes through ``for_music21`` first, which works around notations music21 misreads.
-    Anything but music21 failing on the tune (see the module docstring) is raised.
+    Anything but music21 failing on the tune (see the module docstring) is raised. A tune with a
+    meter no tune needs is not handed to music21 at all: its parse would take without bound
+    (``meters.py``).
     """
     from music21 import converter
 
+    from .meters import tune_meter_problem
+
+    if tune_meter_problem(text):
+        return None
     rewritten = for_music21(text)
     try:
         # music21 prints a warning line per unreadable note; the check's reasons say it better.

@@ -7,12 +7,13 @@
 Every request goes through the library (``seqgen.api``) as the command line does, so the same
 settings and seed give the same text and tunes in the page as with ``seqgen sample``. Errors
 reach the page as ``{"error": "one line saying what to do"}``: 400 for a bad option, 403 for
-a path or origin refused, 404 for what is not there, 429 when the model is busy, 500 for a
-failure, never a stack trace.
+a path or origin refused, 404 for what is not there, 429 when the model is busy, 503 while the
+server stops, 500 for a failure, never a stack trace.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from pathlib import Path
@@ -21,17 +22,19 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ..errors import SeqgenError, UsageError
+from ..errors import Cancelled, SeqgenError, UsageError
 from ..music import tools
+from ..sample import cancelled_by
 from .catalog import Catalog
 from .jobs import Busy, Files, Jobs, Limits
 from .requests import GuardedStream, SampleRequest, command_line, tune_entries
-from .security import Forbidden, NotFound, allowed_hosts, check_request, checkpoint_path
+from .security import Forbidden, NotFound, SameOriginOnly, allowed_hosts, checkpoint_path
 
 STATIC = Path(__file__).parent / "static"
-STATUS = {UsageError: 400, Forbidden: 403, NotFound: 404, Busy: 429}
+STATUS = {UsageError: 400, Forbidden: 403, NotFound: 404, Busy: 429, Cancelled: 503}
 MEDIA = {"abc": "text/vnd.abc; charset=utf-8", "mid": "audio/midi", "wav": "audio/wav"}
 log = logging.getLogger("seqgen.studio")
 
@@ -44,20 +47,11 @@ def create_app(root: Path, host: str = "127.0.0.1", soundfont: Path | None = Non
     catalog, jobs, files = Catalog(root), Jobs(limits), Files(limits, files_folder)
     font = soundfont or tools.find_soundfont()
     hosts = allowed_hosts(host)
-    app.state.files, app.state.font = files, font
+    app.state.files, app.state.font, app.state.jobs = files, font, jobs
 
-    @app.middleware("http")
-    async def same_origin_only(request: Request, call_next):
-        try:
-            check_request({k.lower(): v for k, v in request.headers.items()}, hosts,
-                          request.url.path.startswith("/api/"))
-        except Forbidden as exc:
-            return JSONResponse({"error": str(exc)}, status_code=403)
-        response = await call_next(request)
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        response.headers["Content-Security-Policy"] = ("default-src 'self'; img-src 'self' data:; "
-                                                       "style-src 'self' 'unsafe-inline'; frame-ancestors 'none'")
-        return response
+    # A plain ASGI middleware: starlette's @app.middleware("http") hides the page going away
+    # from the request, so drawing for a closed page could not be stopped.
+    app.add_middleware(SameOriginOnly, hosts=hosts)
 
     @app.exception_handler(SeqgenError)
     async def seqgen_error(request: Request, exc: SeqgenError):
@@ -86,36 +80,44 @@ def create_app(root: Path, host: str = "127.0.0.1", soundfont: Path | None = Non
                                                   "seqgen studio with --soundfont FILE."},
                 "limits": {"max_length": limits.max_length, "max_tunes": limits.max_tunes}}
 
-    @app.post("/api/sample")
-    def sample(body: SampleRequest):
-        path = checkpoint_path(Path(root), body.checkpoint)
-        model = catalog.model(path)
+    def tunes_answer(body: SampleRequest, model, job) -> dict:
         settings = body.settings(model)
-        if model.kind == "music":
-            limits.check(None, body.tunes)
-            wanted = model.tune_conditions(body.meter, body.key, body.prime_abc)
-            with jobs.running(body.checkpoint):
-                batch = model.tunes(body.tunes, meter=body.meter, key=body.key, prime_abc=body.prime_abc, **settings)
-            chosen = batch.valid + batch.invalid
-            batch_id = files.new_batch([text for text, _ in chosen])
-            return {"kind": "music", "checkpoint": body.checkpoint, "settings": {**settings, "meter": wanted.meter, "key": wanted.key,
-                                                                          "prime_abc": wanted.opening or None},
-                    "command": command_line(body.checkpoint, root, settings, body.tunes, wanted, bool(batch.invalid)),
-                    "summary": {"requested": body.tunes, "valid": len(batch.valid),
-                                "first_try_valid": batch.first_try_valid, "attempts": batch.attempts,
-                                "resampled": batch.resampled, "reasons": dict(batch.reasons)},
-                    "tunes": tune_entries(batch, batch_id, font is not None)}
+        wanted = model.tune_conditions(body.meter, body.key, body.prime_abc)
+        with cancelled_by(job.stop):
+            batch = model.tunes(body.tunes, meter=body.meter, key=body.key, prime_abc=body.prime_abc, **settings)
+        chosen = batch.valid + batch.invalid
+        batch_id = files.new_batch([text for text, _ in chosen])
+        return {"kind": "music", "checkpoint": body.checkpoint,
+                "settings": {**settings, "meter": wanted.meter, "key": wanted.key, "prime_abc": wanted.opening or None},
+                "command": command_line(body.checkpoint, root, settings, body.tunes, wanted, bool(batch.invalid)),
+                "summary": {"requested": body.tunes, "valid": len(batch.valid),
+                            "first_try_valid": batch.first_try_valid, "attempts": batch.attempts,
+                            "resampled": batch.resampled, "reasons": dict(batch.reasons)},
+                "tunes": tune_entries(batch, batch_id, font is not None)}
+
+    def text_answer(body: SampleRequest, model) -> GuardedStream:
+        settings = body.settings(model)
         limits.check(body.length, None)
         cfg = model.sample_config(length=body.length, streaming=True, **settings)
         unknown = model.unknown_symbols(cfg.prime)
         header = {"kind": model.kind, "checkpoint": body.checkpoint, "settings": {**settings, "length": body.length},
                   "command": command_line(body.checkpoint, root, {**settings, "length": body.length}),
                   "unknown_symbols": unknown[:10]}
-        release = jobs.acquire(body.checkpoint)  # held until the stream ends or the page stops it
-        return GuardedStream(model.stream(length=body.length, **settings), release,
+        job = jobs.acquire(body.checkpoint)  # held until the stream ends, stalls, or the page stops it
+        return GuardedStream(model.stream(length=body.length, **settings), job, limits.stall_seconds,
                              media_type="text/plain; charset=utf-8",
-                                 headers={"X-Seqgen-Sample": json.dumps(header, ensure_ascii=True),
-                                          "Cache-Control": "no-store"})
+                             headers={"X-Seqgen-Sample": json.dumps(header, ensure_ascii=True),
+                                      "Cache-Control": "no-store"})
+
+    @app.post("/api/sample")
+    async def sample(body: SampleRequest, request: Request):
+        path = checkpoint_path(Path(root), body.checkpoint)
+        model = await run_in_threadpool(catalog.model, path)
+        if model.kind != "music":
+            return await run_in_threadpool(text_answer, body, model)
+        limits.check(None, body.tunes)
+        with jobs.running(body.checkpoint) as job:
+            return await _watched(request, job, lambda: tunes_answer(body, model, job))
 
     @app.get("/api/files/{batch}/{name}")
     def file(batch: str, name: str):
@@ -131,6 +133,17 @@ def create_app(root: Path, host: str = "127.0.0.1", soundfont: Path | None = Non
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app
+
+
+async def _watched(request: Request, job, work):
+    """``work()`` in a worker thread, stopped (``job.stop``) when the page goes away: nobody
+    would see what it draws."""
+    task = asyncio.ensure_future(run_in_threadpool(work))
+    while not task.done():
+        await asyncio.wait({task}, timeout=0.25)
+        if not task.done() and await request.is_disconnected():
+            job.stop.set()
+    return task.result()
 
 
 def _status(exc: SeqgenError) -> int:

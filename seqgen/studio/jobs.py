@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import SeqgenError, UsageError
+from ..errors import Cancelled, SeqgenError, UsageError
 from .security import NotFound
 
 FILE_NAME = re.compile(r"^(\d{3})\.(abc|mid|wav)$")
@@ -32,6 +32,7 @@ class Limits:
     max_length: int = 20_000  # tokens of one text sample
     max_tunes: int = 20  # tunes of one request
     generations: int = 2  # generations running at once, over all models
+    stall_seconds: float = 30.0  # a text stream whose page reads nothing for this long is ended
     batches_kept: int = 50  # batches of tune files kept on disk
 
     def check(self, length: int | None, tunes: int | None) -> None:
@@ -47,17 +48,50 @@ class Busy(SeqgenError):
     """The model (or the server) is already generating (HTTP 429)."""
 
 
+class Stop:
+    """A flag that ends one piece of work, set by its owner or by any of ``parents`` (the
+    server stopping). Setting it takes no lock, so a signal handler may set it."""
+
+    def __init__(self, *parents: "Stop"):
+        self._set = False
+        self.parents = parents
+
+    def set(self) -> None:
+        self._set = True
+
+    def is_set(self) -> bool:
+        return self._set or any(p.is_set() for p in self.parents)
+
+
+class Job:
+    """One generation holding its model: ``stop`` ends it; calling the job lets the model go."""
+
+    def __init__(self, stop: Stop, release: Callable[[], None]):
+        self.stop, self._release = stop, release
+
+    def __call__(self) -> None:
+        self._release()
+
+
 class Jobs:
-    """Who is generating now: at most one generation per model, ``limits.generations`` in all."""
+    """Who is generating now: at most one generation per model, ``limits.generations`` in all.
+    ``close`` (the server stopping) stops every job, running or to come."""
 
     def __init__(self, limits: Limits):
         self.limits = limits
+        self.closing = Stop()
         self._running: set[str] = set()
         self._lock = threading.Lock()
 
-    def acquire(self, model_id: str) -> Callable[[], None]:
-        """Hold ``model_id`` for one generation; the function that lets it go. Busy when the
-        model (or the server) is taken."""
+    def close(self) -> None:
+        """Stop every generation at its next token; safe to call from a signal handler."""
+        self.closing.set()
+
+    def acquire(self, model_id: str) -> Job:
+        """Hold ``model_id`` for one generation: the ``Job``, which lets it go when called.
+        Busy when the model (or the server) is taken, Cancelled when the server is stopping."""
+        if self.closing.is_set():
+            raise Cancelled("the server is stopping; start it again to generate")
         with self._lock:
             if model_id in self._running:
                 raise Busy(f"{model_id} is generating for another request; wait for it to finish or stop it")
@@ -68,16 +102,16 @@ class Jobs:
         def release() -> None:
             with self._lock:
                 self._running.discard(model_id)
-        return release
+        return Job(Stop(self.closing), release)
 
     @contextlib.contextmanager
     def running(self, model_id: str):
-        """``acquire`` for the length of a ``with`` block."""
-        release = self.acquire(model_id)
+        """``acquire`` for the length of a ``with`` block, which gets the job."""
+        job = self.acquire(model_id)
         try:
-            yield
+            yield job
         finally:
-            release()
+            job()
 
 
 class Files:
@@ -86,17 +120,21 @@ class Files:
     def __init__(self, limits: Limits, folder: Path | None = None):
         self.limits = limits
         self.folder = Path(folder) if folder else Path(tempfile.mkdtemp(prefix="seqgen-studio-"))
+        self.folder.mkdir(parents=True, exist_ok=True)
         self._order: list[str] = []
         self._lock = threading.Lock()
+        self._closed = False
 
     def new_batch(self, tunes: list[str]) -> str:
         """Write each tune's ABC text as 001.abc, 002.abc, ... of a new batch; its id."""
         batch = secrets.token_hex(8)
         where = self.folder / batch
-        where.mkdir(parents=True)
-        for n, text in enumerate(tunes, 1):
-            (where / f"{n:03d}.abc").write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
-        with self._lock:
+        with self._lock:  # held while writing: close() must not remove the folder half-way
+            if self._closed:  # a job that outlived the server must not make its folder again
+                raise Cancelled("the server is stopping; start it again to sample tunes")
+            where.mkdir()
+            for n, text in enumerate(tunes, 1):
+                (where / f"{n:03d}.abc").write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
             self._order.append(batch)
             old, self._order = self._order[:-self.limits.batches_kept], self._order[-self.limits.batches_kept:]
         for gone in old:
@@ -124,7 +162,10 @@ class Files:
         return path
 
     def close(self) -> None:
-        shutil.rmtree(self.folder, ignore_errors=True)
+        """Remove the files; no batch is made after this."""
+        with self._lock:
+            self._closed = True
+            shutil.rmtree(self.folder, ignore_errors=True)
 
 
 def _midi(stem: Path) -> None:

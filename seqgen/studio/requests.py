@@ -91,19 +91,20 @@ def tune_entries(batch, batch_id: str, sound: bool) -> list[dict]:
     return entries
 
 
-async def text_pieces(pieces: Iterator[str], release: Callable[[], None]) -> AsyncIterator[str]:
+async def text_pieces(pieces: Iterator[str], job, stall_seconds: float) -> AsyncIterator[str]:
     """The pieces of a streamed sample, gathered into one chunk per ``PIECE_SECONDS``.
 
     They are drawn in a thread of their own: torch's inference mode, which the sampler enters,
     holds for one thread only, so every step of one sample must run in the same thread. Closing
-    this iterator (the page stopped) stops the drawing at the next piece; ``release`` is called
-    by that thread when it has finished with the model. A failure on the way ends the text with
-    one line saying what it was.
+    this iterator (the page stopped), ``job.stop`` (the server stopping) or a page that takes
+    nothing for ``stall_seconds`` stops the drawing at the next piece; ``job`` is called by that
+    thread when it has finished with the model. A failure on the way ends the text with one line
+    saying what it was.
     """
     loop = asyncio.get_running_loop()
     chunks: asyncio.Queue = asyncio.Queue()
     room = threading.Semaphore(CHUNKS_AHEAD)  # the drawing waits for a page that reads slowly
-    stop = threading.Event()
+    stop = job.stop
 
     def deliver(item) -> None:
         try:
@@ -111,12 +112,20 @@ async def text_pieces(pieces: Iterator[str], release: Callable[[], None]) -> Asy
         except RuntimeError:
             stop.set()  # the server's loop is gone: nobody reads any more
 
+    def wait_for_room() -> bool:
+        """Whether the page took enough to send it more, within ``stall_seconds``."""
+        until = time.monotonic() + stall_seconds
+        while not room.acquire(timeout=0.1):
+            if stop.is_set() or time.monotonic() > until:
+                stop.set()  # a page that reads nothing must not hold the model for good
+                return False
+        return True
+
     def produce() -> None:
         try:
             for chunk in _gathered(pieces, stop):
-                while not room.acquire(timeout=0.1):
-                    if stop.is_set():
-                        return
+                if not wait_for_room():
+                    return
                 deliver(chunk)
         except SeqgenError as exc:
             deliver(f"\n[error: {exc}]\n")
@@ -126,7 +135,7 @@ async def text_pieces(pieces: Iterator[str], release: Callable[[], None]) -> Asy
         finally:
             if hasattr(pieces, "close"):
                 pieces.close()
-            release()
+            job()
             deliver(None)
 
     threading.Thread(target=produce, name="seqgen-sample", daemon=True).start()
@@ -138,7 +147,7 @@ async def text_pieces(pieces: Iterator[str], release: Callable[[], None]) -> Asy
         stop.set()
 
 
-def _gathered(pieces: Iterator[str], stop: threading.Event) -> Iterator[str]:
+def _gathered(pieces: Iterator[str], stop) -> Iterator[str]:
     """The pieces joined into one chunk per ``PIECE_SECONDS``, until they end or ``stop`` is set."""
     out, until = [], time.monotonic() + PIECE_SECONDS
     for piece in pieces:
@@ -152,20 +161,46 @@ def _gathered(pieces: Iterator[str], stop: threading.Event) -> Iterator[str]:
         yield "".join(out)
 
 
-class GuardedStream(StreamingResponse):
-    """A streamed sample that lets its model go however it ends: drawn to the end, failed, or
-    stopped by the page closing the connection; or, never sent, when it is dropped."""
+class _Abandoned(Exception):
+    """The page stopped reading (or the server is stopping): the response is given up."""
 
-    def __init__(self, pieces: Iterator[str], release: Callable[[], None], **kwargs):
-        self.release = _Once(release)
-        super().__init__(text_pieces(pieces, self.release), **kwargs)
+
+class GuardedStream(StreamingResponse):
+    """A streamed sample that lets its model go however it ends: drawn to the end, failed,
+    stopped by the page closing the connection, by a page that stopped reading, or by the server
+    stopping; or, never sent, when it is dropped.
+
+    A send to a page that reads nothing waits at most ``stall_seconds`` (and not at all once the
+    server is stopping): the response is then left unfinished, and the server closes the
+    connection, instead of waiting for good or being cancelled with a stack trace.
+    """
+
+    def __init__(self, pieces: Iterator[str], job, stall_seconds: float, **kwargs):
+        self.job, self.stall_seconds = job, stall_seconds
+        self.release = _Once(job)
+        super().__init__(text_pieces(pieces, self.release, stall_seconds), **kwargs)
         weakref.finalize(self, self.release)  # never sent: nothing was drawn
 
     async def __call__(self, scope, receive, send) -> None:
         try:
-            await super().__call__(scope, receive, send)
+            await super().__call__(scope, receive, self._bounded(send))
+        except _Abandoned:
+            pass  # expected: the connection is closed by the server; the drawing has stopped
         finally:
             await self.body_iterator.aclose()  # stops the drawing, which then lets the model go
+
+    def _bounded(self, send):
+        async def bounded(message) -> None:
+            sending = asyncio.ensure_future(send(message))
+            until = time.monotonic() + self.stall_seconds
+            while not sending.done():
+                await asyncio.wait({sending}, timeout=0.1)
+                if not sending.done() and (self.job.stop.is_set() or time.monotonic() > until):
+                    sending.cancel()
+                    self.job.stop.set()
+                    raise _Abandoned()
+            sending.result()
+        return bounded
 
 
 def new_seed() -> int:
@@ -174,8 +209,11 @@ def new_seed() -> int:
 
 
 class _Once:
+    """Calls ``fn`` once however often it is called (the stream's model let go once)."""
+
     def __init__(self, fn: Callable[[], None]):
         self.fn = fn
+        self.stop = getattr(fn, "stop", None)
 
     def __call__(self) -> None:
         fn, self.fn = self.fn, None

@@ -97,3 +97,34 @@ def checkpoint_path(root: Path, name: str) -> Path:
     if path.suffix != ".pt" or not path.is_file():
         raise NotFound(f"no checkpoint {name!r} under the served folder; pick one from the list")
     return path
+
+
+class SameOriginOnly:
+    """ASGI middleware: every request is checked by ``check_request`` (403 when refused), and
+    every answer says not to sniff its type nor to be framed or loaded from elsewhere."""
+
+    HEADERS = {"X-Content-Type-Options": "nosniff",
+               "Content-Security-Policy": ("default-src 'self'; img-src 'self' data:; "
+                                           "style-src 'self' 'unsafe-inline'; frame-ancestors 'none'")}
+
+    def __init__(self, app, hosts):
+        self.app, self.hosts = app, hosts
+
+    async def __call__(self, scope, receive, send) -> None:
+        from starlette.datastructures import MutableHeaders
+        from starlette.responses import JSONResponse
+
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        try:
+            check_request(headers, self.hosts, scope["path"].startswith("/api/"))
+        except Forbidden as exc:
+            return await JSONResponse({"error": str(exc)}, status_code=403)(scope, receive, send)
+
+        async def marked(message) -> None:
+            if message["type"] == "http.response.start":
+                MutableHeaders(scope=message).update(self.HEADERS)
+            await send(message)
+
+        await self.app(scope, receive, marked)

@@ -1,0 +1,55 @@
+"""Meters that a tune can have, decided from the text alone, before music21 sees it.
+
+music21's work on a tune grows about quadratically with the length of its bar (a 4-bar tune in
+``M:99/1`` takes a second to read, in ``M:999/1`` thirteen, in ``M:9999/1`` many minutes), and it
+reads ``-3/4`` as 3/4 without a word. So a meter is checked here first, by its numbers, and a
+meter no tune needs is refused (an option) or its tune passed over (a corpus, an export) in
+bounded time.
+"""
+
+from __future__ import annotations
+
+import re
+
+# The longest bar in music21's bundled collections is 4/1 (16 quarter notes, in the Essen songs);
+# twice that leaves room for any real tune and keeps music21's parse of a tune under a second.
+MAX_BAR_QUARTERS = 32
+# ABC's note values: a whole note down to a 64th. A smaller one makes music21 cut each note
+# into many bars, which costs as much as a huge bar.
+NOTE_VALUES = (1, 2, 4, 8, 16, 32, 64)
+_FRACTION = re.compile(r"(-?)\s*\(?\s*(-?[\d+\s]*\d)\s*\)?\s*/\s*(-?\d+)")
+_MAX_DIGITS = 6  # a count of beats or a note value longer than this is refused without arithmetic
+_METER_FIELD = re.compile(r"(?m)^M:(.*)$|\[M:([^\]\n]*)\]")
+
+
+def meter_problem(value: str) -> str | None:
+    """Why the meter ``value`` (an ``M:`` field's value) cannot be a tune's meter, or None.
+
+    Only the fractions in it are judged (``6/8``, ``(2+3)/8``); anything else (``C``, ``C|``,
+    ``none``) is left to music21, whose work on it is bounded.
+    """
+    for sign, beats, unit in _FRACTION.findall(value):
+        if sign or "-" in beats or unit.startswith("-"):
+            return f"{value.strip()} is a negative meter"
+        digits = beats.replace("+", "").replace(" ", "")  # music21 reads 2+3/8 as 23/8: its cost
+        if len(digits) > _MAX_DIGITS or len(unit) > _MAX_DIGITS:
+            return f"{value.strip()} is not a meter a tune can have"
+        count, note = int(digits), int(unit)
+        if count == 0 or note == 0:
+            return f"{value.strip()} is a meter with no length"
+        if note not in NOTE_VALUES:
+            return f"{value.strip()}: the note value of a meter is one of {', '.join(map(str, NOTE_VALUES))}"
+        if count * 4 / note > MAX_BAR_QUARTERS:
+            return (f"a bar of {value.strip()} lasts {count * 4 / note:g} quarter notes; "
+                    f"a tune's bar lasts at most {MAX_BAR_QUARTERS}")
+    return None
+
+
+def tune_meter_problem(tune: str) -> str | None:
+    """Why one of the meters of ABC ``tune`` (``M:`` lines and inline ``[M:...]``) cannot be a
+    tune's meter, or None."""
+    for line, inline in _METER_FIELD.findall(tune):
+        problem = meter_problem(line or inline)
+        if problem:
+            return problem
+    return None
