@@ -72,6 +72,11 @@ class Bar:
 def parse_meter(text: str) -> Meter | None:
     """A meter field's value as a ``Meter``; None for ``none`` (free meter); ValueError when it is
     no meter at all (``-3/4``, ``7``)."""
+    from .meters import meter_problem
+
+    problem = meter_problem(text.split("%")[0])
+    if problem:
+        raise ValueError(problem)
     m = _METER.match(text.split("%")[0])
     if not m:
         raise ValueError(f"M:{text.strip()} is not a meter")
@@ -98,6 +103,11 @@ def read_bars(tune: str) -> tuple[list[Bar], list[str]]:
     (``:||:``): a bar's ``index`` is the position of its closing bar line in that list."""
     from music21 import abcFormat
 
+    from .meters import tune_meter_problem
+
+    problem = tune_meter_problem(tune)  # music21's tokenizer alone takes minutes on M:9999/1
+    if problem:
+        raise ValueError(problem)
     handler = abcFormat.ABCHandler()
     try:
         with contextlib.redirect_stderr(io.StringIO()), contextlib.redirect_stdout(io.StringIO()):
