@@ -39,7 +39,8 @@ def abc2abc_errors_per_100_bars(tunes: list[str]) -> float | None:
         return None
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "tunes.abc"
-        path.write_text("\n".join(re.sub(r"(?m)^X:.*$", f"X:{i + 1}", t, count=1) for i, t in enumerate(tunes)))
+        path.write_text("\n".join(re.sub(r"(?m)^X:.*$", f"X:{i + 1}", t.rstrip(), count=1) + "\n"
+                                   for i, t in enumerate(tunes)))  # a blank line ends each tune
         out = subprocess.run(["abc2abc", str(path)], capture_output=True, text=True, timeout=600).stdout
     errors = len(re.findall(r"(?m)^%Error : Bar \d+ is", out))
     bars = sum(len(written_bars(t)) for t in tunes)

@@ -35,18 +35,15 @@ def available() -> bool:
 
 
 def abc2abc_bars(tunes: list[str], tmp_path) -> list[dict[int, Fraction]]:
-    """For each tune, the bars abc2abc reports: bar number -> length in whole notes."""
-    path = tmp_path / "tunes.abc"
-    path.write_text("\n".join(re.sub(r"(?m)^X:.*$", f"X:{i + 1}", t, count=1) for i, t in enumerate(tunes)),
-                    encoding="utf-8")
-    out = subprocess.run(["abc2abc", str(path)], capture_output=True, text=True, timeout=300).stdout
-    found: list[dict[int, Fraction]] = [{} for _ in tunes]
-    current = None
-    for line in out.splitlines():
-        if m := re.match(r"^X:\s*(\d+)", line):
-            current = int(m.group(1)) - 1
-        elif (m := _ERROR.match(line)) and current is not None:
-            found[current][int(m.group(1))] = Fraction(int(m.group(2)), int(m.group(3)))
+    """For each tune, the bars abc2abc reports: bar number -> length in whole notes. One run per
+    tune: in a file of many, a broken tune can leave abc2abc in a state that hides the next's bars."""
+    path = tmp_path / "tune.abc"
+    found = []
+    for tune in tunes:
+        path.write_text(tune, encoding="utf-8")
+        out = subprocess.run(["abc2abc", str(path)], capture_output=True, text=True, timeout=60).stdout
+        found.append({int(m.group(1)): Fraction(int(m.group(2)), int(m.group(3)))
+                      for m in map(_ERROR.match, out.splitlines()) if m})
     return found
 
 

@@ -37,10 +37,11 @@ def oneills_sample():
 
 
 def test_real_tunes_pass(oneills_sample):
-    # Over the whole collection 96.7% of the tunes music21 parses pass; the rest have bars that
-    # are really too long or short in the transcription (e.g. O'Neill's 628, bar 7: 7/8 in C).
+    # Over the whole collection 87% of the tunes have every written bar right (`seqgen check
+    # builtin:oneills`); the rest have bars really too long or short in the transcription, which
+    # abc2abc reports too (tests/test_music_bars.py).
     checks = [check_tune(t) for t in oneills_sample]
-    assert sum(c.valid for c in checks) >= 0.9 * len(checks)
+    assert sum(c.valid for c in checks) >= 0.7 * len(checks)
     assert all(c.score is not None for c in checks)
 
 
@@ -52,7 +53,7 @@ def test_pickups_endings_repeats_and_meter_changes_are_fine():
 
 def test_wrong_bar_in_the_middle_is_named():
     wrong = GOOD.replace("c2ec B2dB | c2A2", "c2ec B2 | c2A2", 1)
-    assert check_tune(wrong).reasons == ["bar 3 lasts 6/8, the meter says 4/4"]
+    assert check_tune(wrong).reasons == ["bar 3 lasts 3/4, the meter says 4/4"]
     # The pick-up is bar 0; bar 9 is the first after M:9/8, measured against it, in its unit.
     after_change = LENIENT.replace("ABc ABc ABc|", "ABc ABc|", 1)
     assert check_tune(after_change).reasons == ["bar 9 lasts 6/8, the meter says 9/8"]
@@ -78,7 +79,7 @@ def _rules(body: str, meter: str = "4/4") -> list[str]:
 
 def test_bar_rules():
     assert _rules("GABc dedB | GABc dedB | GABc dedB | G8 |]") == ["right"] * 4
-    assert _rules("GABc | dedB GABc dedB | G8 |]")[:2] == ["right", "too short"]  # short, mid-tune
+    assert _rules("GABc dedB | GABc | dedB GABc dedB | G8 |]")[:3] == ["right", "too short", "too long"]
     assert _rules("G2 | GABc dedB | GABc dedB | G6 |]") == ["pick-up", "right", "right", "section end"]
     assert _rules("G2 | GABc dedB | GABc dedB | G4 |]")[-1] == "too short"  # 4 + 2 eighths: no bar
     assert _rules("GABc dedB | GA | Bc dedB | G8 |]")[1:3] == ["two pieces", "two pieces"]
@@ -86,7 +87,7 @@ def test_bar_rules():
     assert _rules("GABc dedB | GABc dedBc | G8 |]")[1] == "too long"
     assert _rules("GABc dedBc | GABc dedB | G8 |]")[0] == "too long"  # a first bar is short or right
     long = check_tune("X:1\nM:2/4\nL:1/8\nK:G\n" + "GABc d |" * 6 + "\n")
-    assert long.reasons[-1] == "and 2 more bars of the wrong length"
+    assert long.reasons[-1] == "and 3 more bars of the wrong length"  # six bars of 5/8 in 2/4
 
 
 def test_note_phrases_read_only_notes():
