@@ -34,15 +34,17 @@ from seqgen.music.validate import copied_share  # noqa: E402
 
 
 def abc2abc_errors_per_100_bars(tunes: list[str]) -> float | None:
-    """abc2abc's "Bar N is ... not ..." reports per 100 written bars; None without abc2abc."""
+    """abc2abc's "Bar N is ... not ..." reports per 100 written bars; None without abc2abc. One
+    run per tune: in a file of many, a broken tune can hide the next one's bars from abc2abc."""
     if not tunes or shutil.which("abc2abc") is None:
         return None
+    errors = 0
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "tunes.abc"
-        path.write_text("\n".join(re.sub(r"(?m)^X:.*$", f"X:{i + 1}", t.rstrip(), count=1) + "\n"
-                                   for i, t in enumerate(tunes)))  # a blank line ends each tune
-        out = subprocess.run(["abc2abc", str(path)], capture_output=True, text=True, timeout=600).stdout
-    errors = len(re.findall(r"(?m)^%Error : Bar \d+ is", out))
+        path = Path(tmp) / "tune.abc"
+        for tune in tunes:
+            path.write_text(tune)
+            out = subprocess.run(["abc2abc", str(path)], capture_output=True, text=True, timeout=60).stdout
+            errors += len(re.findall(r"(?m)^%Error : Bar \d+ is", out))
     bars = sum(len(written_bars(t)) for t in tunes)
     return 100 * errors / max(bars, 1)
 
