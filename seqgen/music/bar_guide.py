@@ -85,8 +85,7 @@ class BarReader:
                     pending_broken = None
                 total += length
                 last, last_text = length, length_text
-        ends_in_note = bool(bar) and _TOKEN.search(bar[-12:]) is not None and re.search(
-            r"(?:[A-Ga-gzx][,']*|\])\d*/*\d*$", bar) is not None
+        ends_in_note = re.search(r"(?:[A-Ga-gzx][,']*|\])\d*/*\d*$", bar) is not None
         extendable = last if ends_in_note and "/" not in last_text else None
         return total, extendable, bool(last_text)
 
@@ -98,6 +97,7 @@ class _Row:
         self.text = ""
         self.body = False  # past the header's K: line
         self.meter = None
+        self.unit: Fraction | None = None  # L: as written; None: ABC's default for the meter
         self.reader: BarReader | None = None
         self.bar_start = 0  # where the current bar starts in ``text`` (at its opening "|")
         self.bars = 0  # bars with notes closed so far
@@ -121,7 +121,7 @@ class _Row:
         default = Fraction(1, 16) if self.meter.full < Fraction(3, 4) else Fraction(1, 8)
         eighths = self.meter.full * 8
         compound = self.meter.unit == 8 and eighths.denominator == 1 and eighths % 3 == 0 and eighths > 3
-        self.reader = BarReader(getattr(self, "unit", default), compound)
+        self.reader = BarReader(self.unit or default, compound)
 
     def bar_text(self) -> str:
         bar = self.text[self.bar_start:]
@@ -197,7 +197,7 @@ class BarGuide:
         if not row.body or row.reader is None or _in_field_line(row.line()):
             return []
         if row.section_end:
-            return [i for c, i in self.chars_ids() if c not in "|]"] + [self.eos]
+            return [i for i, c in self.chars.items() if c not in "|]"] + [self.eos]
         bar = row.bar_text()
         if _OPEN.search(bar):
             return []  # inside a chord name, a decoration, grace notes or a chord: let it finish
@@ -210,7 +210,7 @@ class BarGuide:
             return self.when_full
         if length > full:
             if last is not None and not has_digits and length - last / 2 <= full:
-                return [i for c, i in self.chars_ids() if c != "/"]  # "A" overruns, "A/" may not
+                return [i for i, c in self.chars.items() if c != "/"]  # "A" overruns, "A/" may not
             return []  # already too long: the check will say so
         else:
             if not self._may_close_short(row, length):
@@ -224,9 +224,6 @@ class BarGuide:
         if length < full and not self._may_close_short(row, length):
             ids.append(self.eos)  # the tune cannot end inside a short bar
         return ids
-
-    def chars_ids(self):
-        return [(c, i) for i, c in self.chars.items()]
 
     @staticmethod
     def _may_close_short(row: _Row, length: Fraction, pickup_rule: bool = True) -> bool:
