@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from seqgen.music.bar_guide import BarGuide, BarReader, note_length
-from seqgen.vocab import EOS_ID, Vocab
+from seqgen.vocab import EOS_ID, UNK_ID, Vocab
 
 VOCAB = Vocab.build([string.printable], "char")
 HEAD = "X:1\nT:t\nM:6/8\nL:1/8\nK:D\n"
@@ -50,6 +50,19 @@ def test_a_length_cannot_overrun_the_bar():
     overrun = _ruled_out(HEAD + "A|d2A F2A|d2A F2G/G")  # G overruns by a sixteenth: only G/ fits
     assert overrun == {t for t in VOCAB.tokens if len(t) == 1} - {"/"}
     assert "2" not in _ruled_out(HEAD + "A|d2A F2A|d2A ")  # a new note may still be anything
+
+
+def test_a_tune_near_the_length_limit_ends_at_its_next_bar_line():
+    guide = BarGuide(VOCAB, "", 1, ending_at=len(HEAD) + 20)
+    text = HEAD + "A|d2A F2A|d2A F2A|d2A F2A|d2A F2"
+    for ch in text:
+        guide.advance(torch.tensor([VOCAB.index[ch]]))
+    for want in ("A", "|", "]"):  # the bar is finished, then closed, then the tune
+        allowed = torch.nonzero(~torch.isinf(guide.restrict(torch.zeros(1, len(VOCAB)))[0])).flatten().tolist()
+        assert VOCAB.index[want] in allowed
+        guide.advance(torch.tensor([VOCAB.index[want]]))
+    left = torch.nonzero(~torch.isinf(guide.restrict(torch.zeros(1, len(VOCAB)))[0])).flatten().tolist()
+    assert set(left) - {UNK_ID} == {EOS_ID}  # (the sampler never draws <unk>)
 
 
 def test_free_meter_and_text_models_are_left_alone():

@@ -11,7 +11,9 @@ the sampler's ``Constraint`` mechanism (as ``tunes.HeaderOrder`` holds the heade
   tune's first bar (a pick-up), a bar after a section sign, or one that adds up to a whole bar
   with the tune's pick-up, which must then end its section (``||``, ``|]``, ``:|``);
 - a length digit cannot make the last note overrun the bar (a note that already does can only
-  be shortened, ``A`` to ``A/``), and the tune cannot end inside a short bar.
+  be shortened, ``A`` to ``A/``), and the tune cannot end inside a short bar;
+- a tune that nears the length limit (``ending_at`` symbols) ends at its next bar line, with
+  ``|]`` or ``||``, rather than being cut inside a bar.
 
 The model still chooses among what is left, in its own proportions. The guide reads the bar
 with a small reader of ABC note lengths, made for speed (one call per row and step): it is a
@@ -138,9 +140,10 @@ class _Row:
 class BarGuide:
     """The constraint (see the module docstring); one ``_Row`` per sampled row."""
 
-    def __init__(self, vocab, prime: str, rows: int):
+    def __init__(self, vocab, prime: str, rows: int, ending_at: int | None = None):
         from ..vocab import EOS_ID
 
+        self.ending_at = ending_at
         self.ids = {c: i for c, i in vocab.index.items() if c in _TIME + "23456789/<>|:"}
         # once a bar is full: every symbol but these (and the end of the tune) is ruled out
         self.when_full = [i for c, i in vocab.index.items() if len(c) == 1 and c not in _AFTER_FULL_BAR]
@@ -198,11 +201,18 @@ class BarGuide:
             return []
         if row.section_end:
             return [i for i, c in self.chars.items() if c not in "|]"] + [self.eos]
+        if self.ending_at and len(row.text) >= self.ending_at and row.body:
+            if row.text.endswith(("|]", "||")):
+                return list(self.chars)  # past the limit, the tune ends here
+            if row.text.endswith("|"):
+                return [i for i, c in self.chars.items() if c != "]"]  # ... with a final bar line
         bar = row.bar_text()
         if _OPEN.search(bar):
             return []  # inside a chord name, a decoration, grace notes or a chord: let it finish
         length, last, has_digits = row.reader.read(bar.rstrip(":"))
         full = row.meter.full
+        if self.ending_at and len(row.text) >= self.ending_at and length == full:
+            return [i for i, c in self.chars.items() if c != "|"]  # close the bar, then the tune
         if not re.search(r"[A-Ga-gzx]", bar):
             return []  # nothing written in this bar yet
         blocked: list[str] = []

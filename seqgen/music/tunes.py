@@ -14,6 +14,7 @@ from .validate import TuneCheck, check_tune, is_bar_problem
 
 TUNE_START = "X:1\n"  # every training tune starts so (clean_tune renumbers them)
 MAX_TUNE_TOKENS = 2000  # a tune longer than this is cut off and fails its check
+ENDING_MARGIN = 100  # the bar guide ends a tune this many symbols before the limit (bar_guide.py)
 # Nucleus sampling keeps more whole tunes valid at the first try, without copying more phrases
 # from the training tunes (compare `seqgen sample --tunes 100` with and without `--top-p 1.0`).
 TUNE_TOP_P = 0.7
@@ -61,7 +62,7 @@ def draw_tunes(model, vocab, config: SampleConfig, warmup=None, conditions=None,
     cfg = replace(config, prime=config.prime or TUNE_START, length=max(config.length, MAX_TUNE_TOKENS))
     rules = [HeaderOrder(vocab, cfg.prime, cfg.num_samples)]
     if guide:
-        rules.append(BarGuide(vocab, cfg.prime, cfg.num_samples))
+        rules.append(BarGuide(vocab, cfg.prime, cfg.num_samples, ending_at=cfg.length - ENDING_MARGIN))
     if conditions:
         rules.append(ForcedHeader(vocab, conditions, cfg.prime, cfg.num_samples))
     constraint = AllOf(*rules)
