@@ -52,7 +52,7 @@ def export(
 @friendly
 def check(
     paths: Annotated[list[str], typer.Argument(help="ABC files, folders of them or builtin:NAME.")],
-    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per tune and line: file, n, title, valid, reasons, bars.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per tune and line: file, n, title, valid, reasons, bars. [default: a line of text per tune]", show_default=False)] = False,
     strict: Annotated[bool, typer.Option(help="Exit 1 when a tune is invalid (by default 0 whenever the files could be read).")] = False,
 ) -> None:
     """Check every tune of ABC files as sampled tunes are checked: it parses, has a meter and a
