@@ -15,8 +15,6 @@ times one LSTM training step of the default width in each precision, once per ki
 from __future__ import annotations
 
 import functools
-import json
-import os
 import statistics
 import time
 from pathlib import Path
@@ -24,8 +22,7 @@ from pathlib import Path
 import torch
 
 from . import machine
-from .atomic import write_text
-from .errors import warn
+from .cache import cache_path, load_json, save_json
 
 DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 PROBE = (512, 16, 8)  # hidden (= input) width, batch, time steps of the timed LSTM: the default model's width
@@ -94,27 +91,15 @@ def _time_bf16_over_fp32(repeats: int = 3) -> float:
 
 def cache_file() -> Path:
     """``$XDG_CACHE_HOME/seqgen/precision.json`` (``~/.cache/...`` when the variable is unset)."""
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "seqgen" / "precision.json"
+    return cache_path("precision.json")
 
 
 def _load() -> dict[str, object]:
-    path = cache_file()
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return {}
-    except (OSError, ValueError) as exc:
-        warn(f"the precision cache {path} cannot be read ({exc}); bf16 is timed again")
-        return {}
+    data = load_json(cache_file(), "precision cache", "bf16 is timed again")
     ok = isinstance(data, dict) and data.get("rules") == VERDICT_RULES and isinstance(data.get("speedups"), dict)
     return dict(data["speedups"]) if ok else {}
 
 
 def _save(cache: dict[str, object]) -> None:
-    path = cache_file()
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        write_text(path, json.dumps({"rules": VERDICT_RULES, "speedups": {**_load(), **cache}}))
-    except OSError as exc:
-        warn(f"could not save the precision cache {path} ({exc.strerror or exc}); bf16 will be timed again next time")
+    save_json(cache_file(), lambda: {"rules": VERDICT_RULES, "speedups": {**_load(), **cache}},
+              "precision cache", "bf16 will be timed again next time")

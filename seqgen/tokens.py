@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from .atomic import atomic_path, write_text
+from .cache import cache_path
 from .corpus import regular_file
 from .errors import CorpusError, warn
 from .formats import format_for, get_format, read_corpus
@@ -101,8 +102,7 @@ def split_ids(data: TokenizedCorpus, val_fraction: float, seed: int = 0) -> Toke
 
 
 def cache_root() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "seqgen" / "tokens"
+    return cache_path("tokens")
 
 
 def content_hash(path: Path) -> str:

@@ -10,13 +10,10 @@ tune is raised, never recorded as a verdict.
 from __future__ import annotations
 
 import hashlib
-import json
-import os
 from collections.abc import Callable
 from pathlib import Path
 
-from ..atomic import write_text
-from ..errors import warn
+from ..cache import cache_path, load_json, save_json
 from .validate import check_tune
 from .workers import process_map
 
@@ -27,8 +24,7 @@ POOL_MIN_TUNES = 64  # below this, starting worker processes costs more than it 
 
 def cache_file() -> Path:
     """``$XDG_CACHE_HOME/seqgen/abc-parse.json`` (``~/.cache/...`` when the variable is unset)."""
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "seqgen" / "abc-parse.json"
+    return cache_path("abc-parse.json")
 
 
 def tune_hash(tune: str) -> str:
@@ -67,14 +63,7 @@ def parse_cache_tag() -> str:
 
 
 def _load_cache() -> dict[str, str]:
-    path = cache_file()
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return {}
-    except (OSError, ValueError) as exc:
-        warn(f"the tune-check cache {path} cannot be read ({exc}); tunes are checked again")
-        return {}
+    data = load_json(cache_file(), "tune-check cache", "tunes are checked again")
     # A different music21 may parse differently: its verdicts do not carry over.
     if not isinstance(data, dict) or data.get("tag") != parse_cache_tag():
         return {}
@@ -84,10 +73,5 @@ def _load_cache() -> dict[str, str]:
 
 def _save_cache(cache: dict[str, str]) -> None:
     """Merge with what another process may have written meanwhile, then replace atomically."""
-    path = cache_file()
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        write_text(path, json.dumps({"tag": parse_cache_tag(), "verdicts": {**_load_cache(), **cache}}))
-    except OSError as exc:
-        warn(f"could not save the tune-check cache {path} ({exc.strerror or exc}); "
-             "the tunes will be checked again next time")
+    save_json(cache_file(), lambda: {"tag": parse_cache_tag(), "verdicts": {**_load_cache(), **cache}},
+              "tune-check cache", "the tunes will be checked again next time")
