@@ -1,5 +1,5 @@
-"""Work that user input starts is bounded, decided before it starts: a meter no tune has is
-refused as an option and passed over in a corpus or an export, in seconds, not minutes."""
+"""Work that user input starts is bounded, decided before it starts: a meter or note length no
+tune has is refused as an option and passed over in a corpus or an export, in seconds, not minutes."""
 
 import time
 
@@ -53,7 +53,7 @@ def test_export_passes_over_a_tune_with_a_huge_meter(in_tmp):
     assert result.exit_code == 0, result.output
     assert time.monotonic() - started < 30
     assert len(list((in_tmp / "midi").glob("*.mid"))) == 1
-    assert "meter no tune has" in result.stderr and "9999/1" in result.stderr
+    assert "meter or note length no tune has" in result.stderr and "9999/1" in result.stderr
 
 
 def test_export_of_only_such_tunes_fails_in_one_line(in_tmp):
@@ -69,7 +69,7 @@ def test_training_passes_over_a_tune_with_a_huge_meter(in_tmp):
     result = run("train", folder, *TINY, "--max-steps", "2", "--out", "run")
     assert result.exit_code == 0, result.output
     assert time.monotonic() - started < 60
-    assert "skipped 1 tune with a meter no tune has" in result.output + result.stderr
+    assert "skipped 1 tune with a meter or note length no tune has" in result.output + result.stderr
 
 
 def test_a_corpus_of_only_such_tunes_is_refused(in_tmp):

@@ -196,17 +196,17 @@ def export_files(specs: list[str], out_dir: Path, overwrite: bool = False) -> No
     table.add_column("tunes", justify="right")
     table.add_row("tunes found", str(sum(methods.values())))
     table.add_row("parsed by music21", str(sum(methods.values()) - methods["failed"] - methods["refused"]))
-    labels = {"failed": "not parsed by music21 (no MIDI)", "refused": "a meter no tune has (no MIDI)"}
+    labels = {"failed": "not parsed by music21 (no MIDI)", "refused": "a meter or note length no tune has (no MIDI)"}
     for method, n in methods.most_common():
         table.add_row(labels.get(method, f"written ({method})"), str(n))
     table.add_row("MIDI files written", str(written))
     table.add_row("  of which every note checked against the score", str(written - differ))
     out.print(table)
     if refused and written:
-        err.print(f"[yellow]note:[/] passed over {len(refused)} tune(s) with a meter no tune has "
+        err.print(f"[yellow]note:[/] passed over {len(refused)} tune(s) with a meter or note length no tune has "
                   f"({refused[0]})", highlight=False, soft_wrap=True)
     if not written and refused and len(refused) == sum(methods.values()):
-        raise SeqgenError(f"no MIDI file was written: no tune has a meter a tune can have ({refused[0]})")
+        raise SeqgenError(f"no MIDI file was written: no tune has a meter and note length a tune can have ({refused[0]})")
     if not written:
         raise SeqgenError(f"no MIDI file was written: music21 could not read any of the {sum(methods.values())} "
                           "tunes; check that they are ABC notation (X:, M:, L:, K: lines, then notes)")

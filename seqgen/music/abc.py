@@ -127,7 +127,7 @@ class TuneSet:
     skipped_irregular: int = 0  # fail the tune check: bars that do not add up to the meter, no meter
     duplicates: int = 0  # same music as an earlier tune (titles aside)
     skipped_incomplete: int = 0  # no K: field or no notes
-    skipped_meter: list[str] = field(default_factory=list)  # why: meters no tune has (meters.py)
+    skipped_meter: list[str] = field(default_factory=list)  # why: meters or note lengths no tune has (meters.py)
 
 
 @dataclass

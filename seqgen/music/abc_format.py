@@ -35,7 +35,7 @@ class AbcFormat:
         tunes = read_tunes(specs, on_progress=on_progress)
         notes = []
         if tunes.skipped_meter:
-            notes.append(f"skipped {plural(len(tunes.skipped_meter), 'tune')} with a meter no tune has "
+            notes.append(f"skipped {plural(len(tunes.skipped_meter), 'tune')} with a meter or note length no tune has "
                          f"({tunes.skipped_meter[0]})")
         if tunes.skipped_unparsable:
             notes.append(f"skipped {plural(tunes.skipped_unparsable, 'tune')} that music21 cannot read")

@@ -37,7 +37,7 @@ class ExportResult:
     """One tune's export: ``path`` is None when music21 cannot parse it (``method == "failed"``)."""
 
     path: Path | None
-    method: str  # "plain", the fallback that worked, "failed", or "refused" (a meter no tune has)
+    method: str  # "plain", the fallback that worked, "failed", or "refused" (a meter or note length no tune has)
     title: str = ""
     error: str = ""  # why it failed, for "failed"
     mismatch: str = ""  # how the file's notes differ from the score's when no fallback got them right

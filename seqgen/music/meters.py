@@ -1,10 +1,11 @@
-"""Meters that a tune can have, decided from the text alone, before music21 sees it.
+"""Meters and unit note lengths that a tune can have, decided from the text alone, before
+music21 sees it.
 
 music21's work on a tune grows about quadratically with the length of its bar (a 4-bar tune in
 ``M:99/1`` takes a second to read, in ``M:999/1`` thirteen, in ``M:9999/1`` many minutes), and it
-reads ``-3/4`` as 3/4 without a word. So a meter is checked here first, by its numbers, and a
-meter no tune needs is refused (an option) or its tune passed over (a corpus, an export) in
-bounded time.
+reads ``-3/4`` as 3/4 without a word. A unit note length (``L:``) costs the same way. So both are
+checked here first, by their numbers, and one no tune needs is refused (an option) or its tune
+passed over (a corpus, an export) in bounded time.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ NOTE_VALUES = (1, 2, 4, 8, 16, 32, 64)
 _FRACTION = re.compile(r"(-?)\s*\(?\s*(-?[\d+\s]*\d)\s*\)?\s*/\s*(-?\d+)")
 _MAX_DIGITS = 6  # a count of beats or a note value longer than this is refused without arithmetic
 _METER_FIELD = re.compile(r"(?m)^M:(.*)$|\[M:([^\]\n]*)\]")
+_UNIT_FIELD = re.compile(r"(?m)^L:(.*)$|\[L:([^\]\n]*)\]")
+_UNIT = re.compile(r"\s*(\d{1,6})\s*/\s*(\d{1,6})\s*(?:%.*)?")
 
 
 def meter_problem(value: str) -> str | None:
@@ -45,11 +48,30 @@ def meter_problem(value: str) -> str | None:
     return None
 
 
+def unit_problem(value: str) -> str | None:
+    """Why ``value`` (an ``L:`` field's value) cannot be a tune's unit note length, or None.
+
+    A unit is ``1/N``, a note value from a whole note down to a 64th (abc2abc, too, wants 1/N
+    with N a power of two). music21 reads anything else by a guess (``L:|``), into nothing
+    (``L:1/65536``), or for minutes (``L:64/1``).
+    """
+    found = _UNIT.fullmatch(value)
+    if not found:
+        return f"L:{value.strip()} is not a note length (1/8, 1/16, ...)"
+    if int(found.group(1)) != 1 or int(found.group(2)) not in NOTE_VALUES:
+        return f"L:{value.strip()}: the unit note length is one of 1/1, 1/2, 1/4, ... 1/64"
+    return None
+
+
 def tune_meter_problem(tune: str) -> str | None:
     """Why one of the meters of ABC ``tune`` (``M:`` lines and inline ``[M:...]``) cannot be a
-    tune's meter, or None."""
+    tune's meter, or one of its unit note lengths (``L:``) a unit, or None."""
     for line, inline in _METER_FIELD.findall(tune):
         problem = meter_problem(line or inline)
+        if problem:
+            return problem
+    for line, inline in _UNIT_FIELD.findall(tune):
+        problem = unit_problem(line or inline)
         if problem:
             return problem
     return None

@@ -1,5 +1,5 @@
-"""Is a tune a good tune? It must parse (music21 reads it), have a meter and a key, at least four
-bars, and every bar as written must last what the meter in force says.
+"""Is a tune a good tune? It must parse (music21 reads it), have a meter and a key (a K: field that
+names one), at least four bars, and every bar as written must last what the meter in force says.
 
 Bars are the tune's own (``bars.written_bars``), numbered as a musician counts them: a pick-up is
 bar 0, the first whole bar is bar 1. A musician's leniency, and no more, lets a bar be short:
@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 
 from .bars import SECTION_CLOSE, SECTION_OPEN, Bar, NotReadable, written_bars
+from .keys import tune_key_problem
 from .m21 import parse_abc
 
 MIN_BARS = 4
@@ -62,6 +63,7 @@ def check_tune(text: str, score=None, conditions=None) -> TuneCheck:
     """Parse ``text`` (unless its ``score`` is given) and list what is wrong with it.
 
     Reasons are short and human-readable: "does not parse", "no meter (M:)", "no key (K:)",
+    "K:| names no key",
     "only 3 bars (at least 4 needed)", "bar 3 lasts 7/8, the meter says 6/8", and with
     ``conditions`` (a tune to order, ``conditions.TuneConditions``) "meter is 3/4, not 6/8 as
     asked" and the like.
@@ -71,6 +73,8 @@ def check_tune(text: str, score=None, conditions=None) -> TuneCheck:
         reasons.append("no meter (M:)")
     if not re.search(r"(?m)^K:[ \t]*\S", text):
         reasons.append("no key (K:)")
+    elif key := tune_key_problem(text):
+        reasons.append(key)  # music21 would read it as C major, abc2abc skip it: no reading to trust
     try:
         bars = written_bars(text)
     except NotReadable:

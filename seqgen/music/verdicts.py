@@ -17,7 +17,7 @@ from ..cache import cache_path, load_json, save_json
 from .validate import check_tune
 from .workers import process_map
 
-PARSE_RULES = 4  # bump when for_music21 or the tune checks change: cached verdicts then no longer hold (4: bars as written)
+PARSE_RULES = 5  # bump when for_music21 or the tune checks change: cached verdicts then no longer hold (4: bars as written, 5: keys)
 VERDICTS = ("ok", "unparsable", "irregular")
 POOL_MIN_TUNES = 64  # below this, starting worker processes costs more than it saves
 
