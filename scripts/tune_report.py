@@ -3,11 +3,14 @@ tunes drawn as ``seqgen sample --tunes`` draws them, with and without the bar gu
 
     python scripts/tune_report.py CHECKPOINT [--seeds 1 2 3 4 5] [--tunes 100] [--meter 3/4 --key G]
                                   [--no-guide] [--json OUT.json]
+    python scripts/tune_report.py --corpus builtin:oneills
+
 
 Per seed: tunes valid on the first try, tunes returned valid after the re-draws (up to 5 rounds),
 re-draws needed, the share of 16-note phrases copied from the model's training tunes, and, where
 abc2abc (Debian's abcmidi) is installed, its bar errors per 100 bars of the returned tunes. Then
-the median with min and max over the seeds.
+the median with min and max over the seeds. With ``--corpus``, the same abc2abc figure for a
+collection's own tunes: all of them, and those the check keeps for training.
 """
 
 from __future__ import annotations
@@ -68,9 +71,21 @@ def one_seed(model, seed: int, count: int, guide: bool, wanted, training: list[s
             "seconds": round(time.perf_counter() - start, 1)}
 
 
+def corpus_report(source: str) -> dict:
+    from seqgen.music.abc import read_tunes
+    from seqgen.music.validate import check_tune
+
+    tunes = read_tunes([source], check=False).tunes
+    kept = [t for t in tunes if check_tune(t).valid]
+    return {"corpus": source, "tunes": len(tunes), "kept": len(kept),
+            "abc2abc_errors_per_100_bars": abc2abc_errors_per_100_bars(tunes),
+            "kept_abc2abc_errors_per_100_bars": abc2abc_errors_per_100_bars(kept)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("checkpoint")
+    parser.add_argument("checkpoint", nargs="?")
+    parser.add_argument("--corpus", help="report on a collection's own tunes instead (builtin:NAME or files)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3, 4, 5])
     parser.add_argument("--tunes", type=int, default=100)
     parser.add_argument("--meter")
@@ -78,6 +93,11 @@ def main() -> None:
     parser.add_argument("--no-guide", action="store_true", help="draw without the bar guide")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
+    if args.corpus:
+        print(json.dumps(corpus_report(args.corpus)))
+        return
+    if not args.checkpoint:
+        parser.error("give a CHECKPOINT, or --corpus")
     model = seqgen.load(args.checkpoint)
     wanted = model.tune_conditions(args.meter, args.key)
     training = training_tunes(model)

@@ -11,6 +11,16 @@ See ``seqgen.api`` for every function, and the README for the command line.
 __version__ = "0.2.0"
 
 import importlib
+import os
+
+# torch's OpenMP threads meet at the end of every parallel step. By default a thread that is done
+# spins while it waits, and on a machine with other work (a training and a sampling side by side)
+# the spinning takes the cores that the threads still working need: a 2x512 LSTM's training step
+# on two threads then ran several times slower than on one. Waiting asleep keeps two threads at
+# least as fast as one on a busy machine, at little cost on a quiet one (the README's figures).
+# OpenMP reads this when torch loads, and torch loads only after seqgen (see _LAZY); a value the
+# user set is kept.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from .errors import CheckpointError, CorpusError, MusicError, SeqgenError, SeqgenWarning, UsageError
 

@@ -42,6 +42,7 @@ def describe() -> dict[str, object]:
             "cpu_flags": [f for f in FLAGS if f in flags],
             "cpu_capability": torch.backends.cpu.get_cpu_capability(),
             "isa_caps": {name: os.environ[name] for name in ISA_CAPS if name in os.environ},
+            "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "(OpenMP's default: spin, then sleep)"),
             "torch": torch.__version__}
 
 

@@ -167,3 +167,17 @@ def test_an_explicit_omp_num_threads_is_kept(two_threads, monkeypatch):
     seen = threads_seen(model)
     generate(model, Vocab(["<unk>", "<eos>"] + list("abcdefgh"), "char"), SampleConfig(length=3, seed=1))
     assert set(seen) == {2}
+
+
+@pytest.mark.parametrize("given, seen", [(None, "PASSIVE"), ("ACTIVE", "ACTIVE")])
+def test_torchs_threads_wait_asleep_unless_the_user_says_otherwise(given, seen):
+    # Spinning threads take the cores that working ones need on a busy machine (seqgen/__init__.py).
+    # It must be in the environment before torch loads, so a fresh process imports seqgen, then torch.
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"} | ({"OMP_WAIT_POLICY": given} if given else {})
+    code = "import sys, os, seqgen; assert 'torch' not in sys.modules; import torch; print(os.environ['OMP_WAIT_POLICY'])"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
+    assert out.strip() == seen

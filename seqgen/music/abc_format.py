@@ -41,7 +41,7 @@ class AbcFormat:
             notes.append(f"skipped {plural(tunes.skipped_unparsable, 'tune')} that music21 cannot read")
         if tunes.skipped_irregular:
             notes.append(f"skipped {plural(tunes.skipped_irregular, 'tune')} that fail the tune check (a bar as "
-                         "written that does not last what the meter says, no meter, fewer than 4 bars; "
+                         "written that does not last what the meter says, no meter or key, fewer than 4 bars; "
                          "`seqgen check` shows which)")
         if tunes.skipped_unparsable or tunes.skipped_irregular or tunes.skipped_meter:
             notes.append(f"training on the other {plural(len(tunes.tunes), 'tune')}")
