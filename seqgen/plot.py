@@ -6,6 +6,7 @@ loop knows nothing about plotting.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from .atomic import atomic_path
@@ -28,7 +29,9 @@ def plot_loss_curve(run_dir: Path) -> Path | None:
     ax.plot(steps, [r["val_loss"] for r in records], label="validation", marker="o", markersize=3)
     ax.set_xlabel("step")
     ax.set_ylabel("loss (nats/token)")
-    ax.set_title(run_dir.name)
+    # A folder name need not be UTF-8 (bytes that are not arrive as lone surrogates, which no
+    # font can draw): shown with the replacement character instead.
+    ax.set_title(os.fsencode(run_dir.name).decode("utf-8", "replace"))
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()

@@ -4,6 +4,7 @@ stderr and an exit code (2 for usage errors, 1 for runtime failures, 130/143 whe
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import signal
@@ -25,9 +26,17 @@ app = typer.Typer(help="Train recurrent language models on text and folk tunes, 
 
 def fail(message: str, code: int) -> None:
     """One line on stderr and exit ``code``; in a run of several processes only rank 0 speaks."""
-    if rank_from_env() == 0:
-        sys.stderr.write(f"error: {message}\n")
+    say_error(message)
     raise typer.Exit(code)
+
+
+def say_error(message: str) -> None:
+    """The one line of an error on stderr (rank 0's alone)."""
+    if rank_from_env() == 0:
+        try:
+            sys.stderr.write(f"error: {message}\n")
+        except (AttributeError, OSError):
+            pass  # stderr closed (None) or full: nowhere to say it; the exit code still does
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
@@ -50,13 +59,17 @@ def friendly(fn):
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         warnings.showwarning = _show_warning
+        previous = _on_sigterm(_terminate)
         try:
             result = fn(*args, **kwargs)
             stdout.flush()
             return result
         except OutputError as exc:
-            _quiet_stdout()
+            quiet_stdout()
             fail(str(exc), exc.exit_code)
+        except Terminated:
+            quiet_stdout()
+            fail("terminated", 143)
         except PeerLost as exc:
             if os.environ.get(LAUNCHED):  # the launcher names the process that died, in one line
                 raise typer.Exit(exc.exit_code) from None
@@ -64,47 +77,103 @@ def friendly(fn):
         except SeqgenError as exc:
             fail(str(exc), exc.exit_code)
         except KeyboardInterrupt:
-            _quiet_stdout()
+            quiet_stdout()
             fail("interrupted", 130)
         except BrokenPipeError:
-            _quiet_stdout()  # output piped into `head`: stop quietly
+            quiet_stdout()  # output piped into `head`: stop quietly
             raise typer.Exit(0)
         finally:
             warnings.showwarning = _python_show_warning
+            _on_sigterm(previous)
     return wrapper
 
 
+class Terminated(BaseException):
+    """SIGTERM, raised where the command is, as Ctrl-C raises KeyboardInterrupt: the files being
+    written are cleaned up or kept as their writers decide (never a temporary file left behind),
+    and the command ends in one line, exit 143. A BaseException, so that no ``except Exception``
+    takes it for a failure."""
+
+
+def _terminate(signum, frame):
+    raise Terminated
+
+
+def _on_sigterm(handler):
+    """Install ``handler`` for SIGTERM (None: leave it) and return the one before; only the main
+    thread may (a test runner may call a command from another)."""
+    if handler is None or threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGTERM, handler)
+
+
 class OutputError(SeqgenError):
-    """Standard output cannot be written (``> /dev/full``, a full disk, a lost terminal)."""
+    """Standard output cannot be written (``> /dev/full``, a full disk, a closed stdout, an
+    encoding that cannot hold the text)."""
 
 
-class _Stdout:
-    """Standard output (whichever it is at the moment) for the CLI's writes: a failed write is an
-    ``OutputError``, so that it ends the command with one line."""
+class Guarded:
+    """A text stream (``current()`` returns it) whose failed writes are an ``OutputError``, so
+    that output that cannot be written ends the command in one line. A closed stdout (``>&-``) is
+    None in Python: writing to it fails the same way. A broken pipe stays a BrokenPipeError: the
+    reader has gone (``| head``), which is no failure."""
+
+    def __init__(self, current):
+        self.current = current
 
     def write(self, text: str) -> int:
-        return self._guard(lambda: sys.stdout.write(text))
-
-    def flush(self) -> None:
-        self._guard(sys.stdout.flush)
-
-    def isatty(self) -> bool:
-        return sys.stdout.isatty()
-
-    def fileno(self) -> int:
-        return sys.stdout.fileno()
+        return self._guard(lambda: self._write(self._stream(), text))
 
     @staticmethod
-    def _guard(op):
+    def _write(stream, text: str) -> int:
+        try:
+            return stream.write(text)
+        except UnicodeEncodeError:
+            if not hasattr(stream, "buffer"):
+                raise
+        # A name that is not UTF-8 (a file's, a folder's) reaches Python as lone surrogates, which
+        # a strict stream refuses: written back as the bytes it was, as ls does. What the
+        # encoding cannot hold otherwise (é in ascii) still fails, and is said.
+        data = text.encode(stream.encoding, "surrogateescape")
+        stream.flush()
+        stream.buffer.write(data)
+        return len(text)
+
+    def flush(self) -> None:
+        if self.current() is not None:  # nothing written to a closed stdout: nothing to flush
+            self._guard(self.current().flush)
+
+    def isatty(self) -> bool:
+        return self.current() is not None and self.current().isatty()
+
+    def fileno(self) -> int:
+        return self._stream().fileno()
+
+    def __getattr__(self, name):  # encoding, errors, buffer, ...: the stream's own (none when closed)
+        stream = self.current()
+        if stream is None:
+            raise AttributeError(name)
+        return getattr(stream, name)
+
+    def _stream(self):
+        stream = self.current()
+        if stream is None:
+            raise OutputError("cannot write the output: standard output is closed")
+        return stream
+
+    def _guard(self, op):
         try:
             return op()
         except BrokenPipeError:
             raise
         except OSError as exc:
             raise OutputError(f"cannot write the output: {exc.strerror or exc}") from None
+        except UnicodeEncodeError as exc:
+            raise OutputError(f"cannot write the output: its encoding ({exc.encoding}) cannot hold "
+                              f"{exc.object[exc.start:exc.end]!r}; set PYTHONIOENCODING=utf-8") from None
 
 
-stdout = _Stdout()
+stdout = Guarded(lambda: sys.stdout)  # whichever stream is standard output at the moment
 
 
 def write(text: str) -> None:
@@ -113,13 +182,13 @@ def write(text: str) -> None:
     stdout.flush()
 
 
-def _quiet_stdout() -> None:
+def quiet_stdout() -> None:
     """Point stdout at /dev/null, so that Python's own flush at exit does not fail again."""
     try:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
-    except (OSError, ValueError):
-        pass  # stdout is not a real file (a test runner): nothing would be flushed at exit
+    except (OSError, ValueError, AttributeError, OutputError):
+        pass  # stdout is closed, or not a real file (a test runner): nothing would be flushed at exit
 
 
 def given(ctx: typer.Context, *names: str) -> list[str]:
@@ -145,6 +214,42 @@ def announce(path: Path, found: bool) -> None:
         sys.stderr.write(f"using {path}\n")
 
 
+class SignalFlag:
+    """Which stopping signal came (``signum``; None while none has)."""
+
+    reasons = {signal.SIGINT: "interrupted", signal.SIGTERM: "terminated"}
+    exit_codes = {signal.SIGINT: 130, signal.SIGTERM: 143}
+
+    def __init__(self):
+        self.signum = None
+
+    @property
+    def reason(self) -> str:
+        return self.reasons[self.signum]
+
+    @property
+    def exit_code(self) -> int:
+        return self.exit_codes[self.signum]
+
+
+@contextlib.contextmanager
+def signals_as_flag():
+    """While the block runs, Ctrl-C and SIGTERM only set the flag it yields: a loop that writes a
+    file checks it between steps and stops with what it wrote kept and complete, where an
+    exception would land anywhere, mid-write included."""
+    flag = SignalFlag()
+
+    def note(signum, frame):
+        flag.signum = flag.signum or signum
+
+    previous = {s: signal.signal(s, note) for s in SignalFlag.reasons}
+    try:
+        yield flag
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
 class Interrupts:
     """Ctrl-C / SIGTERM ask training to stop at the next step and save; repeats are ignored.
 
@@ -152,7 +257,7 @@ class Interrupts:
     stops the command at once, as Ctrl-C does anywhere else.
     """
 
-    reasons = {signal.SIGINT: "interrupted", signal.SIGTERM: "terminated"}
+    reasons = SignalFlag.reasons
     exit_codes = {"interrupted": 130, "terminated": 143}
 
     def __init__(self):
@@ -167,7 +272,7 @@ class Interrupts:
 
     def _handle(self, signum, frame):
         if not self.training:
-            raise KeyboardInterrupt
+            raise KeyboardInterrupt if signum == signal.SIGINT else Terminated
         if self.signum is None:
             self.signum = signum
             self.stop.reason = self.reasons[signum]
