@@ -85,3 +85,15 @@ def test_sigterm_ends_any_command_in_one_line(char_run):
     _, err = proc.communicate(timeout=60)
     assert_one_line(proc.returncode, err, 143, "terminated")
 
+
+def test_matplotlib_is_quiet_where_its_folders_cannot_be_written(tmp_path, prose_file):
+    (tmp_path / "not-a-folder").write_text("")
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    proc = shell(f"{SEQGEN} train {prose_file} {' '.join(TINY)} --out {tmp_path / 'run'}",
+                 XDG_CACHE_HOME=str(tmp_path / "not-a-folder"), XDG_CONFIG_HOME=str(tmp_path / "config"),
+                 TMPDIR=str(temp))
+    assert proc.returncode == 0, proc.stderr
+    assert not re.search("MPLCONFIGDIR|Matplotlib created|mkdir -p failed", proc.stderr), proc.stderr
+    assert (tmp_path / "run" / "loss.png").stat().st_size > 0
+    assert list(temp.iterdir()) == []  # its temporary folder removed at exit
