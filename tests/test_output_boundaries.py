@@ -45,6 +45,13 @@ def test_output_that_cannot_be_written_is_one_line(char_run, command, words):
     assert_one_line(proc.returncode, proc.stderr, 1, "cannot write the output", *words)
 
 
+@pytest.mark.parametrize("redirect", ["2>&-", "2> /dev/full"])
+def test_messages_that_cannot_be_written_change_nothing_else(char_run, tmp_path, redirect):
+    done = shell(f"cd {tmp_path} && {SEQGEN} sample {char_run.best_path} --length 10 --out x.txt {redirect}")
+    assert done.returncode == 0 and (tmp_path / "x.txt").stat().st_size > 10  # written: a success
+    assert shell(f"{SEQGEN} sample {tmp_path / 'none.pt'} {redirect}").returncode == 1  # a failure still
+
+
 def test_a_folder_name_that_is_not_utf8_is_written_as_its_bytes(in_tmp, prose_file):
     name = os.fsdecode(b"run\xff")
     result = run("train", prose_file, *TINY, "--out", name)

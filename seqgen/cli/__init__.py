@@ -13,7 +13,7 @@ import typer
 
 from .. import __version__
 from . import train, sample, music, studio, bench  # noqa: F401, I001  (each registers its commands, in this order)
-from .common import Guarded, OutputError, app, quiet_stdout, say_error, write
+from .common import Diagnostics, Guarded, OutputError, app, quiet_stdout, say_error, write
 
 
 def _version(value: bool) -> None:
@@ -33,9 +33,11 @@ def _options(
 def main() -> None:
     """The ``seqgen`` command. Standard output is guarded from the start, so that output that
     cannot be written ends in one line outside a command too: help (written by click and rich) and
-    --version."""
+    --version. Standard error carries only messages: where they cannot be written, they are lost,
+    and the command goes on."""
     stream = sys.stdout
     sys.stdout = Guarded(lambda: stream)
+    sys.stderr = Diagnostics(sys.stderr)
     try:
         app()
     except OutputError as exc:  # inside a command, ``friendly`` has said it already

@@ -176,6 +176,38 @@ class Guarded:
 stdout = Guarded(lambda: sys.stdout)  # whichever stream is standard output at the moment
 
 
+class Diagnostics:
+    """Standard error as ``main`` installs it: messages go where they can. Where they cannot
+    (``2>&-``, a full disk, a reader gone) they are dropped, so that neither the command's work
+    nor its exit code depends on them: a sample written to --out stays a success."""
+
+    def __init__(self, stream):
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        self._try(lambda: self.stream.write(text))
+        return len(text)
+
+    def flush(self) -> None:
+        self._try(lambda: self.stream.flush())
+
+    def isatty(self) -> bool:
+        return self.stream is not None and self.stream.isatty()
+
+    def __getattr__(self, name):  # encoding, errors, fileno, ...: the stream's own (none when closed)
+        if self.stream is None:
+            raise AttributeError(name)
+        return getattr(self.stream, name)
+
+    def _try(self, op) -> None:
+        if self.stream is None:
+            return
+        try:
+            op()
+        except (OSError, ValueError):  # full, gone, or closed meanwhile: nowhere to say it
+            pass
+
+
 def write(text: str) -> None:
     """Write ``text`` to standard output at once (streamed samples, JSON)."""
     stdout.write(text)
