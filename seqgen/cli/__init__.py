@@ -13,7 +13,8 @@ import typer
 
 from .. import __version__
 from . import train, sample, music, studio, bench  # noqa: F401, I001  (each registers its commands, in this order)
-from .common import Diagnostics, Guarded, OutputError, app, quiet_stdout, say_error, write
+from .common import app, say_error
+from .streams import Diagnostics, Guarded, OutputError, quiet_stdout, write
 
 
 def _version(value: bool) -> None:

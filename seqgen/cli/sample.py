@@ -11,7 +11,8 @@ from typing import Annotated, Optional
 import typer
 
 from ..errors import SeqgenError, UsageError
-from .common import announce, app, fail, friendly, refuse_options, signals_as_flag, write
+from .common import announce, app, fail, friendly, refuse_options, signals_as_flag
+from .streams import write
 
 TUNE_OPTIONS = ("tunes", "keep_invalid", "wav", "sheet", "meter", "key", "prime_abc")
 METER_HELP = "Music models: every tune in this meter (6/8, 3/4, C, C|, ...). [default: the model's choice]"
