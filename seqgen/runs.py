@@ -98,12 +98,14 @@ def run_id(state: dict) -> str:
 def check_same_run(path: Path, state: dict) -> None:
     """Resuming checkpoint ``path`` in its own folder writes that folder's best.pt, last.pt and
     metrics.jsonl: refuse when they belong to another run (a checkpoint copied in from elsewhere)."""
-    mine = run_id(state)
-    others = sorted({name for rid, name in _run_files(path.parent, besides=path) if rid != mine})
-    if others:
-        raise UsageError(f"{path} is from another run than the one in {path.parent}/ ({', '.join(others)}); "
-                         "resuming it there would replace that run's files: pass --out NEW_FOLDER to continue it "
-                         "in a folder of its own")
+    mine, found = run_id(state), _run_files(path.parent, besides=path)
+    others = sorted({name for rid, name in found if rid != mine})
+    if not others:
+        return
+    whose = (f"{path.parent}/ holds files of another run too" if mine in {rid for rid, _ in found}
+             else f"{path} is from another run than the one in {path.parent}/")
+    raise UsageError(f"{whose} ({', '.join(others)}); resuming there would replace that run's files: pass "
+                     "--out NEW_FOLDER to continue this one in a folder of its own")
 
 
 def _run_files(run_dir: Path, besides: Path) -> list[tuple[str, str]]:

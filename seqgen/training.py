@@ -200,16 +200,13 @@ def _tokenize(specs: list[str], cfg: TrainConfig, encoding: str, vocab: Vocab | 
 def _same_text(stored: dict, data: TokenizedCorpus) -> None:
     """A run resumes on the text it was trained on, byte for byte (by the content hashes its
     checkpoints keep; those from before them have only the token count, checked after this)."""
-    before = [tuple(f) for f in stored.get("files", data.files)]
-    if before == data.files:
-        return
-    what = f"the sources now hold {len(data.files)} files, {len(before)} when it started"
-    for (was, was_hash), (name, digest) in zip(before, data.files):
-        if was != name or was_hash != digest:
-            what = f"{name} has other contents" if was == name else f"{was} is gone ({name} is in its place)"
-            break
-    raise CorpusError(f"the training text changed since this run started ({what}); --resume needs the same text: "
-                      "put it back as it was, or train a new run on the new text")
+    before, now = dict(map(tuple, stored.get("files", data.files))), dict(data.files)
+    problems = [f"{n} has other contents" for n in now if n in before and before[n] != now[n]]
+    problems += [f"{n} is new" for n in now if n not in before] + [f"{n} is gone" for n in before if n not in now]
+    if problems:
+        more = f" and {len(problems) - 3} more" if len(problems) > 3 else ""
+        raise CorpusError(f"the training text changed since this run started ({', '.join(problems[:3])}{more}); "
+                          "--resume needs the same text: put it back as it was, or train a new run on it")
 
 
 def _check_held_out(split: TokenSplit) -> None:

@@ -86,3 +86,23 @@ def test_resume_refuses_a_changed_text_of_the_same_length(two_runs):
     assert_one_line_error(run("train", "--resume", a / "last.pt", "--max-steps", "9"), 1,
                           "changed since this run started (a.txt has other contents)", "put it back")
     assert files_of(a) == before
+
+
+def test_resume_names_the_files_of_a_folder_that_changed(in_tmp):
+    (in_tmp / "texts").mkdir()
+    for n, name in enumerate(("a.txt", "c.txt")):
+        (in_tmp / "texts" / name).write_text(PROSE[n * 40_000:(n + 1) * 40_000], encoding="utf-8")
+    assert run("train", "texts", *TINY, "--out", "run").exit_code == 0
+    (in_tmp / "texts" / "b.txt").write_text("more text", encoding="utf-8")  # not the run's: it reads its files
+    changed = in_tmp / "texts" / "c.txt"
+    changed.write_text(changed.read_text(encoding="utf-8").swapcase(), encoding="utf-8")
+    assert_one_line_error(run("train", "--resume", "run/last.pt", "--max-steps", "9"), 1,
+                          "changed since this run started (texts/c.txt has other contents)")
+
+
+def test_a_folder_holding_two_runs_is_said_so(two_runs):
+    a, b = two_runs
+    with open(a / "metrics.jsonl", "a") as log:
+        log.write((b / "metrics.jsonl").read_text())
+    assert_one_line_error(run("train", "--resume", a / "last.pt", "--max-steps", "9"), 2,
+                          "/a/ holds files of another run too (metrics.jsonl)", "--out NEW_FOLDER")
