@@ -133,7 +133,8 @@ def _resume(path, state, cls, cfg, progress, run_dir, emit, stop, overwrite, wor
     stream = BatchStream(split.train, cfg.batch_size, cfg.seq_len, world.rank, world.size)
     model, _ = checkpoint.load_model(state, source=path)
     # A run from before run ids and content hashes takes them up from here on.
-    record = {"vocab": state["vocab"], "data": {"files": data.files, **state["data"]}, "run_id": runs.run_id(state)}
+    record = {"vocab": state["vocab"], "data": {"files": [list(f) for f in data.files], **state["data"]},
+              "run_id": runs.run_id(state)}
     run_dir = _run_dir(run_dir, world)
     with runs.RunLock(run_dir) if world.is_main else contextlib.nullcontext():
         if world.is_main:
