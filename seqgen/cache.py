@@ -24,7 +24,7 @@ def load_json(path: Path, what: str, otherwise: str) -> object | None:
     happens ``otherwise``) when it cannot be read."""
     try:
         return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):  # none there (the cache folder may be a file: said on save)
         return None
     except (OSError, ValueError) as exc:
         warn(f"the {what} {path} cannot be read ({exc}); {otherwise}")

@@ -27,6 +27,10 @@ def from_dict(cls, data: dict):
     return cls(**{k: v for k, v in data.items() if k in names})
 
 
+# What may change when a run is resumed: its limits, and where and how precisely it computes.
+RESUMABLE = ("epochs", "max_steps", "time_budget", "patience", "eval_every", "eval_tokens", "device", "precision")
+
+
 @dataclass
 class TrainConfig:
     """How to train: data split, optimisation, stopping and output."""

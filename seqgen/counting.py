@@ -30,6 +30,7 @@ def count(cls: type, model_cfg, cfg: TrainConfig, split: TokenSplit, record: dic
         "train_config": cfg.to_dict(),
         "progress": {"best_val_loss": score.cross_entropy, "fit_seconds": seconds},
         "data": record["data"],
+        "run_id": record["run_id"],
     }, run_dir / "best.pt")
     emit("counted", {"seconds": seconds, "cross_entropy": score.cross_entropy, "perplexity": score.perplexity,
                      "path": str(best), "model": model.describe()})

@@ -162,7 +162,7 @@ class Trainer:
         record = {"step": p.step, "epoch": p.epoch, "tokens": p.tokens_seen, "elapsed": round(p.elapsed, 2),
                   "train_loss": train_loss,
                   "val_loss": score.cross_entropy, "val_ppl": score.perplexity, "lr": self.stepper.lr,
-                  "best": improved}
+                  "best": improved, "run_id": self.record["run_id"]}  # whose record (runs.check_same_run)
         runs.append_metrics(self.run_dir, record)
         if math.isfinite(score.cross_entropy):  # a non-finite model is never saved over a good one
             self._save(self.last_path, hidden)

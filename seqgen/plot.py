@@ -6,6 +6,11 @@ loop knows nothing about plotting.
 
 from __future__ import annotations
 
+import atexit
+import os
+import shutil
+import sys
+import tempfile
 from pathlib import Path
 
 from .atomic import atomic_path
@@ -14,6 +19,7 @@ from .runs import read_metrics
 
 def plot_loss_curve(run_dir: Path) -> Path | None:
     """Draw train and validation loss against steps into loss.png."""
+    _matplotlib_folder()
     import matplotlib
 
     matplotlib.use("Agg")
@@ -28,7 +34,9 @@ def plot_loss_curve(run_dir: Path) -> Path | None:
     ax.plot(steps, [r["val_loss"] for r in records], label="validation", marker="o", markersize=3)
     ax.set_xlabel("step")
     ax.set_ylabel("loss (nats/token)")
-    ax.set_title(run_dir.name)
+    # A folder name need not be UTF-8 (bytes that are not arrive as lone surrogates, which no
+    # font can draw): shown with the replacement character instead.
+    ax.set_title(os.fsencode(run_dir.name).decode("utf-8", "replace"))
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
@@ -37,6 +45,41 @@ def plot_loss_curve(run_dir: Path) -> Path | None:
         fig.savefig(tmp, dpi=100)
     plt.close(fig)
     return out
+
+
+def _matplotlib_folder() -> None:
+    """matplotlib keeps its font cache in its config and cache folders; where one cannot be
+    written it makes a temporary folder itself, saying so in three lines about MPLCONFIGDIR at the
+    first plot of every run. The same done quietly: a temporary folder, removed at exit."""
+    if os.environ.get("MPLCONFIGDIR"):
+        return  # the user's choice, or ours already
+    folders = _matplotlib_folders()
+    if folders and all(_writable_folder(folder) for folder in folders):
+        return
+    folder = tempfile.mkdtemp(prefix="seqgen-matplotlib-")
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    os.environ["MPLCONFIGDIR"] = folder
+
+
+def _matplotlib_folders() -> list[Path]:
+    """The folders matplotlib would use (its ``get_configdir`` and ``get_cachedir``, which would
+    say their complaint on import)."""
+    try:
+        home = Path.home()
+    except RuntimeError:  # no home folder to be found: none of them
+        return []
+    if sys.platform.startswith(("linux", "freebsd")):
+        return [Path(os.environ.get("XDG_CONFIG_HOME") or home / ".config", "matplotlib"),
+                Path(os.environ.get("XDG_CACHE_HOME") or home / ".cache", "matplotlib")]
+    return [home / ".matplotlib"]
+
+
+def _writable_folder(path: Path) -> bool:
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return False
+    return path.is_dir() and os.access(path, os.W_OK)
 
 
 class LossCurve:

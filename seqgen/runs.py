@@ -4,14 +4,18 @@ the rule that a run is never replaced by accident."""
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import os
 import re
 import time
+import uuid
 from pathlib import Path
 
+from . import checkpoint
 from .checkpoint import DEFAULT_ROOT
-from .errors import SeqgenError, UsageError
+from .config import RESUMABLE
+from .errors import CheckpointError, SeqgenError, UsageError, first_line
 
 
 def resume_command(last: Path, processes: int = 1) -> str:
@@ -64,6 +68,63 @@ def claim_for_new_run(path: Path, overwrite: bool) -> None:
         check_replaceable(path / name)
     for name in RUN_FILES:
         (path / name).unlink(missing_ok=True)
+
+
+def new_run_id() -> str:
+    """A new run's id, stored in each of its checkpoints and each record of its metrics.jsonl."""
+    return uuid.uuid4().hex
+
+
+def run_id(state: dict) -> str:
+    """The id of the run a loaded checkpoint belongs to.
+
+    A checkpoint from before run ids carries none. Its id is derived from what a run never
+    changes (model, vocabulary, data, the settings a resume cannot change), so that every
+    checkpoint of one such run has the same id, and a resumed one stores it from then on. Two
+    such runs with the same model, data and settings cannot be told apart.
+    """
+    stored = state.get("run_id")
+    if isinstance(stored, str) and stored:
+        return stored
+    data = state["data"]
+    fixed = {k: v for k, v in (state.get("train_config") or {}).items() if k not in RESUMABLE}
+    kept = {k: data.get(k) for k in ("kind", "sources", "encoding", "val_fraction", "seed", "train_tokens")}
+    described = [state["model_type"], state["model_config"], state["vocab"]["tokens"], fixed, kept]
+    digest = hashlib.sha256(json.dumps(described, sort_keys=True, default=str).encode())
+    digest.update(data["val_ids"].numpy().tobytes())
+    return "legacy-" + digest.hexdigest()[:32]
+
+
+def check_same_run(path: Path, state: dict) -> None:
+    """Resuming checkpoint ``path`` in its own folder writes that folder's best.pt, last.pt and
+    metrics.jsonl: refuse when they belong to another run (a checkpoint copied in from elsewhere)."""
+    mine, found = run_id(state), _run_files(path.parent, besides=path)
+    others = sorted({name for rid, name in found if rid != mine})
+    if not others:
+        return
+    whose = (f"{path.parent}/ holds files of another run too" if mine in {rid for rid, _ in found}
+             else f"{path} is from another run than the one in {path.parent}/")
+    raise UsageError(f"{whose} ({', '.join(others)}); resuming there would replace that run's files: pass "
+                     "--out NEW_FOLDER to continue this one in a folder of its own")
+
+
+def _run_files(run_dir: Path, besides: Path) -> list[tuple[str, str]]:
+    """(run id, file name) for the files of ``run_dir`` that say which run they belong to: the
+    records of metrics.jsonl, else (a log from before run ids, or none) best.pt and last.pt."""
+    found = [(r["run_id"], "metrics.jsonl") for r in read_metrics(run_dir) if isinstance(r.get("run_id"), str)]
+    if found:
+        return found
+    for name in ("best.pt", "last.pt"):
+        path = run_dir / name
+        if not path.is_file() or path.resolve() == besides.resolve():
+            continue
+        try:
+            found.append((run_id(checkpoint.load(path)), name))
+        except CheckpointError as exc:  # whose it is cannot be told: it must not be replaced either
+            raise UsageError(f"cannot tell which run {run_dir}/ holds ({first_line(exc)}), so resuming there could "
+                             "replace another run's files: pass --out NEW_FOLDER to continue the run in a folder "
+                             "of its own") from None
+    return found
 
 
 class RunLock:

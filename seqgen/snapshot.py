@@ -31,6 +31,7 @@ def snapshot(trainer, hidden) -> dict:
                   "rows": [[r * stream.batch_size, (r + 1) * stream.batch_size] for r in range(world.size)],
                   "batch_index": trainer.p.batch_index},
         "data": trainer.record["data"],
+        "run_id": trainer.record["run_id"],  # the run this checkpoint belongs to (runs.check_same_run)
     }
 
 

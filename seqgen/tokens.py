@@ -47,6 +47,7 @@ class TokenizedCorpus:
     sources: list[str]
     notes: list[str] = field(default_factory=list)
     from_cache: bool = False
+    files: list[tuple[str, str]] = field(default_factory=list)  # each source file and its content hash
 
 
 @dataclass
@@ -61,9 +62,11 @@ def tokenize_corpus(specs: list[str], level: str, max_vocab: int = 0, min_count:
                     encoding: str = "utf-8", vocab: Vocab | None = None,
                     on_progress: Callable[[int, int], None] | None = None) -> TokenizedCorpus:
     """Read and encode ``specs`` (with ``vocab``, or one built from them), through the cache."""
-    key = _cache_key(specs, level, max_vocab, min_count, encoding, vocab)
+    files = source_hashes(specs)
+    key = _cache_key(specs, files, level, max_vocab, min_count, encoding, vocab)
     cached = _load(key)
     if cached is not None:
+        cached.files = files
         return cached
     corpus = read_corpus(specs, encoding, on_progress)
     vocab = vocab or Vocab.build(corpus.documents, level, max_vocab, min_count)
@@ -73,7 +76,9 @@ def tokenize_corpus(specs: list[str], level: str, max_vocab: int = 0, min_count:
     del parts
     starts = np.concatenate([[0], np.cumsum(lengths, dtype=np.int64)])
     data = TokenizedCorpus(vocab, ids, starts, corpus.kind, corpus.sources, corpus.notes)
-    return _store(key, data) or data
+    data = _store(key, data) or data
+    data.files = files
+    return data
 
 
 def encode_document(vocab: Vocab, doc: str) -> np.ndarray:
@@ -115,10 +120,15 @@ def content_hash(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _cache_key(specs: list[str], level: str, max_vocab: int, min_count: int, encoding: str,
-               vocab: Vocab | None) -> str | None:
+def source_hashes(specs: list[str]) -> list[tuple[str, str]]:
+    """Each file the sources name, in reading order, with a hash of its contents."""
+    return [(str(p), content_hash(p)) for p in format_for(specs).files(specs)]
+
+
+def _cache_key(specs: list[str], hashes: list[tuple[str, str]], level: str, max_vocab: int, min_count: int,
+               encoding: str, vocab: Vocab | None) -> str | None:
     fmt = format_for(specs)
-    files = [(str(p.resolve()), content_hash(p)) for p in fmt.files(specs)]
+    files = [(str(Path(name).resolve()), digest) for name, digest in hashes]
     if not files:
         return None
     settings = {"format": CACHE_FORMAT, "kind": fmt.name, "files": files, "specs": specs, "level": level,

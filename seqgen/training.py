@@ -16,7 +16,7 @@ import torch
 
 from . import checkpoint, runs
 from .batches import BatchStream
-from .config import TrainConfig, from_dict
+from .config import RESUMABLE, TrainConfig, from_dict
 from .device import available_memory, format_bytes
 from .distributed import World
 from .launch import announce_run_dir
@@ -28,8 +28,6 @@ from .tokens import TokenizedCorpus, TokenSplit, split_ids, tokenize_corpus
 from .vocab import UNK_ID, Vocab
 
 MAX_STORED_VAL_TOKENS = 2_000_000  # held-out ids kept in the checkpoint for `seqgen eval`
-# What may change when a run is resumed: its limits, and where and how precisely it computes.
-RESUMABLE = ("epochs", "max_steps", "time_budget", "patience", "eval_every", "eval_tokens", "device", "precision")
 
 __all__ = ["TrainResult", "new_run", "resume_run", "train"]
 
@@ -64,7 +62,8 @@ def _new_run(cls, specs, model_cfg, cfg, out_dir, encoding, emit, stop, overwrit
     if cls.trained_by == "gradient":
         _fits_in_memory(model_cfg, len(data.vocab), cfg, world)
     run_dir = _run_dir(Path(out_dir) if out_dir else runs.new_run_dir(specs, cfg.level, _tag(cls, model_cfg)), world)
-    record = {"vocab": data.vocab.to_dict(), "data": data_record(data, split, encoding, cfg)}
+    record = {"vocab": data.vocab.to_dict(), "data": data_record(data, split, encoding, cfg),
+              "run_id": runs.new_run_id()}
     if cls.trained_by == "counting":
         from .counting import count
 
@@ -96,6 +95,8 @@ def resume_run(path: Path, changes: dict | None = None, out_dir: Path | None = N
     if cls.trained_by != "gradient":
         raise UsageError(f"{path} is a {cls.name} model, made by counting in one go; --resume continues runs "
                          "trained step by step: train it again instead")
+    if out_dir is None or Path(out_dir).resolve() == path.parent.resolve():
+        runs.check_same_run(path, state)  # before any work: its folder may hold another run
     stored = {**state["model_config"], **state["train_config"]}
     fixed = sorted(k for k, v in changes.items() if k not in RESUMABLE and (k not in stored or stored[k] != v))
     if fixed:
@@ -125,12 +126,15 @@ def _resume(path, state, cls, cfg, progress, run_dir, emit, stop, overwrite, wor
     with world.main_first():
         data = _tokenize(list(state["data"]["sources"]), cfg, state["data"].get("encoding", "utf-8"),
                          Vocab.from_dict(state["vocab"]), emit)
+    _same_text(state["data"], data)
     split = split_ids(data, cfg.val_fraction, cfg.seed)
     if len(split.train) != state["data"]["train_tokens"]:
         raise CorpusError("the training text changed since this run started; --resume needs the same files")
     stream = BatchStream(split.train, cfg.batch_size, cfg.seq_len, world.rank, world.size)
     model, _ = checkpoint.load_model(state, source=path)
-    record = {"vocab": state["vocab"], "data": state["data"]}
+    # A run from before run ids and content hashes takes them up from here on.
+    record = {"vocab": state["vocab"], "data": {"files": [list(f) for f in data.files], **state["data"]},
+              "run_id": runs.run_id(state)}
     run_dir = _run_dir(run_dir, world)
     with runs.RunLock(run_dir) if world.is_main else contextlib.nullcontext():
         if world.is_main:
@@ -160,8 +164,9 @@ def _run_dir(path: Path, world: World) -> Path:
 
 def data_record(corpus: TokenizedCorpus, split: TokenSplit, encoding: str, cfg: TrainConfig) -> dict:
     """What a checkpoint records of its data: enough to re-read and re-split it, and the held-out ids."""
-    return {"kind": corpus.kind, "sources": corpus.sources, "encoding": encoding,
-            "val_fraction": cfg.val_fraction, "seed": cfg.seed, "train_tokens": int(len(split.train)),
+    return {"kind": corpus.kind, "sources": corpus.sources, "files": [list(f) for f in corpus.files],
+            "encoding": encoding, "val_fraction": cfg.val_fraction, "seed": cfg.seed,
+            "train_tokens": int(len(split.train)),
             "val_ids": torch.from_numpy(np.asarray(split.val[:MAX_STORED_VAL_TOKENS], dtype=np.int32))}
 
 
@@ -191,6 +196,18 @@ def _tokenize(specs: list[str], cfg: TrainConfig, encoding: str, vocab: Vocab | 
         warn(f"{unknown:.0%} of the training tokens are <unk> (rarer than --min-count or beyond --max-vocab): "
              "the model will mostly learn <unk>; lower --min-count or raise --max-vocab")
     return data
+
+
+def _same_text(stored: dict, data: TokenizedCorpus) -> None:
+    """A run resumes on the text it was trained on, byte for byte (by the content hashes its
+    checkpoints keep; those from before them have only the token count, checked after this)."""
+    before, now = dict(map(tuple, stored.get("files", data.files))), dict(data.files)
+    problems = [f"{n} has other contents" for n in now if n in before and before[n] != now[n]]
+    problems += [f"{n} is new" for n in now if n not in before] + [f"{n} is gone" for n in before if n not in now]
+    if problems:
+        more = f" and {len(problems) - 3} more" if len(problems) > 3 else ""
+        raise CorpusError(f"the training text changed since this run started ({', '.join(problems[:3])}{more}); "
+                          "--resume needs the same text: put it back as it was, or train a new run on it")
 
 
 def _check_held_out(split: TokenSplit) -> None:

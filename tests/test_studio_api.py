@@ -67,6 +67,20 @@ def test_a_broken_checkpoint_is_listed_with_what_is_wrong(client, studio_root):
         broken.unlink()
 
 
+def test_a_folder_name_that_is_not_utf8_is_listed_with_what_to_do(client, studio_root):
+    odd = studio_root / os.fsdecode(b"run\xff") / "best.pt"
+    odd.parent.mkdir()
+    shutil.copy(studio_root / TEXT, odd)
+    try:
+        listed = client.get("/api/checkpoints")
+        assert listed.status_code == 200, listed.text
+        entry = next(c for c in listed.json()["checkpoints"] if c["run"] == "run\ufffd")
+        assert "not UTF-8" in entry["error"] and "rename it" in entry["error"] and "kind" not in entry
+        assert {c["id"] for c in listed.json()["checkpoints"]} >= {MUSIC, TEXT}  # the others as before
+    finally:
+        shutil.rmtree(odd.parent)
+
+
 def test_listing_keeps_models_where_there_is_room_and_never_evicts_one_in_use(studio_root, tmp_path, monkeypatch):
     from seqgen.studio import catalog as studio_catalog
 

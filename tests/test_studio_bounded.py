@@ -138,10 +138,12 @@ def test_stopping_the_server_ends_its_jobs_and_removes_its_files(studio_root, tm
                   f"Content-Length: {len(data)}\r\n\r\n".encode() + data)
         requests.append(s)
     time.sleep(1)
+    before = len(studio.lines)
     studio.process.send_signal(signum)
     assert studio.process.wait(20) == 0
     time.sleep(1)  # a job that outlived the server would make its folder again now
     assert "Traceback" not in studio.stderr and "seqgen studio: stopped" in studio.stderr, studio.stderr
+    assert studio.lines[before:] == ["seqgen studio: stopped\n"], studio.stderr  # quietly: one line
     assert list(temp.iterdir()) == []
     for s in requests:
         s.close()

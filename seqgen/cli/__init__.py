@@ -6,18 +6,20 @@ and only there: 2 for usage errors, 1 for runtime failures, 130/143 when trainin
 
 from __future__ import annotations
 
+import sys
 from typing import Annotated
 
 import typer
 
 from .. import __version__
 from . import train, sample, music, studio, bench  # noqa: F401, I001  (each registers its commands, in this order)
-from .common import app
+from .common import app, say_error
+from .streams import Diagnostics, Guarded, OutputError, quiet_stdout, write
 
 
 def _version(value: bool) -> None:
     if value:
-        typer.echo(f"seqgen {__version__}")
+        write(f"seqgen {__version__}\n")
         raise typer.Exit()
 
 
@@ -30,7 +32,19 @@ def _options(
 
 
 def main() -> None:
-    app()
+    """The ``seqgen`` command. Standard output is guarded from the start, so that output that
+    cannot be written ends in one line outside a command too: help (written by click and rich) and
+    --version. Standard error carries only messages: where they cannot be written, they are lost,
+    and the command goes on."""
+    stream = sys.stdout
+    sys.stdout = Guarded(lambda: stream)
+    sys.stderr = Diagnostics(sys.stderr)
+    try:
+        app()
+    except OutputError as exc:  # inside a command, ``friendly`` has said it already
+        quiet_stdout()
+        say_error(str(exc))
+        sys.exit(exc.exit_code)
 
 
 __all__ = ["app", "main"]

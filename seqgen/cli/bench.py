@@ -8,7 +8,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from .common import app, friendly, write
+from .common import app, friendly
+from .streams import write
 
 
 @app.command()

@@ -4,6 +4,7 @@ stderr and an exit code (2 for usage errors, 1 for runtime failures, 130/143 whe
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import signal
@@ -17,6 +18,7 @@ import typer
 from ..distributed import PeerLost, rank_from_env
 from ..errors import SeqgenError, SeqgenWarning, does_not_apply
 from ..launch import LAUNCHED
+from .streams import OutputError, quiet_stdout, stdout
 
 app = typer.Typer(help="Train recurrent language models on text and folk tunes, and generate from them.",
                   add_completion=False, pretty_exceptions_enable=False, no_args_is_help=True,
@@ -25,9 +27,14 @@ app = typer.Typer(help="Train recurrent language models on text and folk tunes, 
 
 def fail(message: str, code: int) -> None:
     """One line on stderr and exit ``code``; in a run of several processes only rank 0 speaks."""
+    say_error(message)
+    raise typer.Exit(code)
+
+
+def say_error(message: str) -> None:
+    """The one line of an error on stderr (rank 0's alone)."""
     if rank_from_env() == 0:
         sys.stderr.write(f"error: {message}\n")
-    raise typer.Exit(code)
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
@@ -50,13 +57,17 @@ def friendly(fn):
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         warnings.showwarning = _show_warning
+        previous = _on_sigterm(_terminate)
         try:
             result = fn(*args, **kwargs)
             stdout.flush()
             return result
         except OutputError as exc:
-            _quiet_stdout()
+            quiet_stdout()
             fail(str(exc), exc.exit_code)
+        except Terminated:
+            quiet_stdout()
+            fail("terminated", 143)
         except PeerLost as exc:
             if os.environ.get(LAUNCHED):  # the launcher names the process that died, in one line
                 raise typer.Exit(exc.exit_code) from None
@@ -64,62 +75,34 @@ def friendly(fn):
         except SeqgenError as exc:
             fail(str(exc), exc.exit_code)
         except KeyboardInterrupt:
-            _quiet_stdout()
+            quiet_stdout()
             fail("interrupted", 130)
         except BrokenPipeError:
-            _quiet_stdout()  # output piped into `head`: stop quietly
+            quiet_stdout()  # output piped into `head`: stop quietly
             raise typer.Exit(0)
         finally:
             warnings.showwarning = _python_show_warning
+            _on_sigterm(previous)
     return wrapper
 
 
-class OutputError(SeqgenError):
-    """Standard output cannot be written (``> /dev/full``, a full disk, a lost terminal)."""
+class Terminated(BaseException):
+    """SIGTERM, raised where the command is, as Ctrl-C raises KeyboardInterrupt: the files being
+    written are cleaned up or kept as their writers decide (never a temporary file left behind),
+    and the command ends in one line, exit 143. A BaseException, so that no ``except Exception``
+    takes it for a failure."""
 
 
-class _Stdout:
-    """Standard output (whichever it is at the moment) for the CLI's writes: a failed write is an
-    ``OutputError``, so that it ends the command with one line."""
-
-    def write(self, text: str) -> int:
-        return self._guard(lambda: sys.stdout.write(text))
-
-    def flush(self) -> None:
-        self._guard(sys.stdout.flush)
-
-    def isatty(self) -> bool:
-        return sys.stdout.isatty()
-
-    def fileno(self) -> int:
-        return sys.stdout.fileno()
-
-    @staticmethod
-    def _guard(op):
-        try:
-            return op()
-        except BrokenPipeError:
-            raise
-        except OSError as exc:
-            raise OutputError(f"cannot write the output: {exc.strerror or exc}") from None
+def _terminate(signum, frame):
+    raise Terminated
 
 
-stdout = _Stdout()
-
-
-def write(text: str) -> None:
-    """Write ``text`` to standard output at once (streamed samples, JSON)."""
-    stdout.write(text)
-    stdout.flush()
-
-
-def _quiet_stdout() -> None:
-    """Point stdout at /dev/null, so that Python's own flush at exit does not fail again."""
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-    except (OSError, ValueError):
-        pass  # stdout is not a real file (a test runner): nothing would be flushed at exit
+def _on_sigterm(handler):
+    """Install ``handler`` for SIGTERM (None: leave it) and return the one before; only the main
+    thread may (a test runner may call a command from another)."""
+    if handler is None or threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGTERM, handler)
 
 
 def given(ctx: typer.Context, *names: str) -> list[str]:
@@ -145,6 +128,42 @@ def announce(path: Path, found: bool) -> None:
         sys.stderr.write(f"using {path}\n")
 
 
+class SignalFlag:
+    """Which stopping signal came (``signum``; None while none has)."""
+
+    reasons = {signal.SIGINT: "interrupted", signal.SIGTERM: "terminated"}
+    exit_codes = {signal.SIGINT: 130, signal.SIGTERM: 143}
+
+    def __init__(self):
+        self.signum = None
+
+    @property
+    def reason(self) -> str:
+        return self.reasons[self.signum]
+
+    @property
+    def exit_code(self) -> int:
+        return self.exit_codes[self.signum]
+
+
+@contextlib.contextmanager
+def signals_as_flag():
+    """While the block runs, Ctrl-C and SIGTERM only set the flag it yields: a loop that writes a
+    file checks it between steps and stops with what it wrote kept and complete, where an
+    exception would land anywhere, mid-write included."""
+    flag = SignalFlag()
+
+    def note(signum, frame):
+        flag.signum = flag.signum or signum
+
+    previous = {s: signal.signal(s, note) for s in SignalFlag.reasons}
+    try:
+        yield flag
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
 class Interrupts:
     """Ctrl-C / SIGTERM ask training to stop at the next step and save; repeats are ignored.
 
@@ -152,7 +171,7 @@ class Interrupts:
     stops the command at once, as Ctrl-C does anywhere else.
     """
 
-    reasons = {signal.SIGINT: "interrupted", signal.SIGTERM: "terminated"}
+    reasons = SignalFlag.reasons
     exit_codes = {"interrupted": 130, "terminated": 143}
 
     def __init__(self):
@@ -167,7 +186,7 @@ class Interrupts:
 
     def _handle(self, signum, frame):
         if not self.training:
-            raise KeyboardInterrupt
+            raise KeyboardInterrupt if signum == signal.SIGINT else Terminated
         if self.signum is None:
             self.signum = signum
             self.stop.reason = self.reasons[signum]

@@ -8,7 +8,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from .common import stdout
+from .streams import stdout
 
 err = Console(stderr=True)
 out = Console(file=stdout)

@@ -12,7 +12,8 @@ from rich.table import Table
 
 from ..atomic import check_replaceable, write_text
 from ..errors import MusicError, SeqgenError, warn
-from .common import app, friendly, write
+from .common import app, friendly
+from .streams import write
 from .display import err, out, quiet_progress
 
 # Files ``write_tunes`` makes: 001.abc, 001-invalid.mid, 002.png, ...

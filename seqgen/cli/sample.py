@@ -11,7 +11,8 @@ from typing import Annotated, Optional
 import typer
 
 from ..errors import SeqgenError, UsageError
-from .common import announce, app, friendly, refuse_options, write
+from .common import announce, app, fail, friendly, refuse_options, signals_as_flag
+from .streams import write
 
 TUNE_OPTIONS = ("tunes", "keep_invalid", "wav", "sheet", "meter", "key", "prime_abc")
 METER_HELP = "Music models: every tune in this meter (6/8, 3/4, C, C|, ...). [default: the model's choice]"
@@ -96,17 +97,33 @@ def _write_samples(model, out: Path, overwrite: bool, length: int, num_samples: 
         raise SeqgenError(f"cannot write {out}: folder {out.parent} does not exist")
     try:
         if num_samples == 1:  # streamed into the file: any length, in constant memory
-            with atomic_path(out) as tmp, open(tmp, "w", encoding="utf-8") as fh:
-                for piece in model.stream(length=length, **settings):
-                    fh.write(piece)
-                fh.write("\n")
-        else:
-            for path, text in zip(paths, model.generate(length=length, num_samples=num_samples, **settings)):
-                with atomic_path(path) as tmp:
-                    tmp.write_text(text + "\n", encoding="utf-8")
+            return _stream_into(model, out, length, settings)
+        for path, text in zip(paths, model.generate(length=length, num_samples=num_samples, **settings)):
+            with atomic_path(path) as tmp:
+                tmp.write_text(text + "\n", encoding="utf-8")
     except OSError as exc:
         raise SeqgenError(f"cannot write {out}: {exc.strerror or exc}; choose another --out") from None
     sys.stderr.write(f"wrote {', '.join(map(str, paths))}\n")
+
+
+def _stream_into(model, out: Path, length: int, settings: dict) -> None:
+    """One sample streamed into ``out`` as it is drawn. Ctrl-C or SIGTERM stop it at the next
+    token, and what was written stays in ``out``: one line says how far it got (exit 130, 143)."""
+    from ..atomic import atomic_path
+
+    drawn = chars = 0
+    with signals_as_flag() as stop, atomic_path(out) as tmp, open(tmp, "w", encoding="utf-8") as fh:
+        for piece in model.stream(length=length, **settings):
+            fh.write(piece)
+            chars, drawn = chars + len(piece), drawn + 1
+            if stop.signum:
+                break
+        fh.write("\n")
+    if stop.signum:
+        drawn -= bool(settings["prime"])  # the prime came first, as it was given
+        fail(f"{stop.reason} after {drawn:,} of {length:,} tokens: {out} holds the {chars:,} characters written "
+             "so far", stop.exit_code)
+    sys.stderr.write(f"wrote {out}\n")
 
 
 @app.command("eval")

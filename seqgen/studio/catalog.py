@@ -7,6 +7,7 @@ its kind and held-out perplexity takes a moment, and the list is asked for at ev
 from __future__ import annotations
 
 import math
+import os
 import threading
 from collections import OrderedDict
 from datetime import datetime, timezone
@@ -46,10 +47,14 @@ class Catalog:
         version = _version(path)
         if version not in self._described:
             stat = path.stat()
-            entry = {"id": path.relative_to(self.root).as_posix(),
-                     "run": path.parent.name if path.parent != self.root else "",
-                     "file": path.name,
+            entry = {"id": _shown(path.relative_to(self.root).as_posix()),
+                     "run": _shown(path.parent.name) if path.parent != self.root else "",
+                     "file": _shown(path.name),
                      "modified": datetime.fromtimestamp(stat.st_mtime, timezone.utc).isoformat(timespec="seconds")}
+            if entry["id"] != path.relative_to(self.root).as_posix():  # JSON holds no bytes that are not UTF-8
+                entry["error"] = f"{entry['id']}: its name is not UTF-8, which the page cannot ask for; rename it"
+                self._described[version] = entry
+                return entry
             try:  # kept where there is room: describing the list never evicts a model in use
                 model = self._model(path, version, evict=False)
             except CheckpointError as exc:
@@ -80,6 +85,12 @@ class Catalog:
             while len(self._models) > MODELS_KEPT:
                 self._models.popitem(last=False)
         return model
+
+
+def _shown(name: str) -> str:
+    """A file name as text: bytes that are not UTF-8 (lone surrogates here) as the replacement
+    character."""
+    return os.fsencode(name).decode("utf-8", "replace")
 
 
 def _version(path: Path) -> tuple:

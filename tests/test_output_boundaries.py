@@ -1,0 +1,106 @@
+"""Output that cannot be written ends in one line, never a traceback, and what was written stays:
+a closed or full stdout (help and version too), an encoding that cannot hold the text, a folder
+name that is not UTF-8, a signal in the middle of a long sample; and no noise from matplotlib
+where its folders cannot be written. Real processes: closed descriptors, signals and matplotlib's
+start-up are what an in-process runner cannot show."""
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from .helpers import TINY, run
+
+SEQGEN = f"{sys.executable} -m seqgen"
+
+
+def shell(command: str, **env) -> subprocess.CompletedProcess:
+    """``command`` through sh, as a user types it (``>&-`` closes stdout before seqgen starts),
+    with ``env`` added to the environment."""
+    return subprocess.run(["sh", "-c", command], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, **env})
+
+
+def assert_one_line(returncode: int, stderr: str, code: int, *words: str) -> None:
+    lines = stderr.strip().splitlines()
+    assert returncode == code and len(lines) == 1 and lines[0].startswith("error: "), stderr
+    for word in words:
+        assert word in lines[0], (word, lines[0])
+
+
+@pytest.mark.parametrize("command, words", [
+    ("--version >&-", ["standard output is closed"]),
+    ("--help >&-", ["standard output is closed"]),
+    ("sample {ckpt} --length 20 >&-", ["standard output is closed"]),
+    ("--help > /dev/full", ["No space left on device"]),
+    ("sample {ckpt} --length 20 --prime 'It’s'", ["encoding (ascii) cannot hold '\\u2019'",
+                                                 "PYTHONIOENCODING=utf-8"]),
+])
+def test_output_that_cannot_be_written_is_one_line(char_run, command, words):
+    proc = shell(f"{SEQGEN} {command.format(ckpt=char_run.best_path)}", PYTHONIOENCODING="ascii")
+    assert_one_line(proc.returncode, proc.stderr, 1, "cannot write the output", *words)
+
+
+@pytest.mark.parametrize("redirect", ["2>&-", "2> /dev/full"])
+def test_messages_that_cannot_be_written_change_nothing_else(char_run, tmp_path, redirect):
+    done = shell(f"cd {tmp_path} && {SEQGEN} sample {char_run.best_path} --length 10 --out x.txt {redirect}")
+    assert done.returncode == 0 and (tmp_path / "x.txt").stat().st_size > 10  # written: a success
+    assert shell(f"{SEQGEN} sample {tmp_path / 'none.pt'} {redirect}").returncode == 1  # a failure still
+
+
+def test_a_folder_name_that_is_not_utf8_is_written_as_its_bytes(in_tmp, prose_file):
+    name = os.fsdecode(b"run\xff")
+    result = run("train", prose_file, *TINY, "--out", name)
+    assert result.exit_code == 0, result.output
+    assert (in_tmp / name / "loss.png").stat().st_size > 0
+    table = subprocess.run([sys.executable, "-m", "seqgen", "eval", f"{name}/best.pt"], capture_output=True,
+                           timeout=120, env={**os.environ, "PYTHONIOENCODING": "utf-8"})  # strict, as en_US.UTF-8
+    assert table.returncode == 0 and b"run\xff/best.pt" in table.stdout, table.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("signum, code, said", [(signal.SIGINT, 130, "interrupted"),
+                                                 (signal.SIGTERM, 143, "terminated")])
+def test_a_stopped_sample_keeps_what_it_wrote_and_says_how_far(char_run, tmp_path, signum, code, said):
+    proc = subprocess.Popen([sys.executable, "-m", "seqgen", "sample", str(char_run.best_path), "--length",
+                             "100000000", "--out", "big.txt", "--seed", "1"], cwd=tmp_path, stderr=subprocess.PIPE,
+                            text=True)
+    deadline = time.monotonic() + 120
+    while not any(p.stat().st_size > 2000 for p in tmp_path.glob(".big.*")):  # the sample streams into its file
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.1)
+    proc.send_signal(signum)
+    _, err = proc.communicate(timeout=60)
+    found = re.fullmatch(rf"error: {said} after ([\d,]+) of 100,000,000 tokens: big.txt holds the ([\d,]+) "
+                         r"characters written so far\n", err)
+    assert proc.returncode == code and found, err
+    text = (tmp_path / "big.txt").read_text(encoding="utf-8")
+    assert len(text) - 1 == int(found[2].replace(",", "")) >= 2000 and text.endswith("\n")
+    assert found[1] == found[2]  # a character model: a token is a character
+    assert [p.name for p in tmp_path.iterdir()] == ["big.txt"]  # no temporary file left
+
+
+def test_sigterm_ends_any_command_in_one_line(char_run):
+    proc = subprocess.Popen([sys.executable, "-m", "seqgen", "sample", str(char_run.best_path), "--length",
+                             "100000000"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stdout.read(2000)  # streaming to standard output
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert_one_line(proc.returncode, err, 143, "terminated")
+
+
+def test_matplotlib_is_quiet_where_its_folders_cannot_be_written(tmp_path, prose_file):
+    (tmp_path / "not-a-folder").write_text("")
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    proc = shell(f"{SEQGEN} train {prose_file} {' '.join(TINY)} --out {tmp_path / 'run'}",
+                 XDG_CACHE_HOME=str(tmp_path / "not-a-folder"), XDG_CONFIG_HOME=str(tmp_path / "config"),
+                 TMPDIR=str(temp))
+    assert proc.returncode == 0, proc.stderr
+    assert not re.search("MPLCONFIGDIR|Matplotlib created|mkdir -p failed", proc.stderr), proc.stderr
+    assert (tmp_path / "run" / "loss.png").stat().st_size > 0
+    assert list(temp.iterdir()) == []  # its temporary folder removed at exit
