@@ -21,6 +21,7 @@ from typing import Protocol
 
 import numpy as np
 
+from .atomic import file_kind
 from .errors import CorpusError, UsageError
 
 SNIFF_BYTES = 8192  # binary data shows in its first bytes (NUL)
@@ -63,9 +64,7 @@ def regular_file(path: Path) -> os.stat_result:
     except OSError as exc:
         raise CorpusError(f"cannot read {path}: {exc.strerror or exc}") from None
     if not stat.S_ISREG(st.st_mode):
-        kind = "a folder" if stat.S_ISDIR(st.st_mode) else "a pipe" if stat.S_ISFIFO(st.st_mode) else \
-            "a device" if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode) else "not a regular file"
-        raise CorpusError(f"{path} is {kind}, not a file to read; give text files, folders of them or ABC files")
+        raise CorpusError(f"{path} is {file_kind(st.st_mode)}, not a file to read; give text files, folders of them or ABC files")
     return st
 
 

@@ -22,10 +22,12 @@ def text_ids(vocab: Vocab, specs: list[str] | None = None, encoding: str = "utf-
     return ids
 
 
-def score_checkpoint(path: Path, texts: list[str], encoding: str = "utf-8", tunes: int = 0, conditions=None) -> dict:
+def score_checkpoint(path: Path, texts: list[str], encoding: str = "utf-8", tunes: int = 0, conditions=None,
+                     payload: dict | None = None) -> dict:
     """Cross-entropy, perplexity (and bits per char) of one checkpoint on texts or its held-out split;
-    for a music model the figures of ``tunes`` sampled tunes (to the order of ``conditions``)."""
-    payload = ckpt.load(path)
+    for a music model the figures of ``tunes`` sampled tunes (to the order of ``conditions``).
+    ``payload``: the checkpoint already loaded."""
+    payload = payload if payload is not None else ckpt.load(path)
     model, vocab = ckpt.load_model(payload, source=path)
     ids = text_ids(vocab, texts, encoding) if texts else payload["data"]["val_ids"].numpy()
     score = model.score(ids)

@@ -112,7 +112,8 @@ def _write_samples(model, out: Path, overwrite: bool, length: int, num_samples: 
 @app.command("eval")
 @friendly
 def evaluate(
-    paths: Annotated[Optional[list[str]], typer.Argument(help="Checkpoints (.pt), then text files to score. [default: the latest checkpoint on its held-out text]", show_default=False)] = None,
+    ctx: typer.Context,
+    paths: Annotated[Optional[list[str]], typer.Argument(help="Checkpoints (.pt, or any file seqgen train saved), then text files to score. [default: the latest checkpoint on its held-out text]", show_default=False)] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table. [default: a table]", show_default=False)] = False,
     encoding: Annotated[str, typer.Option(help="Text encoding of the text files.")] = "utf-8",
     tunes: Annotated[int, typer.Option(help="Music models: tunes to sample for the validity and novelty figures (0: none).")] = 50,
@@ -130,18 +131,28 @@ def evaluate(
     from .display import out, score_table, tune_table
 
     paths = list(paths or [])
-    ckpts = [Path(p) for p in paths if p.endswith(".pt")]
-    texts = [p for p in paths if not p.endswith(".pt")]
+    is_ckpt = [ckpt.looks_like_checkpoint(p) for p in paths]  # by name or content, as sample takes them
+    ckpts = [Path(p) for p, yes in zip(paths, is_ckpt) if yes]
+    texts = [p for p, yes in zip(paths, is_ckpt) if not yes]
+    for text in texts:
+        if Path(text).is_dir() and any((Path(text) / name).is_file() for name in ("best.pt", "last.pt")):
+            raise UsageError(f"{text} is a run folder, not text to score; give {Path(text) / 'best.pt'} to "
+                             "evaluate its checkpoint")
     if tunes < 0:
         raise UsageError(f"--tunes must be 0 or more (got {tunes})")
-    from ..music.conditions import conditions
-
-    wanted = conditions(meter, key, prime_abc)
     if not ckpts:
         path, found = ckpt.resolve(None)
         announce(path, found)
         ckpts = [path]
-    rows = [score_checkpoint(c, texts, encoding, tunes, wanted) for c in ckpts]
+    payloads = [ckpt.load(c) for c in ckpts]  # every checkpoint checked before any is scored
+    if not any(p["data"]["kind"] == "abc" for p in payloads):
+        refuse_options(ctx, ("meter", "key", "prime_abc") + (("tunes",) if tunes else ()),  # --tunes 0: none
+                       f"to {'a text model' if len(payloads) == 1 else 'text models'}; they are for models "
+                       "trained on ABC tunes")
+    from ..music.conditions import conditions
+
+    wanted = conditions(meter, key, prime_abc)
+    rows = [score_checkpoint(c, texts, encoding, tunes, wanted, p) for c, p in zip(ckpts, payloads)]
     if json_out:
         write(json.dumps(json_safe(rows[0] if len(rows) == 1 else rows), indent=2, allow_nan=False) + "\n")
         return
