@@ -113,12 +113,22 @@ def resume_run(path: Path, changes: dict | None = None, out_dir: Path | None = N
     cfg.validate()
     reached = limit_reached(cfg, progress)
     if reached:
-        raise UsageError(f"this run has already reached its limit ({reached}, at step {progress.step}); give "
-                         "--max-steps, --epochs or --time-budget to train it further")
+        raise UsageError(_reached_message(reached, cfg, progress))
     with _world(cfg.device, backend) as world:
         world.precision(cfg.precision)  # a precision that cannot run here: said before any work
         return _resume(path, state, cls, cfg, progress, Path(out_dir) if out_dir else path.parent, emit, stop,
                        overwrite, world)
+
+
+def _reached_message(reached: str, cfg: TrainConfig, progress: Progress) -> str:
+    """What to give to train a run further: the limit that binds (another one given does not lift it)."""
+    if reached == "time-budget":  # on resume --time-budget means more time: this one was not given
+        return (f"this run has already reached its limit (its time budget, at step {progress.step}); give "
+                "--time-budget for more time")
+    option, limit = f"--{reached}", cfg.epochs if reached == "epochs" else cfg.max_steps
+    others = " or ".join(o for o in ("--max-steps", "--epochs", "--time-budget") if o != option)
+    return (f"this run has already reached its limit ({option} {limit}, at step {progress.step}); give a larger "
+            f"{option} to train it further ({others} alone does not lift it)")
 
 
 def _resume(path, state, cls, cfg, progress, run_dir, emit, stop, overwrite, world) -> TrainResult:

@@ -162,6 +162,12 @@ def test_time_budget_on_resume_means_more_time(trained):
     assert checkpoint.load(trained / "last.pt")["progress"]["step"] > 6
 
 
+def test_a_run_that_reached_max_steps_says_that_more_time_does_not_lift_it(trained):
+    result = run("train", "--resume", trained / "last.pt", "--time-budget", "5s")
+    assert_one_line_error(result, 2, "--max-steps 6", "give a larger --max-steps", "--time-budget alone does not lift it")
+    assert "give --max-steps, --epochs or --time-budget" not in result.stderr
+
+
 @pytest.mark.parametrize("args, words", [
     (["--hidden", "64"], ["cannot change --hidden (the run has 32, given 64) when resuming"]),
     (["--level", "word", "--layers", "3"], ["--layers (the run has 1, given 3), --level (the run has char, given word)"]),
