@@ -12,6 +12,7 @@ first bytes.
 
 from __future__ import annotations
 
+import codecs
 import os
 import stat
 from collections.abc import Callable
@@ -77,15 +78,34 @@ def read_bytes(path: Path, binary_ok: bool = False) -> bytes:
         with open(path, "rb") as fh:
             head = fh.read(SNIFF_BYTES)
             if b"\x00" in head and not binary_ok:
+                wide = wide_encoding(head)
+                if wide:
+                    raise CorpusError(f"{path} is {wide.upper()} text; pass --encoding {wide} to read it")
                 raise CorpusError(f"{path} looks like a binary file (it contains NUL bytes); give a text file")
             return head + fh.read()
     except OSError as exc:
         raise CorpusError(f"cannot read {path}: {exc.strerror or exc}") from None
 
 
+def wide_encoding(head: bytes) -> str | None:
+    """"utf-16" or "utf-32" when ``head`` (a file's first bytes, with NULs in them) is text in that
+    encoding: by its byte-order mark, or without one, by a NUL in every other byte (the high half of
+    each Latin letter) at one end or the other; None for binary data."""
+    for bom, name in ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
+                      (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16")):
+        if head.startswith(bom):  # UTF-32's little-endian mark starts with UTF-16's: asked first
+            return name
+    half = head[: len(head) // 2 * 2]
+    for side, name in ((half[1::2], "utf-16-le"), (half[0::2], "utf-16-be")):
+        if len(side) >= 8 and side.count(0) >= 0.9 * len(side):
+            return name
+    return None
+
+
 def read_text_file(path: Path, encoding: str = "utf-8") -> str:
     """Read one text file, refusing binary data and explaining how to fix a wrong encoding."""
-    raw = read_bytes(path, binary_ok=encoding.lower().replace("-", "").startswith("utf16"))
+    wide = encoding.lower().replace("-", "").replace("_", "").startswith(("utf16", "utf32"))  # NULs in its text
+    raw = read_bytes(path, binary_ok=wide)
     try:
         text = raw.decode(encoding)
     except LookupError:

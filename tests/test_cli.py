@@ -59,6 +59,20 @@ def test_non_utf8_text_needs_encoding(in_tmp, prose_file):
     assert run("train", latin, "--encoding", "latin-1", *TINY).exit_code == 0
 
 
+@pytest.mark.parametrize("encoding, suggested", [("utf-16", "utf-16"), ("utf-32", "utf-32"),
+                                                 ("utf-16-le", "utf-16-le"), ("utf-16-be", "utf-16-be")])
+def test_wide_unicode_text_is_not_called_binary(in_tmp, prose_file, encoding, suggested):
+    wide = in_tmp / "wide.txt"
+    wide.write_bytes(prose_file.read_text()[:20000].encode(encoding))  # utf-16 and utf-32 with a byte-order mark
+    result = run("train", wide, *TINY)
+    assert_one_line_error(result, 1, f"--encoding {suggested}")
+    assert "binary" not in result.stderr
+    assert run("train", wide, "--encoding", suggested, *TINY, "--out", "run").exit_code == 0
+    binary = in_tmp / "data.bin"
+    binary.write_bytes(bytes(range(256)) * 40)  # NULs, but not text in any encoding
+    assert_one_line_error(run("train", binary, *TINY), 1, "binary")
+
+
 @pytest.mark.parametrize("content, words", [
     (None, ["no such file"]),
     (b"", ["empty"]),
