@@ -35,12 +35,13 @@ def save(payload: dict, path: Path) -> Path:
     # Serialised in memory first: torch's writer turns a failed write (a full disk) into an
     # opaque RuntimeError, while a plain write raises the OSError that says what happened.
     torch.save({"format": FORMAT, "version": FORMAT_VERSION, **payload}, buffer)
+    before = "the previous checkpoint is untouched" if path.exists() else "nothing was saved"
     try:
         write_bytes(path, buffer.getbuffer(), durable=True)
     except OSError as exc:
         raise CheckpointError(
-            f"could not save checkpoint {path}: {exc.strerror or exc}; the previous checkpoint is "
-            "untouched (free some disk space or choose another --out)"
+            f"could not save checkpoint {path}: {exc.strerror or exc}; {before} (free some disk space or "
+            "choose another --out)"
         ) from None
     return path
 

@@ -139,6 +139,29 @@ def test_a_run_folder_is_never_replaced_unasked(trained, prose_file):
     assert [r["step"] for r in map(json.loads, (trained / "metrics.jsonl").read_text().splitlines())] == [3]
 
 
+@pytest.mark.filterwarnings("default::seqgen.errors.SeqgenWarning")  # the leftovers replaced, with a warning
+def test_a_folder_left_by_a_failed_first_save_can_be_run_again(in_tmp, prose_file, monkeypatch):
+    import errno
+
+    def disk_full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(checkpoint, "write_bytes", disk_full)
+        failed = run("train", prose_file, *TINY, "--out", "run")
+    assert failed.exit_code == 1 and "could not save checkpoint" in failed.stderr.splitlines()[-1]
+    assert "nothing was saved" in failed.stderr.splitlines()[-1]
+    left = sorted(p.name for p in (in_tmp / "run").iterdir() if not p.name.startswith("."))
+    assert left == ["metrics.jsonl"]  # no checkpoint: nothing to resume
+    again = run("train", prose_file, *TINY, "--out", "run")
+    assert again.exit_code == 0, again.stderr
+    assert "warning: run held metrics.jsonl of a run that saved no checkpoint; the new run replaces" in again.stderr
+    assert (in_tmp / "run" / "last.pt").is_file()
+    assert [r["step"] for r in map(json.loads, (in_tmp / "run" / "metrics.jsonl").read_text().splitlines())] == [3, 6]
+    (in_tmp / "run" / "last.pt").unlink()  # a run with only its best checkpoint: the hint names that one
+    assert_one_line_error(run("train", prose_file, *TINY, "--out", "run"), 2, "--resume run/best.pt")
+
+
 def test_resuming_from_best_never_drops_a_later_last(in_tmp, prose_file):
     assert run("train", prose_file, *TINY, "--max-steps", "3", "--out", "run").exit_code == 0
     early = (in_tmp / "run" / "best.pt").read_bytes()  # step 3
