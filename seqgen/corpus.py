@@ -58,6 +58,25 @@ class CorpusFormat(Protocol):
         """Training and held-out ids of a tokenised corpus (``starts``: where each document begins)."""
 
 
+def absolute_sources(specs: list[str]) -> list[str]:
+    """``specs`` as a checkpoint stores them: paths made absolute (a run can be resumed, and its
+    tunes measured, from any folder), ``builtin:NAME`` as it is."""
+    return [s if s.startswith("builtin:") else os.path.abspath(s) for s in specs]
+
+
+def check_stored_sources(specs: list[str]) -> None:
+    """CorpusError naming a stored source that is not there; for a relative one (stored by a seqgen
+    before absolute paths), that it is read from the folder the run was started in."""
+    for spec in specs:
+        if spec.startswith("builtin:") or os.path.lexists(spec):
+            continue
+        if os.path.isabs(spec):
+            raise CorpusError(f"{spec}: no such file or folder; it is one of the files this run was trained on, "
+                              "which are read again: put it back")
+        raise CorpusError(f"{spec}: no such file or folder in {os.getcwd()}; this run stored its sources relative to "
+                          "the folder it was started in: run the command from that folder")
+
+
 def regular_file(path: Path) -> os.stat_result:
     """``path``'s status; CorpusError unless it is a regular file that can be read."""
     try:

@@ -17,6 +17,7 @@ import torch
 from . import checkpoint, runs
 from .batches import BatchStream
 from .config import TrainConfig, from_dict
+from .corpus import absolute_sources, check_stored_sources
 from .device import available_memory, format_bytes
 from .distributed import World
 from .launch import announce_run_dir
@@ -132,6 +133,7 @@ def _reached_message(reached: str, cfg: TrainConfig, progress: Progress) -> str:
 
 
 def _resume(path, state, cls, cfg, progress, run_dir, emit, stop, overwrite, world) -> TrainResult:
+    check_stored_sources(list(state["data"]["sources"]))
     with world.main_first():
         data = _tokenize(list(state["data"]["sources"]), cfg, state["data"].get("encoding", "utf-8"),
                          Vocab.from_dict(state["vocab"]), emit)
@@ -170,7 +172,7 @@ def _run_dir(path: Path, world: World) -> Path:
 
 def data_record(corpus: TokenizedCorpus, split: TokenSplit, encoding: str, cfg: TrainConfig) -> dict:
     """What a checkpoint records of its data: enough to re-read and re-split it, and the held-out ids."""
-    return {"kind": corpus.kind, "sources": corpus.sources, "encoding": encoding,
+    return {"kind": corpus.kind, "sources": absolute_sources(corpus.sources), "encoding": encoding,
             "val_fraction": cfg.val_fraction, "seed": cfg.seed, "train_tokens": int(len(split.train)),
             "val_ids": torch.from_numpy(np.asarray(split.val[:MAX_STORED_VAL_TOKENS], dtype=np.int32))}
 

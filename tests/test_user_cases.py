@@ -162,6 +162,28 @@ def test_a_folder_left_by_a_failed_first_save_can_be_run_again(in_tmp, prose_fil
     assert_one_line_error(run("train", prose_file, *TINY, "--out", "run"), 2, "--resume run/best.pt")
 
 
+def test_a_run_resumes_from_any_folder(in_tmp, prose_file, monkeypatch):
+    import shutil
+
+    shutil.copy(prose_file, in_tmp / "prose.txt")
+    assert run("train", "prose.txt", *TINY, "--out", "run").exit_code == 0  # a source given relative
+    assert checkpoint.load(in_tmp / "run" / "last.pt")["data"]["sources"] == [str(in_tmp / "prose.txt")]
+    (in_tmp / "elsewhere").mkdir()
+    monkeypatch.chdir(in_tmp / "elsewhere")
+    more = run("train", "--resume", in_tmp / "run" / "last.pt", "--max-steps", "9")
+    assert more.exit_code == 0, more.stderr
+    # A checkpoint of an earlier seqgen, with its sources relative to where it was started:
+    old = checkpoint.load(in_tmp / "run" / "last.pt")
+    old["data"]["sources"] = ["prose.txt"]
+    torch.save(old, in_tmp / "run" / "old.pt")
+    assert_one_line_error(run("train", "--resume", in_tmp / "run" / "old.pt", "--max-steps", "12"), 1,
+                          "prose.txt: no such file or folder in", "relative to the folder it was started in")
+    monkeypatch.chdir(in_tmp)
+    (in_tmp / "prose.txt").unlink()
+    assert_one_line_error(run("train", "--resume", in_tmp / "run" / "last.pt", "--max-steps", "12"), 1,
+                          f"{in_tmp / 'prose.txt'}: no such file or folder", "put it back")
+
+
 def test_resuming_from_best_never_drops_a_later_last(in_tmp, prose_file):
     assert run("train", prose_file, *TINY, "--max-steps", "3", "--out", "run").exit_code == 0
     early = (in_tmp / "run" / "best.pt").read_bytes()  # step 3
