@@ -58,6 +58,29 @@ class CorpusFormat(Protocol):
         """Training and held-out ids of a tokenised corpus (``starts``: where each document begins)."""
 
 
+def distinct_files(files: list[Path]) -> tuple[list[Path], str]:
+    """``files`` with each file once: the same file named twice, or again through a symbolic or a hard
+    link (same device and inode), would be trained on twice, and its held-out part would then also
+    sit in the training part. Returns the files and a note for the user ("" when none repeats)."""
+    seen: dict[tuple[int, int], Path] = {}
+    kept, repeats = [], []
+    for path in files:
+        try:
+            st = path.stat()
+        except OSError:
+            kept.append(path)  # its reader says what is wrong with it
+            continue
+        first = seen.setdefault((st.st_dev, st.st_ino), path)
+        if first is path:
+            kept.append(path)
+        else:
+            repeats.append(f"{path}" if str(path) == str(first) else f"{path} (the same file as {first})")
+    if not repeats:
+        return kept, ""
+    shown = ", ".join(repeats[:3]) + (f" and {len(repeats) - 3} more" if len(repeats) > 3 else "")
+    return kept, f"read once what was given again: {shown}"
+
+
 def absolute_sources(specs: list[str]) -> list[str]:
     """``specs`` as a checkpoint stores them: paths made absolute (a run can be resumed, and its
     tunes measured, from any folder), ``builtin:NAME`` as it is."""

@@ -271,6 +271,25 @@ def test_pipes_and_devices_are_refused_at_once(in_tmp, source, words):
     assert time.monotonic() - started < 30
 
 
+def test_a_file_given_twice_or_through_links_is_trained_on_once(in_tmp, prose_file):
+    import shutil
+
+    shutil.copy(prose_file, "prose.txt")
+    os.symlink("prose.txt", "link.txt")
+    os.link("prose.txt", "hard.txt")
+    os.mkdir("folder")
+    os.symlink(in_tmp / "prose.txt", "folder/inside.txt")
+    once = run("train", "prose.txt", *TINY, "--out", "once")
+    many = run("train", "prose.txt", "prose.txt", "link.txt", "hard.txt", "./prose.txt", "folder", *TINY,
+               "--out", "many")
+    assert once.exit_code == 0 and many.exit_code == 0, many.stderr
+    assert "read once what was given again" in " ".join(many.stderr.split()) and "link.txt (the same file" in \
+        " ".join(many.stderr.split())
+    first, again = (checkpoint.load(in_tmp / run_ / "last.pt")["data"] for run_ in ("once", "many"))
+    assert again["sources"] == [str(in_tmp / "prose.txt")] and again["train_tokens"] == first["train_tokens"]
+    assert torch.equal(again["val_ids"], first["val_ids"])  # no held-out text also in the training part
+
+
 @pytest.mark.slow
 def test_ctrl_c_while_reading_stops_at_once(in_tmp, tmp_path):
     env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "fresh-cache")}  # tunes not checked yet: a long read
