@@ -12,6 +12,7 @@ from pathlib import Path
 
 from .checkpoint import DEFAULT_ROOT
 from .errors import SeqgenError, UsageError, warn
+from .evaluate import json_safe
 
 
 def resume_command(last: Path, processes: int = 1) -> str:
@@ -112,7 +113,7 @@ class RunLock:
 def append_metrics(run_dir: Path, record: dict) -> None:
     """One JSON line per evaluation in metrics.jsonl."""
     with open(run_dir / "metrics.jsonl", "a", encoding="utf-8") as fh:
-        fh.write(json.dumps(record) + "\n")
+        fh.write(json.dumps(json_safe(record), allow_nan=False) + "\n")  # a loss that is not finite: null
 
 
 def read_metrics(run_dir: Path) -> list[dict]:

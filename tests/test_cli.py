@@ -150,6 +150,27 @@ def test_eval_on_text_without_known_tokens(trained, in_tmp):
     assert_one_line_error(run("eval", trained, in_tmp / "alien.txt"), 1, "vocabulary")
 
 
+@pytest.mark.parametrize("gap, both_null", [(3e38, True), (1e3, False)])
+def test_eval_json_never_gives_a_perplexity_its_cross_entropy_does_not(char_run, in_tmp, gap, both_null):
+    # A finite model whose scores differ by more than a float holds (3e38 - -3e38) scores every
+    # token but one as infinitely unlikely; with a gap of 1,000 nats the cross-entropy is a number
+    # whose exponential (the perplexity) is past any float: null, as JSON has no infinity.
+    payload = torch.load(char_run.best_path, weights_only=True)
+    state = payload["model_state"]
+    state["head.weight"].zero_()
+    state["head.bias"].fill_(-gap if both_null else 0.0)
+    state["head.bias"][1] = gap  # <eos>, rare in the held-out text
+    torch.save(payload, in_tmp / "extreme.pt")
+    done = run("eval", in_tmp / "extreme.pt", "--json")
+    assert done.exit_code == 0, done.output
+    assert "Infinity" not in done.stdout and "NaN" not in done.stdout
+    row = json.loads(done.stdout)
+    assert row["perplexity"] is None and row["bits_per_char"] is (None if both_null else row["bits_per_char"])
+    assert (row["cross_entropy"] is None) == both_null
+    if not both_null:
+        assert row["cross_entropy"] > 709 and row["bits_per_char"] > 1000
+
+
 def test_real_process_streams_and_exits_cleanly(trained):
     proc = subprocess.run([sys.executable, "-m", "seqgen", "sample", str(trained), "--length", "20", "--seed", "3"],
                           capture_output=True, text=True, timeout=120)

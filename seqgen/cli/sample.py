@@ -11,6 +11,7 @@ from typing import Annotated, Optional
 import typer
 
 from ..errors import SeqgenError, UsageError
+from ..evaluate import json_safe
 from .common import announce, app, friendly, refuse_options, write
 
 TUNE_OPTIONS = ("tunes", "keep_invalid", "wav", "sheet", "meter", "key", "prime_abc")
@@ -164,13 +165,3 @@ def evaluate(
 
 app.command("evaluate", help="Alias of eval.")(evaluate)
 
-
-def json_safe(value):
-    """``value`` with every non-finite number (NaN, infinity) as null: JSON has no NaN."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: json_safe(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [json_safe(v) for v in value]
-    return value
