@@ -120,8 +120,10 @@ def filter_logits(logits: torch.Tensor, top_k: int | None, top_p: float) -> torc
     if top_p < 1.0:
         sorted_logits, order = torch.sort(logits, descending=True, dim=-1)
         probs = torch.softmax(sorted_logits, dim=-1)
-        # Drop a token when the tokens before it already reach top_p (the first always stays).
+        # Drop a token when the tokens before it already reach top_p. The first always stays, also
+        # for a top_p below the smallest float of the scores (1e-300 is 0 in float32: 0 >= 0).
         drop = (probs.cumsum(-1) - probs) >= top_p
+        drop[..., 0] = False
         sorted_logits = sorted_logits.masked_fill(drop, float("-inf"))
         logits = torch.full_like(logits, float("-inf")).scatter(-1, order, sorted_logits)
     return logits
@@ -230,14 +232,23 @@ def _lstm_kernels_for(rows: int):
 
 
 def _pick(logits: torch.Tensor, config: SampleConfig, gen: torch.Generator) -> torch.Tensor:
+    """One token a row of ``logits`` (N, V), -inf where a token is ruled out (<unk>, a constraint):
+    never one of those, at any temperature, top-k or top-p."""
     if config.temperature < GREEDY_BELOW:
         return logits.argmax(-1)
-    probs = torch.softmax(filter_logits(logits / config.temperature, config.top_k, config.top_p), -1)
+    # top-k first: the same k tokens at any temperature (a huge one would make every score tie).
+    # The temperature at most the largest float of the scores: 1e308 is infinite in float32, and
+    # -inf / inf is NaN, which drew <unk>.
+    temperature = min(config.temperature, torch.finfo(logits.dtype).max)
+    logits = filter_logits(logits, config.top_k, 1.0) / temperature
+    probs = torch.softmax(filter_logits(logits, None, config.top_p), -1)
     # Inverse-CDF draw: one uniform number a row, where torch.multinomial draws one exponential
-    # per token of the vocabulary. Tokens with probability 0 are never picked: their CDF step is empty.
+    # per token of the vocabulary. Tokens with probability 0 are never picked: their CDF step is
+    # empty; a draw that rounds up to the total would land past the last token that has one.
     cdf = probs.cumsum(-1)
     u = torch.rand(probs.size(0), 1, generator=gen) * cdf[:, -1:]
-    return (cdf <= u).sum(-1).clamp(max=probs.size(-1) - 1)
+    last = probs.size(-1) - 1 - (probs.flip(-1) > 0).int().argmax(-1)  # (N,) the last token that can be drawn
+    return torch.minimum((cdf <= u).sum(-1), last)
 
 
 class _Text:

@@ -72,6 +72,20 @@ def test_unk_is_never_written(trained):
     assert "<unk>" not in text and len(text) == 200
 
 
+@pytest.mark.parametrize("args", [["--temperature", "1e308"], ["--temperature", "3e38", "--top-p", "0.5"],
+                                  ["--temperature", "1e308", "--top-k", "3"], ["--top-p", "1e-300"],
+                                  ["--temperature", "1e308", "--top-k", "1000000000000", "--top-p", "1e-45"]])
+def test_extreme_settings_never_write_unk(trained, args):
+    done = run("sample", trained / "best.pt", "--length", "60", "--seed", "1", *args)
+    assert done.exit_code == 0 and "<unk>" not in done.stdout and len(done.stdout) == 61, done.output
+
+
+def test_top_k_and_top_p_keep_their_meaning_at_any_temperature(trained):
+    greedy = run("sample", trained / "best.pt", "--temperature", "0", "--length", "60", "--prime", "The").stdout
+    for args in (["--temperature", "1e308", "--top-k", "1"], ["--temperature", "1e308", "--top-p", "1e-300"]):
+        assert run("sample", trained / "best.pt", *args, "--length", "60", "--prime", "The").stdout == greedy
+
+
 def test_a_tiny_temperature_is_greedy_not_nan(trained):
     tiny = run("sample", trained / "best.pt", "--temperature", "1e-45", "--length", "60", "--prime", "The")
     greedy = run("sample", trained / "best.pt", "--temperature", "0", "--length", "60", "--prime", "The")
