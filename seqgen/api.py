@@ -99,19 +99,23 @@ class Model:
         (first bars, "|:d2B AFD|EFG A2B|") are written into every tune, and checked first."""
         from .music.tunes import sample_tunes
 
-        if self.kind != "music":
-            raise UsageError(f"{self.path} is a {self.kind} model; whole tunes need a model trained on ABC tunes")
-        from .config import MAX_SAMPLE_TOKENS
-        from .music.tunes import MAX_TUNE_TOKENS
-
-        most = MAX_SAMPLE_TOKENS // MAX_TUNE_TOKENS  # tunes are kept in memory, each up to a tune's tokens
-        if not 1 <= count <= most:
-            raise UsageError(f"--tunes must be from 1 to {most:,}, each tune being drawn up to "
-                             f"{MAX_TUNE_TOKENS:,} tokens (got {count:,})")
+        self.check_tune_count(count)
         cfg = self.sample_config("", 1, temperature, top_k, top_p, seed, 1, precision)
         wanted = self.tune_conditions(meter, key, prime_abc)
         return sample_tunes(self.sampler(cfg.precision), self.vocab, count, cfg, max_rounds, on_progress,
                             warmup=self.warmup, conditions=wanted)
+
+    def check_tune_count(self, count: int) -> None:
+        """UsageError unless this model draws whole tunes and ``count`` of them can be kept."""
+        from .config import MAX_SAMPLE_TOKENS
+        from .music.tunes import MAX_TUNE_TOKENS
+
+        if self.kind != "music":
+            raise UsageError(f"{self.path} is a {self.kind} model; whole tunes need a model trained on ABC tunes")
+        most = MAX_SAMPLE_TOKENS // MAX_TUNE_TOKENS  # tunes are kept in memory, each up to a tune's tokens
+        if not 1 <= count <= most:
+            raise UsageError(f"--tunes must be from 1 to {most:,}, each tune being drawn up to "
+                             f"{MAX_TUNE_TOKENS:,} tokens (got {count:,})")
 
     def tune_conditions(self, meter: str | None = None, key: str | None = None, prime_abc: str | None = None):
         """The meter, key and first bars asked for, checked (also that this model can write them)."""

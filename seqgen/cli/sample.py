@@ -49,6 +49,7 @@ def sample(
     path, found = ckpt.resolve(checkpoint)
     announce(path, found)
     model = api.Model(path, ckpt.load(path))
+    _refuse_what_cannot_apply(ctx, model.kind, tunes, bool(meter or key or prime_abc))
     settings = dict(prime=prime, temperature=temperature, top_k=top_k, top_p=top_p, seed=seed, precision=precision)
     # every setting checked first; a single sample streams, with no cap on its length
     model.sample_config(length=length, num_samples=num_samples, streaming=num_samples == 1, **settings)
@@ -60,18 +61,11 @@ def sample(
         from .music import print_tune, write_tunes
 
         wanted = model.tune_conditions(meter, key, prime_abc)
-        if wanted:
-            refuse_options(ctx, ("prime",), "with --meter, --key or --prime-abc (the tune's start is theirs)")
         if tunes is None:
-            refuse_options(ctx, ("keep_invalid", "wav", "sheet", "out", "overwrite"), "without --tunes")
             return print_tune(model, length=length, num_samples=num_samples, conditions=wanted, **settings)
-        # a tune runs from X: to where the model ends it; its first bars are --prime-abc's
-        refuse_options(ctx, ("num_samples", "length", "prime"), "to --tunes (whole tunes from X: to their end; "
-                       "give the number of tunes to --tunes and their first bars to --prime-abc)")
         return write_tunes(model, tunes, out or Path("tunes"), overwrite, keep_invalid, wav, sheet,
                            meter=meter, key=key, prime_abc=prime_abc,
                            **{k: v for k, v in settings.items() if k != "prime"})
-    refuse_options(ctx, TUNE_OPTIONS, f"to a {model.kind} model; they are for models trained on ABC tunes")
     if out is not None:
         return _write_samples(model, out, overwrite, length, num_samples, settings)
     if num_samples == 1:
@@ -81,6 +75,20 @@ def sample(
         return
     for i, text in enumerate(model.generate(length=length, num_samples=num_samples, **settings)):
         write(f"{'' if i == 0 else chr(10)}=== sample {i + 1} ===\n{text}\n")
+
+
+def _refuse_what_cannot_apply(ctx: typer.Context, kind: str, tunes: int | None, ordered: bool) -> None:
+    """Options that cannot apply, refused before any value is checked: a warning about a --prime
+    that --tunes would not use is noise, and --length's range means nothing with --tunes."""
+    if kind != "music":
+        return refuse_options(ctx, TUNE_OPTIONS, f"to a {kind} model; they are for models trained on ABC tunes")
+    if ordered:
+        refuse_options(ctx, ("prime",), "with --meter, --key or --prime-abc (the tune's start is theirs)")
+    if tunes is None:
+        refuse_options(ctx, ("keep_invalid", "wav", "sheet", "out", "overwrite"), "without --tunes")
+    else:  # a tune runs from X: to where the model ends it; its first bars are --prime-abc's
+        refuse_options(ctx, ("num_samples", "length", "prime"), "to --tunes (whole tunes from X: to their end; "
+                       "give the number of tunes to --tunes and their first bars to --prime-abc)")
 
 
 def _write_samples(model, out: Path, overwrite: bool, length: int, num_samples: int, settings: dict) -> None:
