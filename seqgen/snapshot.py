@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 
 from .errors import warn
-from .schedule import Progress
+from .schedule import Progress, progress_from
 
 
 def snapshot(trainer, hidden) -> dict:
@@ -38,7 +38,7 @@ def restore(trainer, state: dict) -> Progress:
     """Take ``state`` up in ``trainer`` (optimizer, random state, rows' state; the weights came with
     the model, from ``checkpoint.load_model``); its progress."""
     trainer.stepper.load_state_dict(state)
-    progress = Progress(**state["progress"])
+    progress = progress_from(state["progress"])  # checked when the run was resumed
     restore_rng(state.get("rng", {}))
     stream, world = trainer.stream, trainer.world
     saved = state.get("world") or {"size": 1, "batch_size": stream.batch_size}

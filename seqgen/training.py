@@ -21,10 +21,10 @@ from .corpus import absolute_sources, check_stored_sources
 from .device import available_memory, format_bytes
 from .distributed import World
 from .launch import announce_run_dir
-from .errors import CorpusError, UsageError, warn
+from .errors import CheckpointError, CorpusError, UsageError, warn
 from .loop import OnEvent, Trainer, TrainResult
 from .models import model_class
-from .schedule import Progress, limit_reached
+from .schedule import Progress, limit_reached, progress_from
 from .tokens import TokenizedCorpus, TokenSplit, split_ids, tokenize_corpus
 from .vocab import UNK_ID, Vocab
 
@@ -106,7 +106,7 @@ def resume_run(path: Path, changes: dict | None = None, out_dir: Path | None = N
                          "new run for other settings")
     changes = {k: v for k, v in changes.items() if k in RESUMABLE}
     cfg = from_dict(TrainConfig, state["train_config"])
-    progress = Progress(**state["progress"])
+    progress = _progress(state, path)
     if "time_budget" in changes:
         changes["time_budget"] = progress.elapsed + changes["time_budget"]  # "this much more"
     for name, value in changes.items():
@@ -119,6 +119,14 @@ def resume_run(path: Path, changes: dict | None = None, out_dir: Path | None = N
         world.precision(cfg.precision)  # a precision that cannot run here: said before any work
         return _resume(path, state, cls, cfg, progress, Path(out_dir) if out_dir else path.parent, emit, stop,
                        overwrite, world)
+
+
+def _progress(state: dict, path: Path) -> Progress:
+    """Where the run saved in ``path`` is; CheckpointError when its record is damaged."""
+    try:
+        return progress_from(state.get("progress"))
+    except ValueError as exc:
+        raise CheckpointError(f"{path} is damaged: {exc}; resume from another checkpoint") from None
 
 
 def _reached_message(reached: str, cfg: TrainConfig, progress: Progress) -> str:
@@ -234,7 +242,7 @@ def _claim_for_resume(path: Path, run_dir: Path, step: int, overwrite: bool) -> 
         return
     if path.resolve() == last.resolve() or not last.exists():
         return
-    later = checkpoint.load(last)["progress"]["step"]
+    later = _progress(checkpoint.load(last), last).step
     if later > step and not overwrite:
         raise UsageError(f"{last} is further along (step {later}) than {path.name} (step {step}); resume from "
                          f"last.pt, or pass --overwrite to go back to {path.name} (last.pt and the metrics after "

@@ -173,3 +173,36 @@ def test_eval_refuses_tune_options_for_a_text_model_as_sample_does(char_run, in_
     assert_one_line_error(run("eval", char_run.best_path, *option), 2, f"{option[0]} does not apply",
                           "text model")
     assert run("eval", char_run.best_path, "--tunes", "0", "--json").exit_code == 0  # none asked for
+
+
+# -- odd progress records -------------------------------------------------------------------------
+
+@pytest.mark.parametrize("progress, words", [
+    ({}, ["progress record is missing or empty"]),
+    (None, ["progress record is missing or empty"]),
+    ({"best_val_loss": float("nan")}, ["best_val_loss nan"]),
+    ({"step": -4}, ["step -4"]),
+    ({"step": 2.5}, ["step 2.5"]),
+    ({"lr_scale": 0.0}, ["lr_scale 0"]),
+])
+def test_a_damaged_progress_record_is_refused_on_resume(char_run, in_tmp, progress, words):
+    payload = checkpoint.load(char_run.last_path)
+    payload["progress"] = progress if progress in ({}, None) else {**payload["progress"], **progress}
+    torch.save(payload, in_tmp / "odd.pt")
+    result = run("train", "--resume", in_tmp / "odd.pt", "--max-steps", "200", "--out", in_tmp / "run")
+    assert_one_line_error(result, 1, "odd.pt is damaged", *words)
+    assert not (in_tmp / "run").exists()
+    assert run("sample", in_tmp / "odd.pt", "--length", "5").exit_code == 0  # sampling needs no progress
+
+
+def test_a_session_that_saves_no_best_does_not_name_one(char_run, in_tmp):
+    payload = checkpoint.load(char_run.last_path)
+    payload["progress"]["best_val_loss"] = 0.0  # no held-out loss of this session can beat it
+    torch.save(payload, in_tmp / "best-ever.pt")
+    done = run("train", "--resume", in_tmp / "best-ever.pt", "--max-steps", "70", "--eval-every", "5",
+               "--out", in_tmp / "run")
+    assert done.exit_code == 0, done.stderr
+    assert not (in_tmp / "run" / "best.pt").exists() and (in_tmp / "run" / "last.pt").exists()
+    said = " ".join(done.stderr.split())
+    assert "no best.pt here (this session did not improve on the run's best)" in said
+    assert str(in_tmp / "run" / "best.pt") not in said
