@@ -21,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import secrets
 import threading
-import warnings
 from collections.abc import Callable, Iterator
 from typing import Protocol
 
@@ -29,7 +28,7 @@ import numpy as np
 import torch
 
 from .config import SampleConfig
-from .device import threads_for_sampling
+from .device import SharedSetting, threads_for_sampling
 from .errors import Cancelled, UsageError
 from .vocab import EOS_ID, UNK_ID, Vocab, WordJoiner
 
@@ -184,7 +183,12 @@ def draw(model, vocab: Vocab, config: SampleConfig, stop_at_eos: bool = False, d
 
 def _steps(model, vocab, config, stop_at_eos, device, constraint, warmup) -> Iterator[torch.Tensor]:
     """The (N,) ids drawn at each step; -1 for a row that has ended (with ``stop_at_eos``, at its
-    first <eos>)."""
+    first <eos>).
+
+    A generator a caller may go on with in another thread (a web server does) or close in any
+    order with others: torch's inference mode belongs to a thread, so it is entered for each step
+    and never held across a ``yield``; the settings of the process (threads, kernels) are shared
+    ones (``device.SharedSetting``), put back when the last sampling ends."""
     root = config.seed if config.seed is not None else secrets.randbits(63)
     gen = torch.Generator(device="cpu")
     gen.manual_seed(stream_seed(root))
@@ -195,40 +199,43 @@ def _steps(model, vocab, config, stop_at_eos, device, constraint, warmup) -> Ite
         contexts = np.full((n, 1), EOS_ID)  # cold: right after the end of a document
     if hasattr(model, "eval"):
         model.eval()
-    with torch.inference_mode(), _lstm_kernels_for(n), threads_for_sampling():
-        # Each row reads its own stretch of held-out text, then the prime, side by side.
-        scores, state = model.next_scores(torch.from_numpy(contexts).to(device), None)
-        if start:
-            scores, state = model.next_scores(torch.tensor([start] * n, dtype=torch.long, device=device), state)
+    stop = getattr(_cancel, "stop", None)
+    with _lstm_kernels_for(n), threads_for_sampling():
+        with torch.inference_mode():
+            # Each row reads its own stretch of held-out text, then the prime, side by side.
+            scores, state = model.next_scores(torch.from_numpy(contexts).to(device), None)
+            if start:
+                scores, state = model.next_scores(torch.tensor([start] * n, dtype=torch.long, device=device), state)
         done = torch.zeros(n, dtype=torch.bool)
-        stop = getattr(_cancel, "stop", None)
-        for _ in range(config.length):
+        for step in range(config.length):
             if stop is not None and stop.is_set():
                 raise Cancelled("drawing stopped: nobody waits for it any more")
-            scores = scores.float().cpu().clone()  # a copy: the model's own scores stay as they are
-            scores[:, UNK_ID] = float("-inf")  # <unk> is what the model could not spell: never written
-            nxt = _pick(constraint.restrict(scores) if constraint else scores, config, gen)  # (N,)
-            if constraint:
-                constraint.advance(nxt)
-            if stop_at_eos:
-                done |= nxt == EOS_ID  # the <eos> that ends a sample is not part of it
-            yield torch.where(done, -1, nxt)
-            if bool(done.all()):
+            with torch.inference_mode():
+                scores = scores.float().cpu().clone()  # a copy: the model's own scores stay as they are
+                scores[:, UNK_ID] = float("-inf")  # <unk> is what the model could not spell: never written
+                nxt = _pick(constraint.restrict(scores) if constraint else scores, config, gen)  # (N,)
+                if constraint:
+                    constraint.advance(nxt)
+                if stop_at_eos:
+                    done |= nxt == EOS_ID  # the <eos> that ends a sample is not part of it
+                drawn = torch.where(done, -1, nxt)
+                ended = bool(done.all()) or step == config.length - 1
+                if not ended:  # read ahead, so that no inference tensor is made outside inference mode
+                    scores, state = model.next_scores(nxt.view(n, 1).to(device), state)
+            yield drawn
+            if ended:
                 return
-            scores, state = model.next_scores(nxt.view(n, 1).to(device), state)
 
 
-@contextlib.contextmanager
+_KERNELS = SharedSetting(lambda: torch.backends.mkldnn.enabled,
+                         lambda on: setattr(torch.backends.mkldnn, "enabled", on))
+
+
 def _lstm_kernels_for(rows: int):
     """oneDNN's fp32 LSTM re-packs its weights on every call, which for one step of a few rows is
-    far slower than ATen's own kernels: those are used then. (The int8 copy has its own.)"""
-    if rows >= 16:
-        yield
-        return
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="TF32 acceleration")  # oneDNN's flag setter warns on CPUs
-        with torch.backends.mkldnn.flags(enabled=False):
-            yield
+    far slower than ATen's own kernels: those are used then. (The int8 copy has its own.) The
+    flag is the process's, shared by overlapping samplings."""
+    return _KERNELS.held(False) if rows < 16 else contextlib.nullcontext()
 
 
 def _pick(logits: torch.Tensor, config: SampleConfig, gen: torch.Generator) -> torch.Tensor:

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from . import checkpoint as ckpt
+from .errors import UsageError
 from .tokens import encode_document, known_token_check, tokenize_corpus
 from .vocab import Vocab
 
@@ -15,6 +16,8 @@ def text_ids(vocab: Vocab, specs: list[str] | None = None, encoding: str = "utf-
     """Encode evaluation text (files, or ``text`` itself) the way training text is encoded
     (at character level a document ends with <eos>)."""
     if text is not None:
+        if not text:  # its one token, the <eos> that ends it, would read as "no token is known"
+            raise UsageError("the text to score is empty; give some text")
         ids, what = encode_document(vocab, text), "the text"
     else:
         ids, what = tokenize_corpus(specs, vocab.level, encoding=encoding, vocab=vocab).ids, ", ".join(specs)

@@ -107,11 +107,11 @@ def resume_run(path: Path, changes: dict | None = None, out_dir: Path | None = N
     changes = {k: v for k, v in changes.items() if k in RESUMABLE}
     cfg = from_dict(TrainConfig, state["train_config"])
     progress = _progress(state, path)
-    if "time_budget" in changes:
-        changes["time_budget"] = progress.elapsed + changes["time_budget"]  # "this much more"
     for name, value in changes.items():
         setattr(cfg, name, value)
-    cfg.validate()
+    cfg.validate()  # what was given, as it was given
+    if "time_budget" in changes:
+        cfg.time_budget += progress.elapsed  # "this much more"
     reached = limit_reached(cfg, progress)
     if reached:
         raise UsageError(_reached_message(reached, cfg, progress))
