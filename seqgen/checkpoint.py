@@ -192,6 +192,14 @@ def resolve(path: str | Path | None, root: Path = DEFAULT_ROOT) -> tuple[Path, b
     return latest(root), True
 
 
+def stored_setting_error(source: Path | str, exc: UsageError, what: str) -> CheckpointError:
+    """The error for a setting stored in checkpoint ``source`` that its config refuses (``exc``):
+    the file's fault, never an option the user did not give."""
+    stored = first_line(exc).replace("--", "")  # "cell must be ...": a stored field, not an option
+    return CheckpointError(f"{source} holds a {what} setting this seqgen cannot use ({stored}); it is damaged or "
+                           "from another version: use another checkpoint")
+
+
 def load_model(payload: dict, device: torch.device | str = "cpu", source: Path | str = "checkpoint"):
     """The model and vocabulary stored in a loaded (and checked) checkpoint (``source`` names it
     in messages)."""
@@ -206,9 +214,7 @@ def load_model(payload: dict, device: torch.device | str = "cpu", source: Path |
     try:
         model = cls.from_state(payload["model_config"], payload["model_state"], len(vocab))
     except UsageError as exc:  # the stored config, not an option the user gave
-        stored = first_line(exc).replace("--", "")  # "cell must be ...": a stored field, not an option
-        raise CheckpointError(f"{source} holds a model setting this seqgen cannot build ({stored}); "
-                              "it is damaged or from another version: use another checkpoint") from None
+        raise stored_setting_error(source, exc, "model") from None
     except (ValueError, KeyError, TypeError) as exc:
         raise CheckpointError(f"{source} is damaged: {first_line(exc)}; use another checkpoint") from None
     if isinstance(model, torch.nn.Module):

@@ -16,7 +16,7 @@ import torch
 
 from . import checkpoint, runs
 from .batches import BatchStream
-from .config import TrainConfig, from_dict
+from .config import TrainConfig
 from .corpus import absolute_sources, check_stored_sources
 from .device import available_memory, format_bytes
 from .distributed import World
@@ -24,7 +24,8 @@ from .launch import announce_run_dir
 from .errors import CheckpointError, CorpusError, UsageError, warn
 from .loop import OnEvent, Trainer, TrainResult
 from .models import model_class
-from .schedule import Progress, limit_reached, progress_from
+from .schedule import Progress, limit_reached
+from .snapshot import check_session
 from .tokens import TokenizedCorpus, TokenSplit, split_ids, tokenize_corpus
 from .vocab import UNK_ID, Vocab
 
@@ -97,6 +98,7 @@ def resume_run(path: Path, changes: dict | None = None, out_dir: Path | None = N
     if cls.trained_by != "gradient":
         raise UsageError(f"{path} is a {cls.name} model, made by counting in one go; --resume continues runs "
                          "trained step by step: train it again instead")
+    _session(state, path)  # before its stored settings are compared with the ones given
     stored = {**state["model_config"], **state["train_config"]}
     fixed = sorted(k for k, v in changes.items() if k not in RESUMABLE and (k not in stored or stored[k] != v))
     if fixed:
@@ -105,8 +107,7 @@ def resume_run(path: Path, changes: dict | None = None, out_dir: Path | None = N
         raise UsageError(f"cannot change {names} when resuming: a run keeps its model and data settings; start a "
                          "new run for other settings")
     changes = {k: v for k, v in changes.items() if k in RESUMABLE}
-    cfg = from_dict(TrainConfig, state["train_config"])
-    progress = _progress(state, path)
+    cfg, progress = _session(state, path)
     for name, value in changes.items():
         setattr(cfg, name, value)
     cfg.validate()  # what was given, as it was given
@@ -121,12 +122,16 @@ def resume_run(path: Path, changes: dict | None = None, out_dir: Path | None = N
                        overwrite, world)
 
 
-def _progress(state: dict, path: Path) -> Progress:
-    """Where the run saved in ``path`` is; CheckpointError when its record is damaged."""
+def _session(state: dict, path: Path) -> tuple[TrainConfig, Progress]:
+    """The training configuration and progress of the run saved in ``path``, checked with the rest
+    of its session; CheckpointError when they are damaged (a stored setting is not an option the
+    user gave)."""
     try:
-        return progress_from(state.get("progress"))
+        return check_session(state)
     except ValueError as exc:
         raise CheckpointError(f"{path} is damaged: {exc}; resume from another checkpoint") from None
+    except UsageError as exc:
+        raise checkpoint.stored_setting_error(path, exc, "training") from None
 
 
 def _reached_message(reached: str, cfg: TrainConfig, progress: Progress) -> str:
@@ -242,7 +247,7 @@ def _claim_for_resume(path: Path, run_dir: Path, step: int, overwrite: bool) -> 
         return
     if path.resolve() == last.resolve() or not last.exists():
         return
-    later = _progress(checkpoint.load(last), last).step
+    later = _session(checkpoint.load(last), last)[1].step
     if later > step and not overwrite:
         raise UsageError(f"{last} is further along (step {later}) than {path.name} (step {step}); resume from "
                          f"last.pt, or pass --overwrite to go back to {path.name} (last.pt and the metrics after "

@@ -206,3 +206,30 @@ def test_a_session_that_saves_no_best_does_not_name_one(char_run, in_tmp):
     said = " ".join(done.stderr.split())
     assert "no best.pt here (this session did not improve on the run's best)" in said
     assert str(in_tmp / "run" / "best.pt") not in said
+
+
+SESSION_DAMAGE = {
+    "no training configuration": (lambda p: p.pop("train_config"), ["odd.pt is damaged", "no training configuration"]),
+    "a stored setting of the wrong type": (lambda p: p["train_config"].__setitem__("seq_len", "128"),
+                                           ["odd.pt holds a training setting", "seq-len must be a whole number"]),
+    "a stored setting out of range": (lambda p: p["train_config"].__setitem__("batch_size", 0),
+                                      ["odd.pt holds a training setting", "batch-size must be at least 1"]),
+    "no optimizer state": (lambda p: p.pop("optimizer"), ["odd.pt is damaged", "optimizer state"]),
+    "an optimizer of another model": (lambda p: p["optimizer"]["param_groups"][0].__setitem__("params", [0]),
+                                      ["optimizer state does not fit its model"]),
+    "a malformed random state": (lambda p: p["rng"].__setitem__("torch", torch.zeros(3, dtype=torch.uint8)),
+                                 ["odd.pt is damaged", "random state"]),
+    "a malformed recurrent state": (lambda p: p.__setitem__("hidden", "x"), ["odd.pt is damaged", "recurrent state"]),
+}
+
+
+@pytest.mark.parametrize("damage", list(SESSION_DAMAGE))
+def test_a_damaged_training_session_is_refused_on_resume_naming_the_file(char_run, in_tmp, damage):
+    change, words = SESSION_DAMAGE[damage]
+    payload = checkpoint.load(char_run.last_path)
+    change(payload)
+    torch.save(payload, in_tmp / "odd.pt")
+    result = run("train", "--resume", in_tmp / "odd.pt", "--max-steps", "200", "--out", in_tmp / "run")
+    assert_one_line_error(result, 1, *words)
+    for option in ("--seq-len", "--batch-size"):
+        assert option not in result.stderr  # a stored setting, not an option the user gave
