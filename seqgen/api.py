@@ -173,6 +173,8 @@ class Model:
         typed("text", text, "str | None")
         typed("encoding", encoding, "str")
         files = _paths("files", files) if files is not None else None  # one path, or a list
+        if files == []:  # not the held-out text, which leaving files out scores
+            raise UsageError("files is empty; give files to score, or leave it out for the held-out text")
         if text is not None and files:
             raise UsageError("give text or files to score, not both")
         if text is not None:

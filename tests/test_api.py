@@ -36,6 +36,7 @@ def text_model(char_run):
     (lambda m: m.score(5), ["text must be a string"]),
     (lambda m: m.score(files=5), ["files must be a file path"]),
     (lambda m: m.score(""), ["the text to score is empty"]),
+    (lambda m: m.score(files=[]), ["files is empty"]),
 ])
 def test_wrong_arguments_are_usage_errors_naming_them(text_model, call, words):
     with pytest.raises(UsageError) as caught:
