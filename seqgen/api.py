@@ -14,13 +14,14 @@ callback.
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
 
 from . import checkpoint as ckpt
-from .config import SampleConfig
+from .config import SampleConfig, typed
 from .errors import UsageError, does_not_apply
 from .evaluate import Score
 from .loop import TrainResult
@@ -76,6 +77,7 @@ class Model:
         from .sample import generate
 
         cfg = self.sample_config(prime, length, temperature, top_k, top_p, seed, num_samples, precision)
+        _callback("on_text", on_text)
         texts = generate(self.sampler(cfg.precision), self.vocab, cfg, on_text=on_text, warmup=self.warmup)
         return texts[0] if num_samples == 1 else texts
 
@@ -99,19 +101,26 @@ class Model:
         (first bars, "|:d2B AFD|EFG A2B|") are written into every tune, and checked first."""
         from .music.tunes import sample_tunes
 
-        if self.kind != "music":
-            raise UsageError(f"{self.path} is a {self.kind} model; whole tunes need a model trained on ABC tunes")
-        from .config import MAX_SAMPLE_TOKENS
-        from .music.tunes import MAX_TUNE_TOKENS
-
-        most = MAX_SAMPLE_TOKENS // MAX_TUNE_TOKENS  # tunes are kept in memory, each up to a tune's tokens
-        if not 1 <= count <= most:
-            raise UsageError(f"--tunes must be from 1 to {most:,}, each tune being drawn up to "
-                             f"{MAX_TUNE_TOKENS:,} tokens (got {count:,})")
+        self.check_tune_count(count)
         cfg = self.sample_config("", 1, temperature, top_k, top_p, seed, 1, precision)
+        if typed("max_rounds", max_rounds, "int") < 1:
+            raise UsageError(f"max_rounds must be at least 1 (got {max_rounds})")
+        _callback("on_progress", on_progress)
         wanted = self.tune_conditions(meter, key, prime_abc)
         return sample_tunes(self.sampler(cfg.precision), self.vocab, count, cfg, max_rounds, on_progress,
                             warmup=self.warmup, conditions=wanted)
+
+    def check_tune_count(self, count: int) -> None:
+        """UsageError unless this model draws whole tunes and ``count`` of them can be kept."""
+        from .config import MAX_SAMPLE_TOKENS
+        from .music.tunes import MAX_TUNE_TOKENS
+
+        if self.kind != "music":
+            raise UsageError(f"{self.path} is a {self.kind} model; whole tunes need a model trained on ABC tunes")
+        most = MAX_SAMPLE_TOKENS // MAX_TUNE_TOKENS  # tunes are kept in memory, each up to a tune's tokens
+        if not 1 <= typed("--tunes", count, "int") <= most:
+            raise UsageError(f"--tunes must be from 1 to {most:,}, each tune being drawn up to "
+                             f"{MAX_TUNE_TOKENS:,} tokens (got {count:,})")
 
     def tune_conditions(self, meter: str | None = None, key: str | None = None, prime_abc: str | None = None):
         """The meter, key and first bars asked for, checked (also that this model can write them)."""
@@ -161,12 +170,17 @@ class Model:
         ``text``, of ``files``, or (neither given) of the model's own held-out text."""
         from .scoring import text_ids
 
+        typed("text", text, "str | None")
+        typed("encoding", encoding, "str")
+        files = _paths("files", files) if files is not None else None  # one path, or a list
+        if files == []:  # not the held-out text, which leaving files out scores
+            raise UsageError("files is empty; give files to score, or leave it out for the held-out text")
         if text is not None and files:
             raise UsageError("give text or files to score, not both")
         if text is not None:
             ids = text_ids(self.vocab, text=text)
         elif files:
-            ids = text_ids(self.vocab, [str(f) for f in files], encoding)
+            ids = text_ids(self.vocab, files, encoding)
         else:
             ids = self.data["val_ids"].numpy()
         return self.network.score(ids)
@@ -196,6 +210,15 @@ def train(*sources: str | Path, model: str = "rnn", resume: str | Path | None = 
     from .models import config_fields, model_class, model_types
     from .training import new_run, resume_run
 
+    sources = _paths("sources", list(sources))  # as the command line takes them: several, or a list
+    for name, value, kind in (("model", model, "str"), ("encoding", encoding, "str"),
+                              ("overwrite", overwrite, "bool"), ("backend", backend, "str")):
+        typed(name, value, kind)
+    resume = _path("resume", resume) if resume is not None else None
+    out = _path("out", out) if out is not None else None
+    _callback("on_event", on_event)
+    if stop is not None and not callable(getattr(stop, "is_set", None)):
+        raise UsageError(f"stop must be a threading.Event or None (got {type(stop).__name__})")
     given = {k: v for k, v in options.items() if v is not None}
     if isinstance(given.get("time_budget"), str):
         given["time_budget"] = parse_duration(given["time_budget"])
@@ -219,11 +242,33 @@ def train(*sources: str | Path, model: str = "rnn", resume: str | Path | None = 
     model_cfg = cls.Config.for_level(cfg.level) if hasattr(cls.Config, "for_level") else cls.Config()
     for name in mine & set(given):
         setattr(model_cfg, name, given[name])
-    return new_run([str(s) for s in sources], model_cfg, cfg, Path(out) if out else None, encoding, on_event,
+    return new_run(sources, model_cfg, cfg, Path(out) if out else None, encoding, on_event,
                    stop, overwrite, backend)
 
 
 def load(path: str | Path | None = None, root: str | Path = ckpt.DEFAULT_ROOT) -> Model:
     """The model in checkpoint ``path``; without one, the latest run's best under ``root``."""
-    found, _ = ckpt.resolve(path, Path(root))
+    path = _path("path", path) if path is not None else None
+    found, _ = ckpt.resolve(path, Path(_path("root", root)))
     return Model(found, ckpt.load(found))
+
+
+def _paths(name: str, values) -> list[str]:
+    """File paths given to the API, as the command line takes several: paths, or lists of them."""
+    if not isinstance(values, (list, tuple)):
+        return [_path(name, values)]
+    return [p for value in values for p in _paths(name, value)]
+
+
+def _path(name: str, value) -> str:
+    """A file path given to the API: a str or a ``pathlib.Path``; UsageError naming ``name`` else."""
+    if not isinstance(value, (str, os.PathLike)):
+        raise UsageError(f"{name} must be a file path (str or pathlib.Path) (got {type(value).__name__} "
+                         f"{value!r:.40})")
+    return os.fspath(value)
+
+
+def _callback(name: str, value) -> None:
+    """UsageError unless ``value`` is None or can be called."""
+    if value is not None and not callable(value):
+        raise UsageError(f"{name} must be a function or None (got {type(value).__name__} {value!r:.40})")

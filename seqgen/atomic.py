@@ -55,11 +55,15 @@ def check_replaceable(path: Path | str) -> None:
     except OSError as exc:
         raise SeqgenError(f"cannot look at {path}: {exc.strerror or exc}; choose another --out") from None
     if not stat.S_ISREG(mode):
-        kind = ("a symbolic link" if stat.S_ISLNK(mode) else "a folder" if stat.S_ISDIR(mode)
-                else "a FIFO" if stat.S_ISFIFO(mode) else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
-                else "not a regular file")
-        raise SeqgenError(f"{path} is {kind}, which --overwrite never replaces (it replaces earlier output "
+        raise SeqgenError(f"{path} is {file_kind(mode)}, which --overwrite never replaces (it replaces earlier output "
                           "files only); choose another --out")
+
+
+def file_kind(mode: int) -> str:
+    """What a file that is not a regular one is, for messages ("a folder", "a FIFO", ...)."""
+    return ("a symbolic link" if stat.S_ISLNK(mode) else "a folder" if stat.S_ISDIR(mode)
+            else "a FIFO (a pipe)" if stat.S_ISFIFO(mode) else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
+            else "a regular file" if stat.S_ISREG(mode) else "not a regular file")
 
 
 def write_bytes(path: Path | str, data: bytes | memoryview, durable: bool = False) -> Path:

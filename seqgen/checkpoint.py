@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import io
 import pickle
+import stat
 import zipfile
+import zlib
 from pathlib import Path
 
 import torch
 
-from .atomic import write_bytes
+from .atomic import file_kind, write_bytes
 from .errors import CheckpointError, UsageError, first_line
 
 FORMAT = "seqgen-checkpoint"
@@ -33,12 +35,13 @@ def save(payload: dict, path: Path) -> Path:
     # Serialised in memory first: torch's writer turns a failed write (a full disk) into an
     # opaque RuntimeError, while a plain write raises the OSError that says what happened.
     torch.save({"format": FORMAT, "version": FORMAT_VERSION, **payload}, buffer)
+    before = "the previous checkpoint is untouched" if path.exists() else "nothing was saved"
     try:
         write_bytes(path, buffer.getbuffer(), durable=True)
     except OSError as exc:
         raise CheckpointError(
-            f"could not save checkpoint {path}: {exc.strerror or exc}; the previous checkpoint is "
-            "untouched (free some disk space or choose another --out)"
+            f"could not save checkpoint {path}: {exc.strerror or exc}; {before} (free some disk space or "
+            "choose another --out)"
         ) from None
     return path
 
@@ -46,12 +49,7 @@ def save(payload: dict, path: Path) -> Path:
 def load(path: Path | str) -> dict:
     """Load and check a seqgen checkpoint onto the CPU; CheckpointError for anything else."""
     path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"{path}: no such checkpoint; train one with 'seqgen train FILE'")
-    if not zipfile.is_zipfile(path):
-        # torch.save writes a zip archive; anything else (empty, cut short, random bytes, a legacy
-        # pickle) is refused before any unpickling starts.
-        raise CheckpointError(f"{path} is corrupt or truncated (not a checkpoint archive); use another checkpoint")
+    _check_archive(path)
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError:
@@ -68,9 +66,12 @@ def load(path: Path | str) -> dict:
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not a seqgen checkpoint (a plain PyTorch file?); train with 'seqgen train'")
     version = payload.get("version")
-    if not isinstance(version, int) or version > FORMAT_VERSION:
+    if type(version) is not int or version < 1:  # bool is an int, and no seqgen wrote one
+        raise CheckpointError(f"{path} has no valid checkpoint format version (got {version!r}): it is damaged or "
+                              "was not written by seqgen; use another checkpoint")
+    if version > FORMAT_VERSION:
         raise CheckpointError(
-            f"{path} has checkpoint format {version!r}, newer than this seqgen reads ({FORMAT_VERSION}); upgrade seqgen"
+            f"{path} has checkpoint format {version}, newer than this seqgen reads ({FORMAT_VERSION}); upgrade seqgen"
         )
     missing = [k for k in _REQUIRED if k not in payload]
     if missing:
@@ -82,6 +83,45 @@ def load(path: Path | str) -> dict:
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise CheckpointError(f"{path} is damaged: {first_line(exc)}; use another checkpoint") from None
     return payload
+
+
+def _check_archive(path: Path) -> None:
+    """CheckpointError unless ``path`` is a readable zip archive (what torch.save writes) whose
+    every part matches its checksum. Said before any unpickling starts, each cause for what it is:
+    a folder, a file that cannot be read, not an archive, or a changed byte (torch's reader does
+    not check the checksums, so a flipped bit in the weights would load without a word)."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        raise CheckpointError(f"{path}: no such checkpoint; train one with 'seqgen train FILE'") from None
+    except OSError as exc:
+        raise CheckpointError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if stat.S_ISDIR(mode):
+        best = path / "best.pt"
+        hint = f"give {best}" if best.is_file() else "give a checkpoint file (a run's best.pt or last.pt)"
+        raise CheckpointError(f"{path} is a folder, not a checkpoint; {hint}")
+    if not stat.S_ISREG(mode):  # a FIFO would block the read below for good
+        raise CheckpointError(f"{path} is {file_kind(mode)}, not a checkpoint file; give a run's best.pt or last.pt")
+    try:
+        with open(path, "rb") as fh:  # zipfile.is_zipfile reads an unreadable file as "not a zip"
+            fh.read(1)
+    except OSError as exc:
+        raise CheckpointError(f"cannot read {path}: {exc.strerror or exc}; check its permissions or "
+                              "give another checkpoint") from None
+    if not zipfile.is_zipfile(path):
+        # torch.save writes a zip archive; anything else (empty, cut short, random bytes, a legacy
+        # pickle, a device) is refused before any unpickling starts.
+        raise CheckpointError(f"{path} is corrupt or truncated (not a checkpoint archive); use another checkpoint")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            bad = archive.testzip()  # reads every part once, checking its CRC-32
+    except OSError as exc:
+        raise CheckpointError(f"cannot read {path}: {exc.strerror or exc}") from None
+    except (zipfile.BadZipFile, EOFError, ValueError, NotImplementedError, zlib.error) as exc:
+        raise CheckpointError(f"{path} is corrupt or truncated ({first_line(exc)}); use another checkpoint") from None
+    if bad is not None:
+        raise CheckpointError(f"{path} is corrupt: its part {bad} does not match its checksum (bytes changed since "
+                              "it was saved); use another checkpoint")
 
 
 def _from_version_1(payload: dict) -> dict:
@@ -121,6 +161,18 @@ def check(payload: dict) -> None:
             raise ValueError(f"its weights {name} hold NaN or infinite values")
 
 
+def looks_like_checkpoint(path: str | Path) -> bool:
+    """Whether ``path`` names a checkpoint rather than text: a ``.pt`` name, or a regular file
+    that is a zip archive, as torch.save writes (no text file is one), whatever its name."""
+    path = Path(path)
+    if path.suffix == ".pt":
+        return True
+    try:
+        return stat.S_ISREG(path.stat().st_mode) and zipfile.is_zipfile(path)
+    except OSError:
+        return False  # read as text, whose reader says what is wrong with it
+
+
 def latest(root: Path = DEFAULT_ROOT) -> Path:
     """The best checkpoint of the most recently written run under ``root``."""
     candidates = [p for p in Path(root).glob("*/best.pt") if p.is_file()] if Path(root).is_dir() else []
@@ -140,6 +192,14 @@ def resolve(path: str | Path | None, root: Path = DEFAULT_ROOT) -> tuple[Path, b
     return latest(root), True
 
 
+def stored_setting_error(source: Path | str, exc: UsageError, what: str) -> CheckpointError:
+    """The error for a setting stored in checkpoint ``source`` that its config refuses (``exc``):
+    the file's fault, never an option the user did not give."""
+    stored = first_line(exc).replace("--", "")  # "cell must be ...": a stored field, not an option
+    return CheckpointError(f"{source} holds a {what} setting this seqgen cannot use ({stored}); it is damaged or "
+                           "from another version: use another checkpoint")
+
+
 def load_model(payload: dict, device: torch.device | str = "cpu", source: Path | str = "checkpoint"):
     """The model and vocabulary stored in a loaded (and checked) checkpoint (``source`` names it
     in messages)."""
@@ -154,9 +214,7 @@ def load_model(payload: dict, device: torch.device | str = "cpu", source: Path |
     try:
         model = cls.from_state(payload["model_config"], payload["model_state"], len(vocab))
     except UsageError as exc:  # the stored config, not an option the user gave
-        stored = first_line(exc).replace("--", "")  # "cell must be ...": a stored field, not an option
-        raise CheckpointError(f"{source} holds a model setting this seqgen cannot build ({stored}); "
-                              "it is damaged or from another version: use another checkpoint") from None
+        raise stored_setting_error(source, exc, "model") from None
     except (ValueError, KeyError, TypeError) as exc:
         raise CheckpointError(f"{source} is damaged: {first_line(exc)}; use another checkpoint") from None
     if isinstance(model, torch.nn.Module):

@@ -7,6 +7,7 @@ Each ``validate`` reports every problem at once rather than stopping at the firs
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import asdict, dataclass, fields, replace
 
 from .device import PRECISIONS
@@ -19,6 +20,46 @@ def check(problems: list[str]) -> None:
     """Raise one UsageError naming every problem found."""
     if problems:
         raise UsageError("; ".join(problems))
+
+
+def check_types(config) -> None:
+    """UsageError naming each field of a config dataclass whose value is not of its declared type
+    (``int``, ``float``, ``str``, ``bool``, or one of them or None), as the option that gives it.
+    Python callers pass values through unchecked: a "16" where a count belongs would fail deep in
+    torch. Whole numbers of other kinds (numpy's) become ``int``, numbers ``float``."""
+    problems = []
+    for f in fields(config):
+        try:
+            setattr(config, f.name, typed(f"--{f.name.replace('_', '-')}", getattr(config, f.name), str(f.type)))
+        except UsageError as exc:
+            problems.append(str(exc))
+    check(problems)
+
+
+def typed(name: str, value, kind: str):
+    """``value`` as the type ``kind`` names ("int", "float", "str", "bool", "int | None", ...;
+    another kind is not checked); UsageError naming ``name`` when it is not one."""
+    kinds = kind.replace(" ", "").split("|")
+    if value is None and "None" in kinds:
+        return value
+    if "bool" in kinds:
+        ok = isinstance(value, bool)
+    elif "int" in kinds or "float" in kinds:
+        whole = "int" in kinds
+        ok = isinstance(value, numbers.Integral if whole else numbers.Real) and not isinstance(value, bool)
+        value = (int(value) if whole else float(value)) if ok else value
+    elif "str" in kinds:
+        ok = isinstance(value, str)
+    else:
+        return value
+    if not ok:
+        want = next(k for k in kinds if k != "None")
+        raise UsageError(f"{name} must be {_KIND_NAMES[want]}{' or None' if 'None' in kinds else ''} "
+                         f"(got {type(value).__name__} {value!r:.40})")
+    return value
+
+
+_KIND_NAMES = {"bool": "True or False", "int": "a whole number", "float": "a number", "str": "a string"}
 
 
 def from_dict(cls, data: dict):
@@ -56,6 +97,7 @@ class TrainConfig:
     precision: str = "auto"  # fp32, bf16, fp16 or auto (see device.py)
 
     def validate(self) -> "TrainConfig":
+        check_types(self)
         p = []
         if self.level not in LEVELS:
             p.append(f"--level must be one of {', '.join(LEVELS)} (got {self.level!r})")
@@ -106,6 +148,7 @@ class SampleConfig:
 
     def validate(self, streaming: bool = False) -> "SampleConfig":
         """Check every setting; ``streaming`` lifts the cap on kept tokens (nothing is kept)."""
+        check_types(self)
         p = []
         if self.length < 1:
             p.append(f"--length must be at least 1 (got {self.length})")

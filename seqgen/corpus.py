@@ -12,6 +12,7 @@ first bytes.
 
 from __future__ import annotations
 
+import codecs
 import os
 import stat
 from collections.abc import Callable
@@ -21,6 +22,7 @@ from typing import Protocol
 
 import numpy as np
 
+from .atomic import file_kind
 from .errors import CorpusError, UsageError
 
 SNIFF_BYTES = 8192  # binary data shows in its first bytes (NUL)
@@ -56,6 +58,48 @@ class CorpusFormat(Protocol):
         """Training and held-out ids of a tokenised corpus (``starts``: where each document begins)."""
 
 
+def distinct_files(files: list[Path]) -> tuple[list[Path], str]:
+    """``files`` with each file once: the same file named twice, or again through a symbolic or a hard
+    link (same device and inode), would be trained on twice, and its held-out part would then also
+    sit in the training part. Returns the files and a note for the user ("" when none repeats)."""
+    seen: dict[tuple[int, int], Path] = {}
+    kept, repeats = [], []
+    for path in files:
+        try:
+            st = path.stat()
+        except OSError:
+            kept.append(path)  # its reader says what is wrong with it
+            continue
+        first = seen.setdefault((st.st_dev, st.st_ino), path)
+        if first is path:
+            kept.append(path)
+        else:
+            repeats.append(f"{path}" if str(path) == str(first) else f"{path} (the same file as {first})")
+    if not repeats:
+        return kept, ""
+    shown = ", ".join(repeats[:3]) + (f" and {len(repeats) - 3} more" if len(repeats) > 3 else "")
+    return kept, f"read once what was given again: {shown}"
+
+
+def absolute_sources(specs: list[str]) -> list[str]:
+    """``specs`` as a checkpoint stores them: paths made absolute (a run can be resumed, and its
+    tunes measured, from any folder), ``builtin:NAME`` as it is."""
+    return [s if s.startswith("builtin:") else os.path.abspath(s) for s in specs]
+
+
+def check_stored_sources(specs: list[str]) -> None:
+    """CorpusError naming a stored source that is not there; for a relative one (stored by a seqgen
+    before absolute paths), that it is read from the folder the run was started in."""
+    for spec in specs:
+        if spec.startswith("builtin:") or os.path.lexists(spec):
+            continue
+        if os.path.isabs(spec):
+            raise CorpusError(f"{spec}: no such file or folder; it is one of the files this run was trained on, "
+                              "which are read again: put it back")
+        raise CorpusError(f"{spec}: no such file or folder in {os.getcwd()}; this run stored its sources relative to "
+                          "the folder it was started in: run the command from that folder")
+
+
 def regular_file(path: Path) -> os.stat_result:
     """``path``'s status; CorpusError unless it is a regular file that can be read."""
     try:
@@ -63,9 +107,7 @@ def regular_file(path: Path) -> os.stat_result:
     except OSError as exc:
         raise CorpusError(f"cannot read {path}: {exc.strerror or exc}") from None
     if not stat.S_ISREG(st.st_mode):
-        kind = "a folder" if stat.S_ISDIR(st.st_mode) else "a pipe" if stat.S_ISFIFO(st.st_mode) else \
-            "a device" if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode) else "not a regular file"
-        raise CorpusError(f"{path} is {kind}, not a file to read; give text files, folders of them or ABC files")
+        raise CorpusError(f"{path} is {file_kind(st.st_mode)}, not a file to read; give text files, folders of them or ABC files")
     return st
 
 
@@ -78,15 +120,34 @@ def read_bytes(path: Path, binary_ok: bool = False) -> bytes:
         with open(path, "rb") as fh:
             head = fh.read(SNIFF_BYTES)
             if b"\x00" in head and not binary_ok:
+                wide = wide_encoding(head)
+                if wide:
+                    raise CorpusError(f"{path} is {wide.upper()} text; pass --encoding {wide} to read it")
                 raise CorpusError(f"{path} looks like a binary file (it contains NUL bytes); give a text file")
             return head + fh.read()
     except OSError as exc:
         raise CorpusError(f"cannot read {path}: {exc.strerror or exc}") from None
 
 
+def wide_encoding(head: bytes) -> str | None:
+    """"utf-16" or "utf-32" when ``head`` (a file's first bytes, with NULs in them) is text in that
+    encoding: by its byte-order mark, or without one, by a NUL in every other byte (the high half of
+    each Latin letter) at one end or the other; None for binary data."""
+    for bom, name in ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
+                      (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16")):
+        if head.startswith(bom):  # UTF-32's little-endian mark starts with UTF-16's: asked first
+            return name
+    half = head[: len(head) // 2 * 2]
+    for side, name in ((half[1::2], "utf-16-le"), (half[0::2], "utf-16-be")):
+        if len(side) >= 8 and side.count(0) >= 0.9 * len(side):
+            return name
+    return None
+
+
 def read_text_file(path: Path, encoding: str = "utf-8") -> str:
     """Read one text file, refusing binary data and explaining how to fix a wrong encoding."""
-    raw = read_bytes(path, binary_ok=encoding.lower().replace("-", "").startswith("utf16"))
+    wide = encoding.lower().replace("-", "").replace("_", "").startswith(("utf16", "utf32"))  # NULs in its text
+    raw = read_bytes(path, binary_ok=wide)
     try:
         text = raw.decode(encoding)
     except LookupError:

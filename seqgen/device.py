@@ -87,9 +87,34 @@ def autocast(device: torch.device, precision: str):
     return torch.autocast(device.type, dtype=DTYPES[precision])
 
 
-_threads = threading.Lock()
-_threads_users = 0  # samplings running now (the studio serves several)
-_threads_before = 0  # the count to restore when the last one ends
+class SharedSetting:
+    """A process-wide torch setting that overlapping samplings share (the studio serves several,
+    and a stream may be closed before one started after it): the first to start sets it, the last
+    to end puts back what it was, whichever thread each runs in and in whatever order they end."""
+
+    def __init__(self, get, put):
+        self.get, self.put = get, put
+        self.lock = threading.Lock()
+        self.users = 0  # samplings holding it now
+        self.before = None  # the value to put back when the last one ends
+
+    @contextlib.contextmanager
+    def held(self, value):
+        with self.lock:
+            if self.users == 0:
+                self.before = self.get()
+                self.put(value)
+            self.users += 1
+        try:
+            yield
+        finally:
+            with self.lock:
+                self.users -= 1
+                if self.users == 0:
+                    self.put(self.before)
+
+
+_THREADS = SharedSetting(torch.get_num_threads, torch.set_num_threads)
 
 
 def sampling_threads() -> int:
@@ -102,23 +127,10 @@ def sampling_threads() -> int:
     return torch.get_num_threads() if "OMP_NUM_THREADS" in os.environ else 1
 
 
-@contextlib.contextmanager
 def threads_for_sampling():
     """torch's thread count set to ``sampling_threads()`` within, and restored after. The count is
     the process's: overlapping samplings share the setting and the last one to end restores it."""
-    global _threads_users, _threads_before
-    with _threads:
-        if _threads_users == 0:
-            _threads_before = torch.get_num_threads()
-            torch.set_num_threads(sampling_threads())
-        _threads_users += 1
-    try:
-        yield
-    finally:
-        with _threads:
-            _threads_users -= 1
-            if _threads_users == 0:
-                torch.set_num_threads(_threads_before)
+    return _THREADS.held(sampling_threads())
 
 
 def available_memory(device: torch.device) -> int | None:

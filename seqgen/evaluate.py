@@ -28,7 +28,12 @@ class Score:
 
     @property
     def perplexity(self) -> float:
-        return math.exp(min(self.cross_entropy, 700.0))
+        """exp(cross-entropy); infinite where that overflows a float (past ~709.8 nats), never a
+        finite number beside an infinite or undefined cross-entropy."""
+        try:
+            return math.exp(self.cross_entropy)  # exp(nan) is nan
+        except OverflowError:
+            return math.inf
 
     @property
     def bits_per_token(self) -> float:
@@ -39,3 +44,15 @@ class Score:
         if level == "char":
             out["bits_per_char"] = self.bits_per_token
         return out
+
+
+def json_safe(value):
+    """``value`` with every non-finite number (NaN, infinity) as null: JSON has no NaN, and a
+    figure that cannot be had is null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [json_safe(v) for v in value]
+    return value

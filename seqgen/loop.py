@@ -122,7 +122,8 @@ class Trainer:
             self._save(self.last_path)
         self.world.barrier()  # every rank leaves once rank 0 has saved
         self.emit("end", {"reason": reason, "step": p.step, "steps_done": p.step - self.started_at,
-                          "best_val_loss": p.best_val_loss, "best_path": str(self.best_path),
+                          "best_val_loss": p.best_val_loss,  # no best.pt where no loss was finite
+                          "best_path": str(self.best_path) if self.best_path.exists() else None,
                           "last_path": str(self.last_path), "progress": fraction_done(cfg, p, len(self.stream)),
                           "last_loss": loss})
         return TrainResult(self.run_dir, self.best_path, self.last_path, p.best_val_loss, p.step, reason,

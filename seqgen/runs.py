@@ -15,7 +15,8 @@ from pathlib import Path
 from . import checkpoint
 from .checkpoint import DEFAULT_ROOT
 from .config import RESUMABLE
-from .errors import CheckpointError, SeqgenError, UsageError, first_line
+from .errors import CheckpointError, SeqgenError, UsageError, first_line, warn
+from .evaluate import json_safe
 
 
 def resume_command(last: Path, processes: int = 1) -> str:
@@ -50,24 +51,29 @@ def make_dir(path: Path) -> Path:
 
 
 def holds_run(path: Path) -> bool:
-    """Whether ``path`` holds (part of) a run: checkpoints or a metrics log."""
-    return any((path / name).exists() for name in RUN_FILES[:3])
+    """Whether ``path`` holds a run: a checkpoint to continue from. Metrics and a curve alone are
+    what a run that saved nothing (its first save failed) left: nothing to resume."""
+    return any((path / name).exists() for name in RUN_FILES[:2])
 
 
 def claim_for_new_run(path: Path, overwrite: bool) -> None:
     """A new run may write into ``path`` only when it holds no run, or when ``overwrite`` says
-    to replace it (its files are then removed)."""
-    if not holds_run(path):
-        return
-    if not overwrite:
-        raise UsageError(f"{path} already holds a run; continue it with --resume {path / 'last.pt'}, "
-                         "choose another --out, or pass --overwrite to replace it")
+    to replace it (its files are then removed). What a run that saved no checkpoint left is
+    replaced, with a warning."""
     from .atomic import check_replaceable
 
-    for name in RUN_FILES:
+    held = holds_run(path)
+    if held and not overwrite:
+        last = path / "last.pt" if (path / "last.pt").exists() else path / "best.pt"
+        raise UsageError(f"{path} already holds a run; continue it with --resume {last}, "
+                         "choose another --out, or pass --overwrite to replace it")
+    left = [name for name in RUN_FILES if (path / name).exists() or (path / name).is_symlink()]
+    for name in left:
         check_replaceable(path / name)
-    for name in RUN_FILES:
-        (path / name).unlink(missing_ok=True)
+    if left and not held:
+        warn(f"{path} held {' and '.join(left)} of a run that saved no checkpoint; the new run replaces them")
+    for name in left:
+        (path / name).unlink()
 
 
 def new_run_id() -> str:
@@ -168,7 +174,7 @@ class RunLock:
 def append_metrics(run_dir: Path, record: dict) -> None:
     """One JSON line per evaluation in metrics.jsonl."""
     with open(run_dir / "metrics.jsonl", "a", encoding="utf-8") as fh:
-        fh.write(json.dumps(record) + "\n")
+        fh.write(json.dumps(json_safe(record), allow_nan=False) + "\n")  # a loss that is not finite: null
 
 
 def read_metrics(run_dir: Path) -> list[dict]:

@@ -21,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import secrets
 import threading
-import warnings
 from collections.abc import Callable, Iterator
 from typing import Protocol
 
@@ -29,7 +28,7 @@ import numpy as np
 import torch
 
 from .config import SampleConfig
-from .device import threads_for_sampling
+from .device import SharedSetting, threads_for_sampling
 from .errors import Cancelled, UsageError
 from .vocab import EOS_ID, UNK_ID, Vocab, WordJoiner
 
@@ -120,8 +119,10 @@ def filter_logits(logits: torch.Tensor, top_k: int | None, top_p: float) -> torc
     if top_p < 1.0:
         sorted_logits, order = torch.sort(logits, descending=True, dim=-1)
         probs = torch.softmax(sorted_logits, dim=-1)
-        # Drop a token when the tokens before it already reach top_p (the first always stays).
+        # Drop a token when the tokens before it already reach top_p. The first always stays, also
+        # for a top_p below the smallest float of the scores (1e-300 is 0 in float32: 0 >= 0).
         drop = (probs.cumsum(-1) - probs) >= top_p
+        drop[..., 0] = False
         sorted_logits = sorted_logits.masked_fill(drop, float("-inf"))
         logits = torch.full_like(logits, float("-inf")).scatter(-1, order, sorted_logits)
     return logits
@@ -182,7 +183,12 @@ def draw(model, vocab: Vocab, config: SampleConfig, stop_at_eos: bool = False, d
 
 def _steps(model, vocab, config, stop_at_eos, device, constraint, warmup) -> Iterator[torch.Tensor]:
     """The (N,) ids drawn at each step; -1 for a row that has ended (with ``stop_at_eos``, at its
-    first <eos>)."""
+    first <eos>).
+
+    A generator a caller may go on with in another thread (a web server does) or close in any
+    order with others: torch's inference mode belongs to a thread, so it is entered for each step
+    and never held across a ``yield``; the settings of the process (threads, kernels) are shared
+    ones (``device.SharedSetting``), put back when the last sampling ends."""
     root = config.seed if config.seed is not None else secrets.randbits(63)
     gen = torch.Generator(device="cpu")
     gen.manual_seed(stream_seed(root))
@@ -193,51 +199,63 @@ def _steps(model, vocab, config, stop_at_eos, device, constraint, warmup) -> Ite
         contexts = np.full((n, 1), EOS_ID)  # cold: right after the end of a document
     if hasattr(model, "eval"):
         model.eval()
-    with torch.inference_mode(), _lstm_kernels_for(n), threads_for_sampling():
-        # Each row reads its own stretch of held-out text, then the prime, side by side.
-        scores, state = model.next_scores(torch.from_numpy(contexts).to(device), None)
-        if start:
-            scores, state = model.next_scores(torch.tensor([start] * n, dtype=torch.long, device=device), state)
+    stop = getattr(_cancel, "stop", None)
+    with _lstm_kernels_for(n), threads_for_sampling():
+        with torch.inference_mode():
+            # Each row reads its own stretch of held-out text, then the prime, side by side.
+            scores, state = model.next_scores(torch.from_numpy(contexts).to(device), None)
+            if start:
+                scores, state = model.next_scores(torch.tensor([start] * n, dtype=torch.long, device=device), state)
         done = torch.zeros(n, dtype=torch.bool)
-        stop = getattr(_cancel, "stop", None)
-        for _ in range(config.length):
+        for step in range(config.length):
             if stop is not None and stop.is_set():
                 raise Cancelled("drawing stopped: nobody waits for it any more")
-            scores = scores.float().cpu().clone()  # a copy: the model's own scores stay as they are
-            scores[:, UNK_ID] = float("-inf")  # <unk> is what the model could not spell: never written
-            nxt = _pick(constraint.restrict(scores) if constraint else scores, config, gen)  # (N,)
-            if constraint:
-                constraint.advance(nxt)
-            if stop_at_eos:
-                done |= nxt == EOS_ID  # the <eos> that ends a sample is not part of it
-            yield torch.where(done, -1, nxt)
-            if bool(done.all()):
+            with torch.inference_mode():
+                scores = scores.float().cpu().clone()  # a copy: the model's own scores stay as they are
+                scores[:, UNK_ID] = float("-inf")  # <unk> is what the model could not spell: never written
+                nxt = _pick(constraint.restrict(scores) if constraint else scores, config, gen)  # (N,)
+                if constraint:
+                    constraint.advance(nxt)
+                if stop_at_eos:
+                    done |= nxt == EOS_ID  # the <eos> that ends a sample is not part of it
+                drawn = torch.where(done, -1, nxt)
+                ended = bool(done.all()) or step == config.length - 1
+                if not ended:  # read ahead, so that no inference tensor is made outside inference mode
+                    scores, state = model.next_scores(nxt.view(n, 1).to(device), state)
+            yield drawn
+            if ended:
                 return
-            scores, state = model.next_scores(nxt.view(n, 1).to(device), state)
 
 
-@contextlib.contextmanager
+_KERNELS = SharedSetting(lambda: torch.backends.mkldnn.enabled,
+                         lambda on: setattr(torch.backends.mkldnn, "enabled", on))
+
+
 def _lstm_kernels_for(rows: int):
     """oneDNN's fp32 LSTM re-packs its weights on every call, which for one step of a few rows is
-    far slower than ATen's own kernels: those are used then. (The int8 copy has its own.)"""
-    if rows >= 16:
-        yield
-        return
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="TF32 acceleration")  # oneDNN's flag setter warns on CPUs
-        with torch.backends.mkldnn.flags(enabled=False):
-            yield
+    far slower than ATen's own kernels: those are used then. (The int8 copy has its own.) The
+    flag is the process's, shared by overlapping samplings."""
+    return _KERNELS.held(False) if rows < 16 else contextlib.nullcontext()
 
 
 def _pick(logits: torch.Tensor, config: SampleConfig, gen: torch.Generator) -> torch.Tensor:
+    """One token a row of ``logits`` (N, V), -inf where a token is ruled out (<unk>, a constraint):
+    never one of those, at any temperature, top-k or top-p."""
     if config.temperature < GREEDY_BELOW:
         return logits.argmax(-1)
-    probs = torch.softmax(filter_logits(logits / config.temperature, config.top_k, config.top_p), -1)
+    # top-k first: the same k tokens at any temperature (a huge one would make every score tie).
+    # The temperature at most the largest float of the scores: 1e308 is infinite in float32, and
+    # -inf / inf is NaN, which drew <unk>.
+    temperature = min(config.temperature, torch.finfo(logits.dtype).max)
+    logits = filter_logits(logits, config.top_k, 1.0) / temperature
+    probs = torch.softmax(filter_logits(logits, None, config.top_p), -1)
     # Inverse-CDF draw: one uniform number a row, where torch.multinomial draws one exponential
-    # per token of the vocabulary. Tokens with probability 0 are never picked: their CDF step is empty.
+    # per token of the vocabulary. Tokens with probability 0 are never picked: their CDF step is
+    # empty; a draw that rounds up to the total would land past the last token that has one.
     cdf = probs.cumsum(-1)
     u = torch.rand(probs.size(0), 1, generator=gen) * cdf[:, -1:]
-    return (cdf <= u).sum(-1).clamp(max=probs.size(-1) - 1)
+    last = probs.size(-1) - 1 - (probs.flip(-1) > 0).int().argmax(-1)  # (N,) the last token that can be drawn
+    return torch.minimum((cdf <= u).sum(-1), last)
 
 
 class _Text:

@@ -30,6 +30,27 @@ class Progress:
     lr_scale: float = 1.0  # halved when a step's loss is not finite, or validation loss plateaus
 
 
+def progress_from(record) -> Progress:
+    """The progress a checkpoint records, checked; ValueError saying what is wrong. An empty record
+    would restart the step count on trained weights, and a NaN best loss would never be beaten
+    (early stopping, with no best.pt). Keys a newer seqgen added are left aside."""
+    if not isinstance(record, dict) or "step" not in record:
+        raise ValueError("its progress record is missing or empty (no step)")
+    p = Progress(**{k: v for k, v in record.items() if k in Progress.__dataclass_fields__})
+    for name in ("step", "epoch", "batch_index", "tokens_seen", "bad_evals"):
+        value = getattr(p, name)
+        if type(value) is not int or value < 0:
+            raise ValueError(f"its progress has {name} {value!r}, not a whole number from 0")
+    numbers = {"elapsed": p.elapsed, "best_val_loss": p.best_val_loss, "lr_scale": p.lr_scale}
+    for name, value in numbers.items():
+        if type(value) not in (int, float) or math.isnan(value) or value < 0 or (name != "best_val_loss" and
+                                                                                  not math.isfinite(value)):
+            raise ValueError(f"its progress has {name} {value!r}")  # best_val_loss inf: no evaluation yet
+    if p.lr_scale == 0:
+        raise ValueError("its progress has lr_scale 0")
+    return p
+
+
 def fraction_done(cfg: TrainConfig, p: Progress, batches_per_epoch: int) -> float:
     """How far through the run, 0 to 1: the furthest along of its limits."""
     done = [(p.epoch + p.batch_index / batches_per_epoch) / cfg.epochs]

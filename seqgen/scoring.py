@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from . import checkpoint as ckpt
+from .errors import UsageError
 from .tokens import encode_document, known_token_check, tokenize_corpus
 from .vocab import Vocab
 
@@ -15,6 +16,8 @@ def text_ids(vocab: Vocab, specs: list[str] | None = None, encoding: str = "utf-
     """Encode evaluation text (files, or ``text`` itself) the way training text is encoded
     (at character level a document ends with <eos>)."""
     if text is not None:
+        if not text:  # its one token, the <eos> that ends it, would read as "no token is known"
+            raise UsageError("the text to score is empty; give some text")
         ids, what = encode_document(vocab, text), "the text"
     else:
         ids, what = tokenize_corpus(specs, vocab.level, encoding=encoding, vocab=vocab).ids, ", ".join(specs)
@@ -22,10 +25,12 @@ def text_ids(vocab: Vocab, specs: list[str] | None = None, encoding: str = "utf-
     return ids
 
 
-def score_checkpoint(path: Path, texts: list[str], encoding: str = "utf-8", tunes: int = 0, conditions=None) -> dict:
+def score_checkpoint(path: Path, texts: list[str], encoding: str = "utf-8", tunes: int = 0, conditions=None,
+                     payload: dict | None = None) -> dict:
     """Cross-entropy, perplexity (and bits per char) of one checkpoint on texts or its held-out split;
-    for a music model the figures of ``tunes`` sampled tunes (to the order of ``conditions``)."""
-    payload = ckpt.load(path)
+    for a music model the figures of ``tunes`` sampled tunes (to the order of ``conditions``).
+    ``payload``: the checkpoint already loaded."""
+    payload = payload if payload is not None else ckpt.load(path)
     model, vocab = ckpt.load_model(payload, source=path)
     ids = text_ids(vocab, texts, encoding) if texts else payload["data"]["val_ids"].numpy()
     score = model.score(ids)

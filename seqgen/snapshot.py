@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import torch
 
-from .errors import warn
-from .schedule import Progress
+from .errors import CheckpointError, first_line, warn
+from .config import TrainConfig
+from .schedule import Progress, progress_from
 
 
 def snapshot(trainer, hidden) -> dict:
@@ -35,11 +36,42 @@ def snapshot(trainer, hidden) -> dict:
     }
 
 
+def check_session(state: dict) -> tuple[TrainConfig, Progress]:
+    """The training configuration and progress of a checkpoint to resume, with the rest of its
+    session (optimizer, random state, rows' state) checked for shape; ValueError saying what is
+    wrong, UsageError for a stored setting out of range (``config``'s words)."""
+    from .config import from_dict
+
+    if not isinstance(state.get("train_config"), dict):
+        raise ValueError("it holds no training configuration (it cannot be resumed)")
+    cfg = from_dict(TrainConfig, state["train_config"]).validate()
+    progress = progress_from(state.get("progress"))
+    optimizer = state.get("optimizer")
+    if not isinstance(optimizer, dict) or not {"state", "param_groups"} <= optimizer.keys():
+        raise ValueError("its optimizer state is missing or malformed")
+    cpu = state.get("rng", {}).get("torch") if isinstance(state.get("rng"), dict) else None
+    if cpu is not None and (not isinstance(cpu, torch.Tensor) or cpu.shape != torch.get_rng_state().shape):
+        raise ValueError("its random state is malformed")
+    hidden = state.get("hidden")
+    parts = hidden if isinstance(hidden, (tuple, list)) else [hidden] if hidden is not None else []
+    if not all(isinstance(h, torch.Tensor) and h.dim() == 3 for h in parts):
+        raise ValueError("its recurrent state is malformed")
+    world = state.get("world")
+    if world is not None and not (isinstance(world, dict) and all(type(world.get(k)) is int and world[k] >= 1
+                                                                  for k in ("size", "batch_size"))):
+        raise ValueError("its record of the processes that saved it is malformed")
+    return cfg, progress
+
+
 def restore(trainer, state: dict) -> Progress:
     """Take ``state`` up in ``trainer`` (optimizer, random state, rows' state; the weights came with
     the model, from ``checkpoint.load_model``); its progress."""
-    trainer.stepper.load_state_dict(state)
-    progress = Progress(**state["progress"])
+    try:
+        trainer.stepper.load_state_dict(state)
+    except ValueError as exc:  # torch's words for an optimizer state of another model's parameters
+        raise CheckpointError(f"the checkpoint's optimizer state does not fit its model ({first_line(exc)}); "
+                              "resume from another checkpoint") from None
+    progress = progress_from(state["progress"])  # checked when the run was resumed
     restore_rng(state.get("rng", {}))
     stream, world = trainer.stream, trainer.world
     saved = state.get("world") or {"size": 1, "batch_size": stream.batch_size}

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .corpus import Corpus, read_text_file
+from .corpus import Corpus, distinct_files, read_text_file
 from .errors import CorpusError
 
 TEXT_SUFFIXES = {".txt", ".text", ".md", ".rst", ""}
@@ -24,6 +24,10 @@ class TextFormat:
         return True  # whatever no other format claims is read as text
 
     def files(self, specs: list[str]) -> list[Path]:
+        return distinct_files(self._listed(specs))[0]
+
+    def _listed(self, specs: list[str]) -> list[Path]:
+        """Every file ``specs`` name, in order, a file given twice twice."""
         files: list[Path] = []
         for spec in specs:
             path = Path(spec)
@@ -38,11 +42,12 @@ class TextFormat:
 
     def read(self, specs: list[str], encoding: str = "utf-8",
              on_progress: Callable[[int, int], None] | None = None) -> Corpus:
-        files = self.files(specs)
+        files, repeated = distinct_files(self._listed(specs))
         documents = [read_text_file(f, encoding) for f in files]
         if not any(d.strip() for d in documents):
             raise CorpusError(f"{', '.join(specs)}: no text (empty or only whitespace); give a file with text")
-        return Corpus([d for d in documents if d.strip()], self.name, [str(f) for f in files])
+        return Corpus([d for d in documents if d.strip()], self.name, [str(f) for f in files],
+                      [repeated] if repeated else [])
 
     def split(self, ids: np.ndarray, starts: np.ndarray, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
         n_val = int(len(ids) * val_fraction)

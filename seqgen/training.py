@@ -16,14 +16,16 @@ import torch
 
 from . import checkpoint, runs
 from .batches import BatchStream
-from .config import RESUMABLE, TrainConfig, from_dict
+from .config import RESUMABLE, TrainConfig
+from .corpus import absolute_sources, check_stored_sources
 from .device import available_memory, format_bytes
 from .distributed import World
 from .launch import announce_run_dir
-from .errors import CorpusError, UsageError, warn
+from .errors import CheckpointError, CorpusError, UsageError, warn
 from .loop import OnEvent, Trainer, TrainResult
 from .models import model_class
 from .schedule import Progress, limit_reached
+from .snapshot import check_session
 from .tokens import TokenizedCorpus, TokenSplit, split_ids, tokenize_corpus
 from .vocab import UNK_ID, Vocab
 
@@ -95,6 +97,7 @@ def resume_run(path: Path, changes: dict | None = None, out_dir: Path | None = N
     if cls.trained_by != "gradient":
         raise UsageError(f"{path} is a {cls.name} model, made by counting in one go; --resume continues runs "
                          "trained step by step: train it again instead")
+    _session(state, path)  # before its stored settings are compared with the ones given
     if out_dir is None or Path(out_dir).resolve() == path.parent.resolve():
         runs.check_same_run(path, state)  # before any work: its folder may hold another run
     stored = {**state["model_config"], **state["train_config"]}
@@ -105,24 +108,46 @@ def resume_run(path: Path, changes: dict | None = None, out_dir: Path | None = N
         raise UsageError(f"cannot change {names} when resuming: a run keeps its model and data settings; start a "
                          "new run for other settings")
     changes = {k: v for k, v in changes.items() if k in RESUMABLE}
-    cfg = from_dict(TrainConfig, state["train_config"])
-    progress = Progress(**state["progress"])
-    if "time_budget" in changes:
-        changes["time_budget"] = progress.elapsed + changes["time_budget"]  # "this much more"
+    cfg, progress = _session(state, path)
     for name, value in changes.items():
         setattr(cfg, name, value)
-    cfg.validate()
+    cfg.validate()  # what was given, as it was given
+    if "time_budget" in changes:
+        cfg.time_budget += progress.elapsed  # "this much more"
     reached = limit_reached(cfg, progress)
     if reached:
-        raise UsageError(f"this run has already reached its limit ({reached}, at step {progress.step}); give "
-                         "--max-steps, --epochs or --time-budget to train it further")
+        raise UsageError(_reached_message(reached, cfg, progress))
     with _world(cfg.device, backend) as world:
         world.precision(cfg.precision)  # a precision that cannot run here: said before any work
         return _resume(path, state, cls, cfg, progress, Path(out_dir) if out_dir else path.parent, emit, stop,
                        overwrite, world)
 
 
+def _session(state: dict, path: Path) -> tuple[TrainConfig, Progress]:
+    """The training configuration and progress of the run saved in ``path``, checked with the rest
+    of its session; CheckpointError when they are damaged (a stored setting is not an option the
+    user gave)."""
+    try:
+        return check_session(state)
+    except ValueError as exc:
+        raise CheckpointError(f"{path} is damaged: {exc}; resume from another checkpoint") from None
+    except UsageError as exc:
+        raise checkpoint.stored_setting_error(path, exc, "training") from None
+
+
+def _reached_message(reached: str, cfg: TrainConfig, progress: Progress) -> str:
+    """What to give to train a run further: the limit that binds (another one given does not lift it)."""
+    if reached == "time-budget":  # on resume --time-budget means more time: this one was not given
+        return (f"this run has already reached its limit (its time budget, at step {progress.step}); give "
+                "--time-budget for more time")
+    option, limit = f"--{reached}", cfg.epochs if reached == "epochs" else cfg.max_steps
+    others = " or ".join(o for o in ("--max-steps", "--epochs", "--time-budget") if o != option)
+    return (f"this run has already reached its limit ({option} {limit}, at step {progress.step}); give a larger "
+            f"{option} to train it further ({others} alone does not lift it)")
+
+
 def _resume(path, state, cls, cfg, progress, run_dir, emit, stop, overwrite, world) -> TrainResult:
+    check_stored_sources(list(state["data"]["sources"]))
     with world.main_first():
         data = _tokenize(list(state["data"]["sources"]), cfg, state["data"].get("encoding", "utf-8"),
                          Vocab.from_dict(state["vocab"]), emit)
@@ -164,7 +189,7 @@ def _run_dir(path: Path, world: World) -> Path:
 
 def data_record(corpus: TokenizedCorpus, split: TokenSplit, encoding: str, cfg: TrainConfig) -> dict:
     """What a checkpoint records of its data: enough to re-read and re-split it, and the held-out ids."""
-    return {"kind": corpus.kind, "sources": corpus.sources, "files": [list(f) for f in corpus.files],
+    return {"kind": corpus.kind, "sources": absolute_sources(corpus.sources), "files": [list(f) for f in corpus.files],
             "encoding": encoding, "val_fraction": cfg.val_fraction, "seed": cfg.seed,
             "train_tokens": int(len(split.train)),
             "val_ids": torch.from_numpy(np.asarray(split.val[:MAX_STORED_VAL_TOKENS], dtype=np.int32))}
@@ -239,7 +264,7 @@ def _claim_for_resume(path: Path, run_dir: Path, step: int, overwrite: bool) -> 
         return
     if path.resolve() == last.resolve() or not last.exists():
         return
-    later = checkpoint.load(last)["progress"]["step"]
+    later = _session(checkpoint.load(last), last)[1].step
     if later > step and not overwrite:
         raise UsageError(f"{last} is further along (step {later}) than {path.name} (step {step}); resume from "
                          f"last.pt, or pass --overwrite to go back to {path.name} (last.pt and the metrics after "

@@ -81,3 +81,155 @@ def test_overwrite_of_a_run_folder_never_replaces_a_link(char_run, in_tmp, prose
     result = run("train", prose_file, *TINY, "--out", "run", "--overwrite")
     assert_one_line_error(result, 1, "a symbolic link", "never replaces")
     assert (in_tmp / "run" / "best.pt").is_symlink() and (in_tmp / "precious.pt").read_bytes() == b"keep me"
+
+
+# -- each cause named for what it is --------------------------------------------------------------
+
+COMMANDS = (["sample"], ["eval"], ["train", "--resume"])
+
+
+def test_a_folder_given_as_a_checkpoint_says_it_is_a_folder(char_run, in_tmp):
+    for command in COMMANDS[:1] + COMMANDS[2:]:
+        assert_one_line_error(run(*command, char_run.run_dir), 1, "is a folder", str(char_run.best_path))
+    (in_tmp / "empty").mkdir()
+    assert_one_line_error(run("sample", in_tmp / "empty"), 1, "is a folder", "best.pt or last.pt")
+    # eval reads folders of text too: a run folder is named for what it is
+    assert_one_line_error(run("eval", char_run.run_dir), 2, "is a run folder", str(char_run.best_path))
+
+
+@pytest.mark.parametrize("how", ["permissions", "read refused"])
+def test_an_unreadable_checkpoint_is_not_called_corrupt(char_run, in_tmp, monkeypatch, how):
+    path = in_tmp / "locked.pt"
+    shutil.copy(char_run.best_path, path)
+    if how == "permissions":
+        if os.geteuid() == 0:
+            pytest.skip("root reads any file whatever its permissions")
+        path.chmod(0)
+    else:  # as a file without read permission reads for anyone but root
+        real_open = open
+
+        def refusing_open(file, *args, **kwargs):
+            if str(file) == str(path):
+                raise PermissionError(13, "Permission denied", str(file))
+            return real_open(file, *args, **kwargs)
+
+        monkeypatch.setattr(checkpoint, "open", refusing_open, raising=False)
+    for command in COMMANDS:
+        result = run(*command, path)
+        assert_one_line_error(result, 1, "cannot read", "Permission denied")
+        assert "corrupt" not in result.stderr
+
+
+def flip_a_byte_of_the_weights(source, target):
+    """A copy of ``source`` with one bit changed inside a tensor's bytes: the archive stays whole,
+    only that part's CRC-32 no longer matches."""
+    import zipfile
+
+    with zipfile.ZipFile(source) as archive:
+        part = max((i for i in archive.infolist() if "/data/" in i.filename), key=lambda i: i.file_size)
+    data = bytearray(source.read_bytes())
+    start = part.header_offset + 30 + len(part.filename.encode()) + len(part.extra)  # past its local header
+    data[start + part.file_size // 2] ^= 0x10
+    target.write_bytes(data)
+    return target
+
+
+def test_a_changed_byte_inside_a_checkpoint_is_refused(char_run, in_tmp):
+    flipped = flip_a_byte_of_the_weights(char_run.best_path, in_tmp / "flipped.pt")
+    torch.load(flipped, weights_only=True)  # torch alone loads it without a word
+    for command in COMMANDS:
+        assert_one_line_error(run(*command, flipped), 1, "flipped.pt is corrupt", "checksum")
+
+
+@pytest.mark.parametrize("version", ["missing", None, "2", 0, True])
+def test_a_missing_or_odd_format_version_is_not_called_newer(char_run, in_tmp, version):
+    payload = checkpoint.load(char_run.best_path)
+    if version == "missing":
+        del payload["version"]
+    else:
+        payload["version"] = version
+    torch.save(payload, in_tmp / "odd.pt")
+    result = run("sample", in_tmp / "odd.pt")
+    assert_one_line_error(result, 1, "no valid checkpoint format version", "not written by seqgen")
+    assert "newer" not in result.stderr
+
+
+def test_eval_takes_a_checkpoint_under_any_name_as_sample_does(char_run, in_tmp):
+    import json
+
+    shutil.copy(char_run.best_path, in_tmp / "model.ckpt")
+    assert run("sample", in_tmp / "model.ckpt", "--length", "5", "--seed", "1").exit_code == 0
+    done = run("eval", in_tmp / "model.ckpt", "--json")
+    assert done.exit_code == 0, done.output
+    assert json.loads(done.stdout)["checkpoint"] == str(in_tmp / "model.ckpt")
+    text = in_tmp / "notes.txt"
+    text.write_text("Some text of the kind the model read.\n")
+    both = json.loads(run("eval", in_tmp / "model.ckpt", text, "--json").stdout)
+    assert both["tokens"] == len(text.read_text())  # the text file is still scored as text
+
+
+@pytest.mark.parametrize("option", [["--meter", "6/8"], ["--key", "G"], ["--prime-abc", "|abc|"], ["--tunes", "5"]])
+def test_eval_refuses_tune_options_for_a_text_model_as_sample_does(char_run, in_tmp, option):
+    assert_one_line_error(run("eval", char_run.best_path, *option), 2, f"{option[0]} does not apply",
+                          "text model")
+    assert run("eval", char_run.best_path, "--tunes", "0", "--json").exit_code == 0  # none asked for
+
+
+# -- odd progress records -------------------------------------------------------------------------
+
+@pytest.mark.parametrize("progress, words", [
+    ({}, ["progress record is missing or empty"]),
+    (None, ["progress record is missing or empty"]),
+    ({"best_val_loss": float("nan")}, ["best_val_loss nan"]),
+    ({"step": -4}, ["step -4"]),
+    ({"step": 2.5}, ["step 2.5"]),
+    ({"lr_scale": 0.0}, ["lr_scale 0"]),
+])
+def test_a_damaged_progress_record_is_refused_on_resume(char_run, in_tmp, progress, words):
+    payload = checkpoint.load(char_run.last_path)
+    payload["progress"] = progress if progress in ({}, None) else {**payload["progress"], **progress}
+    torch.save(payload, in_tmp / "odd.pt")
+    result = run("train", "--resume", in_tmp / "odd.pt", "--max-steps", "200", "--out", in_tmp / "run")
+    assert_one_line_error(result, 1, "odd.pt is damaged", *words)
+    assert not (in_tmp / "run").exists()
+    assert run("sample", in_tmp / "odd.pt", "--length", "5").exit_code == 0  # sampling needs no progress
+
+
+def test_a_session_that_saves_no_best_does_not_name_one(char_run, in_tmp):
+    payload = checkpoint.load(char_run.last_path)
+    payload["progress"]["best_val_loss"] = 0.0  # no held-out loss of this session can beat it
+    torch.save(payload, in_tmp / "best-ever.pt")
+    done = run("train", "--resume", in_tmp / "best-ever.pt", "--max-steps", "70", "--eval-every", "5",
+               "--out", in_tmp / "run")
+    assert done.exit_code == 0, done.stderr
+    assert not (in_tmp / "run" / "best.pt").exists() and (in_tmp / "run" / "last.pt").exists()
+    said = " ".join(done.stderr.split())
+    assert "no best.pt here (this session did not improve on the run's best)" in said
+    assert str(in_tmp / "run" / "best.pt") not in said
+
+
+SESSION_DAMAGE = {
+    "no training configuration": (lambda p: p.pop("train_config"), ["odd.pt is damaged", "no training configuration"]),
+    "a stored setting of the wrong type": (lambda p: p["train_config"].__setitem__("seq_len", "128"),
+                                           ["odd.pt holds a training setting", "seq-len must be a whole number"]),
+    "a stored setting out of range": (lambda p: p["train_config"].__setitem__("batch_size", 0),
+                                      ["odd.pt holds a training setting", "batch-size must be at least 1"]),
+    "no optimizer state": (lambda p: p.pop("optimizer"), ["odd.pt is damaged", "optimizer state"]),
+    "an optimizer of another model": (lambda p: p["optimizer"]["param_groups"][0].__setitem__("params", [0]),
+                                      ["optimizer state does not fit its model"]),
+    "a malformed random state": (lambda p: p["rng"].__setitem__("torch", torch.zeros(3, dtype=torch.uint8)),
+                                 ["odd.pt is damaged", "random state"]),
+    "a malformed recurrent state": (lambda p: p.__setitem__("hidden", "x"), ["odd.pt is damaged", "recurrent state"]),
+}
+
+
+@pytest.mark.parametrize("damage", list(SESSION_DAMAGE))
+def test_a_damaged_training_session_is_refused_on_resume_naming_the_file(char_run, in_tmp, damage):
+    change, words = SESSION_DAMAGE[damage]
+    payload = checkpoint.load(char_run.last_path)
+    change(payload)
+    torch.save(payload, in_tmp / "odd.pt")
+    result = run("train", "--resume", in_tmp / "odd.pt", "--max-steps", "200", "--out", in_tmp / "run")
+    assert_one_line_error(result, 1, *words)
+    for option in ("--seq-len", "--batch-size"):
+        assert option not in result.stderr  # a stored setting, not an option the user gave

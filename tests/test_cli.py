@@ -59,6 +59,20 @@ def test_non_utf8_text_needs_encoding(in_tmp, prose_file):
     assert run("train", latin, "--encoding", "latin-1", *TINY).exit_code == 0
 
 
+@pytest.mark.parametrize("encoding, suggested", [("utf-16", "utf-16"), ("utf-32", "utf-32"),
+                                                 ("utf-16-le", "utf-16-le"), ("utf-16-be", "utf-16-be")])
+def test_wide_unicode_text_is_not_called_binary(in_tmp, prose_file, encoding, suggested):
+    wide = in_tmp / "wide.txt"
+    wide.write_bytes(prose_file.read_text()[:20000].encode(encoding))  # utf-16 and utf-32 with a byte-order mark
+    result = run("train", wide, *TINY)
+    assert_one_line_error(result, 1, f"--encoding {suggested}")
+    assert "binary" not in result.stderr
+    assert run("train", wide, "--encoding", suggested, *TINY, "--out", "run").exit_code == 0
+    binary = in_tmp / "data.bin"
+    binary.write_bytes(bytes(range(256)) * 40)  # NULs, but not text in any encoding
+    assert_one_line_error(run("train", binary, *TINY), 1, "binary")
+
+
 @pytest.mark.parametrize("content, words", [
     (None, ["no such file"]),
     (b"", ["empty"]),
@@ -134,6 +148,27 @@ def test_missing_corrupt_and_foreign_checkpoints(in_tmp):
 def test_eval_on_text_without_known_tokens(trained, in_tmp):
     (in_tmp / "alien.txt").write_text("☃☃☃☃☃")
     assert_one_line_error(run("eval", trained, in_tmp / "alien.txt"), 1, "vocabulary")
+
+
+@pytest.mark.parametrize("gap, both_null", [(3e38, True), (1e3, False)])
+def test_eval_json_never_gives_a_perplexity_its_cross_entropy_does_not(char_run, in_tmp, gap, both_null):
+    # A finite model whose scores differ by more than a float holds (3e38 - -3e38) scores every
+    # token but one as infinitely unlikely; with a gap of 1,000 nats the cross-entropy is a number
+    # whose exponential (the perplexity) is past any float: null, as JSON has no infinity.
+    payload = torch.load(char_run.best_path, weights_only=True)
+    state = payload["model_state"]
+    state["head.weight"].zero_()
+    state["head.bias"].fill_(-gap if both_null else 0.0)
+    state["head.bias"][1] = gap  # <eos>, rare in the held-out text
+    torch.save(payload, in_tmp / "extreme.pt")
+    done = run("eval", in_tmp / "extreme.pt", "--json")
+    assert done.exit_code == 0, done.output
+    assert "Infinity" not in done.stdout and "NaN" not in done.stdout
+    row = json.loads(done.stdout)
+    assert row["perplexity"] is None and row["bits_per_char"] is (None if both_null else row["bits_per_char"])
+    assert (row["cross_entropy"] is None) == both_null
+    if not both_null:
+        assert row["cross_entropy"] > 709 and row["bits_per_char"] > 1000
 
 
 def test_real_process_streams_and_exits_cleanly(trained):

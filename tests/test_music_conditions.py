@@ -24,6 +24,7 @@ OPENING = "|:d2B AFD|EFG A2B|"
     ("6/8", "Dmix", ""), ("3/4", "G", ""), ("C|", "Ador", ""), ("C", "Bm", ""), ("12/8", "F#dor", ""),
     (None, "Bbmaj", ""), ("6/8", None, OPENING), (None, None, OPENING), ("6/8", "D", "A|d2B AFD|EFG A2B|A"),
     ("2/2", "G", "(3ABc dB \"Am\"c2 BA|"), ("6/8", "G", "|:d2B AFD|[1 EFG A2B:|[2 EFG ABc|"),
+    ("4/4", None, "|Z|Z2|z8|"), ("6/8", None, "|[DF]2B AFD|"),
 ])
 def test_meters_keys_and_bars_music21_reads_are_taken(meter, key, opening):
     assert conditions(meter, key, opening) == TuneConditions(meter, key, opening)
@@ -40,12 +41,24 @@ def test_meters_keys_and_bars_music21_reads_are_taken(meter, key, opening):
     ("4/4", None, OPENING, ["bar 1 lasts 3 quarter notes, a bar of 4/4 lasts 4"]),
     (None, None, "|d2B AFD|EFG A2B A|", ["bar 2 lasts 3.5 quarter notes, another lasts 3", "--meter"]),
     ("6/8", None, "M:3/4\nabc|", ["one line", "no header fields"]),
+    ("6/8", None, "|:d2B AFD|[M:3/4]EFG A2B|", ["not the inline field '[M:3/4]'", "--meter and --key"]),
+    (None, "G", "|[K:D]d2B AFD|", ["inline field '[K:D]'"]),
+    (None, None, "|d2B AFD|[L:1/4]EF G|", ["inline field '[L:1/4]'"]),
+    (None, None, "|Z|Z|", ["whole-bar rests (Z)", "give --meter", "z8"]),
+    (None, None, "|z8|Z2|", ["whole-bar rests (Z)"]),
 ])
 def test_what_cannot_be_written_is_a_usage_error_saying_what_to_give(meter, key, opening, words):
     with pytest.raises(UsageError) as caught:
         conditions(meter, key, opening)
     for word in words:
         assert word in str(caught.value)
+
+
+def test_whole_bar_rests_in_the_first_bars_are_bars_of_the_meter_asked_for():
+    wanted = conditions("4/4", None, "|Z|Z|")
+    tune = "X:1\nT:a\nM:4/4\nL:1/8\nK:G\n|Z|Z|d2B AFD dB|d2B AFD dB|d2B AFD dB|d2B AFD dB|]\n"
+    assert check_tune(tune, conditions=wanted).valid
+    assert not check_tune(tune.replace("|Z|Z|", "|z6|z6|"), conditions=wanted).valid
 
 
 def test_a_symbol_the_model_never_wrote_is_refused_before_sampling():
@@ -171,6 +184,8 @@ def test_the_command_line_samples_tunes_to_order(music_run, in_tmp):
     (["--meter", "banana"], ["--meter 'banana'"]),
     (["--prime-abc", "d2B AFD|EFG A2|B2A", "--meter", "6/8"], ["bar 2 lasts 2.5"]),
     (["--meter", "6/8", "--prime", "X:1\n"], ["--prime does not apply with --meter"]),
+    (["--meter", "6/8", "--prime-abc", "|:d2B AFD|[M:3/4]EFG A2B|"], ["inline field '[M:3/4]'"]),
+    (["--prime-abc", "|z8|Z|"], ["whole-bar rests (Z)", "--meter"]),
 ])
 def test_bad_orders_on_the_command_line_are_one_line_and_exit_2(music_run, in_tmp, args, words):
     assert_one_line_error(run("sample", music_run.best_path, "--tunes", "1", *args), 2, *words)

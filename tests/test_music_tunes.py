@@ -1,5 +1,6 @@
 """Whole tunes are drawn with a meter line before the key line; the sampler keeps to constraints."""
 
+import pytest
 import torch
 
 from seqgen.config import SampleConfig
@@ -69,3 +70,18 @@ def test_sample_without_tunes_prints_as_many_tunes_as_asked(music_run):
     done = run("sample", music_run.best_path, "--num-samples", "3", "--length", "400", "--seed", "2")
     assert done.exit_code == 0, done.stderr
     assert done.stdout.count("X:1\n") == 3, done.stdout
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--prime", "T:My \u20ac"], ["--prime does not apply to --tunes", "--prime-abc"]),  # no warning about its symbols
+    (["--length", "0"], ["--length does not apply to --tunes"]),  # not "--length must be at least 1"
+    (["--num-samples", "0"], ["--num-samples does not apply to --tunes"]),
+    (["--tunes", "100000000"], ["--tunes must be from 1 to 5,000", "2,000 tokens"]),  # not --length x --num-samples
+])
+def test_an_option_tunes_cannot_use_is_refused_in_one_line_naming_it(music_run, in_tmp, args, words):
+    from .helpers import assert_one_line_error, run
+
+    tunes = [] if "--tunes" in args else ["--tunes", "1"]
+    result = run("sample", music_run.best_path, *tunes, *args, "--out", "t")
+    assert_one_line_error(result, 2, *words)
+    assert "--length x --num-samples" not in result.stderr and not (in_tmp / "t").exists()

@@ -290,6 +290,14 @@ def test_the_command_refuses_what_it_cannot_serve(in_tmp, studio_root):
                               f"cannot listen on 127.0.0.1:{port}", "--port")
 
 
+@pytest.mark.parametrize("host", ["8.8.8.8", "2001:db8::1"])
+def test_an_address_not_of_this_machine_blames_the_host_not_the_port(in_tmp, host):
+    (in_tmp / "runs").mkdir()
+    result = run("studio", in_tmp / "runs", "--no-browser", "--host", host, "--port", "0")
+    assert_one_line_error(result, 1, f"--host {host}", "127.0.0.1")
+    assert "--port" not in result.stderr
+
+
 @pytest.mark.parametrize("bound, host, ok", [
     ("127.0.0.1", "127.0.0.1:8000", True), ("127.0.0.1", "[::1]:8000", True), ("127.0.0.1", "LOCALHOST", True),
     ("127.0.0.1", "192.168.1.5:8000", False), ("192.168.1.5", "192.168.1.5:8000", True),

@@ -41,6 +41,18 @@ def test_run_folder_has_checkpoints_metrics_and_curve(char_run):
     assert not list(run.glob(".*tmp*"))  # no temporary files left behind by atomic saves
 
 
+def test_metrics_are_valid_json_even_for_a_loss_that_is_not_finite(tmp_path):
+    runs.append_metrics(tmp_path, {"step": 3, "val_loss": float("inf"), "val_ppl": float("inf"),
+                                   "train_loss": float("nan")})
+
+    def refuse(token):
+        raise ValueError(f"{token} is not JSON")
+
+    line = (tmp_path / "metrics.jsonl").read_text()
+    assert json.loads(line, parse_constant=refuse) == {"step": 3, "val_loss": None, "val_ppl": None, "train_loss": None}
+    assert runs.read_metrics(tmp_path)[0]["step"] == 3
+
+
 def test_checkpoint_is_self_contained_and_safe(char_run):
     raw = torch.load(char_run.best_path, weights_only=True)  # loads without any seqgen class
     for key in ("model_state", "model_config", "vocab", "train_config", "optimizer", "progress", "rng",

@@ -72,6 +72,20 @@ def test_unk_is_never_written(trained):
     assert "<unk>" not in text and len(text) == 200
 
 
+@pytest.mark.parametrize("args", [["--temperature", "1e308"], ["--temperature", "3e38", "--top-p", "0.5"],
+                                  ["--temperature", "1e308", "--top-k", "3"], ["--top-p", "1e-300"],
+                                  ["--temperature", "1e308", "--top-k", "1000000000000", "--top-p", "1e-45"]])
+def test_extreme_settings_never_write_unk(trained, args):
+    done = run("sample", trained / "best.pt", "--length", "60", "--seed", "1", *args)
+    assert done.exit_code == 0 and "<unk>" not in done.stdout and len(done.stdout) == 61, done.output
+
+
+def test_top_k_and_top_p_keep_their_meaning_at_any_temperature(trained):
+    greedy = run("sample", trained / "best.pt", "--temperature", "0", "--length", "60", "--prime", "The").stdout
+    for args in (["--temperature", "1e308", "--top-k", "1"], ["--temperature", "1e308", "--top-p", "1e-300"]):
+        assert run("sample", trained / "best.pt", *args, "--length", "60", "--prime", "The").stdout == greedy
+
+
 def test_a_tiny_temperature_is_greedy_not_nan(trained):
     tiny = run("sample", trained / "best.pt", "--temperature", "1e-45", "--length", "60", "--prime", "The")
     greedy = run("sample", trained / "best.pt", "--temperature", "0", "--length", "60", "--prime", "The")
@@ -139,6 +153,51 @@ def test_a_run_folder_is_never_replaced_unasked(trained, prose_file):
     assert [r["step"] for r in map(json.loads, (trained / "metrics.jsonl").read_text().splitlines())] == [3]
 
 
+@pytest.mark.filterwarnings("default::seqgen.errors.SeqgenWarning")  # the leftovers replaced, with a warning
+def test_a_folder_left_by_a_failed_first_save_can_be_run_again(in_tmp, prose_file, monkeypatch):
+    import errno
+
+    def disk_full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(checkpoint, "write_bytes", disk_full)
+        failed = run("train", prose_file, *TINY, "--out", "run")
+    assert failed.exit_code == 1 and "could not save checkpoint" in failed.stderr.splitlines()[-1]
+    assert "nothing was saved" in failed.stderr.splitlines()[-1]
+    left = sorted(p.name for p in (in_tmp / "run").iterdir() if not p.name.startswith("."))
+    assert left == ["metrics.jsonl"]  # no checkpoint: nothing to resume
+    again = run("train", prose_file, *TINY, "--out", "run")
+    assert again.exit_code == 0, again.stderr
+    assert "warning: run held metrics.jsonl of a run that saved no checkpoint; the new run replaces" in again.stderr
+    assert (in_tmp / "run" / "last.pt").is_file()
+    assert [r["step"] for r in map(json.loads, (in_tmp / "run" / "metrics.jsonl").read_text().splitlines())] == [3, 6]
+    (in_tmp / "run" / "last.pt").unlink()  # a run with only its best checkpoint: the hint names that one
+    assert_one_line_error(run("train", prose_file, *TINY, "--out", "run"), 2, "--resume run/best.pt")
+
+
+def test_a_run_resumes_from_any_folder(in_tmp, prose_file, monkeypatch):
+    import shutil
+
+    shutil.copy(prose_file, in_tmp / "prose.txt")
+    assert run("train", "prose.txt", *TINY, "--out", "run").exit_code == 0  # a source given relative
+    assert checkpoint.load(in_tmp / "run" / "last.pt")["data"]["sources"] == [str(in_tmp / "prose.txt")]
+    (in_tmp / "elsewhere").mkdir()
+    monkeypatch.chdir(in_tmp / "elsewhere")
+    more = run("train", "--resume", in_tmp / "run" / "last.pt", "--max-steps", "9")
+    assert more.exit_code == 0, more.stderr
+    # A checkpoint of an earlier seqgen, with its sources relative to where it was started:
+    old = checkpoint.load(in_tmp / "run" / "last.pt")
+    old["data"]["sources"] = ["prose.txt"]
+    torch.save(old, in_tmp / "run" / "old.pt")
+    assert_one_line_error(run("train", "--resume", in_tmp / "run" / "old.pt", "--max-steps", "12"), 1,
+                          "prose.txt: no such file or folder in", "relative to the folder it was started in")
+    monkeypatch.chdir(in_tmp)
+    (in_tmp / "prose.txt").unlink()
+    assert_one_line_error(run("train", "--resume", in_tmp / "run" / "last.pt", "--max-steps", "12"), 1,
+                          f"{in_tmp / 'prose.txt'}: no such file or folder", "put it back")
+
+
 def test_resuming_from_best_never_drops_a_later_last(in_tmp, prose_file):
     assert run("train", prose_file, *TINY, "--max-steps", "3", "--out", "run").exit_code == 0
     early = (in_tmp / "run" / "best.pt").read_bytes()  # step 3
@@ -160,6 +219,12 @@ def test_time_budget_on_resume_means_more_time(trained):
     more = run("train", "--resume", trained / "last.pt", "--max-steps", "1000000", "--time-budget", "2s")
     assert more.exit_code == 0, more.stderr
     assert checkpoint.load(trained / "last.pt")["progress"]["step"] > 6
+
+
+def test_a_run_that_reached_max_steps_says_that_more_time_does_not_lift_it(trained):
+    result = run("train", "--resume", trained / "last.pt", "--time-budget", "5s")
+    assert_one_line_error(result, 2, "--max-steps 6", "give a larger --max-steps", "--time-budget alone does not lift it")
+    assert "give --max-steps, --epochs or --time-budget" not in result.stderr
 
 
 @pytest.mark.parametrize("args, words", [
@@ -218,6 +283,25 @@ def test_pipes_and_devices_are_refused_at_once(in_tmp, source, words):
     proc = seqgen("train", source, cwd=in_tmp, timeout=60)
     assert proc.returncode == 1 and proc.stderr.count("\n") == 1 and words in proc.stderr, proc.stderr
     assert time.monotonic() - started < 30
+
+
+def test_a_file_given_twice_or_through_links_is_trained_on_once(in_tmp, prose_file):
+    import shutil
+
+    shutil.copy(prose_file, "prose.txt")
+    os.symlink("prose.txt", "link.txt")
+    os.link("prose.txt", "hard.txt")
+    os.mkdir("folder")
+    os.symlink(in_tmp / "prose.txt", "folder/inside.txt")
+    once = run("train", "prose.txt", *TINY, "--out", "once")
+    many = run("train", "prose.txt", "prose.txt", "link.txt", "hard.txt", "./prose.txt", "folder", *TINY,
+               "--out", "many")
+    assert once.exit_code == 0 and many.exit_code == 0, many.stderr
+    assert "read once what was given again" in " ".join(many.stderr.split()) and "link.txt (the same file" in \
+        " ".join(many.stderr.split())
+    first, again = (checkpoint.load(in_tmp / run_ / "last.pt")["data"] for run_ in ("once", "many"))
+    assert again["sources"] == [str(in_tmp / "prose.txt")] and again["train_tokens"] == first["train_tokens"]
+    assert torch.equal(again["val_ids"], first["val_ids"])  # no held-out text also in the training part
 
 
 @pytest.mark.slow

@@ -96,7 +96,10 @@ class TrainDisplay:
         self.stop()
         self.console.print(f"stopped ({info['reason']}) at step {info['step']} after {info['steps_done']:,} steps "
                            f"this session; best validation loss {info['best_val_loss']:.4f} nats/token")
-        self.console.print(f"checkpoints: {info['best_path']} (best), {info['last_path']} (last)")
+        best = f"{info['best_path']} (best), " if info["best_path"] else \
+            "no best.pt here (no validation loss was finite), " if not math.isfinite(info["best_val_loss"]) else \
+            "no best.pt here (this session did not improve on the run's best), "
+        self.console.print(f"checkpoints: {best}{info['last_path']} (last)")
 
     def on_counting(self, info: dict) -> None:
         self.counting = self.console.status(f"counting: {info['model']}...")

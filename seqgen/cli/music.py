@@ -95,6 +95,7 @@ def write_tunes(model, count: int, out_dir: Path, overwrite: bool, keep_invalid:
     from ..music.export import ensure_out_dir, tune_to_midi
     from ..music.render import render_sheet, render_wav
 
+    model.check_tune_count(count)  # before --out is made, or an earlier batch removed
     out_dir = ensure_out_dir(out_dir)
     _clear_earlier_batch(out_dir, overwrite)
     with err.status("sampling tunes...") as status:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
@@ -11,6 +10,7 @@ from typing import Annotated, Optional
 import typer
 
 from ..errors import SeqgenError, UsageError
+from ..evaluate import json_safe
 from .common import announce, app, fail, friendly, refuse_options, signals_as_flag
 from .streams import write
 
@@ -49,6 +49,7 @@ def sample(
     path, found = ckpt.resolve(checkpoint)
     announce(path, found)
     model = api.Model(path, ckpt.load(path))
+    _refuse_what_cannot_apply(ctx, model.kind, tunes, bool(meter or key or prime_abc))
     settings = dict(prime=prime, temperature=temperature, top_k=top_k, top_p=top_p, seed=seed, precision=precision)
     # every setting checked first; a single sample streams, with no cap on its length
     model.sample_config(length=length, num_samples=num_samples, streaming=num_samples == 1, **settings)
@@ -60,18 +61,11 @@ def sample(
         from .music import print_tune, write_tunes
 
         wanted = model.tune_conditions(meter, key, prime_abc)
-        if wanted:
-            refuse_options(ctx, ("prime",), "with --meter, --key or --prime-abc (the tune's start is theirs)")
         if tunes is None:
-            refuse_options(ctx, ("keep_invalid", "wav", "sheet", "out", "overwrite"), "without --tunes")
             return print_tune(model, length=length, num_samples=num_samples, conditions=wanted, **settings)
-        # a tune runs from X: to where the model ends it; its first bars are --prime-abc's
-        refuse_options(ctx, ("num_samples", "length", "prime"), "to --tunes (whole tunes from X: to their end; "
-                       "give the number of tunes to --tunes and their first bars to --prime-abc)")
         return write_tunes(model, tunes, out or Path("tunes"), overwrite, keep_invalid, wav, sheet,
                            meter=meter, key=key, prime_abc=prime_abc,
                            **{k: v for k, v in settings.items() if k != "prime"})
-    refuse_options(ctx, TUNE_OPTIONS, f"to a {model.kind} model; they are for models trained on ABC tunes")
     if out is not None:
         return _write_samples(model, out, overwrite, length, num_samples, settings)
     if num_samples == 1:
@@ -81,6 +75,20 @@ def sample(
         return
     for i, text in enumerate(model.generate(length=length, num_samples=num_samples, **settings)):
         write(f"{'' if i == 0 else chr(10)}=== sample {i + 1} ===\n{text}\n")
+
+
+def _refuse_what_cannot_apply(ctx: typer.Context, kind: str, tunes: int | None, ordered: bool) -> None:
+    """Options that cannot apply, refused before any value is checked: a warning about a --prime
+    that --tunes would not use is noise, and --length's range means nothing with --tunes."""
+    if kind != "music":
+        return refuse_options(ctx, TUNE_OPTIONS, f"to a {kind} model; they are for models trained on ABC tunes")
+    if ordered:
+        refuse_options(ctx, ("prime",), "with --meter, --key or --prime-abc (the tune's start is theirs)")
+    if tunes is None:
+        refuse_options(ctx, ("keep_invalid", "wav", "sheet", "out", "overwrite"), "without --tunes")
+    else:  # a tune runs from X: to where the model ends it; its first bars are --prime-abc's
+        refuse_options(ctx, ("num_samples", "length", "prime"), "to --tunes (whole tunes from X: to their end; "
+                       "give the number of tunes to --tunes and their first bars to --prime-abc)")
 
 
 def _write_samples(model, out: Path, overwrite: bool, length: int, num_samples: int, settings: dict) -> None:
@@ -129,7 +137,8 @@ def _stream_into(model, out: Path, length: int, settings: dict) -> None:
 @app.command("eval")
 @friendly
 def evaluate(
-    paths: Annotated[Optional[list[str]], typer.Argument(help="Checkpoints (.pt), then text files to score. [default: the latest checkpoint on its held-out text]", show_default=False)] = None,
+    ctx: typer.Context,
+    paths: Annotated[Optional[list[str]], typer.Argument(help="Checkpoints (.pt, or any file seqgen train saved), then text files to score. [default: the latest checkpoint on its held-out text]", show_default=False)] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table. [default: a table]", show_default=False)] = False,
     encoding: Annotated[str, typer.Option(help="Text encoding of the text files.")] = "utf-8",
     tunes: Annotated[int, typer.Option(help="Music models: tunes to sample for the validity and novelty figures (0: none).")] = 50,
@@ -147,18 +156,28 @@ def evaluate(
     from .display import out, score_table, tune_table
 
     paths = list(paths or [])
-    ckpts = [Path(p) for p in paths if p.endswith(".pt")]
-    texts = [p for p in paths if not p.endswith(".pt")]
+    is_ckpt = [ckpt.looks_like_checkpoint(p) for p in paths]  # by name or content, as sample takes them
+    ckpts = [Path(p) for p, yes in zip(paths, is_ckpt) if yes]
+    texts = [p for p, yes in zip(paths, is_ckpt) if not yes]
+    for text in texts:
+        if Path(text).is_dir() and any((Path(text) / name).is_file() for name in ("best.pt", "last.pt")):
+            raise UsageError(f"{text} is a run folder, not text to score; give {Path(text) / 'best.pt'} to "
+                             "evaluate its checkpoint")
     if tunes < 0:
         raise UsageError(f"--tunes must be 0 or more (got {tunes})")
-    from ..music.conditions import conditions
-
-    wanted = conditions(meter, key, prime_abc)
     if not ckpts:
         path, found = ckpt.resolve(None)
         announce(path, found)
         ckpts = [path]
-    rows = [score_checkpoint(c, texts, encoding, tunes, wanted) for c in ckpts]
+    payloads = [ckpt.load(c) for c in ckpts]  # every checkpoint checked before any is scored
+    if not any(p["data"]["kind"] == "abc" for p in payloads):
+        refuse_options(ctx, ("meter", "key", "prime_abc") + (("tunes",) if tunes else ()),  # --tunes 0: none
+                       f"to {'a text model' if len(payloads) == 1 else 'text models'}; they are for models "
+                       "trained on ABC tunes")
+    from ..music.conditions import conditions
+
+    wanted = conditions(meter, key, prime_abc)
+    rows = [score_checkpoint(c, texts, encoding, tunes, wanted, p) for c, p in zip(ckpts, payloads)]
     if json_out:
         write(json.dumps(json_safe(rows[0] if len(rows) == 1 else rows), indent=2, allow_nan=False) + "\n")
         return
@@ -170,13 +189,3 @@ def evaluate(
 
 app.command("evaluate", help="Alias of eval.")(evaluate)
 
-
-def json_safe(value):
-    """``value`` with every non-finite number (NaN, infinity) as null: JSON has no NaN."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: json_safe(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [json_safe(v) for v in value]
-    return value

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import signal
 import socket
 import sys
@@ -14,6 +15,9 @@ import typer
 
 from ..errors import SeqgenError, UsageError, warn
 from .common import app, friendly
+
+# What bind says when the address is the trouble: not this machine's, or of a family it lacks.
+HOST_ERRORS = (errno.EADDRNOTAVAIL, errno.EAFNOSUPPORT)
 
 
 @app.command()
@@ -39,10 +43,10 @@ def studio(
         raise UsageError(f"--soundfont {soundfont}: no such file; give a General MIDI .sf2 file")
     if not 0 <= port <= 65535:
         raise UsageError(f"--port must be between 0 and 65535 (got {port})")
+    sock = _bind(host, port)  # first: an address this machine does not have is the one line to say
     if host not in LOCAL_NAMES:
         warn(f"--host {host}: the studio is open to other machines on the network; anyone who can reach "
              "it can generate with your models")
-    sock = _bind(host, port)
     url = f"http://{'[' + host + ']' if ':' in host else host}:{sock.getsockname()[1]}/"
     application = create_app(folder, host, soundfont)
     server = _server(uvicorn.Config(application, log_level="warning", timeout_graceful_shutdown=2,
@@ -95,13 +99,19 @@ def _server(config, jobs):
 def _bind(host: str, port: int) -> socket.socket:
     """The listening socket, bound here so that a port in use is one clear line."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock = None
     try:
+        sock = socket.socket(family, socket.SOCK_STREAM)  # a machine without IPv6 refuses here
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host, port))
     except OSError as exc:
-        sock.close()
-        raise SeqgenError(f"cannot listen on {host}:{port}: {exc.strerror or exc}; choose another --port "
+        if sock is not None:
+            sock.close()
+        why = exc.strerror or str(exc)
+        if isinstance(exc, socket.gaierror) or exc.errno in HOST_ERRORS:  # the host, not the port
+            raise SeqgenError(f"cannot listen on --host {host}: {why}; give an address of this machine "
+                              "(127.0.0.1 for this machine alone, 0.0.0.0 for every network it is on)") from None
+        raise SeqgenError(f"cannot listen on {host}:{port}: {why}; choose another --port "
                           "(or --port 0 for any free one)") from None
     sock.listen(64)
     return sock

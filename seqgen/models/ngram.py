@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 
+from ..config import check_types
 from ..errors import UsageError
 from ..evaluate import Score
 
@@ -42,6 +43,7 @@ class NGramConfig:
     order: int = 5
 
     def validate(self) -> "NGramConfig":
+        check_types(self)
         _check_order(self.order)
         return self
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 
-from ..config import check
+from ..config import check, check_types
 
 CELLS = ("lstm", "gru", "rnn")
 SOFTMAXES = ("auto", "full", "adaptive")
@@ -50,6 +50,7 @@ class ModelConfig:
         return [c for c in (2000, 10000, 50000) if c < self.vocab_size - 1] if adaptive else []
 
     def validate(self) -> "ModelConfig":
+        check_types(self)
         p = []
         if self.cell not in CELLS:
             p.append(f"--cell must be one of {', '.join(CELLS)} (got {self.cell!r})")

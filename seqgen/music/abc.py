@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..corpus import read_bytes
+from ..corpus import distinct_files, read_bytes
 from ..errors import CorpusError
 from .verdicts import tune_verdicts
 
@@ -128,6 +128,7 @@ class TuneSet:
     duplicates: int = 0  # same music as an earlier tune (titles aside)
     skipped_incomplete: int = 0  # no K: field or no notes
     skipped_meter: list[str] = field(default_factory=list)  # why: meters or note lengths no tune has (meters.py)
+    repeated: str = ""  # files given again (or through a link), read once: corpus.distinct_files's note
 
 
 @dataclass
@@ -159,8 +160,8 @@ def read_tunes(paths: Iterable[str | Path], *, check: bool = True,
     are cached (see ``tune_verdicts``) and ``on_progress(done, total)`` reports the work.
     """
     paths = source_paths(paths)
-    files = abc_files(paths)
-    found = TuneSet([], len(files))
+    files, found_repeated = _distinct(_listed_abc_files(paths))
+    found = TuneSet([], len(files), repeated=found_repeated)
     seen: set[str] = set()
     for file, explicit in files:
         pieces = split_tunes(read_abc_text(file))
@@ -208,7 +209,21 @@ def _drop_absurd_meters(found: TuneSet) -> None:
 
 
 def abc_files(paths: list[Path]) -> list[tuple[Path, bool]]:
-    """Each file to read and whether the user named it (rather than it being found in a folder)."""
+    """Each file to read, once, and whether the user named it (rather than it being found in a folder)."""
+    return _distinct(_listed_abc_files(paths))[0]
+
+
+def _distinct(files: list[tuple[Path, bool]]) -> tuple[list[tuple[Path, bool]], str]:
+    """``files`` each once (``corpus.distinct_files``), named by the user if any of its mentions was."""
+    named = {}
+    for path, explicit in files:
+        named[path] = named.get(path, False) or explicit
+    kept, note = distinct_files([path for path, _ in files])
+    return [(path, named[path]) for path in kept], note
+
+
+def _listed_abc_files(paths: list[Path]) -> list[tuple[Path, bool]]:
+    """``abc_files`` with a file given twice listed twice."""
     files: list[tuple[Path, bool]] = []
     for path in paths:
         if not path.exists():

@@ -33,7 +33,7 @@ class AbcFormat:
         from .abc import read_tunes  # music21 is slow to import: only pay for it when ABC is read
 
         tunes = read_tunes(specs, on_progress=on_progress)
-        notes = []
+        notes = [tunes.repeated] if tunes.repeated else []
         if tunes.skipped_meter:
             notes.append(f"skipped {plural(len(tunes.skipped_meter), 'tune')} with a meter or note length no tune has "
                          f"({tunes.skipped_meter[0]})")

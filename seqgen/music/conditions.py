@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import torch
 
+from ..config import typed
 from ..errors import UsageError
 
 UNIT = "1/8"  # first bars are read in eighth notes, the unit of nearly every folk tune
@@ -93,12 +94,16 @@ def conditions(meter: str | None = None, key: str | None = None, prime_abc: str 
     """Check the values asked for and return them as ``TuneConditions``; UsageError saying what is
     wrong. ``meter``: anything music21 reads as a time signature (``6/8``, ``C``, ``C|``);
     ``key``: a tonic and an optional mode (``G``, ``Bm``, ``Dmix``, ``F#dor``)."""
-    meter = _clean(meter, "--meter")
-    key = _clean(key, "--key")
-    opening = (prime_abc or "").strip()
+    meter = _clean(typed("--meter", meter, "str | None"), "--meter")
+    key = _clean(typed("--key", key, "str | None"), "--key")
+    opening = (typed("--prime-abc", prime_abc, "str | None") or "").strip()
     if "\n" in opening or re.search(r"(?m)^[A-Za-z]:", opening):
         raise UsageError("--prime-abc takes bars of music on one line (e.g. \"|:d2B AFD|EFG A2B|\"), "
                          "no header fields; use --meter and --key for those")
+    inline = re.search(r"\[[A-Za-z]:[^\]]*\]?", opening)
+    if inline:  # [M:3/4], [K:G], [L:1/4] would change what every tune is checked against, after the check
+        raise UsageError(f"--prime-abc takes notes and bar lines, not the inline field {inline.group(0)!r}; "
+                         "give the meter and key with --meter and --key")
     if meter is not None:
         _check_meter_text(meter)
         _meter_bar(meter)
@@ -176,25 +181,33 @@ def _check_opening(opening: str, meter: str | None) -> None:
     lengths = [_length(p, opening) for p in pieces if p]
     if not lengths:
         raise UsageError(f"--prime-abc {opening!r} holds no notes; give bars like \"|:d2B AFD|EFG A2B|\"")
+    if None in lengths and not meter:  # Z lasts a bar of whichever meter the model then picks
+        raise UsageError(f"--prime-abc {opening!r} has whole-bar rests (Z), which last a bar of any meter; give "
+                         "--meter, or write the rests out (z8 for a bar of 4/4)")
     partial = ({0} if pieces[0] else set()) | ({len(lengths) - 1} if pieces[-1] else set())
-    complete = [x for i, x in enumerate(lengths) if i not in partial] or lengths
+    complete = [x for i, x in enumerate(lengths) if i not in partial and x is not None] or lengths
     full = _meter_bar(meter) if meter else complete[0]
     for i, length in enumerate(lengths):
+        if length is None:
+            continue  # whole bars of rest: a bar of the meter, however long
         if abs(length - full) > 1e-6 and not (length < full and i in partial):
             wants = f"a bar of {meter} lasts {full:g}" if meter else f"another lasts {full:g}"
             raise UsageError(f"--prime-abc {opening!r}: bar {i + 1} lasts {length:g} quarter notes, {wants} "
                              "(notes in eighths); check its notes" + ("" if meter else " or give --meter"))
 
 
-def _length(bar: str, opening: str) -> float:
+def _length(bar: str, opening: str) -> float | None:
     """How long one bar of ABC lasts in quarter notes, read as the tune check reads bars
-    (``bars.written_bars``); UsageError when it holds no notes music21 can read."""
+    (``bars.written_bars``); None for whole-bar rests (``Z``, ``Z4``), which last bars of the
+    meter; UsageError when it holds no notes music21 can read."""
     from .bars import NotReadable, written_bars
 
     try:
         found = written_bars(f"X:1\nM:none\nL:{UNIT}\nK:C\n{bar}\n")
     except (NotReadable, ValueError):
         found = []
+    if found and all(b.rests and b.length == 0 for b in found):
+        return None
     if not found or any(b.length == 0 for b in found):
         raise UsageError(f"--prime-abc {opening!r}: {bar!r} does not parse as a bar of ABC notes; give bars "
                          "like \"|:d2B AFD|EFG A2B|\" (notes in eighths, bars split by |)")
