@@ -8,6 +8,7 @@ Events go to ``on_event(kind, info)`` (see ``loop.py``); ("prepare", info) repor
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 from pathlib import Path
 
@@ -189,7 +190,7 @@ def _run_dir(path: Path, world: World) -> Path:
 
 def data_record(corpus: TokenizedCorpus, split: TokenSplit, encoding: str, cfg: TrainConfig) -> dict:
     """What a checkpoint records of its data: enough to re-read and re-split it, and the held-out ids."""
-    return {"kind": corpus.kind, "sources": absolute_sources(corpus.sources), "files": [list(f) for f in corpus.files],
+    return {"kind": corpus.kind, "sources": absolute_sources(corpus.sources), "files": [[os.path.abspath(name), digest] for name, digest in corpus.files],
             "encoding": encoding, "val_fraction": cfg.val_fraction, "seed": cfg.seed,
             "train_tokens": int(len(split.train)),
             "val_ids": torch.from_numpy(np.asarray(split.val[:MAX_STORED_VAL_TOKENS], dtype=np.int32))}
