@@ -152,6 +152,9 @@ def test_an_unexpected_error_is_not_taken_for_a_lilypond_failure(tools, tmp_path
 class OneTune:
     """A music model that always draws the same valid tune."""
 
+    def check_tune_count(self, count):
+        assert count == 1
+
     def tunes(self, count, **settings):
         from seqgen.music.tunes import TuneBatch
 
