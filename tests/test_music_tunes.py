@@ -85,3 +85,21 @@ def test_an_option_tunes_cannot_use_is_refused_in_one_line_naming_it(music_run, 
     result = run("sample", music_run.best_path, *tunes, *args, "--out", "t")
     assert_one_line_error(result, 2, *words)
     assert "--length x --num-samples" not in result.stderr and not (in_tmp / "t").exists()
+
+
+def test_every_drawn_tune_has_a_header_of_fields_with_a_meter_and_a_key(music_run):
+    # A small model often went from a title or rhythm line straight into its music (no M:, no K:),
+    # or began the music at once; the header now keeps its shape until its key line.
+    import re
+
+    from seqgen.api import load
+    from seqgen.music.tunes import draw_tunes
+
+    model = load(music_run.best_path)
+    cfg = model.sample_config(length=600, num_samples=60, seed=3)
+    tunes = draw_tunes(model.sampler(cfg.precision), model.vocab, cfg, model.warmup)
+    for tune in tunes:
+        head, found, _ = tune.partition("\nK:")
+        assert found, tune[:200]
+        assert all(re.fullmatch(r"[A-Z]:.*", line) for line in head.splitlines()), head
+        assert re.search(r"(?m)^M:", head), head

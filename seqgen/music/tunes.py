@@ -53,20 +53,27 @@ class HeaderOrder:
 
 def draw_tunes(model, vocab, config: SampleConfig, warmup=None, conditions=None, guide: bool = True) -> list[str]:
     """``config.num_samples`` whole tunes, each from its X: (or ``config.prime``) to its end,
-    drawn with ``HeaderOrder`` and (``guide``) ``bar_guide.BarGuide`` after reading ``warmup``
-    (see ``sample.Warmup``); unchecked. ``conditions`` (``conditions.TuneConditions``): the
-    meter, key and first bars each tune gets."""
+    drawn with ``HeaderOrder``, ``conditions.ForcedHeader`` and (``guide``) ``bar_guide.BarGuide``
+    after reading ``warmup`` (see ``sample.Warmup``); unchecked. ``conditions``
+    (``conditions.TuneConditions``): the meter, key and first bars each tune gets."""
     from .bar_guide import BarGuide
-    from .conditions import AllOf, ForcedHeader
+    from .conditions import AllOf, ForcedHeader, TuneConditions
 
     cfg = replace(config, prime=config.prime or TUNE_START, length=max(config.length, MAX_TUNE_TOKENS))
     rules = [HeaderOrder(vocab, cfg.prime, cfg.num_samples)]
     if guide:
         rules.append(BarGuide(vocab, cfg.prime, cfg.num_samples, ending_at=cfg.length - ENDING_MARGIN))
-    if conditions:
-        rules.append(ForcedHeader(vocab, conditions, cfg.prime, cfg.num_samples))
+    if conditions or _writes_fields(vocab):
+        # Without conditions too: the header keeps its shape (a field letter and its colon on each
+        # line until K:), so that no tune goes from a rhythm line into its music with no meter or key.
+        rules.append(ForcedHeader(vocab, conditions or TuneConditions(), cfg.prime, cfg.num_samples))
     constraint = AllOf(*rules)
     return generate(model, vocab, cfg, stop_at_eos=True, constraint=constraint, warmup=warmup)
+
+
+def _writes_fields(vocab) -> bool:
+    """Whether a model writes header fields symbol by symbol (a character-level music model)."""
+    return vocab.level == "char" and all(c in vocab.index for c in "\n:K")
 
 
 @dataclass
