@@ -44,6 +44,14 @@ def test_what_the_check_lets_through_the_guide_lets_through():
     assert not {"|", "]"} & _ruled_out(HEAD + "A|d2A F2A|d2A F2|")
 
 
+def test_a_bar_line_ending_a_line_and_one_opening_the_next_are_no_double_bar():
+    # "|" then "|" on the next line are two bar lines (as music21's tokenizer and abc2abc read
+    # them), so the bar after them is no section's pick-up: short, it must end a section.
+    split = HEAD + "A|d2A F2A|\n|d2A F2|"
+    assert not {"|", "]"} & _ruled_out(split) and {" ", "d", "\n"} <= _ruled_out(split)
+    assert "|" in _ruled_out(HEAD + "A|d2A F2A|\n|d2")  # short in the middle: no bar line yet
+
+
 def test_a_length_cannot_overrun_the_bar():
     out = _ruled_out(HEAD + "A|d2A F2A|d2A FG")  # one eighth left after G: G2 fills the bar, G3 overruns it
     assert {"3", "4"} <= out and not {"2", "/", ">"} & out

@@ -130,7 +130,8 @@ class _Row:
         return bar[_BAR_START.match(bar).end():]
 
     def opening_sign(self) -> str:
-        head = re.search(r"[:|\]\[]*$", self.text[:self.bar_start]).group(0)
+        # \Z, not $: "|" ending a line and "|" opening the next are two bar lines, not "||"
+        head = re.search(r"[:|\]\[]*\Z", self.text[:self.bar_start]).group(0)
         return head + _BAR_START.match(self.text[self.bar_start:]).group(0)
 
     def line(self) -> str:
