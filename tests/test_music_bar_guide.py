@@ -52,6 +52,11 @@ def test_a_bar_line_ending_a_line_and_one_opening_the_next_are_no_double_bar():
     assert "|" in _ruled_out(HEAD + "A|d2A F2A|\n|d2")  # short in the middle: no bar line yet
 
 
+def test_a_tuplet_is_finished_before_its_bar_line():
+    assert {"|", ":", "<eos>"} <= _ruled_out(HEAD + "A|c>AA A2 (3A/B")  # two of three notes: 6/8 by count
+    assert "|" not in _ruled_out(HEAD + "A|c>AA A2 (3A/A/A/")  # three sixteenths in the time of two: full
+
+
 def test_a_length_cannot_overrun_the_bar():
     out = _ruled_out(HEAD + "A|d2A F2A|d2A FG")  # one eighth left after G: G2 fills the bar, G3 overruns it
     assert {"3", "4"} <= out and not {"2", "/", ">"} & out

@@ -10,6 +10,7 @@ the sampler's ``Constraint`` mechanism (as ``tunes.HeaderOrder`` holds the heade
 - a bar line cannot close a bar that is short, unless the check would let that bar through: the
   tune's first bar (a pick-up), a bar after a section sign, or one that adds up to a whole bar
   with the tune's pick-up, which must then end its section (``||``, ``|]``, ``:|``);
+- a bar line cannot come inside a tuplet (``(3AB|``), whose notes the tools then read apart;
 - a length digit cannot make the last note overrun the bar (a note that already does can only
   be shortened, ``A`` to ``A/``), and the tune cannot end inside a short bar;
 - a tune that nears the length limit (``ending_at`` symbols) ends at its next bar line, with
@@ -55,6 +56,7 @@ class BarReader:
 
     def __init__(self, unit: Fraction, compound: bool):
         self.unit, self.compound = unit, compound
+        self.in_tuplet = False  # whether the bar last read ends inside a tuplet
 
     def read(self, bar: str) -> tuple[Fraction, Fraction | None, bool]:
         """(length so far, the last note's length if more digits could still lengthen it, whether
@@ -87,6 +89,7 @@ class BarReader:
                     pending_broken = None
                 total += length
                 last, last_text = length, length_text
+        self.in_tuplet = tuplet_left > 0  # a bar line cannot come before the tuplet's last note
         ends_in_note = re.search(r"(?:[A-Ga-gzx][,']*|\])\d*/*\d*$", bar) is not None
         extendable = last if ends_in_note and "/" not in last_text else None
         return total, extendable, bool(last_text)
@@ -217,6 +220,8 @@ class BarGuide:
         if not re.search(r"[A-Ga-gzx]", bar):
             return []  # nothing written in this bar yet
         blocked: list[str] = []
+        if row.reader.in_tuplet:
+            return [self.ids[c] for c in "|:" if c in self.ids] + [self.eos]
         if length == full:
             return self.when_full
         if length > full:
