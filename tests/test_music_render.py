@@ -213,3 +213,19 @@ def test_seqgen_plays_a_real_soundfont(midi, tmp_path, monkeypatch):
         rate = w.getframerate()
         frames = np.frombuffer(w.readframes(w.getnframes()), "<i2").reshape(-1, 2)[:, 0]
     assert len(frames) / rate > 5 and abs(dominant_hz(frames, rate, 0.02, 0.24) - 392) < 8  # G4, the first note
+
+
+def test_reasons_and_paths_that_look_like_markup_are_printed_as_they_are(tools, tmp_path, capsys):
+    # A rejected tune's reason quotes its text ("K:[/M_^v] names no key"): rich took it for a
+    # closing tag and the command ended in a MarkupError.
+    class Garbled(OneTune):
+        def tunes(self, count, **settings):
+            batch = super().tunes(count, **settings)
+            batch.reasons.update({"K:[/M_^v] names no key": 1, "L:[bold] is not a note length (1/8, 1/16, ...)": 1})
+            batch.attempts = 3
+            return batch
+
+    cli_music.write_tunes(Garbled(), 1, tmp_path / "[red]tunes", False, False, wav=False, sheet=False)
+    said = " ".join(capsys.readouterr().out.split())
+    assert "rejected: K:[/M_^v] names no key" in said and "rejected: L:[bold] is not a note length" in said
+    assert "/[red]tu" in said  # the folder named as it is (the title may wrap)

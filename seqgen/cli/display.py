@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
@@ -64,9 +65,9 @@ class TrainDisplay:
             f"training a {info['model']} on {info['train_tokens']:,} tokens (validation {info['val_tokens']:,}), "
             f"vocabulary {info['vocab']:,}, {info['params']:,} parameters, {info['device']}{world} "
             f"{info['precision']}{resumed}")
-        self.console.print(f"run folder: {info['run_dir']}")
+        self.console.print(f"run folder: {escape(str(info['run_dir']))}")
         for note in info["notes"]:
-            self.console.print(f"[yellow]note:[/] {note}")
+            self.console.print(f"[yellow]note:[/] {escape(note)}")
         self.progress.start()
         self.task = self.progress.add_task("train", total=1000, step=info["resumed_at"], loss=math.nan,
                                            val_ppl="-", tps=0.0)
@@ -84,10 +85,10 @@ class TrainDisplay:
             f"step {info['step']:>6}  {train}val {info['val_loss']:.4f} nats/token  ppl {info['val_ppl']:.2f}{mark}")
 
     def on_note(self, info: dict) -> None:
-        self.progress.console.print(f"note: {info['message']}")
+        self.progress.console.print(f"note: {escape(info['message'])}")
 
     def on_warning(self, info: dict) -> None:
-        self.progress.console.print(f"[yellow]warning:[/] {info['message']}")
+        self.progress.console.print(f"[yellow]warning:[/] {escape(info['message'])}")
 
     def on_end(self, info: dict) -> None:
         if self.task is not None:  # the bar's last state is the run's last state, not that of 10 steps ago
@@ -99,7 +100,7 @@ class TrainDisplay:
         best = f"{info['best_path']} (best), " if info["best_path"] else \
             "no best.pt here (no validation loss was finite), " if not math.isfinite(info["best_val_loss"]) else \
             "no best.pt here (this session did not improve on the run's best), "
-        self.console.print(f"checkpoints: {best}{info['last_path']} (last)")
+        self.console.print(escape(f"checkpoints: {best}{info['last_path']} (last)"))
 
     def on_counting(self, info: dict) -> None:
         self.counting = self.console.status(f"counting: {info['model']}...")
@@ -109,7 +110,7 @@ class TrainDisplay:
         self.counting.stop()
         self.console.print(f"counted in {info['seconds']:.1f} s; held-out cross-entropy {info['cross_entropy']:.4f} "
                            f"nats/token, perplexity {info['perplexity']:.2f}")
-        self.console.print(f"checkpoint: {info['path']}")
+        self.console.print(f"checkpoint: {escape(str(info['path']))}")
 
     def stop(self) -> None:
         if self.task is not None:
@@ -130,7 +131,7 @@ def score_table(rows: list[dict]) -> Table:
         table.add_column(col, justify="right", no_wrap=True)
     for r in rows:
         bpc = r.get("bits_per_char")
-        cells = [r["checkpoint"], r["model"]] + ([] if same_tokens else [f"{r['tokens']:,}"])
+        cells = [escape(str(r["checkpoint"])), r["model"]] + ([] if same_tokens else [f"{r['tokens']:,}"])
         cells += [f"{r['cross_entropy']:.4f}", f"{r['perplexity']:.3f}"]
         table.add_row(*cells, *([f"{bpc:.4f}" if bpc is not None else "-"] if with_bpc else []))
     return table
@@ -151,5 +152,5 @@ def tune_table(rows: list[dict]) -> Table:
     for _, name in TUNE_FIGURES:
         table.add_column(name, justify="right", no_wrap=True)
     for r in rows:
-        table.add_row(r["checkpoint"], *(f"{r[key]:.1f}" for key, _ in TUNE_FIGURES))
+        table.add_row(escape(str(r["checkpoint"])), *(f"{r[key]:.1f}" for key, _ in TUNE_FIGURES))
     return table

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.progress import Progress
 from rich.table import Table
 
@@ -122,7 +123,7 @@ def write_tunes(model, count: int, out_dir: Path, overwrite: bool, keep_invalid:
                 notes.setdefault(drawn.fallback, []).append(drawn.path.name)
     for why, written in notes.items():
         instead = f"; wrote {', '.join(written)} instead" if written else ""
-        err.print(f"[yellow]note:[/] {why}{instead}", highlight=False, soft_wrap=True)
+        err.print(f"[yellow]note:[/] {escape(why)}{escape(instead)}", highlight=False, soft_wrap=True)
     out.print(tune_table(batch, count, out_dir, keep_invalid))
     _say_what_is_missing(batch, count, keep_invalid)
 
@@ -141,7 +142,7 @@ def _clear_earlier_batch(out_dir: Path, overwrite: bool) -> None:
 
 
 def tune_table(batch, count: int, out_dir: Path, keep_invalid: bool) -> Table:
-    table = Table(title=f"{count} tunes requested -> {out_dir}")
+    table = Table(title=escape(f"{count} tunes requested -> {out_dir}"))
     table.add_column("figure")
     table.add_column("count", justify="right")
     table.add_row("valid", str(len(batch.valid)))
@@ -150,7 +151,7 @@ def tune_table(batch, count: int, out_dir: Path, keep_invalid: bool) -> Table:
     table.add_row("re-sampled", str(batch.attempts - count if batch.attempts > count else 0))
     table.add_row("still invalid (written)" if keep_invalid else "still invalid (not written)", str(len(batch.invalid)))
     for reason, n in batch.reasons.most_common():
-        table.add_row(f"  rejected: {reason}", str(n))
+        table.add_row(escape(f"  rejected: {reason}"), str(n))  # reasons quote the tune: "K:[/M] names no key"
     return table
 
 
@@ -193,7 +194,7 @@ def export_files(specs: list[str], out_dir: Path, overwrite: bool = False) -> No
             differ += sum(bool(r.mismatch) for r in results)
             written += sum(r.path is not None for r in results)
             progress.advance(task)
-    table = Table(title=f"MIDI export -> {out_dir}")
+    table = Table(title=escape(f"MIDI export -> {out_dir}"))
     table.add_column("result")
     table.add_column("tunes", justify="right")
     table.add_row("tunes found", str(sum(methods.values())))
@@ -206,7 +207,7 @@ def export_files(specs: list[str], out_dir: Path, overwrite: bool = False) -> No
     out.print(table)
     if refused and written:
         err.print(f"[yellow]note:[/] passed over {len(refused)} tune(s) with a meter or note length no tune has "
-                  f"({refused[0]})", highlight=False, soft_wrap=True)
+                  f"({escape(refused[0])})", highlight=False, soft_wrap=True)
     if not written and refused and len(refused) == sum(methods.values()):
         raise SeqgenError(f"no MIDI file was written: no tune has a meter and note length a tune can have ({refused[0]})")
     if not written:
