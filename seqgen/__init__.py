@@ -14,10 +14,10 @@ import importlib
 import os
 
 # torch's OpenMP threads meet at the end of every parallel step. By default a thread that is done
-# spins while it waits, and on a machine with other work (a training and a sampling side by side)
-# the spinning takes the cores that the threads still working need: a 2x512 LSTM's training step
-# on two threads then ran several times slower than on one. Waiting asleep keeps two threads at
-# least as fast as one on a busy machine, at little cost on a quiet one (the README's figures).
+# spins a while before it sleeps, and on a machine with other work (a training and a sampling side
+# by side) the spinning takes the cores that the threads still working need. Waiting asleep keeps
+# two threads close to one thread's speed on a busy machine, where spinning made them about twice
+# as slow, for about a fifth of a quiet machine's speed (scripts/thread_wait_report.py; the README).
 # OpenMP reads this when torch loads, and torch loads only after seqgen (see _LAZY); a value the
 # user set is kept.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
