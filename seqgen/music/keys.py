@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import re
 
+from .meters import first_field_problem
+
 _MODES = "maj|min|ion|dor|phr|lyd|mix|aeo|loc"
 _TONIC = rf"(?-i:[A-G])[#b]?(?:\s*(?:m(?![a-z])|(?:{_MODES})[a-z]*))?"
 _SPECIAL = r"none|HP|Hp"
@@ -36,8 +38,4 @@ def key_problem(value: str) -> str | None:
 def tune_key_problem(tune: str) -> str | None:
     """Why one of the key fields of ABC ``tune`` (``K:`` lines and inline ``[K:...]``) names no
     key, or None."""
-    for line, inline in _KEY_FIELD.findall(tune):
-        problem = key_problem(line or inline)
-        if problem:
-            return problem
-    return None
+    return first_field_problem(_KEY_FIELD, tune, key_problem)

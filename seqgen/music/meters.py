@@ -63,15 +63,17 @@ def unit_problem(value: str) -> str | None:
     return None
 
 
-def tune_meter_problem(tune: str) -> str | None:
-    """Why one of the meters of ABC ``tune`` (``M:`` lines and inline ``[M:...]``) cannot be a
-    tune's meter, or one of its unit note lengths (``L:``) a unit, or None."""
-    for line, inline in _METER_FIELD.findall(tune):
-        problem = meter_problem(line or inline)
-        if problem:
-            return problem
-    for line, inline in _UNIT_FIELD.findall(tune):
-        problem = unit_problem(line or inline)
+def first_field_problem(fields: re.Pattern, tune: str, judge) -> str | None:
+    """``judge``'s verdict on the first value of ``fields`` (a pattern of a field line and its
+    inline form, one group each) in ``tune`` that it finds a problem with, or None."""
+    for line, inline in fields.findall(tune):
+        problem = judge(line or inline)
         if problem:
             return problem
     return None
+
+
+def tune_meter_problem(tune: str) -> str | None:
+    """Why one of the meters of ABC ``tune`` (``M:`` lines and inline ``[M:...]``) cannot be a
+    tune's meter, or one of its unit note lengths (``L:``) a unit, or None."""
+    return first_field_problem(_METER_FIELD, tune, meter_problem) or first_field_problem(_UNIT_FIELD, tune, unit_problem)
