@@ -2,7 +2,7 @@
 tunes drawn as ``seqgen sample --tunes`` draws them, with and without the bar guide.
 
     python scripts/tune_report.py CHECKPOINT [--seeds 1 2 3 4 5] [--tunes 100] [--meter 3/4 --key G]
-                                  [--no-guide] [--json OUT.json]
+                                  [--no-guide] [--top-p 1.0] [--json OUT.json]
     python scripts/tune_report.py --corpus builtin:oneills
 
 
@@ -58,8 +58,8 @@ def training_tunes(model) -> list[str]:
     return [tunes[i] for i in held_out_documents(len(tunes), data["val_fraction"], data["seed"])[0]]
 
 
-def one_seed(model, seed: int, count: int, guide: bool, wanted, training: list[str]) -> dict:
-    cfg = model.sample_config("", 1, 0.8, None, TUNE_TOP_P, seed, 1, "auto")
+def one_seed(model, seed: int, count: int, guide: bool, wanted, training: list[str], top_p: float) -> dict:
+    cfg = model.sample_config("", 1, 0.8, None, top_p, seed, 1, "auto")
     start = time.perf_counter()
     batch = sample_tunes(model.sampler(cfg.precision), model.vocab, count, cfg, 5, warmup=model.warmup,
                          conditions=wanted, guide=guide)
@@ -91,6 +91,7 @@ def main() -> None:
     parser.add_argument("--meter")
     parser.add_argument("--key")
     parser.add_argument("--no-guide", action="store_true", help="draw without the bar guide")
+    parser.add_argument("--top-p", type=float, default=TUNE_TOP_P, help="nucleus sampling (1.0: none)")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
     if args.corpus:
@@ -103,14 +104,14 @@ def main() -> None:
     training = training_tunes(model)
     rows = []
     for seed in args.seeds:
-        rows.append(one_seed(model, seed, args.tunes, not args.no_guide, wanted, training))
+        rows.append(one_seed(model, seed, args.tunes, not args.no_guide, wanted, training, args.top_p))
         print(json.dumps(rows[-1]), flush=True)
     summary = {}
     for key in rows[0]:
         values = [r[key] for r in rows if r[key] is not None]
         if key != "seed" and values:
             summary[key] = {"median": statistics.median(values), "min": min(values), "max": max(values)}
-    print(json.dumps({"checkpoint": args.checkpoint, "guide": not args.no_guide, "conditions": wanted.as_options(),
+    print(json.dumps({"checkpoint": args.checkpoint, "guide": not args.no_guide, "top_p": args.top_p, "conditions": wanted.as_options(),
                       "summary": summary}))
     if args.json:
         args.json.write_text(json.dumps({"rows": rows, "summary": summary}, indent=1))
