@@ -98,11 +98,14 @@ def _server(config, jobs):
 
 def _bind(host: str, port: int) -> socket.socket:
     """The listening socket, bound here so that a port in use is one clear line."""
+    from ..studio.requests import limit_send_buffer
+
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = None
     try:
         sock = socket.socket(family, socket.SOCK_STREAM)  # a machine without IPv6 refuses here
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        limit_send_buffer(sock)
         sock.bind((host, port))
     except OSError as exc:
         if sock is not None:

@@ -30,7 +30,7 @@ from ..music import tools
 from ..sample import cancelled_by
 from .catalog import Catalog
 from .jobs import Busy, Files, Jobs, Limits
-from .requests import GuardedStream, SampleRequest, command_line, tune_entries
+from .requests import AbandonedStreamLog, GuardedStream, SampleRequest, command_line, tune_entries
 from .security import Forbidden, NotFound, SameOriginOnly, allowed_hosts, checkpoint_path
 
 STATIC = Path(__file__).parent / "static"
@@ -48,6 +48,9 @@ def create_app(root: Path, host: str = "127.0.0.1", soundfont: Path | None = Non
     font = soundfont or tools.find_soundfont()
     hosts = allowed_hosts(host)
     app.state.files, app.state.font, app.state.jobs = files, font, jobs
+    server_log = logging.getLogger("uvicorn.error")
+    if not any(isinstance(f, AbandonedStreamLog) for f in server_log.filters):
+        server_log.addFilter(AbandonedStreamLog())
 
     # A plain ASGI middleware: starlette's @app.middleware("http") hides the page going away
     # from the request, so drawing for a closed page could not be stopped.

@@ -4,6 +4,7 @@ line would take them, text in pieces as it is drawn, and one entry per tune."""
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import secrets
 import shlex
@@ -23,7 +24,31 @@ TUNE_FIELDS = ("tunes", "meter", "key", "prime_abc")
 TEXT_FIELDS = ("length", "prime")
 PIECE_SECONDS = 0.05  # text is sent in pieces of what was drawn in this long: smooth, and few pieces
 CHUNKS_AHEAD = 64  # pieces drawn and not yet sent, at most
+# A page that stops reading is seen only once the bytes between the drawing and the page are full.
+# Linux grows a connection's send buffer up to 4 MB by itself: hours of text, during which a page
+# that reads nothing holds its model. A fixed buffer (the kernel doubles it) bounds that to about
+# a hundred kilobytes with asyncio's own buffer, and is still far more than a page needs at once.
+SEND_BUFFER_BYTES = 16_384
 log = logging.getLogger("seqgen.studio")
+_ABANDONED = contextvars.ContextVar("seqgen_stream_abandoned", default=False)
+
+
+def limit_send_buffer(sock) -> None:
+    """Every connection the listening ``sock`` accepts gets ``SEND_BUFFER_BYTES`` (they inherit it)."""
+    import socket
+
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER_BYTES)
+
+
+class AbandonedStreamLog(logging.Filter):
+    """uvicorn reports a response left unfinished as an error; for a stream the studio gave up
+    on purpose (its page read nothing), that line is replaced by one saying so."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if _ABANDONED.get() and record.getMessage() == "ASGI callable returned without completing response.":
+            log.warning("studio: a page read nothing for a while: its text stream was ended and its model freed")
+            return False
+        return True
 
 
 class SampleRequest(BaseModel):
@@ -185,7 +210,7 @@ class GuardedStream(StreamingResponse):
         try:
             await super().__call__(scope, receive, self._bounded(send))
         except _Abandoned:
-            pass  # expected: the connection is closed by the server; the drawing has stopped
+            _ABANDONED.set(True)  # expected: uvicorn closes the connection; the drawing has stopped
         finally:
             await self.body_iterator.aclose()  # stops the drawing, which then lets the model go
 
