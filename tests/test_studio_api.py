@@ -316,7 +316,7 @@ def test_a_server_answers_to_its_own_addresses_and_never_to_a_name_of_elsewhere(
 def test_a_root_folder_whose_name_is_not_utf8_answers_in_utf8(studio_root, tmp_path, tools):
     root = tmp_path / os.fsdecode(b"runs\xff")
     shutil.copytree(studio_root, root)
-    (root / "broken").mkdir()
+    (root / "broken").mkdir(exist_ok=True)  # an earlier test may have left the folder in studio_root
     (root / "broken" / "best.pt").write_bytes(b"not a checkpoint")
     with TestClient(create_app(root), base_url="http://127.0.0.1:8000") as client:
         listed = client.get("/api/checkpoints")
