@@ -137,6 +137,11 @@ def wide_encoding(head: bytes) -> str | None:
                       (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16")):
         if head.startswith(bom):  # UTF-32's little-endian mark starts with UTF-16's: asked first
             return name
+    quads = head[: len(head) // 4 * 4]  # UTF-32 first: its Latin letters have NULs in both halves
+    for rest, name in ((quads[1::4] + quads[2::4] + quads[3::4], "utf-32-le"),
+                       (quads[0::4] + quads[1::4] + quads[2::4], "utf-32-be")):
+        if len(rest) >= 12 and rest.count(0) >= 0.9 * len(rest):
+            return name
     half = head[: len(head) // 2 * 2]
     for side, name in ((half[1::2], "utf-16-le"), (half[0::2], "utf-16-be")):
         if len(side) >= 8 and side.count(0) >= 0.9 * len(side):
@@ -144,11 +149,52 @@ def wide_encoding(head: bytes) -> str | None:
     return None
 
 
+_BOMS = (codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+_TEXT_CONTROLS = b"\t\n\f\r"  # the control bytes text of an 8-bit encoding has
+
+
+def check_wide(path: Path, head: bytes, encoding: str) -> None:
+    """CorpusError when text asked for as UTF-16 or UTF-32 (``encoding``) is evidently another
+    encoding, judged on its first bytes (``head``); a byte-order mark settles it. Without one:
+
+    - NULs in the pattern of another byte order or width (``wide_encoding``) name that one;
+    - no NUL, and no control byte but tab, line feed, form feed and carriage return, in bytes
+      that are UTF-8 or mostly (three in four) ASCII: text of an 8-bit encoding (UTF-8, ASCII,
+      Latin-1). UTF-16 and UTF-32 have a NUL in every Latin letter, digit, space and line break,
+      and a control byte in about one CJK character in ten, so real text in them is not refused.
+    """
+    if head.startswith(_BOMS):
+        return
+    asked = codecs.lookup(encoding).name
+    asked = {"utf-16": "utf-16-le", "utf-32": "utf-32-le"}.get(asked, asked)  # Python's order without a mark
+    found = wide_encoding(head)
+    if found and found != asked:
+        raise CorpusError(f"{path} is {found.upper()} text, not {encoding}; pass --encoding {found}")
+    if found or any(b < 0x20 and b not in _TEXT_CONTROLS for b in head):
+        return
+    utf8 = _utf8(head)
+    if utf8 or sum(b < 0x80 for b in head) >= 0.75 * len(head):
+        kind, instead = ("UTF-8", "utf-8") if utf8 else ("8-bit (Latin-1 or alike)", "latin-1 (or the file's own)")
+        raise CorpusError(f"{path} is {kind} text, not {encoding} (it has no byte-order mark and not one NUL "
+                          f"byte); pass --encoding {instead}")
+
+
+def _utf8(head: bytes) -> bool:
+    """Whether ``head`` (a file's first bytes, perhaps cut inside a character) is UTF-8."""
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 def read_text_file(path: Path, encoding: str = "utf-8") -> str:
     """Read one text file, refusing binary data and explaining how to fix a wrong encoding."""
     wide = encoding.lower().replace("-", "").replace("_", "").startswith(("utf16", "utf32"))  # NULs in its text
     raw = read_bytes(path, binary_ok=wide)
     try:
+        if wide:
+            check_wide(path, raw[:SNIFF_BYTES], encoding)  # before decoding: it would decode to gibberish
         text = raw.decode(encoding)
     except LookupError:
         raise UsageError(f"unknown --encoding {encoding!r}; try utf-8 or latin-1") from None

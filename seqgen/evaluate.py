@@ -8,6 +8,7 @@ type's ``score`` returns the total negative log-likelihood and that count.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 
 
@@ -47,12 +48,25 @@ class Score:
 
 
 def json_safe(value):
-    """``value`` with every non-finite number (NaN, infinity) as null: JSON has no NaN, and a
-    figure that cannot be had is null."""
+    """``value`` as JSON can hold it: every non-finite number (NaN, infinity) as null (JSON has no
+    NaN, and a figure that cannot be had is null), and every string as UTF-8 can hold it. A name
+    that is not UTF-8 (a file's, a folder's) reaches Python with each byte that is not as a lone
+    surrogate (U+DC80 to U+DCFF), which UTF-8 cannot hold: each is written as the four characters
+    \\xNN, the byte in hex (any other lone surrogate as \\uNNNN)."""
     if isinstance(value, float) and not math.isfinite(value):
         return None
+    if isinstance(value, str):
+        return _SURROGATE.sub(_escaped, value)
     if isinstance(value, dict):
-        return {k: json_safe(v) for k, v in value.items()}
-    if isinstance(value, list):
+        return {json_safe(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
         return [json_safe(v) for v in value]
     return value
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _escaped(match: re.Match) -> str:
+    code = ord(match.group())
+    return f"\\x{code - 0xDC00:02x}" if 0xDC80 <= code <= 0xDCFF else f"\\u{code:04x}"

@@ -90,5 +90,9 @@ def _ended(exc, run_file: Path, nproc: int) -> int:
 def announce_run_dir(run_dir: Path) -> None:
     """Rank 0 tells the launcher (if there is one) where the run is written."""
     target = os.environ.get(RUN_FILE)
-    if target:
+    if not target:
+        return
+    try:
         Path(target).write_text(str(run_dir))
+    except OSError as exc:  # the launcher's own temporary folder, on a full disk
+        raise SeqgenError(f"cannot write {target}: {exc.strerror or exc}; free some disk space") from None

@@ -10,6 +10,7 @@ decision to stop is rank 0's, shared with all.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import threading
 import time
@@ -54,9 +55,10 @@ class Trainer:
                  state: dict | None = None):
         self.model, self.cfg, self.stream, self.val, self.record = model, cfg, stream, val, record
         self.run_dir, self.world = run_dir, world
-        curve = LossCurve(run_dir)  # redrawn after each evaluation
+        self.curve = LossCurve(run_dir)  # redrawn after each evaluation
+        self.on_event = emit
         # Rank 0 alone speaks: the others' events go nowhere.
-        self.emit = (lambda kind, info: (emit(kind, info), curve(kind, info))) if world.is_main else (lambda k, i: None)
+        self.emit = self._speak if world.is_main else (lambda k, i: None)
         self.stop = stop or threading.Event()
         self.device, self.precision = world.device, world.precision(cfg.precision)
         self.stepper = Stepper(model, self.device, self.precision, cfg.lr, cfg.weight_decay, cfg.clip, world)
@@ -164,13 +166,28 @@ class Trainer:
                   "train_loss": train_loss,
                   "val_loss": score.cross_entropy, "val_ppl": score.perplexity, "lr": self.stepper.lr,
                   "best": improved, "run_id": self.record["run_id"]}  # whose record (runs.check_same_run)
-        runs.append_metrics(self.run_dir, record)
+        with self._writing(self.run_dir / "metrics.jsonl"):
+            runs.append_metrics(self.run_dir, record)
         if math.isfinite(score.cross_entropy):  # a non-finite model is never saved over a good one
             self._save(self.last_path, hidden)
             if improved:
                 self._save(self.best_path, hidden)
         self.emit("eval", record)
         return "early-stop" if verdict == "early-stop" else ""
+
+    def _speak(self, kind: str, info: dict) -> None:
+        self.on_event(kind, info)
+        with self._writing(self.run_dir / "loss.png"):
+            self.curve(kind, info)
+
+    @contextlib.contextmanager
+    def _writing(self, path: Path):
+        """A file of the run that cannot be written (a full disk) ends training in one line that
+        says what is kept and how to go on; its writer leaves no part of it behind."""
+        try:
+            yield
+        except OSError as exc:
+            raise runs.write_failed(path, exc, self.last_path, self.world.size) from None
 
     # -- checkpoints -----------------------------------------------------------------------------
     def _save(self, path: Path, hidden=None) -> None:

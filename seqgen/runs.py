@@ -3,6 +3,7 @@ the rule that a run is never replaced by accident."""
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import hashlib
 import json
@@ -153,8 +154,13 @@ class RunLock:
             os.close(fd)
             raise SeqgenError(f"another training{f' (pid {owner})' if owner else ''} is writing to "
                               f"{self.path.parent}; wait for it or choose another --out") from None
-        os.ftruncate(fd, 0)
-        os.write(fd, str(os.getpid()).encode())  # for the message above, nothing else
+        try:
+            os.ftruncate(fd, 0)
+            os.write(fd, str(os.getpid()).encode())  # for the message above, nothing else
+        except OSError as exc:  # a full disk: the run could write nothing there either
+            os.close(fd)
+            raise SeqgenError(f"cannot write {self.path}: {exc.strerror or exc}; free some disk space or choose "
+                              "another --out") from None
         self.fd = fd
         return self
 
@@ -172,9 +178,34 @@ class RunLock:
 
 
 def append_metrics(run_dir: Path, record: dict) -> None:
-    """One JSON line per evaluation in metrics.jsonl."""
-    with open(run_dir / "metrics.jsonl", "a", encoding="utf-8") as fh:
-        fh.write(json.dumps(json_safe(record), allow_nan=False) + "\n")  # a loss that is not finite: null
+    """One JSON line per evaluation in metrics.jsonl, whole or not at all: a write that fails
+    (a full disk) takes back the part of the line it wrote, and the OSError goes on."""
+    line = (json.dumps(json_safe(record), allow_nan=False) + "\n").encode()  # a loss that is not finite: null
+    path = run_dir / "metrics.jsonl"
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+    try:
+        end = os.lseek(fd, 0, os.SEEK_END)
+        try:
+            rest = memoryview(line)
+            while rest:  # a nearly full disk takes part of a write, and refuses the next
+                rest = rest[os.write(fd, rest):]
+        except BaseException:  # a full disk, or an interrupt between two writes
+            os.ftruncate(fd, end)  # shrinking needs no space
+            if end == 0:
+                path.unlink()  # an empty log would read as a run's leftovers
+            raise
+    finally:
+        os.close(fd)
+
+
+def write_failed(path: Path, exc: OSError, last: Path, processes: int = 1) -> SeqgenError:
+    """The error for a file of a run that could not be written while it trained (a full disk): what
+    is kept, and how to go on once there is room."""
+    full = exc.errno in (errno.ENOSPC, errno.EDQUOT)
+    room = "free some disk space" if full else "make it writable"
+    then = (f"{last} is kept; {room}, then continue with: {resume_command(last, processes)}" if last.is_file()
+            else f"no checkpoint was saved; {room}, or choose another --out, and train again")
+    return SeqgenError(f"could not write {path}: {exc.strerror or exc}; {then}")
 
 
 def read_metrics(run_dir: Path) -> list[dict]:
@@ -195,5 +226,10 @@ def keep_metrics_until(run_dir: Path, step: int) -> None:
     from .atomic import write_text
 
     kept = [r for r in read_metrics(run_dir) if r.get("step", 0) <= step]
-    if (run_dir / "metrics.jsonl").exists():
+    if not (run_dir / "metrics.jsonl").exists():
+        return
+    try:
         write_text(run_dir / "metrics.jsonl", "".join(json.dumps(r) + "\n" for r in kept))
+    except OSError as exc:  # written atomically: the old file is as it was
+        raise SeqgenError(f"could not write {run_dir / 'metrics.jsonl'}: {exc.strerror or exc}; nothing was "
+                          "changed (free some disk space or choose another --out)") from None

@@ -63,6 +63,54 @@ def check_session(state: dict) -> tuple[TrainConfig, Progress]:
     return cfg, progress
 
 
+def check_fits(state: dict, model) -> None:
+    """ValueError unless the session in ``state`` fits ``model``: an optimizer state of one tensor
+    per parameter moment, each of its parameter's shape, and rows' state of the model's shape. torch
+    loads an optimizer state whose tensors have other shapes without a word, and its first step
+    then fails deep inside AdamW; a recurrent state of another size fails in the model's first step."""
+    params, optimizer = list(model.parameters()), state["optimizer"]
+    groups, moments = optimizer["param_groups"], optimizer["state"]
+    ids = [i for g in groups if isinstance(g, dict) for i in g.get("params", ())] if isinstance(groups, list) else []
+    if not all(type(i) is int for i in ids) or sorted(ids) != list(range(len(params))) or not isinstance(moments, dict):
+        raise ValueError(f"its optimizer state does not fit its model (it is not for the model's {len(params)} "
+                         "parameters)")
+    for key, entry in moments.items():
+        if type(key) is not int or not 0 <= key < len(params) or not isinstance(entry, dict):
+            raise ValueError(f"its optimizer state does not fit its model (an entry {key!r} for no parameter)")
+        for name, value in entry.items():
+            if name == "step" and type(value) in (int, float):  # a number, as older torch kept it
+                continue
+            want = () if name == "step" else tuple(params[key].shape)
+            if not isinstance(value, torch.Tensor) or tuple(value.shape) != want:
+                raise ValueError(f"its optimizer state does not fit its model ({name} of parameter {key} is "
+                                 f"{_shape(value)}, the parameter {_shape(params[key]) if want else 'a number'})")
+    _check_hidden(state, model)
+
+
+def _check_hidden(state: dict, model) -> None:
+    """ValueError unless the saved rows' state has the shape of the model's own for as many rows."""
+    hidden, world = state.get("hidden"), state.get("world") or {}
+    if hidden is None or not hasattr(model, "init_hidden"):
+        return
+    rows = world.get("size", 1) * world.get("batch_size", _rows(hidden))
+    want = model.init_hidden(rows)
+    have, want = (list(x) if isinstance(x, (tuple, list)) else [x] for x in (hidden, want))
+    if [tuple(h.shape) for h in have] != [tuple(w.shape) for w in want]:
+        raise ValueError(f"its recurrent state does not fit its model (it is {' and '.join(map(_shape, have))}, "
+                         f"the model's for {rows} rows {' and '.join(map(_shape, want))})")
+
+
+def _rows(hidden) -> int:
+    first = hidden[0] if isinstance(hidden, (tuple, list)) else hidden
+    return first.shape[1] if isinstance(first, torch.Tensor) and first.dim() == 3 else 0
+
+
+def _shape(value) -> str:
+    if not isinstance(value, torch.Tensor):
+        return f"not a tensor ({type(value).__name__})"
+    return "x".join(map(str, value.shape)) if value.dim() else "a single number"
+
+
 def restore(trainer, state: dict) -> Progress:
     """Take ``state`` up in ``trainer`` (optimizer, random state, rows' state; the weights came with
     the model, from ``checkpoint.load_model``); its progress."""

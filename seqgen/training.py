@@ -26,7 +26,7 @@ from .errors import CheckpointError, CorpusError, UsageError, warn
 from .loop import OnEvent, Trainer, TrainResult
 from .models import model_class
 from .schedule import Progress, limit_reached
-from .snapshot import check_session
+from .snapshot import check_fits, check_session
 from .tokens import TokenizedCorpus, TokenSplit, split_ids, tokenize_corpus
 from .vocab import UNK_ID, Vocab
 
@@ -136,6 +136,14 @@ def _session(state: dict, path: Path) -> tuple[TrainConfig, Progress]:
         raise checkpoint.stored_setting_error(path, exc, "training") from None
 
 
+def _fits(path: Path, state: dict, model) -> None:
+    """CheckpointError unless the session saved in ``path`` fits its own model (``check_fits``)."""
+    try:
+        check_fits(state, model)
+    except ValueError as exc:
+        raise CheckpointError(f"{path} is damaged: {exc}; resume from another checkpoint") from None
+
+
 def _reached_message(reached: str, cfg: TrainConfig, progress: Progress) -> str:
     """What to give to train a run further: the limit that binds (another one given does not lift it)."""
     if reached == "time-budget":  # on resume --time-budget means more time: this one was not given
@@ -148,6 +156,8 @@ def _reached_message(reached: str, cfg: TrainConfig, progress: Progress) -> str:
 
 
 def _resume(path, state, cls, cfg, progress, run_dir, emit, stop, overwrite, world) -> TrainResult:
+    model, _ = checkpoint.load_model(state, source=path)
+    _fits(path, state, model)  # before any work: the first step would fail deep inside torch
     check_stored_sources(list(state["data"]["sources"]))
     with world.main_first():
         data = _tokenize(list(state["data"]["sources"]), cfg, state["data"].get("encoding", "utf-8"),
@@ -157,7 +167,6 @@ def _resume(path, state, cls, cfg, progress, run_dir, emit, stop, overwrite, wor
     if len(split.train) != state["data"]["train_tokens"]:
         raise CorpusError("the training text changed since this run started; --resume needs the same files")
     stream = BatchStream(split.train, cfg.batch_size, cfg.seq_len, world.rank, world.size)
-    model, _ = checkpoint.load_model(state, source=path)
     # A run from before run ids and content hashes takes them up from here on.
     record = {"vocab": state["vocab"], "data": {"files": [list(f) for f in data.files], **state["data"]},
               "run_id": runs.run_id(state)}

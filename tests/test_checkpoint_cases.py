@@ -217,10 +217,39 @@ SESSION_DAMAGE = {
     "no optimizer state": (lambda p: p.pop("optimizer"), ["odd.pt is damaged", "optimizer state"]),
     "an optimizer of another model": (lambda p: p["optimizer"]["param_groups"][0].__setitem__("params", [0]),
                                       ["optimizer state does not fit its model"]),
+    "an optimizer moment of another shape": (lambda p: _reshape_moment(p, "exp_avg"),
+                                             ["odd.pt is damaged", "optimizer state does not fit its model",
+                                              "exp_avg of parameter 0"]),
+    "an optimizer state of another model": (lambda p: p.__setitem__("optimizer", _optimizer_of_a_wider_model(p)),
+                                            ["odd.pt is damaged", "optimizer state does not fit its model"]),
+    "an optimizer step that is not a number": (lambda p: p["optimizer"]["state"][1].__setitem__("step", torch.ones(3)),
+                                               ["odd.pt is damaged", "step of parameter 1 is 3"]),
+    "an optimizer entry for no parameter": (lambda p: p["optimizer"]["state"].__setitem__(99, {}),
+                                            ["odd.pt is damaged", "an entry 99 for no parameter"]),
+    "a recurrent state of another size": (lambda p: p.__setitem__("hidden", tuple(h[:, :, :5] for h in p["hidden"])),
+                                          ["odd.pt is damaged", "recurrent state does not fit its model"]),
     "a malformed random state": (lambda p: p["rng"].__setitem__("torch", torch.zeros(3, dtype=torch.uint8)),
                                  ["odd.pt is damaged", "random state"]),
     "a malformed recurrent state": (lambda p: p.__setitem__("hidden", "x"), ["odd.pt is damaged", "recurrent state"]),
 }
+
+
+def _reshape_moment(payload, name):
+    moment = payload["optimizer"]["state"][0][name]
+    payload["optimizer"]["state"][0][name] = torch.zeros(moment.shape[0] + 1, *moment.shape[1:])
+
+
+def _optimizer_of_a_wider_model(payload):
+    """The optimizer state, after one step, of a model with as many parameters as the run's, each wider."""
+    from seqgen.models.rnn import RNNLM
+    from seqgen.models.rnn_config import ModelConfig
+
+    config = {**payload["model_config"], "hidden": payload["model_config"]["hidden"] * 2}
+    model = RNNLM.build(ModelConfig(**config), len(payload["vocab"]["tokens"]))
+    optimizer = torch.optim.AdamW(model.parameters())
+    model.loss(torch.zeros(2, 4, dtype=torch.long), torch.zeros(2, 4, dtype=torch.long))[0].backward()
+    optimizer.step()
+    return optimizer.state_dict()
 
 
 @pytest.mark.parametrize("damage", list(SESSION_DAMAGE))
@@ -231,5 +260,6 @@ def test_a_damaged_training_session_is_refused_on_resume_naming_the_file(char_ru
     torch.save(payload, in_tmp / "odd.pt")
     result = run("train", "--resume", in_tmp / "odd.pt", "--max-steps", "200", "--out", in_tmp / "run")
     assert_one_line_error(result, 1, *words)
+    assert not (in_tmp / "run").exists()  # refused before any work
     for option in ("--seq-len", "--batch-size"):
         assert option not in result.stderr  # a stored setting, not an option the user gave

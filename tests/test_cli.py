@@ -60,7 +60,8 @@ def test_non_utf8_text_needs_encoding(in_tmp, prose_file):
 
 
 @pytest.mark.parametrize("encoding, suggested", [("utf-16", "utf-16"), ("utf-32", "utf-32"),
-                                                 ("utf-16-le", "utf-16-le"), ("utf-16-be", "utf-16-be")])
+                                                 ("utf-16-le", "utf-16-le"), ("utf-16-be", "utf-16-be"),
+                                                 ("utf-32-le", "utf-32-le"), ("utf-32-be", "utf-32-be")])
 def test_wide_unicode_text_is_not_called_binary(in_tmp, prose_file, encoding, suggested):
     wide = in_tmp / "wide.txt"
     wide.write_bytes(prose_file.read_text()[:20000].encode(encoding))  # utf-16 and utf-32 with a byte-order mark
@@ -71,6 +72,41 @@ def test_wide_unicode_text_is_not_called_binary(in_tmp, prose_file, encoding, su
     binary = in_tmp / "data.bin"
     binary.write_bytes(bytes(range(256)) * 40)  # NULs, but not text in any encoding
     assert_one_line_error(run("train", binary, *TINY), 1, "binary")
+
+
+ENGLISH = "The cat sat on the mat.\nIt was a sunny day, and the birds sang in the trees.\n" * 40
+CHINESE = "自然语言处理是计算机科学领域与人工智能领域中的一个重要方向。它研究人与计算机之间的有效通信。" * 20
+
+
+@pytest.mark.parametrize("text, written, asked, suggested", [
+    (ENGLISH, "utf-8", "utf-16", "--encoding utf-8"),  # an even number of bytes: it would decode, to CJK
+    (ENGLISH, "utf-8", "utf-16-le", "--encoding utf-8"),
+    (ENGLISH, "utf-8", "utf-16-be", "--encoding utf-8"),
+    (ENGLISH, "utf-8", "utf-32", "--encoding utf-8"),
+    (CHINESE, "utf-8", "utf-16", "--encoding utf-8"),
+    (ENGLISH.replace("a", "à"), "latin-1", "utf-16", "--encoding latin-1"),
+    (ENGLISH, "utf-16-be", "utf-16", "--encoding utf-16-be"),  # no mark: Python's utf-16 reads little-endian
+    (ENGLISH, "utf-16-le", "utf-16-be", "--encoding utf-16-le"),
+    (ENGLISH, "utf-32-le", "utf-16", "--encoding utf-32-le"),  # it would decode, with a NUL every other letter
+    (ENGLISH, "utf-16-le", "utf-32", "--encoding utf-16-le"),
+])
+def test_text_of_another_encoding_than_the_wide_one_asked_is_refused(in_tmp, text, written, asked, suggested):
+    path = in_tmp / "text.txt"
+    path.write_bytes(text.encode(written))
+    assert len(path.read_bytes()) % 4 == 0  # it decodes, to gibberish, where nothing else stops it
+    assert_one_line_error(run("train", path, *TINY, "--encoding", asked), 1, "text.txt", suggested)
+
+
+@pytest.mark.parametrize("text", [ENGLISH, CHINESE, "吾輩は猫である。名前はまだ無い。", "你好世界"])
+@pytest.mark.parametrize("encoding, asked", [("utf-16", "utf-16"), ("utf-16-le", "utf-16"), ("utf-16-le", "utf-16-le"),
+                                             ("utf-16-be", "utf-16-be"), ("utf-32", "utf-32"),
+                                             ("utf-32-be", "utf-32-be")])
+def test_real_wide_text_is_read_with_or_without_a_byte_order_mark(tmp_path, text, encoding, asked):
+    from seqgen.corpus import read_text_file
+
+    path = tmp_path / "text.txt"
+    path.write_bytes(text.encode(encoding))
+    assert read_text_file(path, asked) == text
 
 
 @pytest.mark.parametrize("content, words", [

@@ -4,6 +4,7 @@ name that is not UTF-8, a signal in the middle of a long sample; and no noise fr
 where its folders cannot be written. Real processes: closed descriptors, signals and matplotlib's
 start-up are what an in-process runner cannot show."""
 
+import json
 import os
 import re
 import signal
@@ -104,3 +105,37 @@ def test_matplotlib_is_quiet_where_its_folders_cannot_be_written(tmp_path, prose
     assert not re.search("MPLCONFIGDIR|Matplotlib created|mkdir -p failed", proc.stderr), proc.stderr
     assert (tmp_path / "run" / "loss.png").stat().st_size > 0
     assert list(temp.iterdir()) == []  # its temporary folder removed at exit
+
+
+TUNE = "X:1\nT:Reel\nM:4/4\nL:1/8\nK:D\n|:DFAd fdAF|GBdg fdAF|DFAd fdAF|GBAG FDD2:|\n"
+
+
+def json_lines(stdout: bytes) -> list:
+    """What a --json command wrote: valid UTF-8 (strict), one JSON value a line or one in all."""
+    text = stdout.decode("utf-8")
+    try:
+        return [json.loads(text)]
+    except json.JSONDecodeError:
+        return [json.loads(line) for line in text.splitlines()]
+
+
+def test_check_json_is_utf8_whatever_the_file_names(tmp_path):
+    (tmp_path / os.fsdecode(b"reel\xe9.abc")).write_text(TUNE)  # a Latin-1 name: not UTF-8
+    (tmp_path / "café.abc").write_text(TUNE)
+    proc = subprocess.run([sys.executable, "-m", "seqgen", "check", str(tmp_path), "--json"], capture_output=True,
+                          timeout=120, env={**os.environ, "PYTHONIOENCODING": "utf-8"})
+    assert proc.returncode == 0, proc.stderr
+    files = sorted(os.path.basename(r["file"]) for r in json_lines(proc.stdout))
+    assert files == ["café.abc", "reel\\xe9.abc"]  # readable where it can be; each other byte as \xNN
+
+
+def test_eval_json_is_utf8_whatever_the_checkpoint_name(char_run, tmp_path):
+    import shutil
+
+    odd = tmp_path / os.fsdecode(b"model\xff.pt")
+    shutil.copy(char_run.best_path, odd)
+    proc = subprocess.run([sys.executable, "-m", "seqgen", "eval", str(odd), "--json"], capture_output=True,
+                          timeout=120, env={**os.environ, "PYTHONIOENCODING": "utf-8"})
+    assert proc.returncode == 0, proc.stderr
+    [row] = json_lines(proc.stdout)
+    assert row["checkpoint"].endswith("model\\xff.pt") and row["perplexity"] > 1

@@ -311,3 +311,17 @@ def test_a_server_answers_to_its_own_addresses_and_never_to_a_name_of_elsewhere(
     else:
         with pytest.raises(Forbidden):
             check_request({"host": host}, allowed_hosts(bound), api=True)
+
+
+def test_a_root_folder_whose_name_is_not_utf8_answers_in_utf8(studio_root, tmp_path, tools):
+    root = tmp_path / os.fsdecode(b"runs\xff")
+    shutil.copytree(studio_root, root)
+    (root / "broken").mkdir(exist_ok=True)  # an earlier test may have left the folder in studio_root
+    (root / "broken" / "best.pt").write_bytes(b"not a checkpoint")
+    with TestClient(create_app(root), base_url="http://127.0.0.1:8000") as client:
+        listed = client.get("/api/checkpoints")
+        assert listed.status_code == 200, listed.text
+        listed.content.decode("utf-8")  # strict: every byte UTF-8
+        assert listed.json()["root"].endswith("runs\\xff")
+        refused = client.post("/api/sample", json={"checkpoint": "broken/best.pt"})
+        assert refused.status_code == 500 and "runs\\xff/broken/best.pt" in refused.json()["error"]

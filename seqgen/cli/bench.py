@@ -27,6 +27,7 @@ def bench(
     from ..bench import run_bench, sizes_for, table_notes, table_sections
     from ..bench.report import number
     from ..corpus import read_text_file
+    from ..evaluate import json_safe
     from ..device import choose_device
     from .display import err, out
 
@@ -36,7 +37,7 @@ def bench(
         figures = run_bench(sizes_for(quick), device, text,
                             on_figure=lambda name, value: status.update(f"benchmarking: {name} = {number(value)}"))
     if json_out:
-        write(json.dumps(figures, indent=2) + "\n")
+        write(json.dumps(json_safe(figures), indent=2, allow_nan=False) + "\n")
         return
     table = Table(title="seqgen bench", caption="\n".join(map(escape, table_notes(figures))), caption_justify="left")
     for column, justify in (("figure", "left"), ("median", "right"), ("min - max", "right"), ("speed-up", "right")):

@@ -61,6 +61,7 @@ def check(
     key, at least 4 bars, and each bar as written lasts what the meter says."""
     import json
 
+    from ..evaluate import json_safe
     from ..music.checking import check_files
 
     with quiet_progress(err, *Progress.get_default_columns()) as progress:
@@ -68,7 +69,7 @@ def check(
         reports = check_files(paths, on_progress=lambda done, total: progress.update(task, completed=done, total=total))
     for r in reports:
         if as_json:
-            write(json.dumps(r.as_dict(), ensure_ascii=False) + "\n")
+            write(json.dumps(json_safe(r.as_dict()), ensure_ascii=False) + "\n")  # a name not UTF-8 as \xNN
         else:
             verdict = "valid" if r.valid else "invalid: " + "; ".join(r.reasons)
             write(f"{r.file}:{r.n}\t{r.title or '(no title)'}\t{verdict}\n")

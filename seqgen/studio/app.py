@@ -26,6 +26,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..errors import Cancelled, SeqgenError, UsageError
+from ..evaluate import json_safe
 from ..music import tools
 from ..sample import cancelled_by
 from .catalog import Catalog
@@ -39,11 +40,20 @@ MEDIA = {"abc": "text/vnd.abc; charset=utf-8", "mid": "audio/midi", "wav": "audi
 log = logging.getLogger("seqgen.studio")
 
 
+class SafeJSON(JSONResponse):
+    """JSON as UTF-8 can hold it (``json_safe``): a name that is not UTF-8 (the root folder's, in
+    an error a checkpoint's) would otherwise fail the answer itself, as a server failure."""
+
+    def render(self, content) -> bytes:
+        return super().render(json_safe(content))
+
+
 def create_app(root: Path, host: str = "127.0.0.1", soundfont: Path | None = None, limits: Limits = Limits(),
                files_folder: Path | None = None) -> FastAPI:
     """The studio for the checkpoints under ``root``, answering as ``host``; ``soundfont``: the
     General MIDI soundfont for audio (else one installed in the usual places, else none)."""
-    app = FastAPI(title="seqgen studio", docs_url=None, redoc_url=None, openapi_url=None)
+    app = FastAPI(title="seqgen studio", docs_url=None, redoc_url=None, openapi_url=None,
+                  default_response_class=SafeJSON)
     catalog, jobs, files = Catalog(root), Jobs(limits), Files(limits, files_folder)
     font = soundfont or tools.find_soundfont()
     hosts = allowed_hosts(host)
@@ -58,21 +68,21 @@ def create_app(root: Path, host: str = "127.0.0.1", soundfont: Path | None = Non
 
     @app.exception_handler(SeqgenError)
     async def seqgen_error(request: Request, exc: SeqgenError):
-        return JSONResponse({"error": str(exc)}, status_code=_status(exc))
+        return SafeJSON({"error": str(exc)}, status_code=_status(exc))
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException):
         message = "no such page or file here" if exc.status_code == 404 else str(exc.detail)
-        return JSONResponse({"error": message}, status_code=exc.status_code, headers=exc.headers)
+        return SafeJSON({"error": message}, status_code=exc.status_code, headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def bad_request(request: Request, exc: RequestValidationError):
-        return JSONResponse({"error": _validation_message(exc)}, status_code=400)
+        return SafeJSON({"error": _validation_message(exc)}, status_code=400)
 
     @app.exception_handler(Exception)
     async def failure(request: Request, exc: Exception):
         log.exception("studio: unexpected failure")  # the stack trace goes to the server's log only
-        return JSONResponse({"error": f"the server failed ({type(exc).__name__}); see its terminal"}, status_code=500)
+        return SafeJSON({"error": f"the server failed ({type(exc).__name__}); see its terminal"}, status_code=500)
 
     @app.get("/api/checkpoints")
     def checkpoints() -> dict:
@@ -109,7 +119,7 @@ def create_app(root: Path, host: str = "127.0.0.1", soundfont: Path | None = Non
         job = jobs.acquire(body.checkpoint)  # held until the stream ends, stalls, or the page stops it
         return GuardedStream(model.stream(length=body.length, **settings), job, limits.stall_seconds,
                              media_type="text/plain; charset=utf-8",
-                             headers={"X-Seqgen-Sample": json.dumps(header, ensure_ascii=True),
+                             headers={"X-Seqgen-Sample": json.dumps(json_safe(header), ensure_ascii=True),
                                       "Cache-Control": "no-store"})
 
     @app.post("/api/sample")
