@@ -13,6 +13,8 @@ import time
 
 import pytest
 
+from seqgen.music.validate import check_tune
+
 from .helpers import TINY, run
 
 SEQGEN = f"{sys.executable} -m seqgen"
@@ -82,6 +84,33 @@ def test_a_stopped_sample_keeps_what_it_wrote_and_says_how_far(char_run, tmp_pat
     assert len(text) - 1 == int(found[2].replace(",", "")) >= 2000 and text.endswith("\n")
     assert found[1] == found[2]  # a character model: a token is a character
     assert [p.name for p in tmp_path.iterdir()] == ["big.txt"]  # no temporary file left
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("signum, code, said, more", [(signal.SIGINT, 130, "interrupted", []),
+                                                       (signal.SIGTERM, 143, "terminated", ["--keep-invalid"])])
+def test_stopped_tunes_keep_the_tunes_written_and_say_how_many(music_run, tmp_path, signum, code, said, more):
+    # Tunes are drawn side by side and were written at the end: a signal lost every one of them.
+    proc = subprocess.Popen([sys.executable, "-m", "seqgen", "sample", str(music_run.best_path), "--tunes", "200",
+                             "--seed", "1", "--out", "t", *more], cwd=tmp_path, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+    out, deadline = tmp_path / "t", time.monotonic() + 240
+    while not (out / "001.abc").exists():  # each tune is written as soon as its number is sure
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.1)
+    proc.send_signal(signum)
+    _, err = proc.communicate(timeout=120)
+    found = re.fullmatch(rf"error: {said} after (\d+) of 200 tunes: t holds the \1 valid tunes written so far"
+                         r"( and (\d+) invalid)?\n", err)
+    assert proc.returncode == code and found, err
+    valid, invalid = int(found[1]), int(found[3] or 0)
+    names = {p.name for p in out.iterdir()}
+    abc = [f"{n:03d}.abc" for n in range(1, valid + 1)] + \
+        [f"{n:03d}-invalid.abc" for n in range(valid + 1, valid + invalid + 1)]
+    assert 1 <= valid < 200 and {n for n in names if n.endswith(".abc")} == set(abc), sorted(names)
+    assert all(re.fullmatch(r"\d{3}(-invalid)?\.(abc|mid)", n) for n in names), sorted(names)  # no temporary file
+    for name in abc[:valid]:
+        assert check_tune((out / name).read_text(encoding="utf-8")).valid, name
 
 
 def test_sigterm_ends_any_command_in_one_line(char_run):

@@ -137,6 +137,10 @@ class SignalFlag:
     def __init__(self):
         self.signum = None
 
+    def is_set(self) -> bool:
+        """Whether a signal came (as ``threading.Event.is_set``: the library's stop flags)."""
+        return self.signum is not None
+
     @property
     def reason(self) -> str:
         return self.reasons[self.signum]
