@@ -1,5 +1,5 @@
 """Output that cannot be written ends in one line, never a traceback, and what was written stays:
-a closed or full stdout (help and version too), an encoding that cannot hold the text, a folder
+a closed or full stdout (help and version too), a reader gone (quietly), an encoding that cannot hold the text, a folder
 name that is not UTF-8, a signal in the middle of a long sample; and no noise from matplotlib
 where its folders cannot be written. Real processes: closed descriptors, signals and matplotlib's
 start-up are what an in-process runner cannot show."""
@@ -45,6 +45,29 @@ def assert_one_line(returncode: int, stderr: str, code: int, *words: str) -> Non
 def test_output_that_cannot_be_written_is_one_line(char_run, command, words):
     proc = shell(f"{SEQGEN} {command.format(ckpt=char_run.best_path)}", PYTHONIOENCODING="ascii")
     assert_one_line(proc.returncode, proc.stderr, 1, "cannot write the output", *words)
+
+
+def reader_gone(*args: str) -> subprocess.CompletedProcess:
+    """seqgen ``args`` writing into a real pipe whose reader has gone, as ``| head -1`` once it has
+    its line: every write fails with EPIPE (no race with a reader that may not have left yet)."""
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        return subprocess.run([sys.executable, "-m", "seqgen", *args], stdout=write, stderr=subprocess.PIPE,
+                              text=True, timeout=120)
+    finally:
+        os.close(write)
+
+
+@pytest.mark.parametrize("command, code", [
+    ("--help", 0), ("--version", 0), ("sample --help", 0), ("studio --help", 0),  # click and rich said exit 1
+    ("", 2),  # no command: its help is a usage error's, pipe or not
+    ("eval {ckpt}", 0),  # a rich table: rich's own handling said exit 1
+    ("sample {ckpt} --length 50", 0), ("sample {ckpt} --length 50 --num-samples 2", 0),
+])
+def test_a_reader_that_has_gone_stops_any_output_quietly(char_run, command, code):
+    proc = reader_gone(*command.format(ckpt=char_run.best_path).split())
+    assert (proc.returncode, proc.stderr) == (code, "")
 
 
 @pytest.mark.parametrize("redirect", ["2>&-", "2> /dev/full"])

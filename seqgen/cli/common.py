@@ -18,7 +18,7 @@ import typer
 from ..distributed import PeerLost, rank_from_env
 from ..errors import SeqgenError, SeqgenWarning, does_not_apply
 from ..launch import LAUNCHED
-from .streams import OutputError, quiet_stdout, stdout
+from .streams import OutputError, ReaderGone, quiet_stdout, stdout
 
 app = typer.Typer(help="Train recurrent language models on text and folk tunes, and generate from them.",
                   add_completion=False, pretty_exceptions_enable=False, no_args_is_help=True,
@@ -52,7 +52,7 @@ def friendly(fn):
     """Turn library errors into one line on stderr and an exit code; never a traceback.
 
     Also: seqgen's warnings (fallbacks) are one line each; output that cannot be written (a
-    full disk, a closed pipe) is said in one line too.
+    full disk, a closed stdout) is said in one line too; a reader gone (``| head``) stops it quietly.
     """
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
@@ -77,7 +77,7 @@ def friendly(fn):
         except KeyboardInterrupt:
             quiet_stdout()
             fail("interrupted", 130)
-        except BrokenPipeError:
+        except ReaderGone:
             quiet_stdout()  # output piped into `head`: stop quietly
             raise typer.Exit(0)
         finally:
