@@ -1,8 +1,9 @@
 """Output that cannot be written ends in one line, never a traceback, and what was written stays:
-a closed or full stdout (help and version too), a reader gone (quietly), an encoding that cannot hold the text, a folder
-name that is not UTF-8, a signal in the middle of a long sample; and no noise from matplotlib
-where its folders cannot be written. Real processes: closed descriptors, signals and matplotlib's
-start-up are what an in-process runner cannot show."""
+a closed or full stdout (help and version too), an encoding that cannot hold the text, a folder
+name that is not UTF-8, a signal in the middle of a long sample or batch of tunes; a reader gone
+stops it quietly; and no noise from matplotlib where its folders cannot be written. Real
+processes: closed descriptors, pipes, signals and matplotlib's start-up are what an in-process
+runner cannot show."""
 
 import os
 import re
