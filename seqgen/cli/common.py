@@ -137,6 +137,10 @@ class SignalFlag:
     def __init__(self):
         self.signum = None
 
+    def note(self, signum, frame=None) -> None:
+        """A signal handler: the first stopping signal is the one that counts."""
+        self.signum = self.signum or signum
+
     def is_set(self) -> bool:
         """Whether a signal came (as ``threading.Event.is_set``: the library's stop flags)."""
         return self.signum is not None
@@ -156,11 +160,7 @@ def signals_as_flag():
     file checks it between steps and stops with what it wrote kept and complete, where an
     exception would land anywhere, mid-write included."""
     flag = SignalFlag()
-
-    def note(signum, frame):
-        flag.signum = flag.signum or signum
-
-    previous = {s: signal.signal(s, note) for s in SignalFlag.reasons}
+    previous = {s: signal.signal(s, flag.note) for s in SignalFlag.reasons}
     try:
         yield flag
     finally:
