@@ -1,7 +1,7 @@
 """The seqgen command line: each command builds its settings and calls one library function.
 
 Library errors (SeqgenError) become one line on stderr and an exit code in ``common.friendly``,
-and only there: 2 for usage errors, 1 for runtime failures, 130/143 when training is interrupted.
+and only there: 2 for usage errors, 1 for runtime failures, 130/143 when interrupted.
 """
 
 from __future__ import annotations
