@@ -92,13 +92,18 @@ class Model:
     def tunes(self, count: int = 1, temperature: float = 0.8, top_k: int | None = None, top_p: float | None = None,
               seed: int | None = None, precision: str = "auto", max_rounds: int = 5,
               on_progress: Callable[[int, int], None] | None = None, meter: str | None = None,
-              key: str | None = None, prime_abc: str | None = None):
+              key: str | None = None, prime_abc: str | None = None, on_tune: Callable | None = None, stop=None):
         """``count`` whole tunes, each checked; a tune that fails is drawn again (up to
         ``max_rounds`` rounds). Returns a ``TuneBatch``: ``valid`` and ``invalid`` (text, check)
         pairs, ``first_try_valid``, ``attempts`` and the reasons tunes were rejected.
 
         Tunes to order: ``meter`` ("6/8", "C|"), ``key`` ("G", "Dmix", "Bm") and ``prime_abc``
-        (first bars, "|:d2B AFD|EFG A2B|") are written into every tune, and checked first."""
+        (first bars, "|:d2B AFD|EFG A2B|") are written into every tune, and checked first.
+
+        ``on_tune(text, check)`` sees each valid tune, in the order of ``valid``, as soon as it is
+        sure, while the others are drawn: what it keeps survives an interruption. ``stop`` (a
+        ``threading.Event``) ends the drawing at the next step; the batch then holds the tunes
+        that had ended, and ``stopped`` is True."""
         from .music.tunes import sample_tunes
 
         self.check_tune_count(count)
@@ -106,9 +111,11 @@ class Model:
         if typed("max_rounds", max_rounds, "int") < 1:
             raise UsageError(f"max_rounds must be at least 1 (got {max_rounds})")
         _callback("on_progress", on_progress)
+        _callback("on_tune", on_tune)
+        _stop_flag(stop)
         wanted = self.tune_conditions(meter, key, prime_abc)
         return sample_tunes(self.sampler(cfg.precision), self.vocab, count, cfg, max_rounds, on_progress,
-                            warmup=self.warmup, conditions=wanted)
+                            warmup=self.warmup, conditions=wanted, on_tune=on_tune, stop=stop)
 
     def check_tune_count(self, count: int) -> None:
         """UsageError unless this model draws whole tunes and ``count`` of them can be kept."""
@@ -217,8 +224,7 @@ def train(*sources: str | Path, model: str = "rnn", resume: str | Path | None = 
     resume = _path("resume", resume) if resume is not None else None
     out = _path("out", out) if out is not None else None
     _callback("on_event", on_event)
-    if stop is not None and not callable(getattr(stop, "is_set", None)):
-        raise UsageError(f"stop must be a threading.Event or None (got {type(stop).__name__})")
+    _stop_flag(stop)
     given = {k: v for k, v in options.items() if v is not None}
     if isinstance(given.get("time_budget"), str):
         given["time_budget"] = parse_duration(given["time_budget"])
@@ -272,3 +278,9 @@ def _callback(name: str, value) -> None:
     """UsageError unless ``value`` is None or can be called."""
     if value is not None and not callable(value):
         raise UsageError(f"{name} must be a function or None (got {type(value).__name__} {value!r:.40})")
+
+
+def _stop_flag(value) -> None:
+    """UsageError unless ``value`` is None or a flag that says when to stop (``is_set()``)."""
+    if value is not None and not callable(getattr(value, "is_set", None)):
+        raise UsageError(f"stop must be a threading.Event or None (got {type(value).__name__})")

@@ -146,19 +146,49 @@ def generate(model, vocab: Vocab, config: SampleConfig, on_text: OnText | None =
             piece = texts[row].add(token)
             on_text(row, piece)
         return [t.text for t in texts]
-    blocks: list[torch.Tensor] = []  # (N, _CHUNK) ids, -1 where a row had ended
-    steps = 0
-    for drawn in _steps(model, vocab, config, stop_at_eos, device, constraint, warmup):
-        if steps % _CHUNK == 0:
-            blocks.append(torch.full((n, _CHUNK), -1, dtype=torch.long))
-        blocks[-1][:, steps % _CHUNK] = drawn
-        steps += 1
-    tokens = torch.cat(blocks, 1)[:, :steps] if blocks else torch.empty(n, 0, dtype=torch.long)
-    texts = []
-    for row in tokens:
-        ended = (row < 0).nonzero()
-        texts.append(_Text(vocab, config.prime).add_all(row[: int(ended[0]) if len(ended) else steps].tolist()))
+    texts = [""] * n
+    for row, text in finished_samples(model, vocab, config, stop_at_eos, device, constraint, warmup):
+        texts[row] = text
     return texts
+
+
+def finished_samples(model, vocab: Vocab, config: SampleConfig, stop_at_eos: bool = False,
+                     device: torch.device | str = "cpu", constraint: Constraint | None = None,
+                     warmup: Warmup | None = None, stop=None) -> Iterator[tuple[int, str]]:
+    """(row, text) for each of ``config.num_samples`` samples as soon as it ends (at its first
+    ``<eos>`` with ``stop_at_eos``, else after ``config.length`` tokens), the prime included: a
+    whole tune can be checked and kept while the others are still drawn. The draws are those of
+    ``generate``. Once ``stop.is_set()`` (checked after every step) drawing ends, and the samples
+    that had not ended are left out.
+    """
+    config.validate(streaming=False)
+    n = config.num_samples
+    blocks: list[torch.Tensor] = []  # (N, _CHUNK) ids, -1 where a row had ended
+    going = torch.ones(n, dtype=torch.bool)  # rows not ended yet
+    steps = 0
+    # closing: a caller that stops early ends the drawing now, and with it its hold on the
+    # process's settings (threads, kernels), not whenever the generator is collected.
+    with contextlib.closing(_steps(model, vocab, config, stop_at_eos, device, constraint, warmup)) as drawing:
+        for drawn in drawing:
+            if steps % _CHUNK == 0:
+                blocks.append(torch.full((n, _CHUNK), -1, dtype=torch.long))
+            blocks[-1][:, steps % _CHUNK] = drawn
+            steps += 1
+            ended = going & (drawn < 0)
+            going &= ~ended
+            for row in ended.nonzero().squeeze(1).tolist():
+                yield row, _row_text(vocab, config.prime, blocks, row, steps)
+            if stop is not None and stop.is_set() and bool(going.any()):
+                return
+    for row in going.nonzero().squeeze(1).tolist():  # drawn to the full length
+        yield row, _row_text(vocab, config.prime, blocks, row, steps)
+
+
+def _row_text(vocab: Vocab, prime: str, blocks: list[torch.Tensor], row: int, steps: int) -> str:
+    """The text of sample ``row``: the prime, then its ids up to its first -1 (its end)."""
+    ids = torch.cat([block[row] for block in blocks])[:steps]
+    ended = (ids < 0).nonzero()
+    return _Text(vocab, prime).add_all(ids[: int(ended[0]) if len(ended) else steps].tolist())
 
 
 def stream(model, vocab: Vocab, config: SampleConfig, device: torch.device | str = "cpu",

@@ -103,3 +103,47 @@ def test_every_drawn_tune_has_a_header_of_fields_with_a_meter_and_a_key(music_ru
         assert found, tune[:200]
         assert all(re.fullmatch(r"[A-Z]:.*", line) for line in head.splitlines()), head
         assert re.search(r"(?m)^M:", head), head
+
+
+def test_tunes_come_as_they_end_with_the_draws_of_the_whole_batch(music_run):
+    from seqgen.api import load
+    from seqgen.music.tunes import draw_tunes, finished_tunes, in_row_order
+
+    model = load(music_run.best_path)
+    cfg = model.sample_config(length=600, num_samples=12, seed=5)
+    ended = list(finished_tunes(model.sampler(cfg.precision), model.vocab, cfg, model.warmup))
+    rows = [row for row, _ in ended]
+    assert sorted(rows) == list(range(12)) and rows != sorted(rows)  # short tunes end first
+    assert list(in_row_order(ended)) == draw_tunes(model.sampler(cfg.precision), model.vocab, cfg, model.warmup)
+
+
+def test_rows_that_never_came_leave_the_others_in_row_order():
+    from seqgen.music.tunes import in_row_order
+
+    assert list(in_row_order([(2, "c"), (0, "a"), (1, "b")])) == ["a", "b", "c"]
+    assert list(in_row_order([(3, "d"), (0, "a"), (2, "c")])) == ["a", "c", "d"]  # row 1 was stopped
+
+
+def test_a_stopped_batch_keeps_the_tunes_that_had_ended_numbered_as_in_the_whole_batch(music_run):
+    import threading
+
+    from seqgen.api import load
+
+    model = load(music_run.best_path)
+    whole_seen, seen, stop = [], [], threading.Event()
+    whole = model.tunes(20, seed=4, max_rounds=1, on_tune=lambda text, check: whole_seen.append(text))
+
+    def keep(text, check):
+        seen.append(text)
+        if len(seen) == 2:
+            stop.set()
+
+    stopped = model.tunes(20, seed=4, max_rounds=1, on_tune=keep, stop=stop)
+    every = [text for text, _ in whole.valid]
+    kept = [text for text, _ in stopped.valid]
+    assert whole_seen == every and len(every) >= 3 and not whole.stopped
+    assert seen == kept and stopped.stopped and stopped.attempts < whole.attempts
+    assert kept[:2] == every[:2]  # the first tunes, as the whole batch numbers them
+    later = iter(every)
+    assert all(text in later for text in kept)  # the rest in the order of the whole batch
+    assert len(stopped.valid) + len(stopped.invalid) <= 20

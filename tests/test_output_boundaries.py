@@ -1,8 +1,9 @@
 """Output that cannot be written ends in one line, never a traceback, and what was written stays:
 a closed or full stdout (help and version too), an encoding that cannot hold the text, a folder
-name that is not UTF-8, a signal in the middle of a long sample; and no noise from matplotlib
-where its folders cannot be written. Real processes: closed descriptors, signals and matplotlib's
-start-up are what an in-process runner cannot show."""
+name that is not UTF-8, a signal in the middle of a long sample or batch of tunes; a reader gone
+stops it quietly; and no noise from matplotlib where its folders cannot be written. Real
+processes: closed descriptors, pipes, signals and matplotlib's start-up are what an in-process
+runner cannot show."""
 
 import json
 import os
@@ -13,6 +14,8 @@ import sys
 import time
 
 import pytest
+
+from seqgen.music.validate import check_tune
 
 from .helpers import TINY, run
 
@@ -44,6 +47,29 @@ def assert_one_line(returncode: int, stderr: str, code: int, *words: str) -> Non
 def test_output_that_cannot_be_written_is_one_line(char_run, command, words):
     proc = shell(f"{SEQGEN} {command.format(ckpt=char_run.best_path)}", PYTHONIOENCODING="ascii")
     assert_one_line(proc.returncode, proc.stderr, 1, "cannot write the output", *words)
+
+
+def reader_gone(*args: str) -> subprocess.CompletedProcess:
+    """seqgen ``args`` writing into a real pipe whose reader has gone, as ``| head -1`` once it has
+    its line: every write fails with EPIPE (no race with a reader that may not have left yet)."""
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        return subprocess.run([sys.executable, "-m", "seqgen", *args], stdout=write, stderr=subprocess.PIPE,
+                              text=True, timeout=120)
+    finally:
+        os.close(write)
+
+
+@pytest.mark.parametrize("command, code", [
+    ("--help", 0), ("--version", 0), ("sample --help", 0), ("studio --help", 0),  # click and rich said exit 1
+    ("", 2),  # no command: its help is a usage error's, pipe or not
+    ("eval {ckpt}", 0),  # a rich table: rich's own handling said exit 1
+    ("sample {ckpt} --length 50", 0), ("sample {ckpt} --length 50 --num-samples 2", 0),
+])
+def test_a_reader_that_has_gone_stops_any_output_quietly(char_run, command, code):
+    proc = reader_gone(*command.format(ckpt=char_run.best_path).split())
+    assert (proc.returncode, proc.stderr) == (code, "")
 
 
 @pytest.mark.parametrize("redirect", ["2>&-", "2> /dev/full"])
@@ -83,6 +109,33 @@ def test_a_stopped_sample_keeps_what_it_wrote_and_says_how_far(char_run, tmp_pat
     assert len(text) - 1 == int(found[2].replace(",", "")) >= 2000 and text.endswith("\n")
     assert found[1] == found[2]  # a character model: a token is a character
     assert [p.name for p in tmp_path.iterdir()] == ["big.txt"]  # no temporary file left
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("signum, code, said, more", [(signal.SIGINT, 130, "interrupted", []),
+                                                       (signal.SIGTERM, 143, "terminated", ["--keep-invalid"])])
+def test_stopped_tunes_keep_the_tunes_written_and_say_how_many(music_run, tmp_path, signum, code, said, more):
+    # Tunes are drawn side by side and were written at the end: a signal lost every one of them.
+    proc = subprocess.Popen([sys.executable, "-m", "seqgen", "sample", str(music_run.best_path), "--tunes", "200",
+                             "--seed", "1", "--out", "t", *more], cwd=tmp_path, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+    out, deadline = tmp_path / "t", time.monotonic() + 240
+    while not (out / "001.abc").exists():  # each tune is written as soon as its number is sure
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.1)
+    proc.send_signal(signum)
+    _, err = proc.communicate(timeout=120)
+    found = re.fullmatch(rf"error: {said} after (\d+) of 200 tunes: t holds the \1 valid tunes written so far"
+                         r"( and (\d+) invalid)?\n", err)
+    assert proc.returncode == code and found, err
+    valid, invalid = int(found[1]), int(found[3] or 0)
+    names = {p.name for p in out.iterdir()}
+    abc = [f"{n:03d}.abc" for n in range(1, valid + 1)] + \
+        [f"{n:03d}-invalid.abc" for n in range(valid + 1, valid + invalid + 1)]
+    assert 1 <= valid < 200 and {n for n in names if n.endswith(".abc")} == set(abc), sorted(names)
+    assert all(re.fullmatch(r"\d{3}(-invalid)?\.(abc|mid)", n) for n in names), sorted(names)  # no temporary file
+    for name in abc[:valid]:
+        assert check_tune((out / name).read_text(encoding="utf-8")).valid, name
 
 
 def test_sigterm_ends_any_command_in_one_line(char_run):

@@ -171,5 +171,5 @@ def test_a_bad_option_is_one_readable_line_in_the_page(page):
 
 def test_ctrl_c_stops_the_server_cleanly(studio_root, tmp_path):
     server = Studio(studio_root, cwd=tmp_path)
-    assert server.interrupt() == 0
-    assert "seqgen studio: stopped" in server.stderr and "Traceback" not in server.stderr
+    assert server.interrupt() == 130
+    assert "error: interrupted: seqgen studio stopped" in server.stderr and "Traceback" not in server.stderr

@@ -1,7 +1,7 @@
 """The seqgen command line: each command builds its settings and calls one library function.
 
 Library errors (SeqgenError) become one line on stderr and an exit code in ``common.friendly``,
-and only there: 2 for usage errors, 1 for runtime failures, 130/143 when training is interrupted.
+and only there: 2 for usage errors, 1 for runtime failures, 130/143 when interrupted.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import typer
 from .. import __version__
 from . import train, sample, music, studio, bench  # noqa: F401, I001  (each registers its commands, in this order)
 from .common import app, say_error
-from .streams import Diagnostics, Guarded, OutputError, quiet_stdout, write
+from .streams import Diagnostics, Guarded, OutputError, ReaderGone, quiet_stdout, write
 
 
 def _version(value: bool) -> None:
@@ -34,8 +34,8 @@ def _options(
 def main() -> None:
     """The ``seqgen`` command. Standard output is guarded from the start, so that output that
     cannot be written ends in one line outside a command too: help (written by click and rich) and
-    --version. Standard error carries only messages: where they cannot be written, they are lost,
-    and the command goes on."""
+    --version; a reader gone (``| head``) ends it quietly, as it ends a command. Standard error
+    carries only messages: where they cannot be written, they are lost, and the command goes on."""
     stream = sys.stdout
     sys.stdout = Guarded(lambda: stream)
     sys.stderr = Diagnostics(sys.stderr)
@@ -45,6 +45,10 @@ def main() -> None:
         quiet_stdout()
         say_error(str(exc))
         sys.exit(exc.exit_code)
+    except ReaderGone:  # help or --version; inside a command, ``friendly`` has stopped already
+        quiet_stdout()
+        # The pipe cuts the output, not the verdict: no command at all is still a usage error.
+        sys.exit(2 if len(sys.argv) <= 1 else 0)
 
 
 __all__ = ["app", "main"]

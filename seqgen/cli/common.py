@@ -18,7 +18,7 @@ import typer
 from ..distributed import PeerLost, rank_from_env
 from ..errors import SeqgenError, SeqgenWarning, does_not_apply
 from ..launch import LAUNCHED
-from .streams import OutputError, quiet_stdout, stdout
+from .streams import OutputError, ReaderGone, quiet_stdout, stdout
 
 app = typer.Typer(help="Train recurrent language models on text and folk tunes, and generate from them.",
                   add_completion=False, pretty_exceptions_enable=False, no_args_is_help=True,
@@ -52,7 +52,7 @@ def friendly(fn):
     """Turn library errors into one line on stderr and an exit code; never a traceback.
 
     Also: seqgen's warnings (fallbacks) are one line each; output that cannot be written (a
-    full disk, a closed pipe) is said in one line too.
+    full disk, a closed stdout) is said in one line too; a reader gone (``| head``) stops it quietly.
     """
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
@@ -77,7 +77,7 @@ def friendly(fn):
         except KeyboardInterrupt:
             quiet_stdout()
             fail("interrupted", 130)
-        except BrokenPipeError:
+        except ReaderGone:
             quiet_stdout()  # output piped into `head`: stop quietly
             raise typer.Exit(0)
         finally:
@@ -137,6 +137,14 @@ class SignalFlag:
     def __init__(self):
         self.signum = None
 
+    def note(self, signum, frame=None) -> None:
+        """A signal handler: the first stopping signal is the one that counts."""
+        self.signum = self.signum or signum
+
+    def is_set(self) -> bool:
+        """Whether a signal came (as ``threading.Event.is_set``: the library's stop flags)."""
+        return self.signum is not None
+
     @property
     def reason(self) -> str:
         return self.reasons[self.signum]
@@ -152,11 +160,7 @@ def signals_as_flag():
     file checks it between steps and stops with what it wrote kept and complete, where an
     exception would land anywhere, mid-write included."""
     flag = SignalFlag()
-
-    def note(signum, frame):
-        flag.signum = flag.signum or signum
-
-    previous = {s: signal.signal(s, note) for s in SignalFlag.reasons}
+    previous = {s: signal.signal(s, flag.note) for s in SignalFlag.reasons}
     try:
         yield flag
     finally:

@@ -13,7 +13,7 @@ from rich.table import Table
 
 from ..atomic import check_replaceable, write_text
 from ..errors import MusicError, SeqgenError, warn
-from .common import app, friendly
+from .common import app, fail, friendly, signals_as_flag
 from .streams import write
 from .display import err, out, quiet_progress
 
@@ -82,51 +82,88 @@ def check(
 
 def print_tune(model, length: int, num_samples: int = 1, conditions=None, **settings) -> None:
     """Tunes from a music model, from X: to their end, unchecked, to standard output (to the
-    order of ``conditions``, when given)."""
-    from ..music.tunes import draw_tunes
+    order of ``conditions``, when given), each as soon as it and the tunes before it have ended."""
+    from ..music.tunes import finished_tunes, in_row_order
 
     cfg = model.sample_config(length=length, num_samples=num_samples, **settings)
-    for i, text in enumerate(draw_tunes(model.sampler(cfg.precision), model.vocab, cfg, model.warmup, conditions)):
+    tunes = finished_tunes(model.sampler(cfg.precision), model.vocab, cfg, model.warmup, conditions)
+    for i, text in enumerate(in_row_order(tunes)):
         write(f"{'' if i == 0 else chr(10)}{text.rstrip()}\n")
 
 
 def write_tunes(model, count: int, out_dir: Path, overwrite: bool, keep_invalid: bool, wav: bool, sheet: bool,
                 **settings) -> None:
-    """Sample ``count`` checked tunes into ``out_dir`` as .abc and .mid (and .wav / sheet music);
-    a table of how it went. Fails (exit 1) when no tune could be written."""
-    from ..music.export import ensure_out_dir, tune_to_midi
-    from ..music.render import render_sheet, render_wav
+    """Sample ``count`` checked tunes into ``out_dir`` as .abc and .mid (and .wav / sheet music),
+    each as soon as its number is sure; a table of how it went. Fails (exit 1) when no tune could
+    be written. Ctrl-C or SIGTERM stop the drawing at the next step: the tunes that had ended are
+    written too, and one line says how many (exit 130, 143)."""
+    from ..music.export import ensure_out_dir
 
     model.check_tune_count(count)  # before --out is made, or an earlier batch removed
     out_dir = ensure_out_dir(out_dir)
     _clear_earlier_batch(out_dir, overwrite)
-    with err.status("sampling tunes...") as status:
+    writer = TuneWriter(out_dir, wav, sheet)
+    # Signals only set the flag: the drawing stops at its next step, and no file is cut short.
+    with signals_as_flag() as stop, err.status("sampling tunes...") as status:
         batch = model.tunes(count, on_progress=lambda ok, tried: status.update(
-            f"sampling tunes: {ok}/{count} valid, {tried} drawn"), **settings)
-    chosen = batch.valid + (batch.invalid if keep_invalid else [])
-    notes: dict[str, list[str]] = {}  # what could not be made -> files written instead
-    for n, (text, check) in enumerate(chosen, 1):
-        stem = out_dir / f"{n:03d}{'' if check.valid else '-invalid'}"
-        write_text(stem.with_suffix(".abc"), text if text.endswith("\n") else text + "\n")
-        if check.score is None:
-            continue
-        midi = tune_to_midi(check.score, stem.with_suffix(".mid"))
-        if midi.path is None:
-            continue
-        if wav:
-            try:
-                render_wav(midi.path, stem.with_suffix(".wav"))
-            except MusicError as exc:
-                notes.setdefault(str(exc), [])
-        if sheet:
-            drawn = render_sheet(check.score, stem.with_suffix(".png"))
-            if drawn.fallback:
-                notes.setdefault(drawn.fallback, []).append(drawn.path.name)
-    for why, written in notes.items():
+            f"sampling tunes: {ok}/{count} valid, {tried} drawn"), on_tune=writer.write, stop=stop, **settings)
+        # What on_tune has not written: the invalid tunes, numbered after the valid ones.
+        for text, check in (batch.valid + (batch.invalid if keep_invalid else []))[writer.written:]:
+            writer.write(text, check)
+    if stop.signum:
+        fail(_how_far(stop.reason, writer, count), stop.exit_code)
+    for why, written in writer.notes.items():
         instead = f"; wrote {', '.join(written)} instead" if written else ""
         err.print(f"[yellow]note:[/] {escape(why)}{escape(instead)}", highlight=False, soft_wrap=True)
     out.print(tune_table(batch, count, out_dir, keep_invalid))
     _say_what_is_missing(batch, count, keep_invalid)
+
+
+class TuneWriter:
+    """Tunes into a folder, numbered in the order they come: 001.abc and 001.mid (and .wav,
+    sheet music), 002-invalid.abc for one that failed its check; ``notes`` on what could not be
+    made (-> the files written instead)."""
+
+    def __init__(self, out_dir: Path, wav: bool, sheet: bool):
+        self.out_dir, self.wav, self.sheet = out_dir, wav, sheet
+        self.written = self.invalid = 0
+        self.notes: dict[str, list[str]] = {}
+
+    def write(self, text: str, check) -> None:
+        from ..music.export import tune_to_midi
+
+        stem = self.out_dir / f"{self.written + 1:03d}{'' if check.valid else '-invalid'}"
+        write_text(stem.with_suffix(".abc"), text if text.endswith("\n") else text + "\n")
+        self.written += 1
+        self.invalid += not check.valid
+        if check.score is None:
+            return
+        midi = tune_to_midi(check.score, stem.with_suffix(".mid"))
+        if midi.path is not None:
+            self._render(midi.path, check.score, stem)
+
+    def _render(self, midi: Path, score, stem: Path) -> None:
+        from ..music.render import render_sheet, render_wav
+
+        if self.wav:
+            try:
+                render_wav(midi, stem.with_suffix(".wav"))
+            except MusicError as exc:
+                self.notes.setdefault(str(exc), [])
+        if self.sheet:
+            drawn = render_sheet(score, stem.with_suffix(".png"))
+            if drawn.fallback:
+                self.notes.setdefault(drawn.fallback, []).append(drawn.path.name)
+
+
+def _how_far(reason: str, writer: TuneWriter, count: int) -> str:
+    """The one line of a stopped ``write_tunes``: how many tunes it wrote, and where."""
+    if not writer.written:
+        return f"{reason} before any of the {count:,} tunes was ready: none was written to {writer.out_dir}"
+    valid = writer.written - writer.invalid
+    failed = f" and {writer.invalid:,} invalid" if writer.invalid else ""
+    return (f"{reason} after {valid:,} of {count:,} tunes: {writer.out_dir} holds the {valid:,} valid tunes "
+            f"written so far{failed}")
 
 
 def _clear_earlier_batch(out_dir: Path, overwrite: bool) -> None:

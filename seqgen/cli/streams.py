@@ -16,11 +16,17 @@ class OutputError(SeqgenError):
     encoding that cannot hold the text)."""
 
 
+class ReaderGone(BaseException):
+    """The reader of standard output has gone (``| head``), which is no failure: the command
+    stops quietly, exit 0. Not an OSError, so that click and rich, which end in exit 1 on a
+    broken pipe (help, --version, tables), let it through to the one place that stops; a
+    BaseException, so that no ``except Exception`` takes it for a failure."""
+
+
 class Guarded:
     """A text stream (``current()`` returns it) whose failed writes are an ``OutputError``, so
     that output that cannot be written ends the command in one line. A closed stdout (``>&-``) is
-    None in Python: writing to it fails the same way. A broken pipe stays a BrokenPipeError: the
-    reader has gone (``| head``), which is no failure."""
+    None in Python: writing to it fails the same way. A broken pipe is ``ReaderGone``."""
 
     def __init__(self, current):
         self.current = current
@@ -69,7 +75,7 @@ class Guarded:
         try:
             return op()
         except BrokenPipeError:
-            raise
+            raise ReaderGone from None
         except OSError as exc:
             raise OutputError(f"cannot write the output: {exc.strerror or exc}") from None
         except UnicodeEncodeError as exc:

@@ -14,7 +14,7 @@ from typing import Annotated, Optional
 import typer
 
 from ..errors import SeqgenError, UsageError, warn
-from .common import app, friendly
+from .common import SignalFlag, app, fail, friendly
 
 # What bind says when the address is the trouble: not this machine's, or of a family it lacks.
 HOST_ERRORS = (errno.EADDRNOTAVAIL, errno.EAFNOSUPPORT)
@@ -49,14 +49,14 @@ def studio(
              "it can generate with your models")
     url = f"http://{'[' + host + ']' if ':' in host else host}:{sock.getsockname()[1]}/"
     application = create_app(folder, host, soundfont)
+    stopped = SignalFlag()
     server = _server(uvicorn.Config(application, log_level="warning", timeout_graceful_shutdown=2,
-                                    lifespan="off"), application.state.jobs)
+                                    lifespan="off"), application.state.jobs, stopped)
     opener = threading.Timer(1.0, webbrowser.open, [url])
     # Ctrl-C (or SIGTERM) asks the server to stop, whenever it comes: before uvicorn takes the
     # signals over (a KeyboardInterrupt raised then can land in an import and be swallowed), while
     # it has them, and after it hands them back (it raises them again once it has stopped).
-    previous = {s: signal.signal(s, lambda signum, frame: server.stop())
-                for s in (signal.SIGINT, signal.SIGTERM)}
+    previous = {s: signal.signal(s, lambda signum, frame: server.stop(signum)) for s in SignalFlag.reasons}
     try:
         sys.stderr.write(f"seqgen studio: {folder}/ at {url} (Ctrl-C to stop)\n")
         if application.state.font is None:
@@ -70,26 +70,31 @@ def studio(
         application.state.files.close()
         for s, handler in previous.items():
             signal.signal(s, handler)
+    if stopped.signum:  # stopped cleanly, and said as any command says it was stopped
+        fail(f"{stopped.reason}: seqgen studio stopped", stopped.exit_code)
     sys.stderr.write("seqgen studio: stopped\n")
 
 
-def _server(config, jobs):
+def _server(config, jobs, stopped: SignalFlag):
     """uvicorn's server for the studio (uvicorn imported only when a studio starts)."""
     import uvicorn
 
     class Server(uvicorn.Server):
         """uvicorn's server, which on Ctrl-C or SIGTERM first stops every generation, so that each
-        request ends within uvicorn's grace period instead of being cancelled with a traceback."""
+        request ends within uvicorn's grace period instead of being cancelled with a traceback;
+        ``stopped`` notes the signal that stopped it."""
 
         def __init__(self, config, jobs):
             super().__init__(config)
             self.jobs = jobs
 
-        def stop(self) -> None:
+        def stop(self, signum: int) -> None:
+            stopped.note(signum)
             self.jobs.close()
             self.should_exit = True
 
         def handle_exit(self, sig, frame) -> None:
+            stopped.note(sig)
             self.jobs.close()
             super().handle_exit(sig, frame)
 

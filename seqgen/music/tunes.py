@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
+from typing import TypeVar
 
 import torch
 
 from ..config import SampleConfig
-from ..sample import Warmup, for_sampling, generate, stream_seed
+from ..sample import Warmup, finished_samples, for_sampling, generate, stream_seed
 from .validate import TuneCheck, check_tune, is_bar_problem
 
 TUNE_START = "X:1\n"  # every training tune starts so (clean_tune renumbers them)
@@ -18,6 +19,7 @@ ENDING_MARGIN = 100  # the bar guide ends a tune this many symbols before the li
 # Nucleus sampling keeps more whole tunes valid at the first try, without copying more phrases
 # from the training tunes (compare `seqgen sample --tunes 100` with and without `--top-p 1.0`).
 TUNE_TOP_P = 0.7
+T = TypeVar("T")
 
 
 class HeaderOrder:
@@ -56,6 +58,35 @@ def draw_tunes(model, vocab, config: SampleConfig, warmup=None, conditions=None,
     drawn with ``HeaderOrder``, ``conditions.ForcedHeader`` and (``guide``) ``bar_guide.BarGuide``
     after reading ``warmup`` (see ``sample.Warmup``); unchecked. ``conditions``
     (``conditions.TuneConditions``): the meter, key and first bars each tune gets."""
+    cfg, constraint = _tune_rules(vocab, config, conditions, guide)
+    return generate(model, vocab, cfg, stop_at_eos=True, constraint=constraint, warmup=warmup)
+
+
+def finished_tunes(model, vocab, config: SampleConfig, warmup=None, conditions=None, guide: bool = True,
+                   stop=None) -> Iterator[tuple[int, str]]:
+    """The tunes of ``draw_tunes`` (the same draws), each as (row, text) as soon as it ends;
+    once ``stop.is_set()``, the tunes not yet ended are left out (``sample.finished_samples``)."""
+    cfg, constraint = _tune_rules(vocab, config, conditions, guide)
+    return finished_samples(model, vocab, cfg, stop_at_eos=True, constraint=constraint, warmup=warmup, stop=stop)
+
+
+def in_row_order(finished: Iterable[tuple[int, T]]) -> Iterator[T]:
+    """The items of rows 0, 1, 2, ... in that order, each as soon as every row before it has come:
+    tunes that end out of order keep the numbers of the whole batch. Rows after one that never
+    came (drawing stopped) follow at the end, in row order."""
+    held: dict[int, T] = {}
+    following = 0
+    for row, item in finished:
+        held[row] = item
+        while following in held:
+            yield held.pop(following)
+            following += 1
+    for row in sorted(held):
+        yield held.pop(row)
+
+
+def _tune_rules(vocab, config: SampleConfig, conditions, guide: bool):
+    """The settings a whole tune is drawn with, and the rules it keeps to (see ``draw_tunes``)."""
     from .bar_guide import BarGuide
     from .conditions import AllOf, ForcedHeader, TuneConditions
 
@@ -67,8 +98,7 @@ def draw_tunes(model, vocab, config: SampleConfig, warmup=None, conditions=None,
         # Without conditions too: the header keeps its shape (a field letter and its colon on each
         # line until K:), so that no tune goes from a rhythm line into its music with no meter or key.
         rules.append(ForcedHeader(vocab, conditions or TuneConditions(), cfg.prime, cfg.num_samples))
-    constraint = AllOf(*rules)
-    return generate(model, vocab, cfg, stop_at_eos=True, constraint=constraint, warmup=warmup)
+    return cfg, AllOf(*rules)
 
 
 def _writes_fields(vocab) -> bool:
@@ -83,6 +113,7 @@ class TuneBatch:
     attempts: int = 0
     first_try_valid: int = 0
     reasons: Counter = field(default_factory=Counter)
+    stopped: bool = False  # drawing was stopped (``sample_tunes``'s ``stop``) before it finished
 
     @property
     def resampled(self) -> int:
@@ -90,14 +121,23 @@ class TuneBatch:
         return self.attempts - min(self.attempts, len(self.valid) + len(self.invalid))
 
 
+OnTune = Callable[[str, TuneCheck], None]  # a tune kept as valid: its text and its check
+
+
 def sample_tunes(model, vocab, count: int, config: SampleConfig, max_rounds: int = 5,
                  on_progress: Callable[[int, int], None] | None = None, warmup=None, conditions=None,
-                 guide: bool = True) -> TuneBatch:
+                 guide: bool = True, on_tune: OnTune | None = None, stop=None) -> TuneBatch:
     """Draw ``count`` tunes; tunes that fail their check are drawn again, up to ``max_rounds``.
 
     Each round samples all missing tunes side by side as one batch, from a random stream of its
     own under the seed (``stream_seed``): a fixed --seed gives the same set of tunes, and no
-    round of one seed repeats the draws of another seed.
+    round of one seed repeats the draws of another seed. Each tune is checked as soon as it ends;
+    ``on_tune`` sees the tunes of ``valid`` in their order, each once every tune drawn before it
+    in its round has ended, so that they can be kept while the others are drawn.
+
+    Once ``stop.is_set()`` (anything with ``is_set``), drawing ends at the next step: the batch
+    holds the tunes that had ended (those ``on_tune`` had not seen yet are passed to it then),
+    ``stopped`` is True, and ``invalid`` holds the latest failures, one at most per missing tune.
     """
     batch = TuneBatch()
     failed: list[tuple[str, TuneCheck]] = []
@@ -106,21 +146,49 @@ def sample_tunes(model, vocab, count: int, config: SampleConfig, max_rounds: int
         need = count - len(batch.valid)
         if need <= 0:
             break
+        if stop is not None and stop.is_set():
+            batch.stopped = True
+            break
         cfg = replace(config, num_samples=need, seed=stream_seed(root, round_no))
-        failed = []
-        for text in draw_tunes(model, vocab, cfg, warmup, conditions, guide):
-            batch.attempts += 1
-            check = check_tune(text, conditions=conditions)
-            if check.valid:
-                batch.valid.append((text, check))
-                batch.first_try_valid += round_no == 0
-            else:
-                failed.append((text, check))
-                batch.reasons.update({_kind(r) for r in check.reasons})
-            if on_progress:
-                on_progress(len(batch.valid), batch.attempts)
+        drawn_before, failed_now = batch.attempts, []
+        tunes = _checked(finished_tunes(model, vocab, cfg, warmup, conditions, guide, stop), conditions, batch,
+                         on_progress)
+        for text, check in in_row_order(tunes):
+            _keep(batch, round_no, text, check, failed_now, on_tune)
+        if batch.attempts - drawn_before < need:  # stopped within the round
+            batch.stopped = True
+            # The failures of this round, and for the tunes it left undrawn, those of the round before.
+            failed = (failed_now + failed)[:count - len(batch.valid)]
+            break
+        failed = failed_now
     batch.invalid = failed
     return batch
+
+
+def _checked(tunes: Iterable[tuple[int, str]], conditions, batch: TuneBatch,
+             on_progress: Callable[[int, int], None] | None) -> Iterator[tuple[int, tuple[str, TuneCheck]]]:
+    """Each (row, tune) checked as it ends, counted as drawn in ``batch`` and reported."""
+    valid = len(batch.valid)
+    for row, text in tunes:
+        check = check_tune(text, conditions=conditions)
+        batch.attempts += 1
+        valid += check.valid
+        if on_progress:
+            on_progress(valid, batch.attempts)
+        yield row, (text, check)
+
+
+def _keep(batch: TuneBatch, round_no: int, text: str, check: TuneCheck, failed: list,
+          on_tune: OnTune | None) -> None:
+    """A checked tune, in its row's turn: kept as valid (and passed on), or counted as failed."""
+    if check.valid:
+        batch.valid.append((text, check))
+        batch.first_try_valid += round_no == 0
+        if on_tune:
+            on_tune(text, check)
+    else:
+        failed.append((text, check))
+        batch.reasons.update({_kind(r) for r in check.reasons})
 
 
 def _kind(reason: str) -> str:
