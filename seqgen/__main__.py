@@ -1,3 +1,42 @@
-from .cli import main
+"""``python -m seqgen`` and the ``seqgen`` command.
 
-main()
+The command line takes a second or more to load (typer, rich, every command's module), longer on
+a busy machine: a Ctrl-C or SIGTERM in that time ends it as it ends any command, in one line and
+130 or 143, not in a stack trace from inside an import (or, for SIGTERM, with no word at all).
+"""
+
+import signal
+import sys
+
+
+class _Terminated(BaseException):
+    """SIGTERM while the command line loads."""
+
+
+def _terminated(signum, frame):
+    raise _Terminated
+
+
+def run() -> None:
+    previous = signal.signal(signal.SIGTERM, _terminated)
+    try:
+        from .cli import main
+    except KeyboardInterrupt:
+        _stop("interrupted", 130)
+    except _Terminated:
+        _stop("terminated", 143)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    main()
+
+
+def _stop(reason: str, code: int) -> None:
+    try:
+        sys.stderr.write(f"error: {reason}\n")
+    except OSError:
+        pass  # stderr closed or full: the exit code still says it
+    raise SystemExit(code)
+
+
+if __name__ == "__main__":
+    run()

@@ -147,6 +147,24 @@ def test_sigterm_ends_any_command_in_one_line(char_run):
     assert_one_line(proc.returncode, err, 143, "terminated")
 
 
+@pytest.mark.parametrize("signum, code, reason", [(signal.SIGINT, 130, "interrupted"),
+                                                   (signal.SIGTERM, 143, "terminated")])
+def test_a_signal_while_the_command_line_loads_is_one_line(char_run, signum, code, reason):
+    # -X importtime prints a line as each module has loaded: the signal comes once typer has, the
+    # first thing the command line loads, long before its commands are all loaded.
+    proc = subprocess.Popen([sys.executable, "-X", "importtime", "-m", "seqgen", "sample", str(char_run.best_path),
+                             "--length", "100000000"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    said = []
+    for line in proc.stderr:
+        said.append(line)
+        if re.search(r"\|\s+typer$", line):
+            break
+    proc.send_signal(signum)
+    _, err = proc.communicate(timeout=60)
+    messages = [line for line in said + err.splitlines(keepends=True) if not line.startswith("import time:")]
+    assert_one_line(proc.returncode, "".join(messages), code, reason)
+
+
 def test_matplotlib_is_quiet_where_its_folders_cannot_be_written(tmp_path, prose_file):
     (tmp_path / "not-a-folder").write_text("")
     temp = tmp_path / "temp"

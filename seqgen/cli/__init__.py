@@ -45,6 +45,10 @@ def main() -> None:
         quiet_stdout()
         say_error(str(exc))
         sys.exit(exc.exit_code)
+    except KeyboardInterrupt:  # before a command started (inside one, ``friendly`` has said it)
+        quiet_stdout()
+        say_error("interrupted")
+        sys.exit(130)
     except ReaderGone:  # help or --version; inside a command, ``friendly`` has stopped already
         quiet_stdout()
         # The pipe cuts the output, not the verdict: no command at all is still a usage error.
