@@ -49,6 +49,7 @@ def test_export_without_any_tool(tmp_path):
 @pytest.mark.skipif(tools.find("lilypond") is None or tools.find("fluidsynth") is None or tools.find_soundfont() is None,
                     reason="lilypond, fluidsynth or a GM soundfont is not installed here "
                            "(apt-get install lilypond fluidsynth fluid-soundfont-gm)")
+@pytest.mark.slow
 def test_tunes_with_every_tool(music_run, tmp_path):
     done = seqgen("sample", music_run.best_path, "--tunes", "3", "--keep-invalid", "--wav", "--sheet", "--seed", "2",
                   "--out", tmp_path / "tunes", bare=False, home=tmp_path, cwd=tmp_path)

@@ -100,6 +100,7 @@ def test_the_reader_counts_as_the_check_does(bar, eighths):
     assert bars[0].bar.length == Fraction(eighths, 8)
 
 
+@pytest.mark.slow
 def test_guided_tunes_pass_the_check_more_often_without_copying_more(music_run):
     from seqgen.api import load
     from seqgen.music.tunes import TUNE_TOP_P, sample_tunes

@@ -117,6 +117,7 @@ def reading_differences(tune: str) -> set[str]:
     return found
 
 
+@pytest.mark.slow
 @needs_abc2abc
 def test_seqgen_and_abc2abc_agree_on_oneills_bars(tmp_path):
     tunes = read_tunes(["builtin:oneills"], check=False).tunes
@@ -131,6 +132,7 @@ def test_seqgen_and_abc2abc_agree_on_oneills_bars(tmp_path):
     assert result.agree >= 0.9 * result.bars
 
 
+@pytest.mark.slow
 @needs_abc2abc
 def test_seqgen_and_abc2abc_agree_on_sampled_tunes(music_run, tmp_path):
     from seqgen.api import load

@@ -84,6 +84,7 @@ def slow_drawing(monkeypatch):
     return steps
 
 
+@pytest.mark.slow
 def test_streams_a_page_does_not_read_time_out_and_free_their_slots(studio_root, tools, tmp_path, caplog):
     # Streams far longer than the test waits: only the stall can free their slots. A stall shows
     # once the socket's and the server's buffers are full (some 100 kB of text), so a short stream
