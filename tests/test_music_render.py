@@ -2,6 +2,7 @@
 fallback when not. The programs are stood in at the Python boundary (``tools``), so these tests
 hold on a bare machine and on one with every tool; tests with the real tools run where they are."""
 
+import io
 import re
 import wave
 from pathlib import Path
@@ -229,3 +230,23 @@ def test_reasons_and_paths_that_look_like_markup_are_printed_as_they_are(tools, 
     said = " ".join(capsys.readouterr().out.split())
     assert "rejected: K:[/M_^v] names no key" in said and "rejected: L:[bold] is not a note length" in said
     assert "/[red]tu" in said  # the folder named as it is (the title may wrap)
+
+
+def test_the_table_of_reasons_is_the_same_whichever_came_first():
+    # A tune's reasons are gathered in a set, whose order changes from run to run: reasons that
+    # rejected as many tunes must still come in one order, so that a --seed gives the same table.
+    from collections import Counter
+
+    from rich.console import Console
+
+    from seqgen.music.tunes import TuneBatch
+
+    def shown(reasons: Counter) -> str:
+        console = Console(width=100, record=True, file=io.StringIO())
+        console.print(cli_music.tune_table(TuneBatch(attempts=7, reasons=reasons), 4, Path("t"), False))
+        return console.export_text()
+
+    one = shown(Counter({"no key": 2, "does not parse": 2, "a bar has the wrong length": 3}))
+    other = shown(Counter({"does not parse": 2, "a bar has the wrong length": 3, "no key": 2}))
+    assert one == other
+    assert one.index("wrong length") < one.index("does not parse") < one.index("no key")

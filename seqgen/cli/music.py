@@ -188,7 +188,7 @@ def tune_table(batch, count: int, out_dir: Path, keep_invalid: bool) -> Table:
     table.add_row("drawn in all", str(batch.attempts))
     table.add_row("re-sampled", str(batch.attempts - count if batch.attempts > count else 0))
     table.add_row("still invalid (written)" if keep_invalid else "still invalid (not written)", str(len(batch.invalid)))
-    for reason, n in batch.reasons.most_common():
+    for reason, n in sorted(batch.reasons.items(), key=lambda item: (-item[1], item[0])):  # ties: a fixed order
         table.add_row(escape(f"  rejected: {reason}"), str(n))  # reasons quote the tune: "K:[/M] names no key"
     return table
 
