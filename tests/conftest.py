@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import pickle
 from pathlib import Path
 
 import pytest
@@ -19,22 +20,41 @@ def prose() -> str:
 
 @pytest.fixture(scope="session")
 def prose_file(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("corpus") / "prose.txt"
-    path.write_text(PROSE[:120_000], encoding="utf-8")
-    return path
+    def write(folder: Path) -> Path:
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "prose.txt").write_text(PROSE[:120_000], encoding="utf-8")
+        return folder / "prose.txt"
+    return made_once(tmp_path_factory, "corpus", write)
+
+
+def made_once(tmp_path_factory, name: str, make):
+    """``make(folder)``, made once a session: by the first worker that needs it where pytest-xdist
+    runs several (the others wait for it, then read what it returned), else here. For what tests
+    only read: the models trained for many tests, and the text they were trained on."""
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        return make(tmp_path_factory.mktemp(name) / name)
+    from filelock import FileLock
+
+    shared = tmp_path_factory.getbasetemp().parent / "shared"  # the session's, above each worker's
+    shared.mkdir(exist_ok=True)
+    result = shared / f"{name}.pickle"
+    with FileLock(str(shared / f"{name}.lock")):
+        if not result.exists():
+            result.write_bytes(pickle.dumps(make(shared / name)))
+        return pickle.loads(result.read_bytes())
 
 
 @pytest.fixture(scope="session")
 def char_run(tmp_path_factory, prose_file):
     """A tiny char-level LSTM trained for a few seconds; reused by many tests (read-only)."""
-    out = tmp_path_factory.mktemp("runs") / "char"
-    return train([str(prose_file)], tiny_model(), tiny_train(max_steps=60), out_dir=out)
+    return made_once(tmp_path_factory, "char", lambda out: train(
+        [str(prose_file)], tiny_model(), tiny_train(max_steps=60), out_dir=out))
 
 
 @pytest.fixture(scope="session")
 def word_run(tmp_path_factory, prose_file):
-    out = tmp_path_factory.mktemp("runs") / "word"
-    return train([str(prose_file)], tiny_model(), tiny_train(level="word", max_steps=30, max_vocab=2000), out_dir=out)
+    return made_once(tmp_path_factory, "word", lambda out: train(
+        [str(prose_file)], tiny_model(), tiny_train(level="word", max_steps=30, max_vocab=2000), out_dir=out))
 
 
 @pytest.fixture
@@ -48,10 +68,17 @@ def in_tmp(tmp_path, monkeypatch) -> Path:
 def _private_cache(tmp_path_factory):
     """Token and tune caches go to a folder of the test session, never the user's ~/.cache.
 
-    Set in the environment, so that CLI processes started by tests use it too.
+    Set in the environment, so that CLI processes started by tests use it too. The session's
+    workers (pytest-xdist) share it, as processes on a user's machine share ~/.cache, so that a
+    collection's tunes are checked by music21 once a session, not once a worker.
     """
     old = os.environ.get("XDG_CACHE_HOME")
-    os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("cache"))
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        folder = tmp_path_factory.getbasetemp().parent / "cache"  # the session's, above each worker's
+        folder.mkdir(exist_ok=True)
+    else:
+        folder = tmp_path_factory.mktemp("cache")
+    os.environ["XDG_CACHE_HOME"] = str(folder)
     yield
     if old is None:
         os.environ.pop("XDG_CACHE_HOME", None)
@@ -84,9 +111,8 @@ def tools(monkeypatch):
 @pytest.fixture(scope="session")
 def music_run(tmp_path_factory):
     """A small model of folk tunes (music21's own collection): its tunes mostly parse."""
-    out = tmp_path_factory.mktemp("runs") / "music"
-    return train(["builtin:folk"], tiny_model(hidden=96), tiny_train(max_steps=150, seq_len=64, eval_every=75),
-                 out_dir=out)
+    return made_once(tmp_path_factory, "music", lambda out: train(
+        ["builtin:folk"], tiny_model(hidden=96), tiny_train(max_steps=150, seq_len=64, eval_every=75), out_dir=out))
 
 
 @pytest.fixture(scope="session")
