@@ -22,6 +22,17 @@ from .helpers import TINY, run
 SEQGEN = f"{sys.executable} -m seqgen"
 
 
+def signal_once(proc: subprocess.Popen, ready, signum: int, wait: float = 120) -> str:
+    """Send ``signum`` to ``proc`` as soon as ``ready()`` holds (a failure if it ends, or ``wait``
+    seconds pass, first); what it then said on stderr."""
+    deadline = time.monotonic() + wait
+    while not ready():
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.1)
+    proc.send_signal(signum)
+    return proc.communicate(timeout=120)[1]
+
+
 def shell(command: str, **env) -> subprocess.CompletedProcess:
     """``command`` through sh, as a user types it (``>&-`` closes stdout before seqgen starts),
     with ``env`` added to the environment."""
@@ -96,12 +107,8 @@ def test_a_stopped_sample_keeps_what_it_wrote_and_says_how_far(char_run, tmp_pat
     proc = subprocess.Popen([sys.executable, "-m", "seqgen", "sample", str(char_run.best_path), "--length",
                              "100000000", "--out", "big.txt", "--seed", "1"], cwd=tmp_path, stderr=subprocess.PIPE,
                             text=True)
-    deadline = time.monotonic() + 120
-    while not any(p.stat().st_size > 2000 for p in tmp_path.glob(".big.*")):  # the sample streams into its file
-        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
-        time.sleep(0.1)
-    proc.send_signal(signum)
-    _, err = proc.communicate(timeout=60)
+    # the sample streams into its file
+    err = signal_once(proc, lambda: any(p.stat().st_size > 2000 for p in tmp_path.glob(".big.*")), signum)
     found = re.fullmatch(rf"error: {said} after ([\d,]+) of 100,000,000 tokens: big.txt holds the ([\d,]+) "
                          r"characters written so far\n", err)
     assert proc.returncode == code and found, err
@@ -112,6 +119,24 @@ def test_a_stopped_sample_keeps_what_it_wrote_and_says_how_far(char_run, tmp_pat
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("signum, code, said", [(signal.SIGINT, 130, "interrupted"),
+                                                 (signal.SIGTERM, 143, "terminated")])
+def test_stopped_samples_side_by_side_keep_what_they_drew(char_run, tmp_path, signum, code, said):
+    # Three samples drawn side by side were written at the end: a signal lost all of them.
+    proc = subprocess.Popen([sys.executable, "-m", "seqgen", "sample", str(char_run.best_path), "--length",
+                             "3000000", "--num-samples", "3", "--out", "big.txt", "--seed", "1"], cwd=tmp_path,
+                            stderr=subprocess.PIPE, text=True)
+    err = signal_once(proc, lambda: len([p for p in tmp_path.glob(".big-*") if p.stat().st_size > 2000]) == 3, signum)
+    found = re.fullmatch(rf"error: {said} after ([\d,]+) of 3,000,000 tokens: big-1.txt to big-3.txt hold the 3 "
+                         r"samples as far as they were drawn\n", err)
+    assert proc.returncode == code and found, err
+    texts = [(tmp_path / f"big-{i}.txt").read_text(encoding="utf-8") for i in (1, 2, 3)]
+    assert all(len(t) > 2000 and t.endswith("\n") for t in texts) and len(set(texts)) == 3
+    assert abs(len(texts[0]) - 1 - int(found[1].replace(",", ""))) <= 1  # a character model: a token is a character
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["big-1.txt", "big-2.txt", "big-3.txt"]  # no temporary file
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("signum, code, said, more", [(signal.SIGINT, 130, "interrupted", []),
                                                        (signal.SIGTERM, 143, "terminated", ["--keep-invalid"])])
 def test_stopped_tunes_keep_the_tunes_written_and_say_how_many(music_run, tmp_path, signum, code, said, more):
@@ -119,12 +144,8 @@ def test_stopped_tunes_keep_the_tunes_written_and_say_how_many(music_run, tmp_pa
     proc = subprocess.Popen([sys.executable, "-m", "seqgen", "sample", str(music_run.best_path), "--tunes", "200",
                              "--seed", "1", "--out", "t", *more], cwd=tmp_path, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, text=True)
-    out, deadline = tmp_path / "t", time.monotonic() + 240
-    while not (out / "001.abc").exists():  # each tune is written as soon as its number is sure
-        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
-        time.sleep(0.1)
-    proc.send_signal(signum)
-    _, err = proc.communicate(timeout=120)
+    out = tmp_path / "t"
+    err = signal_once(proc, (out / "001.abc").exists, signum, wait=240)  # each tune written once its number is sure
     found = re.fullmatch(rf"error: {said} after (\d+) of 200 tunes: t holds the \1 valid tunes written so far"
                          r"( and (\d+) invalid)?\n", err)
     assert proc.returncode == code and found, err

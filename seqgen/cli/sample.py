@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from pathlib import Path
@@ -93,7 +94,7 @@ def _refuse_what_cannot_apply(ctx: typer.Context, kind: str, tunes: int | None, 
 
 def _write_samples(model, out: Path, overwrite: bool, length: int, num_samples: int, settings: dict) -> None:
     """Each sample into a file of its own: ``out``, or ``out``-1, ``out``-2, ... for several."""
-    from ..atomic import atomic_path, check_replaceable
+    from ..atomic import check_replaceable
 
     paths = [out] if num_samples == 1 else [out.with_name(f"{out.stem}-{i}{out.suffix}") for i in range(1, num_samples + 1)]
     taken = [p for p in paths if p.exists() or p.is_symlink()]
@@ -106,12 +107,43 @@ def _write_samples(model, out: Path, overwrite: bool, length: int, num_samples: 
     try:
         if num_samples == 1:  # streamed into the file: any length, in constant memory
             return _stream_into(model, out, length, settings)
-        for path, text in zip(paths, model.generate(length=length, num_samples=num_samples, **settings)):
-            with atomic_path(path) as tmp:
-                tmp.write_text(text + "\n", encoding="utf-8")
+        return _side_by_side_into(model, paths, length, settings)
     except OSError as exc:
         raise SeqgenError(f"cannot write {out}: {exc.strerror or exc}; choose another --out") from None
+
+
+def _side_by_side_into(model, paths: list[Path], length: int, settings: dict) -> None:
+    """Samples drawn side by side, each streamed into its file of ``paths`` as it is drawn. Ctrl-C
+    or SIGTERM stop them all at the next step, and what was drawn stays in the files: one line says
+    how far they got (exit 130, 143)."""
+    from ..atomic import atomic_path
+
+    drawn = [0] * len(paths)
+    with signals_as_flag() as stop, contextlib.ExitStack() as files:
+        handles = [files.enter_context(open(files.enter_context(atomic_path(path)), "w", encoding="utf-8"))
+                   for path in paths]
+
+        def keep(row: int, piece: str) -> None:
+            handles[row].write(piece)
+            drawn[row] += 1
+            if stop.signum:
+                raise _Stopped
+
+        try:
+            model.generate(length=length, num_samples=len(paths), on_text=keep, **settings)
+        except _Stopped:
+            pass  # each file keeps what its sample had drawn
+        for fh in handles:
+            fh.write("\n")
+    if stop.signum:
+        tokens = max(drawn) - bool(settings["prime"])  # the prime came first, as it was given
+        fail(f"{stop.reason} after {tokens:,} of {length:,} tokens: {paths[0]} to {paths[-1].name} hold the "
+             f"{len(paths)} samples as far as they were drawn", stop.exit_code)
     sys.stderr.write(f"wrote {', '.join(map(str, paths))}\n")
+
+
+class _Stopped(Exception):
+    """Ctrl-C or SIGTERM came while samples were drawn side by side: the drawing ends here."""
 
 
 def _stream_into(model, out: Path, length: int, settings: dict) -> None:
