@@ -8,22 +8,16 @@ a busy machine: a Ctrl-C or SIGTERM in that time ends it as it ends any command,
 import signal
 import sys
 
-
-class _Terminated(BaseException):
-    """SIGTERM while the command line loads."""
-
-
-def _terminated(signum, frame):
-    raise _Terminated
+from .errors import Terminated, raise_terminated
 
 
 def run() -> None:
-    previous = signal.signal(signal.SIGTERM, _terminated)
+    previous = signal.signal(signal.SIGTERM, raise_terminated)
     try:
         from .cli import main
     except KeyboardInterrupt:
         _stop("interrupted", 130)
-    except _Terminated:
+    except Terminated:
         _stop("terminated", 143)
     finally:
         signal.signal(signal.SIGTERM, previous)

@@ -29,6 +29,19 @@ class MusicError(SeqgenError):
     """ABC parsing, validation or export failed."""
 
 
+class Terminated(BaseException):
+    """SIGTERM, raised where the command is, as Ctrl-C raises KeyboardInterrupt: the files being
+    written are cleaned up or kept as their writers decide (never a temporary file left behind),
+    and the command ends in one line, exit 143. A BaseException, so that no ``except Exception``
+    takes it for a failure. Here, beside the errors, so that the command line's start-up
+    (``seqgen.__main__``) can raise it before the command line itself has loaded."""
+
+
+def raise_terminated(signum, frame):
+    """A SIGTERM handler: ``Terminated`` where the program is."""
+    raise Terminated
+
+
 class Cancelled(SeqgenError):
     """Work stopped before it finished because nobody waits for it any more: its client went
     away, or the server is stopping."""

@@ -16,7 +16,7 @@ from pathlib import Path
 import typer
 
 from ..distributed import PeerLost, rank_from_env
-from ..errors import SeqgenError, SeqgenWarning, does_not_apply
+from ..errors import SeqgenError, SeqgenWarning, Terminated, does_not_apply, raise_terminated
 from ..launch import LAUNCHED
 from .streams import OutputError, ReaderGone, quiet_stdout, stdout
 
@@ -57,7 +57,7 @@ def friendly(fn):
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         warnings.showwarning = _show_warning
-        previous = _on_sigterm(_terminate)
+        previous = _on_sigterm(raise_terminated)
         try:
             result = fn(*args, **kwargs)
             stdout.flush()
@@ -85,16 +85,6 @@ def friendly(fn):
             _on_sigterm(previous)
     return wrapper
 
-
-class Terminated(BaseException):
-    """SIGTERM, raised where the command is, as Ctrl-C raises KeyboardInterrupt: the files being
-    written are cleaned up or kept as their writers decide (never a temporary file left behind),
-    and the command ends in one line, exit 143. A BaseException, so that no ``except Exception``
-    takes it for a failure."""
-
-
-def _terminate(signum, frame):
-    raise Terminated
 
 
 def _on_sigterm(handler):
