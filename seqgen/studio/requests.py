@@ -8,6 +8,7 @@ import contextvars
 import logging
 import secrets
 import shlex
+import socket
 import threading
 import time
 import weakref
@@ -35,8 +36,6 @@ _ABANDONED = contextvars.ContextVar("seqgen_stream_abandoned", default=False)
 
 def limit_send_buffer(sock) -> None:
     """Every connection the listening ``sock`` accepts gets ``SEND_BUFFER_BYTES`` (they inherit it)."""
-    import socket
-
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER_BYTES)
 
 
