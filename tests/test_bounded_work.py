@@ -98,3 +98,24 @@ def test_the_bound_on_first_bars_is_half_a_tune():
     from seqgen.music.tunes import MAX_TUNE_TOKENS
 
     assert MAX_OPENING == MAX_TUNE_TOKENS // 2
+
+
+# Garbled meter fields as a model early in training writes them. music21 reads every digit on each
+# side of a lone "/" as one number: the first asked it for a list of billions of beats (it raised
+# OverflowError, which ended `seqgen sample --tunes` with a traceback).
+@pytest.mark.parametrize("meter, reason", [
+    ('< fuk(sUqC^kJ1.Qbc-N6KrhSl^if,mJ(JfkJi E}:.|!{ 0:{0]i) kA)Sh*l{4L:f\\Q!<0"m(H}}9U198.|0f^xHP <k*b/4k',
+     "is not a meter a tune can have"),
+    ("x1.Qb-N6Kr9Sl/4", "is not a meter a tune can have"),  # read as 169/4: a bar of 169 quarter notes
+    ("k*b/4", "does not parse"),
+    ("3/4/2", "does not parse"),
+    ("A3/B5", "is not a meter"),
+    ("2/2]", "is not a meter"),  # one of the Essen songs
+])
+def test_a_garbled_meter_makes_a_tune_invalid_at_once(meter, reason):
+    from seqgen.music.validate import check_tune
+
+    started = time.monotonic()
+    check = check_tune(TUNE.format(n=1, meter=meter, key="G"))
+    assert not check.valid and any(reason in r for r in check.reasons), check.reasons
+    assert time.monotonic() - started < 10

@@ -21,7 +21,7 @@ _PROTECTED = re.compile(r'"[^"\n]*"|![^!\s]*!|\+[^+\s]*\+|\[[A-Za-z]:[^\]\n]*\]'
 _INLINE_MUSIC_FIELD = re.compile(r"\[([KMLQ]:[^\]\n]*)\]")
 _GRACE_IN_TUPLET = re.compile(r"\((\d[\d:]*)[ \t]*(\{[^}\n]*\})")
 # What music21's readers and writers raise, besides its own family, on input they cannot handle.
-_BUILTIN_KINDS = (ValueError, IndexError, KeyError, TypeError, AttributeError, ZeroDivisionError)
+_BUILTIN_KINDS = (ValueError, IndexError, KeyError, TypeError, AttributeError, ArithmeticError)
 
 
 def music21_dir() -> Path:

@@ -45,6 +45,21 @@ def meter_problem(value: str) -> str | None:
         if count * 4 / note > MAX_BAR_QUARTERS:
             return (f"a bar of {value.strip()} lasts {count * 4 / note:g} quarter notes; "
                     f"a tune's bar lasts at most {MAX_BAR_QUARTERS}")
+    return _as_music21_reads(value)
+
+
+def _as_music21_reads(value: str) -> str | None:
+    """Why the meter music21 makes of ``value`` cannot be a tune's, or None. music21 takes every
+    digit on each side of a lone "/" for one number, so a garbled field (``M:x1.b-N6..k*b/4``,
+    sampled from a model early in training) would ask it for a bar of billions of beats."""
+    left, slash, right = value.partition("/")
+    if not slash or "/" in right:
+        return None  # no fraction (C, C|, none), or several, which music21 refuses by itself
+    beats, unit = re.sub(r"\D", "", left), re.sub(r"\D", "", right)
+    if not beats or not unit:
+        return None  # music21 refuses it by itself
+    if len(beats) > _MAX_DIGITS or len(unit) > _MAX_DIGITS or int(beats) * 4 / max(int(unit), 1) > MAX_BAR_QUARTERS:
+        return f"M:{value.strip():.40} is not a meter a tune can have"
     return None
 
 
