@@ -231,3 +231,20 @@ def test_eval_json_is_utf8_whatever_the_checkpoint_name(char_run, tmp_path):
     assert proc.returncode == 0, proc.stderr
     [row] = json_lines(proc.stdout)
     assert row["checkpoint"].endswith("model\\xff.pt") and row["perplexity"] > 1
+
+
+def test_tables_print_the_text_of_tunes_as_written(tmp_path):
+    """A rejected tune's reason quotes it, and a sampled meter reads "M:x:k}C2" now and then: rich
+    took ":x:" for an emoji code and printed a cross mark in its place."""
+    from collections import Counter
+
+    from seqgen.cli.display import err, out
+    from seqgen.cli.music import tune_table
+    from seqgen.music.tunes import TuneBatch
+
+    batch = TuneBatch(attempts=2, reasons=Counter({"M:x:k}C2 is not a meter": 1, "T:[bold]:smile: names no key": 1}))
+    for console in (err, out):
+        with console.capture() as captured:
+            console.print(tune_table(batch, 2, tmp_path / ":thumbs_up:", keep_invalid=False))
+        text = captured.get()
+        assert "M:x:k}C2" in text and "[bold]:smile:" in text and ":thumbs_up:" in text, text

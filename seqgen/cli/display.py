@@ -11,8 +11,8 @@ from rich.table import Table
 
 from .streams import stdout
 
-err = Console(stderr=True)
-out = Console(file=stdout)
+err = Console(stderr=True, emoji=False)  # user text (a tune's "M:x:") is never an emoji code
+out = Console(file=stdout, emoji=False)
 
 
 def quiet_progress(console: Console, *columns) -> Progress:
