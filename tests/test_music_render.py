@@ -73,7 +73,7 @@ def dominant_hz(frames, rate: int, start: float, end: float) -> float:
 def test_without_fluidsynth_seqgen_plays_the_soundfont_itself(tools, midi, tmp_path):
     import numpy as np
 
-    from seqgen.music.synth import read_notes
+    from seqgen.music.midi_events import read_midi
 
     tools.soundfont = make_soundfont(tmp_path / "sine.sf2")
     path = render_wav(midi, tmp_path / "t.wav")
@@ -81,10 +81,10 @@ def test_without_fluidsynth_seqgen_plays_the_soundfont_itself(tools, midi, tmp_p
     with wave.open(str(path)) as w:
         rate, channels = w.getframerate(), w.getnchannels()
         frames = np.frombuffer(w.readframes(w.getnframes()), "<i2").reshape(-1, channels)[:, 0]
-    notes = read_notes(midi)
-    assert channels == 2 and abs(len(frames) / rate - (max(s + n for s, n, *_ in notes) + 1.0)) < 0.1
-    for start, length, key, *_ in notes[:4]:  # each note at its pitch: G4 A4 B4 c5 of the reel
-        assert abs(dominant_hz(frames, rate, start + 0.02, start + length - 0.02) - 440 * 2 ** ((key - 69) / 12)) < 8
+    notes = read_midi(midi).sounding()
+    assert channels == 2 and abs(len(frames) / rate - (max(n.end for n in notes) + 1.0)) < 0.1
+    for n in notes[:4]:  # each note at its pitch: G4 A4 B4 c5 of the reel
+        assert abs(dominant_hz(frames, rate, n.start + 0.02, n.end - 0.02) - 440 * 2 ** ((n.key - 69) / 12)) < 8
     assert np.abs(frames[-rate // 2:]).max() < 50  # the last note has died away
 
 

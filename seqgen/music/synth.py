@@ -31,6 +31,7 @@ import numpy as np
 
 from ..atomic import atomic_path
 from ..errors import MusicError
+from .midi_events import read_midi
 
 RATE = 44100
 _KEYS, _VELS, _INSTRUMENT, _SAMPLE = 43, 44, 41, 53
@@ -149,15 +150,14 @@ def load_soundfont(path: str) -> SoundFont:
 def render_midi(midi_path: Path, wav_path: Path, soundfont: Path, rate: int = RATE) -> Path:
     """Play ``midi_path`` with ``soundfont`` into a 16-bit stereo WAV file at ``wav_path``."""
     font = load_soundfont(str(soundfont))
-    notes = read_notes(midi_path)
+    notes = read_midi(midi_path).sounding()
     if not notes:
         raise MusicError(f"{midi_path} holds no notes to play")
-    end = max(start + length for start, length, *_ in notes) + 1.0
-    out = np.zeros((int(end * rate) + 1, 2), np.float32)
-    for start, length, key, velocity, program in notes:
-        for voice in font.voices(program, key, velocity):
-            sound = _play(font, voice, key, velocity, length, rate)
-            at = int(start * rate)
+    out = np.zeros((int((max(n.end for n in notes) + 1.0) * rate) + 1, 2), np.float32)
+    for n in notes:
+        for voice in font.voices(n.program, n.key, n.velocity):
+            sound = _play(font, voice, n.key, n.velocity, n.end - n.start, rate)
+            at = int(n.start * rate)
             out[at:at + len(sound)] += sound[: len(out) - at]
     peak = float(np.abs(out).max()) or 1.0
     pcm = (out / peak * 0.9 * 32767).astype("<i2")
@@ -213,48 +213,3 @@ def _envelope(g: dict, n: int, held: float, release: float, rate: int) -> np.nda
     after = t - held
     level_at_release = np.interp(held, t, env) if n else 0.0
     return np.where(after > 0, level_at_release * np.clip(1 - after / release, 0, 1), env).astype(np.float32)
-
-
-def read_notes(midi_path: Path) -> list[tuple[float, float, int, int, int]]:
-    """(start s, length s, key, velocity, program) of each note of a MIDI file, through its tempo map."""
-    from music21 import midi
-
-    mf = midi.MidiFile()
-    try:
-        mf.open(str(midi_path))
-        mf.read()
-        mf.close()
-    except (OSError, midi.MidiException, IndexError, struct.error) as exc:
-        raise MusicError(f"cannot read MIDI file {midi_path}: {exc}") from None
-    events = []  # (tick, order, kind, channel, a, b)
-    for track in mf.tracks:
-        tick = 0
-        for e in track.events:
-            if isinstance(e, midi.DeltaTime):
-                tick += e.time
-            elif e.type == midi.MetaEvents.SET_TEMPO:
-                events.append((tick, 0, "tempo", 0, int.from_bytes(e.data[:3], "big"), 0))
-            elif e.type == midi.ChannelVoiceMessages.PROGRAM_CHANGE:
-                events.append((tick, 1, "program", e.channel, e.data, 0))
-            elif e.isNoteOn() or e.isNoteOff():
-                events.append((tick, 2 if e.isNoteOff() else 3, "on" if e.isNoteOn() else "off", e.channel,
-                               e.pitch, e.velocity or 0))
-    events.sort(key=lambda e: (e[0], e[1]))
-    per_quarter, seconds, last_tick = 500_000, 0.0, 0
-    programs: dict[int, int] = {}
-    sounding: dict[tuple[int, int], list] = {}
-    notes = []
-    for tick, _, kind, channel, a, b in events:
-        seconds += (tick - last_tick) * per_quarter / 1e6 / mf.ticksPerQuarterNote
-        last_tick = tick
-        if kind == "tempo":
-            per_quarter = a or per_quarter
-        elif kind == "program":
-            programs[channel] = a
-        elif kind == "on":
-            sounding.setdefault((channel, a), []).append([seconds, 0.0, a, b, programs.get(channel, 0)])
-        elif sounding.get((channel, a)):
-            note = sounding[(channel, a)].pop(0)
-            note[1] = seconds - note[0]
-            notes.append(tuple(note))
-    return sorted(notes)
