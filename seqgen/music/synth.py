@@ -202,14 +202,21 @@ def _seconds(timecents: int) -> float:
 
 
 def _envelope(g: dict, n: int, held: float, release: float, rate: int) -> np.ndarray:
-    """Volume envelope: delay, attack (linear), hold, decay to the sustain level, then ``release``
-    seconds (linear) after ``held``."""
-    t = np.arange(n) / rate
+    """Volume envelope: delay, attack (linear), hold, decay to the sustain level, then release
+    after ``held``. Decay and release fall linearly in decibels, as the SoundFont standard has
+    them: the whole 100 dB in the decay or release time."""
+    t = np.arange(n, dtype=np.float32) / rate
     delay, attack, hold, decay = (_seconds(g[i]) for i in (33, 34, 35, 36))
-    sustain = 10 ** (-max(g[37], 0) / 200)
     env = np.clip((t - delay) / max(attack, 1e-4), 0, 1)
-    since = t - delay - attack - hold
-    env = np.where(since > 0, sustain + (1 - sustain) * np.exp(-5 * since / max(decay, 1e-3)), env)
-    after = t - held
+    decaying = t > delay + attack + hold
+    since = t[decaying] - (delay + attack + hold)
+    env[decaying] = _gain(np.minimum(100 * since / max(decay, 1e-3), max(g[37], 0) / 10))
     level_at_release = np.interp(held, t, env) if n else 0.0
-    return np.where(after > 0, level_at_release * np.clip(1 - after / release, 0, 1), env).astype(np.float32)
+    after = t[t > held] - held
+    env[t > held] = level_at_release * _gain(100 * after / release) * (after < release)
+    return env
+
+
+def _gain(decibels: np.ndarray) -> np.ndarray:
+    """The amplitude of an attenuation in dB."""
+    return np.exp(decibels * np.float32(-np.log(10) / 20))
