@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a ch
 from seqgen.music.midi_events import read_midi  # noqa: E402
 
 RATE = 44100
-PLAYERS = ("seqgen", "fluidsynth-program", "tinysoundfont", "pyfluidsynth")
+PLAYERS = ("seqgen", "fluidsynth-program", "tinysoundfont", "pyfluidsynth", "midirenderer")
 
 
 def play(player: str, midi: Path, font: Path, wav: Path) -> dict:
@@ -44,6 +44,11 @@ def play(player: str, midi: Path, font: Path, wav: Path) -> dict:
         ready = began
         subprocess.run(["fluidsynth", "-ni", "-F", str(wav), "-r", str(RATE), str(font), str(midi)],
                        check=True, capture_output=True)
+    elif player == "midirenderer":  # reads the soundfont anew on every call: the render time includes it
+        import midirenderer
+        font_bytes = font.read_bytes()
+        ready = time.perf_counter()
+        wav.write_bytes(midirenderer.render_wave_from(font_bytes, midi.read_bytes()))
     else:
         synth, generate = _library(player, font)
         ready = time.perf_counter()
@@ -89,39 +94,43 @@ def _write(wav: Path, frames: np.ndarray) -> None:
         w.writeframes((np.clip(frames, -1, 1) * 32767).astype("<i2").tobytes())
 
 
-def _mono(wav: Path) -> np.ndarray:
+def _mono(wav: Path) -> tuple[np.ndarray, int]:
+    """The sound of a 16-bit WAV file, channels mixed, and its rate (not every player makes 44.1 kHz)."""
     with wave.open(str(wav)) as w:
         pcm = np.frombuffer(w.readframes(w.getnframes()), "<i2").reshape(-1, w.getnchannels())
-    return pcm.mean(axis=1) / 32768
+        return pcm.mean(axis=1) / 32768, w.getframerate()
 
 
-def _chroma(x: np.ndarray) -> np.ndarray:
+def _chroma(x: np.ndarray, rate: int) -> np.ndarray:
     """Loudness per pitch class (C = 0) of a stretch of sound, 60 Hz to 5 kHz."""
     spectrum = np.abs(np.fft.rfft(x * np.hanning(len(x)))) ** 2
-    hz = np.fft.rfftfreq(len(x), 1 / RATE)
+    hz = np.fft.rfftfreq(len(x), 1 / rate)
     keep = (hz > 60) & (hz < 5000)
     classes = np.round(12 * np.log2(hz[keep] / 440) + 69).astype(int) % 12
     return np.bincount(classes, spectrum[keep], minlength=12)
 
 
-def _frames(x: np.ndarray, size: int, hop: int) -> list[np.ndarray]:
-    return [x[i:i + size] for i in range(0, len(x) - size, hop)]
+def _frames(x: np.ndarray, rate: int, seconds: float, size: float, hop: float) -> list[np.ndarray]:
+    """Stretches of ``size`` seconds every ``hop`` seconds over the first ``seconds``."""
+    size_n, hop_n = int(size * rate), int(hop * rate)
+    return [x[i:i + size_n] for i in range(0, int(seconds * rate) - size_n, hop_n)]
 
 
 def sound(wav: Path, midi: Path, reference: Path | None) -> dict:
-    x = _mono(wav)
+    x, rate = _mono(wav)
     notes = [n for n in read_midi(midi).sounding() if n.end - n.start > 0.08]
-    heard = sum(_chroma(x[int((n.start + 0.03) * RATE):int((n.end - 0.03) * RATE)]).argmax() == n.key % 12
+    heard = sum(_chroma(x[int((n.start + 0.03) * rate):int((n.end - 0.03) * rate)], rate).argmax() == n.key % 12
                 for n in notes)
-    found = {"seconds": round(len(x) / RATE, 2), "peak dBFS": round(20 * np.log10(np.abs(x).max() + 1e-12), 1),
+    found = {"seconds": round(len(x) / rate, 2), "peak dBFS": round(20 * np.log10(np.abs(x).max() + 1e-12), 1),
              "RMS dBFS": round(20 * np.log10(np.sqrt(np.mean(x ** 2)) + 1e-12), 1),
              "notes at their pitch": f"{heard}/{len(notes)}"}
     if reference is not None:
-        y = _mono(reference)
-        n = min(len(x), len(y))
-        rms = [np.array([np.sqrt(np.mean(f ** 2)) for f in _frames(s[:n], 1024, 1024)]) for s in (x, y)]
+        y, y_rate = _mono(reference)
+        both = min(len(x) / rate, len(y) / y_rate)
+        rms = [np.array([np.sqrt(np.mean(f ** 2)) for f in _frames(s, r, both, 0.023, 0.023)])
+               for s, r in ((x, rate), (y, y_rate))]
         found["loudness corr."] = round(float(np.corrcoef(*rms)[0, 1]), 3)
-        pairs = zip(*(map(_chroma, _frames(s[:n], 4096, 2048)) for s in (x, y)))
+        pairs = zip(*([_chroma(f, r) for f in _frames(s, r, both, 0.093, 0.046)] for s, r in ((x, rate), (y, y_rate))))
         cos = [a @ b / (np.linalg.norm(a) * np.linalg.norm(b)) for a, b in pairs if a.sum() > 1e-9 and b.sum() > 1e-9]
         found["chroma cosine"] = round(float(np.mean(cos)), 3)
     return found
