@@ -72,7 +72,7 @@ LOOPING_MODES = (1, 3)  # loop continuously; loop until released (played here as
 _DEFAULTS = {Gen.PAN: 0, Gen.DELAY: -12000, Gen.ATTACK: -12000, Gen.HOLD: -12000, Gen.DECAY: -12000,
              Gen.SUSTAIN: 0, Gen.RELEASE: -12000, Gen.ATTENUATION: 0, Gen.COARSE_TUNE: 0, Gen.FINE_TUNE: 0,
              Gen.SAMPLE_MODES: 0, Gen.SCALE_TUNING: 100, Gen.ROOT_KEY: -1}
-# A preset zone's values of these add to its instrument's; the standard ignores it on the others.
+# A preset zone's values of these add to those of the instrument zones it plays.
 _ADDED_BY_PRESETS = (Gen.ATTENUATION, Gen.COARSE_TUNE, Gen.FINE_TUNE, Gen.DELAY, Gen.ATTACK, Gen.HOLD, Gen.DECAY,
                      Gen.SUSTAIN, Gen.RELEASE, Gen.PAN)
 # Bytes per record of the pdta chunks (preset and instrument headers, samples) and the format read.
