@@ -149,12 +149,15 @@ def tune_midi(seconds: float, folder: Path) -> Path:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--soundfont", type=Path, default=Path("/usr/share/sounds/sf2/FluidR3_GM.sf2"))
+    ap.add_argument("--soundfont", type=Path, help="default: the one installed in the usual places")
     ap.add_argument("--midi", type=Path)
     ap.add_argument("--seconds", type=float, default=30)
     ap.add_argument("--one", help=argparse.SUPPRESS)  # a player, in a process of its own
     ap.add_argument("--wav", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.soundfont is None:
+        from seqgen.music.tools import INSTALL_HINTS, find_soundfont
+        args.soundfont = find_soundfont() or ap.error(f"no soundfont installed: {INSTALL_HINTS['soundfont']}")
     if args.one:
         print(json.dumps(play(args.one, args.midi, args.soundfont, args.wav)))
         return
