@@ -73,7 +73,7 @@ def dominant_hz(frames, rate: int, start: float, end: float) -> float:
 def test_without_fluidsynth_seqgen_plays_the_soundfont_itself(tools, midi, tmp_path):
     import numpy as np
 
-    from seqgen.music.synth import read_notes
+    from seqgen.music.midi_events import read_midi
 
     tools.soundfont = make_soundfont(tmp_path / "sine.sf2")
     path = render_wav(midi, tmp_path / "t.wav")
@@ -81,11 +81,34 @@ def test_without_fluidsynth_seqgen_plays_the_soundfont_itself(tools, midi, tmp_p
     with wave.open(str(path)) as w:
         rate, channels = w.getframerate(), w.getnchannels()
         frames = np.frombuffer(w.readframes(w.getnframes()), "<i2").reshape(-1, channels)[:, 0]
-    notes = read_notes(midi)
-    assert channels == 2 and abs(len(frames) / rate - (max(s + n for s, n, *_ in notes) + 1.0)) < 0.1
-    for start, length, key, *_ in notes[:4]:  # each note at its pitch: G4 A4 B4 c5 of the reel
-        assert abs(dominant_hz(frames, rate, start + 0.02, start + length - 0.02) - 440 * 2 ** ((key - 69) / 12)) < 8
+    notes = read_midi(midi).sounding()
+    assert channels == 2 and abs(len(frames) / rate - (max(n.end for n in notes) + 1.0)) < 0.1
+    for n in notes[:4]:  # each note at its pitch: G4 A4 B4 c5 of the reel
+        assert abs(dominant_hz(frames, rate, n.start + 0.02, n.end - 0.02) - 440 * 2 ** ((n.key - 69) / 12)) < 8
     assert np.abs(frames[-rate // 2:]).max() < 50  # the last note has died away
+
+
+def test_a_released_note_falls_in_decibels_as_the_standard_has_it(tools, tmp_path):
+    # The sine font releases in 0.25 s: the whole 100 dB, so halfway through it is 50 dB down.
+    # Falling linearly in amplitude instead, a note stayed at half its level there, and the tails
+    # of earlier notes drowned out the pitch of short ones.
+    import mido
+    import numpy as np
+
+    one_note = mido.MidiFile(ticks_per_beat=480)  # A4 for two quarters at 120 bpm: 1 s
+    one_note.tracks.append(mido.MidiTrack([mido.Message("note_on", note=69, velocity=100, time=0),
+                                           mido.Message("note_off", note=69, velocity=0, time=960)]))
+    one_note.save(str(tmp_path / "a.mid"))
+    tools.soundfont = make_soundfont(tmp_path / "sine.sf2")
+    with wave.open(str(render_wav(tmp_path / "a.mid", tmp_path / "a.wav"))) as w:
+        rate = w.getframerate()
+        frames = np.frombuffer(w.readframes(w.getnframes()), "<i2").reshape(-1, 2)[:, 0].astype(float)
+
+    def level(at: float) -> float:
+        return float(np.sqrt(np.mean(frames[int((at - 0.01) * rate):int((at + 0.01) * rate)] ** 2)))
+
+    assert 20 * np.log10(level(1.125) / level(0.5)) == pytest.approx(-50, abs=3)
+    assert level(1.3) == 0
 
 
 def test_a_file_that_is_no_soundfont_is_a_clear_error(tools, midi, tmp_path):

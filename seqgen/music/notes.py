@@ -1,14 +1,16 @@
 """What notes a MIDI file should hold, and what notes it does hold.
 
 ``score_notes`` reads them from a music21 score (repeats played out as ABC players play them:
-``played_out``), ``midi_notes`` from a file's note events, and ``notes_differ`` compares the two.
-The export checks every file it writes with them, and the tests use them too.
+``played_out``), ``midi_notes`` from a file's note events (read in ``midi_events``), and
+``notes_differ`` compares the two. The export checks every file it writes with them, and the tests use them too.
 """
 
 from __future__ import annotations
 
 import copy
 from pathlib import Path
+
+from .midi_events import read_midi
 
 TICKS = 10080  # a quarter note in MIDI ticks, as music21 writes them: times compare as integers
 Note = tuple[int, int, int]  # (onset in ticks, MIDI pitch, length in ticks)
@@ -90,32 +92,15 @@ def score_notes(score, expand_repeats: bool = False) -> list[Note]:
 def midi_notes(path: Path) -> list[Note]:
     """The notes of a MIDI file, read event by event (no quantising), by onset then pitch.
 
-    A note-on is closed by the next note-off of its pitch and channel; a note never closed
-    gets length -1, so it can never pass for a note of the score.
+    A note never stopped gets length -1, so it can never pass for a note of the score.
     """
-    from music21 import midi
-
-    mf = midi.MidiFile()
-    mf.open(str(path))
-    try:
-        mf.read()
-    finally:
-        mf.close()
-    notes: list[list[int]] = []
-    scale = TICKS / mf.ticksPerQuarterNote
-    for track in mf.tracks:
-        tick, sounding = 0, {}  # (channel, pitch) -> notes started and not yet stopped
-        for event in track.events:
-            if isinstance(event, midi.DeltaTime):
-                tick += event.time
-            elif event.isNoteOn():
-                note = [round(tick * scale), event.pitch, -1]
-                notes.append(note)
-                sounding.setdefault((event.channel, event.pitch), []).append(note)
-            elif event.isNoteOff() and sounding.get((event.channel, event.pitch)):
-                note = sounding[(event.channel, event.pitch)].pop(0)
-                note[2] = round(tick * scale) - note[0]
-    return sorted(tuple(note) for note in notes)
+    midi = read_midi(path)
+    scale = TICKS / midi.ticks_per_quarter
+    notes = []
+    for n in midi.notes:
+        onset = round(n.start_tick * scale)
+        notes.append((onset, n.key, -1 if n.end_tick is None else round(n.end_tick * scale) - onset))
+    return sorted(notes)
 
 
 def notes_differ(score, midi_path: Path, expand_repeats: bool) -> str:

@@ -25,17 +25,61 @@ import functools
 import struct
 import wave
 from dataclasses import dataclass
+from enum import IntEnum
 from pathlib import Path
 
 import numpy as np
 
 from ..atomic import atomic_path
 from ..errors import MusicError
+from .midi_events import read_midi
 
 RATE = 44100
-_KEYS, _VELS, _INSTRUMENT, _SAMPLE = 43, 44, 41, 53
-_DEFAULTS = {8: 13500, 17: 0, 33: -12000, 34: -12000, 35: -12000, 36: -12000, 37: 0, 38: -12000, 48: 0,
-             51: 0, 52: 0, 54: 0, 56: 100, 58: -1}
+
+
+class Gen(IntEnum):
+    """The SoundFont 2 generators played here, by their numbers in the standard (section 8.1.2)."""
+
+    START_OFFSET = 0  # samples; the coarse offsets count in steps of COARSE_STEP samples
+    END_OFFSET = 1
+    LOOP_START_OFFSET = 2
+    LOOP_END_OFFSET = 3
+    START_COARSE_OFFSET = 4
+    END_COARSE_OFFSET = 12
+    PAN = 17  # tenths of a percent: -500 left .. 500 right
+    DELAY = 33  # the volume envelope; times in timecents (1200 * log2 seconds)
+    ATTACK = 34
+    HOLD = 35
+    DECAY = 36
+    SUSTAIN = 37  # centibels below full
+    RELEASE = 38
+    INSTRUMENT = 41  # the generator that ends a preset zone
+    KEY_RANGE = 43  # (lowest, highest)
+    VELOCITY_RANGE = 44
+    LOOP_START_COARSE_OFFSET = 45
+    ATTENUATION = 48  # centibels
+    LOOP_END_COARSE_OFFSET = 50
+    COARSE_TUNE = 51  # semitones
+    FINE_TUNE = 52  # cents
+    SAMPLE = 53  # the generator that ends an instrument zone
+    SAMPLE_MODES = 54  # LOOPING_MODES loop while the key is held
+    SCALE_TUNING = 56  # cents per key
+    ROOT_KEY = 58  # overrides the sample's own root key when set
+
+
+COARSE_STEP = 32768
+LOOPING_MODES = (1, 3)  # loop continuously; loop until released (played here as the first)
+_DEFAULTS = {Gen.PAN: 0, Gen.DELAY: -12000, Gen.ATTACK: -12000, Gen.HOLD: -12000, Gen.DECAY: -12000,
+             Gen.SUSTAIN: 0, Gen.RELEASE: -12000, Gen.ATTENUATION: 0, Gen.COARSE_TUNE: 0, Gen.FINE_TUNE: 0,
+             Gen.SAMPLE_MODES: 0, Gen.SCALE_TUNING: 100, Gen.ROOT_KEY: -1}
+# A preset zone's values of these add to those of the instrument zones it plays.
+_ADDED_BY_PRESETS = (Gen.ATTENUATION, Gen.COARSE_TUNE, Gen.FINE_TUNE, Gen.DELAY, Gen.ATTACK, Gen.HOLD, Gen.DECAY,
+                     Gen.SUSTAIN, Gen.RELEASE, Gen.PAN)
+# Bytes per record of the pdta chunks (preset and instrument headers, samples) and the format read.
+_PRESET_HEADER = (38, "<20sHHH")  # name, program, bank, first zone
+_INSTRUMENT_HEADER = (22, "<20sH")  # name, first zone
+_SAMPLE_HEADER = (46, "<20sIIIIIBbHH")  # name, start, end, loop start, loop end, rate, root key, correction, ...
+_BAG, _GENERATOR = 4, 4
 
 
 @dataclass
@@ -65,9 +109,11 @@ class SoundFont:
         offset, size = chunks["smpl"]
         self.samples = np.memmap(self.path, "<i2", "r", offset, (size // 2,))  # read as notes need them
         raw = {name: _read(self.path, *chunks[name]) for name in ("phdr", "pbag", "pgen", "inst", "ibag", "igen", "shdr")}
-        self.shdr = [struct.unpack_from("<20sIIIIIBbHH", raw["shdr"], i) for i in range(0, len(raw["shdr"]) - 46, 46)]
-        self.instruments = _zones(raw["inst"], 22, raw["ibag"], raw["igen"], _SAMPLE)
-        presets = _zones(raw["phdr"], 38, raw["pbag"], raw["pgen"], _INSTRUMENT, header="<20sHHH")
+        width, layout = _SAMPLE_HEADER
+        shdr = raw["shdr"]  # the last record ends the list
+        self.shdr = [struct.unpack_from(layout, shdr, i) for i in range(0, len(shdr) - width, width)]
+        self.instruments = _zones(raw["inst"], _INSTRUMENT_HEADER, raw["ibag"], raw["igen"], Gen.SAMPLE)
+        presets = _zones(raw["phdr"], _PRESET_HEADER, raw["pbag"], raw["pgen"], Gen.INSTRUMENT)
         self.presets = {(row[2], row[1]): zones for row, zones in presets}  # (bank, program)
 
     def voices(self, program: int, key: int, velocity: int) -> list[Voice]:
@@ -77,12 +123,12 @@ class SoundFont:
         for pzone in zones:
             if not _covers(pzone, key, velocity):
                 continue
-            for izone in self.instruments[pzone[_INSTRUMENT]][1]:
+            for izone in self.instruments[pzone[Gen.INSTRUMENT]][1]:
                 if _covers(izone, key, velocity):
                     gens = {**_DEFAULTS, **izone}
-                    for g in (48, 51, 52, 33, 34, 35, 36, 37, 38, 17):  # preset zones add to these
+                    for g in _ADDED_BY_PRESETS:
                         gens[g] = gens[g] + pzone.get(g, 0)
-                    name, start, end, loop_start, loop_end, rate, root, correction, _, _ = self.shdr[izone[_SAMPLE]]
+                    name, start, end, loop_start, loop_end, rate, root, correction, _, _ = self.shdr[izone[Gen.SAMPLE]]
                     found.append(Voice(gens, (start, end, loop_start, loop_end, rate, root, correction)))
         return found
 
@@ -114,19 +160,22 @@ def _read(path: Path, offset: int, size: int) -> bytes:
         return fh.read(size)
 
 
-def _zones(headers: bytes, width: int, bags: bytes, gens: bytes, terminal: int, header: str = "<20sH"):
+def _zones(headers: bytes, header: tuple[int, str], bags: bytes, gens: bytes, terminal: Gen):
     """Per preset or instrument: (its header fields, its zones as {generator: value}); the global
     zone (no ``terminal`` generator) merged into the others. The last header ends the list."""
-    rows = [struct.unpack_from(header, headers, i) for i in range(0, len(headers), width)]
-    bag_gen = [struct.unpack_from("<HH", bags, i)[0] for i in range(0, len(bags), 4)]
-    pairs = [struct.unpack_from("<Hh", gens, i) for i in range(0, len(gens), 4)]
+    width, layout = header
+    rows = [struct.unpack_from(layout, headers, i) for i in range(0, len(headers), width)]
+    # a bag: (its first generator, its first modulator); a generator: (its number, its amount)
+    bag_gen = [struct.unpack_from("<HH", bags, i)[0] for i in range(0, len(bags), _BAG)]
+    pairs = [struct.unpack_from("<Hh", gens, i) for i in range(0, len(gens), _GENERATOR)]
     out = []
     for row, following in zip(rows, rows[1:]):
         zones = []
         for bag in range(row[-1], following[-1]):
             zone = {}
             for op, amount in pairs[bag_gen[bag]:bag_gen[bag + 1]]:
-                zone[op] = (amount & 0xFF, (amount >> 8) & 0xFF) if op in (_KEYS, _VELS) else amount
+                ranged = op in (Gen.KEY_RANGE, Gen.VELOCITY_RANGE)  # two bytes: lowest, highest
+                zone[op] = (amount & 0xFF, (amount >> 8) & 0xFF) if ranged else amount
             zones.append(zone)
         base = zones.pop(0) if zones and terminal not in zones[0] else {}
         merged = [{**base, **z} for z in zones if terminal in z]
@@ -135,8 +184,8 @@ def _zones(headers: bytes, width: int, bags: bytes, gens: bytes, terminal: int, 
 
 
 def _covers(zone: dict, key: int, velocity: int) -> bool:
-    lo, hi = zone.get(_KEYS, (0, 127))
-    vlo, vhi = zone.get(_VELS, (0, 127))
+    lo, hi = zone.get(Gen.KEY_RANGE, (0, 127))
+    vlo, vhi = zone.get(Gen.VELOCITY_RANGE, (0, 127))
     return lo <= key <= hi and vlo <= velocity <= vhi
 
 
@@ -149,15 +198,14 @@ def load_soundfont(path: str) -> SoundFont:
 def render_midi(midi_path: Path, wav_path: Path, soundfont: Path, rate: int = RATE) -> Path:
     """Play ``midi_path`` with ``soundfont`` into a 16-bit stereo WAV file at ``wav_path``."""
     font = load_soundfont(str(soundfont))
-    notes = read_notes(midi_path)
+    notes = read_midi(midi_path).sounding()
     if not notes:
         raise MusicError(f"{midi_path} holds no notes to play")
-    end = max(start + length for start, length, *_ in notes) + 1.0
-    out = np.zeros((int(end * rate) + 1, 2), np.float32)
-    for start, length, key, velocity, program in notes:
-        for voice in font.voices(program, key, velocity):
-            sound = _play(font, voice, key, velocity, length, rate)
-            at = int(start * rate)
+    out = np.zeros((int((max(n.end for n in notes) + 1.0) * rate) + 1, 2), np.float32)
+    for n in notes:
+        for voice in font.voices(n.program, n.key, n.velocity):
+            sound = _play(font, voice, n.key, n.velocity, n.end - n.start, rate)
+            at = int(n.start * rate)
             out[at:at + len(sound)] += sound[: len(out) - at]
     peak = float(np.abs(out).max()) or 1.0
     pcm = (out / peak * 0.9 * 32767).astype("<i2")
@@ -173,16 +221,16 @@ def _play(font: SoundFont, voice: Voice, key: int, velocity: int, length: float,
     """(samples, 2): one voice of one note, held ``length`` seconds, then released."""
     g = voice.gens
     start, end, loop_start, loop_end, sample_rate, root, correction = voice.sample
-    start += g.get(0, 0) + 32768 * g.get(4, 0)
-    end += g.get(1, 0) + 32768 * g.get(12, 0)
-    loop_start += g.get(2, 0) + 32768 * g.get(45, 0)
-    loop_end += g.get(3, 0) + 32768 * g.get(50, 0)
-    root = g[58] if g[58] >= 0 else root
-    cents = (key - root) * g[56] + 100 * g[51] + g[52] + correction
+    start += g.get(Gen.START_OFFSET, 0) + COARSE_STEP * g.get(Gen.START_COARSE_OFFSET, 0)
+    end += g.get(Gen.END_OFFSET, 0) + COARSE_STEP * g.get(Gen.END_COARSE_OFFSET, 0)
+    loop_start += g.get(Gen.LOOP_START_OFFSET, 0) + COARSE_STEP * g.get(Gen.LOOP_START_COARSE_OFFSET, 0)
+    loop_end += g.get(Gen.LOOP_END_OFFSET, 0) + COARSE_STEP * g.get(Gen.LOOP_END_COARSE_OFFSET, 0)
+    root = g[Gen.ROOT_KEY] if g[Gen.ROOT_KEY] >= 0 else root
+    cents = (key - root) * g[Gen.SCALE_TUNING] + 100 * g[Gen.COARSE_TUNE] + g[Gen.FINE_TUNE] + correction
     step = 2 ** (cents / 1200) * sample_rate / rate
-    release = max(_seconds(g[38]), 0.03)  # never cut a note off with a click
+    release = max(_seconds(g[Gen.RELEASE]), 0.03)  # never cut a note off with a click
     pos = np.arange(int((length + release) * rate)) * step
-    looped = g[54] in (1, 3) and loop_end - loop_start > 1
+    looped = g[Gen.SAMPLE_MODES] in LOOPING_MODES and loop_end - loop_start > 1
     if looped:
         span = loop_end - loop_start
         beyond = pos >= loop_end - start
@@ -191,9 +239,9 @@ def _play(font: SoundFont, voice: Voice, key: int, velocity: int, length: float,
     base = np.floor(pos).astype(np.int64)
     frac = (pos - base).astype(np.float32)
     wave_ = font.samples[start + base] * (1 - frac) + font.samples[start + base + 1] * frac
-    gain = 10 ** (-g[48] / 200) * (velocity / 127) ** 2 / 32768
+    gain = 10 ** (-g[Gen.ATTENUATION] / 200) * (velocity / 127) ** 2 / 32768  # 16-bit samples to -1..1
     sound = wave_.astype(np.float32) * _envelope(g, len(wave_), length, release, rate) * gain
-    pan = np.clip(g[17], -500, 500) / 1000 + 0.5  # 0: left, 1: right
+    pan = np.clip(g[Gen.PAN], -500, 500) / 1000 + 0.5  # 0: left, 1: right
     return np.stack([sound * np.cos(pan * np.pi / 2), sound * np.sin(pan * np.pi / 2)], axis=1)
 
 
@@ -202,59 +250,21 @@ def _seconds(timecents: int) -> float:
 
 
 def _envelope(g: dict, n: int, held: float, release: float, rate: int) -> np.ndarray:
-    """Volume envelope: delay, attack (linear), hold, decay to the sustain level, then ``release``
-    seconds (linear) after ``held``."""
-    t = np.arange(n) / rate
-    delay, attack, hold, decay = (_seconds(g[i]) for i in (33, 34, 35, 36))
-    sustain = 10 ** (-max(g[37], 0) / 200)
+    """Volume envelope: delay, attack (linear), hold, decay to the sustain level, then release
+    after ``held``. Decay and release fall linearly in decibels, as the SoundFont standard has
+    them: the whole 100 dB in the decay or release time."""
+    t = np.arange(n, dtype=np.float32) / rate
+    delay, attack, hold, decay = (_seconds(g[i]) for i in (Gen.DELAY, Gen.ATTACK, Gen.HOLD, Gen.DECAY))
     env = np.clip((t - delay) / max(attack, 1e-4), 0, 1)
-    since = t - delay - attack - hold
-    env = np.where(since > 0, sustain + (1 - sustain) * np.exp(-5 * since / max(decay, 1e-3)), env)
-    after = t - held
+    decaying = t > delay + attack + hold
+    since = t[decaying] - (delay + attack + hold)
+    env[decaying] = _gain(np.minimum(100 * since / max(decay, 1e-3), max(g[Gen.SUSTAIN], 0) / 10))
     level_at_release = np.interp(held, t, env) if n else 0.0
-    return np.where(after > 0, level_at_release * np.clip(1 - after / release, 0, 1), env).astype(np.float32)
+    after = t[t > held] - held
+    env[t > held] = level_at_release * _gain(100 * after / release) * (after < release)
+    return env
 
 
-def read_notes(midi_path: Path) -> list[tuple[float, float, int, int, int]]:
-    """(start s, length s, key, velocity, program) of each note of a MIDI file, through its tempo map."""
-    from music21 import midi
-
-    mf = midi.MidiFile()
-    try:
-        mf.open(str(midi_path))
-        mf.read()
-        mf.close()
-    except (OSError, midi.MidiException, IndexError, struct.error) as exc:
-        raise MusicError(f"cannot read MIDI file {midi_path}: {exc}") from None
-    events = []  # (tick, order, kind, channel, a, b)
-    for track in mf.tracks:
-        tick = 0
-        for e in track.events:
-            if isinstance(e, midi.DeltaTime):
-                tick += e.time
-            elif e.type == midi.MetaEvents.SET_TEMPO:
-                events.append((tick, 0, "tempo", 0, int.from_bytes(e.data[:3], "big"), 0))
-            elif e.type == midi.ChannelVoiceMessages.PROGRAM_CHANGE:
-                events.append((tick, 1, "program", e.channel, e.data, 0))
-            elif e.isNoteOn() or e.isNoteOff():
-                events.append((tick, 2 if e.isNoteOff() else 3, "on" if e.isNoteOn() else "off", e.channel,
-                               e.pitch, e.velocity or 0))
-    events.sort(key=lambda e: (e[0], e[1]))
-    per_quarter, seconds, last_tick = 500_000, 0.0, 0
-    programs: dict[int, int] = {}
-    sounding: dict[tuple[int, int], list] = {}
-    notes = []
-    for tick, _, kind, channel, a, b in events:
-        seconds += (tick - last_tick) * per_quarter / 1e6 / mf.ticksPerQuarterNote
-        last_tick = tick
-        if kind == "tempo":
-            per_quarter = a or per_quarter
-        elif kind == "program":
-            programs[channel] = a
-        elif kind == "on":
-            sounding.setdefault((channel, a), []).append([seconds, 0.0, a, b, programs.get(channel, 0)])
-        elif sounding.get((channel, a)):
-            note = sounding[(channel, a)].pop(0)
-            note[1] = seconds - note[0]
-            notes.append(tuple(note))
-    return sorted(notes)
+def _gain(decibels: np.ndarray) -> np.ndarray:
+    """The amplitude of an attenuation in dB."""
+    return np.exp(decibels * np.float32(-np.log(10) / 20))
