@@ -8,7 +8,8 @@ import numpy as np
 
 from . import checkpoint as ckpt
 from .errors import UsageError
-from .tokens import encode_document, known_token_check, tokenize_corpus
+from .formats import tokenize_corpus
+from .tokens import encode_document, known_token_check
 from .vocab import Vocab
 
 

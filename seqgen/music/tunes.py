@@ -208,8 +208,7 @@ def tune_quality(model, vocab, data: dict, count: int, seed: int = 0, conditions
     from pathlib import Path
 
     from ..corpus import check_stored_sources
-    from ..formats import read_corpus
-    from .abc_format import held_out_documents
+    from .abc_format import AbcFormat, held_out_documents
     from .export import tune_to_midi
     from .validate import copied_share
 
@@ -220,7 +219,7 @@ def tune_quality(model, vocab, data: dict, count: int, seed: int = 0, conditions
         exported = sum(c.score is not None and tune_to_midi(c.score, Path(tmp) / f"{i}.mid").path is not None
                        for i, c in enumerate(checks))
     check_stored_sources(data["sources"])
-    tunes = read_corpus(data["sources"]).documents
+    tunes = AbcFormat().read(data["sources"]).documents  # a music model's data are tunes
     training = [tunes[i] for i in held_out_documents(len(tunes), data["val_fraction"], data["seed"])[0]]
     bars_ok = sum(c.score is not None and not any(map(is_bar_problem, c.reasons)) for c in checks)
     copied = copied_share(texts, training)
