@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import TypeVar
 
 import torch
@@ -119,6 +120,17 @@ class TuneBatch:
     def resampled(self) -> int:
         """Draws beyond the first one per tune."""
         return self.attempts - min(self.attempts, len(self.valid) + len(self.invalid))
+
+    def write(self, folder, overwrite: bool = False, keep_invalid: bool = False, wav: bool = False,
+              sheet: bool = False) -> list[Path]:
+        """The tunes as files in ``folder`` (made if need be), as ``seqgen sample --tunes`` writes
+        them: 001.abc and 001.mid, with ``wav`` 001.wav, with ``sheet`` sheet music; then, with
+        ``keep_invalid``, the tunes that failed their check (004-invalid.abc, ...). An earlier
+        batch in ``folder`` is refused, or removed with ``overwrite``. Returns the files written
+        (``pathlib.Path``); what could not be made is a ``SeqgenWarning``."""
+        from .tune_files import write_batch
+
+        return write_batch(self, folder, overwrite, keep_invalid, wav, sheet)
 
 
 OnTune = Callable[[str, TuneCheck], None]  # a tune kept as valid: its text and its check
