@@ -39,6 +39,19 @@ class Model:
         self.data = payload["data"]
         self._samplers: dict[str, object] = {}
 
+    @classmethod
+    def load(cls, path: str | Path | None = None, root: str | Path = ckpt.DEFAULT_ROOT,
+             on_found: Callable[[Path], None] | None = None) -> Model:
+        """The model in checkpoint ``path``; without one, the latest run's best under ``root``,
+        which ``on_found(path)`` hears of before it is read. The one way into a model: the
+        command line, the studio and ``seqgen eval`` come in here too."""
+        path = _path("path", path) if path is not None else None
+        _callback("on_found", on_found)
+        found, chosen = ckpt.resolve(path, Path(_path("root", root)))
+        if chosen and on_found:
+            on_found(found)
+        return cls(found, ckpt.load(found))
+
     # -- what it is ------------------------------------------------------------------------------
     @property
     def kind(self) -> str:
@@ -253,10 +266,9 @@ def train(*sources: str | Path, model: str = "rnn", resume: str | Path | None = 
 
 
 def load(path: str | Path | None = None, root: str | Path = ckpt.DEFAULT_ROOT) -> Model:
-    """The model in checkpoint ``path``; without one, the latest run's best under ``root``."""
-    path = _path("path", path) if path is not None else None
-    found, _ = ckpt.resolve(path, Path(_path("root", root)))
-    return Model(found, ckpt.load(found))
+    """The model in checkpoint ``path``; without one, the latest run's best under ``root``
+    (``Model.load``)."""
+    return Model.load(path, root)
 
 
 def _paths(name: str, values) -> list[str]:

@@ -1,9 +1,10 @@
 """What training reads: a corpus of documents, in one of the registered formats, read safely.
 
 A corpus is a list of documents (files of text, or tunes for ABC) and notes for the user (what
-was skipped). Each format (``formats.py``) says which sources it reads, how it cleans them into
-documents and how it holds text out for validation; its name ("text", "abc") is stored in the
-checkpoint, so that sampling knows whether to produce tunes.
+was skipped). Each format says which sources it reads, how it cleans them into documents and how
+it holds text out for validation; its name ("text", "abc") is stored in the checkpoint, so that
+sampling knows whether to produce tunes. The formats are registered in ``formats.py``, above this
+layer and above ``music``, which brings the ABC format: nothing here knows of tunes.
 
 Every file is read through ``read_bytes``: only regular files (a pipe or a device such as
 /dev/zero would be read without end or block forever), and binary data is refused from its
@@ -44,6 +45,11 @@ class CorpusFormat(Protocol):
     """A kind of training data: which sources it reads, and how."""
 
     name: str
+
+    def cache_tag(self) -> str:
+        """What, besides the files and the settings, decides the documents ``read`` makes (the
+        version of its cleaning rules, of the checker it asks): token ids cached under another
+        tag are read again."""
 
     def claims(self, spec: str) -> bool:
         """Whether ``spec`` (a path or ``builtin:NAME``) is a source of this format."""

@@ -1,5 +1,9 @@
 """The corpus formats seqgen reads, by name, and the one that reads a given list of sources.
 
+This registry sits above the data layer and above ``music``: the data layer reads and encodes
+with whichever format it is handed, and music brings its ABC format from above, so that no
+module of the data layer knows of tunes.
+
 Adding a format is a class with the members of ``corpus.CorpusFormat`` and one line,
 ``register_format(MyFormat())``. Formats are asked in order, the most specific first; plain
 text, which reads anything, comes last.
@@ -13,6 +17,8 @@ from .corpus import Corpus, CorpusFormat
 from .errors import UsageError
 from .music.abc_format import AbcFormat
 from .text_format import TextFormat
+from .tokens import TokenizedCorpus, tokenize_with
+from .vocab import Vocab
 
 _FORMATS: dict[str, CorpusFormat] = {}
 
@@ -55,3 +61,11 @@ def read_corpus(specs: list[str], encoding: str = "utf-8",
     ``on_progress(done, total)`` reports slow preparation (music21 checking tunes).
     """
     return format_for(specs).read(specs, encoding, on_progress)
+
+
+def tokenize_corpus(specs: list[str], level: str, max_vocab: int = 0, min_count: int = 1,
+                    encoding: str = "utf-8", vocab: Vocab | None = None,
+                    on_progress: Callable[[int, int], None] | None = None) -> TokenizedCorpus:
+    """Read and encode ``specs`` (with ``vocab``, or one built from them) with the format that
+    claims them, chosen once here; through the token cache (``tokens.tokenize_with``)."""
+    return tokenize_with(format_for(specs), specs, level, max_vocab, min_count, encoding, vocab, on_progress)

@@ -1,14 +1,12 @@
-"""Score a checkpoint on text: the glue between checkpoints, corpora and evaluate.py."""
+"""``seqgen eval``'s figures for a loaded model, and evaluation text encoded as training text is."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 
-from . import checkpoint as ckpt
 from .errors import UsageError
-from .tokens import encode_document, known_token_check, tokenize_corpus
+from .formats import tokenize_corpus
+from .tokens import encode_document, known_token_check
 from .vocab import Vocab
 
 
@@ -25,20 +23,17 @@ def text_ids(vocab: Vocab, specs: list[str] | None = None, encoding: str = "utf-
     return ids
 
 
-def score_checkpoint(path: Path, texts: list[str], encoding: str = "utf-8", tunes: int = 0, conditions=None,
-                     payload: dict | None = None) -> dict:
-    """Cross-entropy, perplexity (and bits per char) of one checkpoint on texts or its held-out split;
-    for a music model the figures of ``tunes`` sampled tunes (to the order of ``conditions``).
-    ``payload``: the checkpoint already loaded."""
-    payload = payload if payload is not None else ckpt.load(path)
-    model, vocab = ckpt.load_model(payload, source=path)
-    ids = text_ids(vocab, texts, encoding) if texts else payload["data"]["val_ids"].numpy()
-    score = model.score(ids)
-    row = {"checkpoint": str(path), "model": model.describe(), "level": vocab.level, **score.as_dict(vocab.level)}
-    if payload["data"]["kind"] == "abc" and tunes > 0:
+def evaluation(model, texts: list[str], encoding: str = "utf-8", tunes: int = 0, conditions=None) -> dict:
+    """Cross-entropy, perplexity (and bits per char) of ``model`` (a loaded ``api.Model``) on
+    ``texts`` or its held-out text; for a music model the figures of ``tunes`` sampled tunes (to
+    the order of ``conditions``)."""
+    score = model.score(files=texts or None, encoding=encoding)
+    row = {"checkpoint": str(model.path), "model": model.description, "level": model.level,
+           **score.as_dict(model.level)}
+    if model.kind == "music" and tunes > 0:
         from .music.tunes import tune_quality
 
         if conditions:
-            conditions.check_model(vocab)
-        row.update(tune_quality(model, vocab, payload["data"], tunes, conditions=conditions))
+            conditions.check_model(model.vocab)
+        row.update(tune_quality(model.network, model.vocab, model.data, tunes, conditions=conditions))
     return row

@@ -15,10 +15,14 @@ from .corpus import Corpus, distinct_files, read_text_file
 from .errors import CorpusError
 
 TEXT_SUFFIXES = {".txt", ".text", ".md", ".rst", ""}
+RULES = 1  # bump when reading or cleaning text changes: cached token ids then no longer hold
 
 
 class TextFormat:
     name = "text"
+
+    def cache_tag(self) -> str:
+        return f"{self.name} {RULES}"
 
     def claims(self, spec: str) -> bool:
         return True  # whatever no other format claims is read as text

@@ -1,12 +1,14 @@
 """Token ids of a corpus: encoded once, cached on disk, memory-mapped, split for training.
 
-    sources --read_corpus--> documents --Vocab.build / encode--> ids, document starts
+    sources --format.read--> documents --Vocab.build / encode--> ids, document starts
                                                                    |
     $XDG_CACHE_HOME/seqgen/tokens/<key>/  ids.npy  starts.npy  meta.json   (np.load, mmap_mode="r")
 
-The key hashes the content of every source file with the settings that shape the vocabulary, so a
-second run on the same text reads the cache and not the text, and a changed file is encoded
-again, whatever its size and modification time say. ``meta.json`` is written last and records
+The format that reads the sources is chosen above this layer (``formats.format_for``) and passed
+in. The key hashes the content of every source file with the format's own tag and the settings
+that shape the vocabulary, so a second run on the same text reads the cache and not the text, and
+a changed file (or a format that now reads it otherwise) is encoded again, whatever its size and
+modification time say. ``meta.json`` is written last and records
 the size and a hash of the ids, so an entry cut short (no meta.json) or damaged is noticed,
 removed and rebuilt. Token arrays use the smallest integer type that fits the vocabulary, and training reads
 them through the memory map: memory does not grow with the corpus.
@@ -26,9 +28,8 @@ import numpy as np
 
 from .atomic import atomic_path, write_text
 from .cache import cache_path
-from .corpus import regular_file
+from .corpus import CorpusFormat, regular_file
 from .errors import CorpusError, warn
-from .formats import format_for, get_format, read_corpus
 from .vocab import EOS_ID, UNK_ID, Vocab
 
 CACHE_FORMAT = 2  # bump when the layout or the tokenisation changes: old entries are then ignored
@@ -43,11 +44,16 @@ class TokenizedCorpus:
     vocab: Vocab
     ids: np.ndarray  # (N,) unsigned ints, often a read-only np.memmap
     starts: np.ndarray  # (D + 1,) int64: document d is ids[starts[d]:starts[d + 1]]
-    kind: str  # the corpus format: "text" or "abc"
+    format: CorpusFormat  # the format that read it, which also holds text out for validation
     sources: list[str]
     notes: list[str] = field(default_factory=list)
     from_cache: bool = False
     files: list[tuple[str, str]] = field(default_factory=list)  # each source file and its content hash
+
+    @property
+    def kind(self) -> str:
+        """The format's name, as the checkpoint stores it: "text" or "abc"."""
+        return self.format.name
 
 
 @dataclass
@@ -58,24 +64,25 @@ class TokenSplit:
     val: np.ndarray
 
 
-def tokenize_corpus(specs: list[str], level: str, max_vocab: int = 0, min_count: int = 1,
-                    encoding: str = "utf-8", vocab: Vocab | None = None,
-                    on_progress: Callable[[int, int], None] | None = None) -> TokenizedCorpus:
-    """Read and encode ``specs`` (with ``vocab``, or one built from them), through the cache."""
-    files = source_hashes(specs)
-    key = _cache_key(specs, files, level, max_vocab, min_count, encoding, vocab)
-    cached = _load(key)
+def tokenize_with(fmt: CorpusFormat, specs: list[str], level: str, max_vocab: int = 0, min_count: int = 1,
+                  encoding: str = "utf-8", vocab: Vocab | None = None,
+                  on_progress: Callable[[int, int], None] | None = None) -> TokenizedCorpus:
+    """Read ``specs`` with ``fmt`` and encode them (with ``vocab``, or one built from them),
+    through the cache. ``formats.tokenize_corpus`` chooses the format."""
+    files = source_hashes(fmt, specs)
+    key = _cache_key(fmt, specs, files, level, max_vocab, min_count, encoding, vocab)
+    cached = _load(key, fmt)
     if cached is not None:
         cached.files = files
         return cached
-    corpus = read_corpus(specs, encoding, on_progress)
+    corpus = fmt.read(specs, encoding, on_progress)
     vocab = vocab or Vocab.build(corpus.documents, level, max_vocab, min_count)
     parts = [encode_document(vocab, doc) for doc in corpus.documents]
     lengths = [len(p) for p in parts]
     ids = np.concatenate(parts) if parts else np.zeros(0, dtype=vocab.id_dtype)
     del parts
     starts = np.concatenate([[0], np.cumsum(lengths, dtype=np.int64)])
-    data = TokenizedCorpus(vocab, ids, starts, corpus.kind, corpus.sources, corpus.notes)
+    data = TokenizedCorpus(vocab, ids, starts, fmt, corpus.sources, corpus.notes)
     data = _store(key, data) or data
     data.files = files
     return data
@@ -100,7 +107,7 @@ def known_token_check(ids: np.ndarray, what: str) -> None:
 def split_ids(data: TokenizedCorpus, val_fraction: float, seed: int = 0) -> TokenSplit:
     """Hold out ``val_fraction`` of the tokens for validation, as the corpus's format does it
     (plain text: its end; tunes: whole tunes)."""
-    return TokenSplit(*get_format(data.kind).split(data.ids, data.starts, val_fraction, seed))
+    return TokenSplit(*data.format.split(data.ids, data.starts, val_fraction, seed))
 
 
 # --- the cache ------------------------------------------------------------------------------------
@@ -120,24 +127,19 @@ def content_hash(path: Path) -> str:
     return digest.hexdigest()
 
 
-def source_hashes(specs: list[str]) -> list[tuple[str, str]]:
-    """Each file the sources name, in reading order, with a hash of its contents."""
-    return [(str(p), content_hash(p)) for p in format_for(specs).files(specs)]
+def source_hashes(fmt: CorpusFormat, specs: list[str]) -> list[tuple[str, str]]:
+    """Each file that ``fmt`` reads for ``specs``, in reading order, with a hash of its contents."""
+    return [(str(p), content_hash(p)) for p in fmt.files(specs)]
 
 
-def _cache_key(specs: list[str], hashes: list[tuple[str, str]], level: str, max_vocab: int, min_count: int,
-               encoding: str, vocab: Vocab | None) -> str | None:
-    fmt = format_for(specs)
+def _cache_key(fmt: CorpusFormat, specs: list[str], hashes: list[tuple[str, str]], level: str, max_vocab: int,
+               min_count: int, encoding: str, vocab: Vocab | None) -> str | None:
     files = [(str(Path(name).resolve()), digest) for name, digest in hashes]
     if not files:
         return None
-    settings = {"format": CACHE_FORMAT, "kind": fmt.name, "files": files, "specs": specs, "level": level,
-                "max_vocab": max_vocab, "min_count": min_count, "encoding": encoding.lower(),
+    settings = {"format": CACHE_FORMAT, "kind": fmt.name, "reader": fmt.cache_tag(), "files": files, "specs": specs,
+                "level": level, "max_vocab": max_vocab, "min_count": min_count, "encoding": encoding.lower(),
                 "vocab": hashlib.sha256("\n".join(vocab.tokens).encode()).hexdigest() if vocab else None}
-    if fmt.name == "abc":
-        from .music.verdicts import parse_cache_tag  # which tunes pass depends on music21's version
-
-        settings["abc"] = parse_cache_tag()
     return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:32]
 
 
@@ -145,8 +147,9 @@ def _ids_hash(ids: np.ndarray) -> str:
     return hashlib.blake2b(memoryview(np.ascontiguousarray(ids)).cast("B"), digest_size=16).hexdigest()
 
 
-def _load(key: str | None) -> TokenizedCorpus | None:
-    """The entry for ``key``, checked; None when there is none, or it was damaged (then removed)."""
+def _load(key: str | None, fmt: CorpusFormat) -> TokenizedCorpus | None:
+    """The entry for ``key`` (read by ``fmt``), checked; None when there is none, or it was
+    damaged (then removed)."""
     if key is None:
         return None
     folder = cache_root() / key
@@ -165,7 +168,7 @@ def _load(key: str | None) -> TokenizedCorpus | None:
         shutil.rmtree(folder, ignore_errors=True)
         return None
     os.utime(folder)  # recently used: kept when older entries are pruned
-    return TokenizedCorpus(vocab, ids, starts, meta["kind"], meta["sources"], meta["notes"], from_cache=True)
+    return TokenizedCorpus(vocab, ids, starts, fmt, meta["sources"], meta["notes"], from_cache=True)
 
 
 def _entry_problem(meta: dict, vocab: Vocab, ids: np.ndarray, starts: np.ndarray) -> str:
@@ -204,7 +207,7 @@ def _store(key: str | None, data: TokenizedCorpus) -> TokenizedCorpus | None:
              "the text will be encoded again next time")
         return None
     _prune(root)
-    stored = _load(key)
+    stored = _load(key, data.format)
     if stored is not None:
         stored.from_cache = False  # encoded just now; the arrays are read back memory-mapped
     return stored

@@ -23,11 +23,12 @@ from .device import available_memory, format_bytes
 from .distributed import World
 from .launch import announce_run_dir
 from .errors import CheckpointError, CorpusError, UsageError, warn
+from .formats import tokenize_corpus
 from .loop import OnEvent, Trainer, TrainResult
 from .models import model_class
 from .schedule import Progress, limit_reached
 from .snapshot import check_fits, check_session
-from .tokens import TokenizedCorpus, TokenSplit, split_ids, tokenize_corpus
+from .tokens import TokenizedCorpus, TokenSplit, split_ids
 from .vocab import UNK_ID, Vocab
 
 MAX_STORED_VAL_TOKENS = 2_000_000  # held-out ids kept in the checkpoint for `seqgen eval`

@@ -132,3 +132,24 @@ def test_streams_closed_out_of_order_leave_no_setting_behind(text_model):
     x = torch.ones(2, requires_grad=True)
     (x * 2).sum().backward()  # autograd still works here: training after sampling in one process
     assert x.grad is not None
+
+
+def test_the_command_line_the_studio_and_eval_come_in_through_model_load(char_run, monkeypatch):
+    from seqgen import api
+    from seqgen.studio.catalog import Catalog
+
+    from .helpers import run
+
+    came_in, real_load = [], api.Model.load.__func__
+
+    def load(cls, path=None, *args, **kwargs):
+        came_in.append(str(path))
+        return real_load(cls, path, *args, **kwargs)
+
+    monkeypatch.setattr(api.Model, "load", classmethod(load))
+    best = char_run.best_path
+    assert run("sample", best, "--length", "5", "--seed", "1").exit_code == 0
+    assert run("eval", best, "--json").exit_code == 0
+    assert Catalog(best.parent).model(best).path == best
+    assert seqgen.load(best).path == best
+    assert came_in == [str(best)] * 4

@@ -84,3 +84,69 @@ def test_the_check_sees_a_cycle_hidden_in_a_function(tmp_path):
 def test_modules_stay_short():
     long = {module_name(p, ROOT): n for p in ROOT.rglob("*.py") if (n := len(p.read_text().splitlines())) > 330}
     assert long == {}
+
+
+# The house, floor by floor from the ground up: a module imports only from its own floor and the
+# floors below. "pkg.*" is a package and everything in it. The data layer reads and encodes with
+# whatever format it is handed; music brings its ABC format to the registry (formats), which sits
+# above both, and training and scoring, which choose a corpus's format, sit above the registry.
+LAYERS = [
+    ("foundation", ["seqgen.errors", "seqgen.atomic", "seqgen.cache", "seqgen.machine", "seqgen.precision",
+                    "seqgen.device", "seqgen.config", "seqgen.evaluate"]),
+    ("data", ["seqgen.corpus", "seqgen.text_format", "seqgen.vocab", "seqgen.tokens", "seqgen.batches"]),
+    ("models", ["seqgen.models.*", "seqgen.checkpoint"]),
+    ("generation", ["seqgen.sample"]),
+    ("music", ["seqgen.music.*"]),
+    ("formats", ["seqgen.formats"]),
+    ("training", ["seqgen.training", "seqgen.loop", "seqgen.step", "seqgen.schedule", "seqgen.snapshot",
+                  "seqgen.runs", "seqgen.plot", "seqgen.distributed", "seqgen.launch", "seqgen.counting"]),
+    ("doors", ["seqgen.scoring", "seqgen.api"]),
+    ("interfaces", ["seqgen", "seqgen.__main__", "seqgen.cli.*", "seqgen.studio.*", "seqgen.bench.*"]),
+]
+
+
+def floor_of(module: str, layers: list[tuple[str, list[str]]]) -> int | None:
+    """The index in ``layers`` of the floor that holds ``module`` (None when no floor does)."""
+    for floor, (_, names) in enumerate(layers):
+        for name in names:
+            package = name.removesuffix(".*")
+            if module == name or (name.endswith(".*") and (module == package or module.startswith(package + "."))):
+                return floor
+    return None
+
+
+def upward_imports(root: Path, layers: list[tuple[str, list[str]]]) -> list[str]:
+    """Each import of the package at ``root`` that runs to a higher floor, and each module on no floor."""
+    files = {module_name(p, root): p for p in root.rglob("*.py")}
+    problems = [f"{m} is on no floor of the layers: give it one" for m in sorted(files) if floor_of(m, layers) is None]
+    for name, path in sorted(files.items()):
+        here = floor_of(name, layers)
+        for target in sorted(imports(path, root, set(files))):
+            there = floor_of(target, layers)
+            if here is not None and there is not None and there > here:
+                problems.append(f"{name} ({layers[here][0]}) imports {target} ({layers[there][0]})")
+    return problems
+
+
+def test_no_import_runs_up_the_house():
+    assert upward_imports(ROOT, LAYERS) == []
+
+
+def test_the_data_layer_knows_nothing_of_music():
+    data = dict(LAYERS)["foundation"] + dict(LAYERS)["data"]  # the token cache's folder helper among them
+    files = {module_name(p, ROOT): p for p in ROOT.rglob("*.py")}
+    music = {m for m in files if m == "seqgen.music" or m.startswith("seqgen.music.")}
+    assert {m: imports(files[m], ROOT, set(files)) & music for m in data} == {m: set() for m in data}
+
+
+def test_the_check_sees_an_import_that_runs_up(tmp_path):
+    package = tmp_path / "pkg"
+    (package / "top").mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "top" / "__init__.py").write_text("")
+    (package / "low.py").write_text("def f():\n    from .top import high\n")
+    (package / "top" / "high.py").write_text("from .. import low\n")
+    (package / "stray.py").write_text("")
+    layers = [("ground", ["pkg", "pkg.low"]), ("roof", ["pkg.top.*"])]
+    assert upward_imports(package, layers) == ["pkg.stray is on no floor of the layers: give it one",
+                                               "pkg.low (ground) imports pkg.top.high (roof)"]

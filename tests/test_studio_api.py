@@ -82,6 +82,7 @@ def test_a_folder_name_that_is_not_utf8_is_listed_with_what_to_do(client, studio
 
 
 def test_listing_keeps_models_where_there_is_room_and_never_evicts_one_in_use(studio_root, tmp_path, monkeypatch):
+    from seqgen import checkpoint
     from seqgen.studio import catalog as studio_catalog
 
     runs = [tmp_path / "many" / f"run{n}" / "best.pt" for n in range(studio_catalog.MODELS_KEPT + 2)]
@@ -90,8 +91,8 @@ def test_listing_keeps_models_where_there_is_room_and_never_evicts_one_in_use(st
         shutil.copy(studio_root / TEXT, path)
         os.utime(path, (1e9 + n, 1e9 + n))
     loads = []
-    real_load = studio_catalog.ckpt.load
-    monkeypatch.setattr(studio_catalog.ckpt, "load", lambda path: loads.append(path) or real_load(path))
+    real_load = checkpoint.load
+    monkeypatch.setattr(checkpoint, "load", lambda path: loads.append(path) or real_load(path))
     catalog = studio_catalog.Catalog(tmp_path / "many")
     in_use = catalog.model(runs[0])  # the oldest, open in the page
     assert len(catalog.listing()) == len(runs)

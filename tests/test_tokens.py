@@ -1,16 +1,19 @@
 """Token ids: cached on disk and memory-mapped, re-encoded when a file changes, split right."""
 
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from seqgen import tokens
+from seqgen.corpus import Corpus
 from seqgen.errors import SeqgenWarning
-from seqgen.formats import format_for
+from seqgen.formats import format_for, tokenize_corpus
 from seqgen.music.abc import builtin_paths
-from seqgen.music.abc_format import held_out_documents
-from seqgen.tokens import split_ids, tokenize_corpus
+from seqgen.music.abc_format import AbcFormat, held_out_documents
+from seqgen.text_format import TextFormat
+from seqgen.tokens import split_ids, tokenize_with
 from seqgen.vocab import EOS_ID, Vocab
 
 
@@ -24,7 +27,7 @@ def test_second_run_reads_the_cache_not_the_text(prose_file, cache, monkeypatch)
     first = tokenize_corpus([str(prose_file)], "char")
     assert isinstance(first.ids, np.memmap) and first.ids.dtype == np.uint8
     assert first.vocab.decode(first.ids[:-1]) == prose_file.read_text()  # one <eos> closes the file
-    monkeypatch.setattr(tokens, "read_corpus", lambda *a, **k: pytest.fail("read the text again"))
+    monkeypatch.setattr(TextFormat, "read", lambda *a, **k: pytest.fail("read the text again"))
     second = tokenize_corpus([str(prose_file)], "char")
     assert second.from_cache and second.vocab == first.vocab
     np.testing.assert_array_equal(second.ids, first.ids)
@@ -131,3 +134,47 @@ def test_a_damaged_cache_entry_is_rebuilt_with_a_warning(prose_file, cache, dama
     third = tokenize_corpus([str(prose_file)], "char")  # repaired: read from the cache, no warning
     assert third.from_cache
     np.testing.assert_array_equal(third.ids, first)
+
+
+class Shouted:
+    """A format of this test's own, never registered: text read in capitals."""
+
+    name = "shouted"
+
+    def __init__(self, tag: str):
+        self.tag = tag
+
+    def cache_tag(self) -> str:
+        return self.tag
+
+    def claims(self, spec: str) -> bool:
+        return True
+
+    def files(self, specs):
+        return [Path(s) for s in specs]
+
+    def read(self, specs, encoding="utf-8", on_progress=None):
+        return Corpus([Path(s).read_text(encoding=encoding).upper() for s in specs], self.name, list(specs))
+
+    def split(self, ids, starts, val_fraction, seed):
+        return ids[:3], ids[3:]
+
+
+def test_the_format_is_handed_in_and_tags_the_cache(tmp_path, cache):
+    path = tmp_path / "t.txt"
+    path.write_text("quiet words\n")
+    first = tokenize_with(Shouted("rules 1"), [str(path)], "char")
+    assert first.kind == "shouted" and first.vocab.decode(first.ids[:-1]) == "QUIET WORDS\n"
+    assert tokenize_with(Shouted("rules 1"), [str(path)], "char").from_cache
+    again = tokenize_with(Shouted("rules 2"), [str(path)], "char")  # the format reads otherwise now
+    assert not again.from_cache and len(list(cache.iterdir())) == 2
+    split = split_ids(tokenize_with(Shouted("rules 1"), [str(path)], "char"), 0.5)  # the format's own split
+    assert len(split.train) == 3 and len(split.val) == len(first.ids) - 3
+
+
+def test_the_format_is_chosen_once_per_corpus(prose_file, cache, monkeypatch):
+    asked = []
+    claims = AbcFormat.claims
+    monkeypatch.setattr(AbcFormat, "claims", lambda self, spec: asked.append(spec) or claims(self, spec))
+    tokenize_corpus([str(prose_file)], "char")
+    assert asked == [str(prose_file)]

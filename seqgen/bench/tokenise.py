@@ -15,7 +15,7 @@ from pathlib import Path
 _TOKENISE = """
 import json, resource, sys, time
 sys.path.insert(0, sys.argv[3])
-from seqgen.tokens import tokenize_corpus
+from seqgen.formats import tokenize_corpus
 start = time.perf_counter()
 data = tokenize_corpus([sys.argv[1]], sys.argv[2])
 seconds = time.perf_counter() - start

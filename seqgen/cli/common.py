@@ -112,10 +112,10 @@ def refuse_options(ctx: typer.Context, names: tuple[str, ...], why: str) -> None
         raise does_not_apply(["--" + n.replace("_", "-") for n in wrong], why)
 
 
-def announce(path: Path, found: bool) -> None:
-    """Say which checkpoint a command uses when the user did not name one."""
-    if found:
-        sys.stderr.write(f"using {path}\n")
+def announce(path: Path) -> None:
+    """Say which checkpoint a command uses when the user did not name one (``Model.load``'s
+    ``on_found``)."""
+    sys.stderr.write(f"using {path}\n")
 
 
 class SignalFlag:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Annotated
 
@@ -11,14 +10,11 @@ from rich.markup import escape
 from rich.progress import Progress
 from rich.table import Table
 
-from ..atomic import check_replaceable, write_text
-from ..errors import MusicError, SeqgenError, warn
+from ..atomic import check_replaceable
+from ..errors import SeqgenError, warn
 from .common import app, fail, friendly, signals_as_flag
 from .streams import write
 from .display import err, out, quiet_progress
-
-# Files ``write_tunes`` makes: 001.abc, 001-invalid.mid, 002.png, ...
-TUNE_FILE = re.compile(r"^\d{3}(-invalid)?\.(abc|mid|wav|pdf|png|musicxml)$")
 
 
 @app.command()
@@ -97,86 +93,31 @@ def write_tunes(model, count: int, out_dir: Path, overwrite: bool, keep_invalid:
     each as soon as its number is sure; a table of how it went. Fails (exit 1) when no tune could
     be written. Ctrl-C or SIGTERM stop the drawing at the next step: the tunes that had ended are
     written too, and one line says how many (exit 130, 143)."""
-    from ..music.export import ensure_out_dir
+    from ..music.tune_files import TuneFolder, prepare_folder
 
     model.check_tune_count(count)  # before --out is made, or an earlier batch removed
-    out_dir = ensure_out_dir(out_dir)
-    _clear_earlier_batch(out_dir, overwrite)
-    writer = TuneWriter(out_dir, wav, sheet)
+    writer = TuneFolder(prepare_folder(out_dir, overwrite), wav, sheet)
     # Signals only set the flag: the drawing stops at its next step, and no file is cut short.
     with signals_as_flag() as stop, err.status("sampling tunes...") as status:
         batch = model.tunes(count, on_progress=lambda ok, tried: status.update(
             f"sampling tunes: {ok}/{count} valid, {tried} drawn"), on_tune=writer.write, stop=stop, **settings)
-        # What on_tune has not written: the invalid tunes, numbered after the valid ones.
-        for text, check in (batch.valid + (batch.invalid if keep_invalid else []))[writer.written:]:
-            writer.write(text, check)
+        writer.write_batch(batch, keep_invalid)  # what on_tune has not written: the invalid tunes, after the valid
     if stop.signum:
         fail(_how_far(stop.reason, writer, count), stop.exit_code)
-    for why, written in writer.notes.items():
-        instead = f"; wrote {', '.join(written)} instead" if written else ""
-        err.print(f"[yellow]note:[/] {escape(why)}{escape(instead)}", highlight=False, soft_wrap=True)
+    for line in writer.note_lines():
+        err.print(f"[yellow]note:[/] {escape(line)}", highlight=False, soft_wrap=True)
     out.print(tune_table(batch, count, out_dir, keep_invalid))
     _say_what_is_missing(batch, count, keep_invalid)
 
 
-class TuneWriter:
-    """Tunes into a folder, numbered in the order they come: 001.abc and 001.mid (and .wav,
-    sheet music), 002-invalid.abc for one that failed its check; ``notes`` on what could not be
-    made (-> the files written instead)."""
-
-    def __init__(self, out_dir: Path, wav: bool, sheet: bool):
-        self.out_dir, self.wav, self.sheet = out_dir, wav, sheet
-        self.written = self.invalid = 0
-        self.notes: dict[str, list[str]] = {}
-
-    def write(self, text: str, check) -> None:
-        from ..music.export import tune_to_midi
-
-        stem = self.out_dir / f"{self.written + 1:03d}{'' if check.valid else '-invalid'}"
-        write_text(stem.with_suffix(".abc"), text if text.endswith("\n") else text + "\n")
-        self.written += 1
-        self.invalid += not check.valid
-        if check.score is None:
-            return
-        midi = tune_to_midi(check.score, stem.with_suffix(".mid"))
-        if midi.path is not None:
-            self._render(midi.path, check.score, stem)
-
-    def _render(self, midi: Path, score, stem: Path) -> None:
-        from ..music.render import render_sheet, render_wav
-
-        if self.wav:
-            try:
-                render_wav(midi, stem.with_suffix(".wav"))
-            except MusicError as exc:
-                self.notes.setdefault(str(exc), [])
-        if self.sheet:
-            drawn = render_sheet(score, stem.with_suffix(".png"))
-            if drawn.fallback:
-                self.notes.setdefault(drawn.fallback, []).append(drawn.path.name)
-
-
-def _how_far(reason: str, writer: TuneWriter, count: int) -> str:
+def _how_far(reason: str, writer, count: int) -> str:
     """The one line of a stopped ``write_tunes``: how many tunes it wrote, and where."""
     if not writer.written:
-        return f"{reason} before any of the {count:,} tunes was ready: none was written to {writer.out_dir}"
+        return f"{reason} before any of the {count:,} tunes was ready: none was written to {writer.folder}"
     valid = writer.written - writer.invalid
     failed = f" and {writer.invalid:,} invalid" if writer.invalid else ""
-    return (f"{reason} after {valid:,} of {count:,} tunes: {writer.out_dir} holds the {valid:,} valid tunes "
+    return (f"{reason} after {valid:,} of {count:,} tunes: {writer.folder} holds the {valid:,} valid tunes "
             f"written so far{failed}")
-
-
-def _clear_earlier_batch(out_dir: Path, overwrite: bool) -> None:
-    """An earlier batch of tunes in ``out_dir`` is never mixed with a new one: refused, or removed
-    with ``overwrite``."""
-    earlier = sorted(p for p in out_dir.iterdir() if TUNE_FILE.match(p.name))
-    for path in earlier:  # before suggesting --overwrite: it never replaces a device, FIFO or link
-        check_replaceable(path)
-    if earlier and not overwrite:
-        raise SeqgenError(f"{out_dir} already holds tunes of an earlier batch ({earlier[0].name}, ...); "
-                          "choose another --out or pass --overwrite to replace them")
-    for path in earlier:
-        path.unlink()
 
 
 def tune_table(batch, count: int, out_dir: Path, keep_invalid: bool) -> Table:

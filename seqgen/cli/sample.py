@@ -45,11 +45,9 @@ def sample(
     prime_abc: Annotated[Optional[str], typer.Option(help=PRIME_ABC_HELP, show_default=False)] = None,
 ) -> None:
     """Generate text (or whole folk tunes, for a music model); a single sample streams as it is written."""
-    from .. import api, checkpoint as ckpt
+    from .. import api
 
-    path, found = ckpt.resolve(checkpoint)
-    announce(path, found)
-    model = api.Model(path, ckpt.load(path))
+    model = api.Model.load(checkpoint, on_found=announce)
     _refuse_what_cannot_apply(ctx, model.kind, tunes, bool(meter or key or prime_abc))
     settings = dict(prime=prime, temperature=temperature, top_k=top_k, top_p=top_p, seed=seed, precision=precision)
     # every setting checked first; a single sample streams, with no cap on its length
@@ -183,8 +181,8 @@ def evaluate(
     For a music model also the share of sampled tunes that parse, export to MIDI, have every bar
     the right length, and the novelty of their 16-note phrases.
     """
-    from .. import checkpoint as ckpt
-    from ..scoring import score_checkpoint
+    from .. import api, checkpoint as ckpt
+    from ..scoring import evaluation
     from .display import out, score_table, tune_table
 
     paths = list(paths or [])
@@ -197,19 +195,16 @@ def evaluate(
                              "evaluate its checkpoint")
     if tunes < 0:
         raise UsageError(f"--tunes must be 0 or more (got {tunes})")
-    if not ckpts:
-        path, found = ckpt.resolve(None)
-        announce(path, found)
-        ckpts = [path]
-    payloads = [ckpt.load(c) for c in ckpts]  # every checkpoint checked before any is scored
-    if not any(p["data"]["kind"] == "abc" for p in payloads):
+    # every checkpoint loaded (and so checked) before any is scored
+    models = [api.Model.load(c) for c in ckpts] if ckpts else [api.Model.load(on_found=announce)]
+    if not any(m.kind == "music" for m in models):
         refuse_options(ctx, ("meter", "key", "prime_abc") + (("tunes",) if tunes else ()),  # --tunes 0: none
-                       f"to {'a text model' if len(payloads) == 1 else 'text models'}; they are for models "
+                       f"to {'a text model' if len(models) == 1 else 'text models'}; they are for models "
                        "trained on ABC tunes")
     from ..music.conditions import conditions
 
     wanted = conditions(meter, key, prime_abc)
-    rows = [score_checkpoint(c, texts, encoding, tunes, wanted, p) for c, p in zip(ckpts, payloads)]
+    rows = [evaluation(m, texts, encoding, tunes, wanted) for m in models]
     if json_out:
         write(json.dumps(json_safe(rows[0] if len(rows) == 1 else rows), indent=2, allow_nan=False) + "\n")
         return

@@ -15,10 +15,15 @@ from ..corpus import Corpus, plural
 from ..errors import CorpusError
 from ..text_format import _text_files
 from .abc import abc_files, is_builtin, source_paths
+from .verdicts import parse_cache_tag
 
 
 class AbcFormat:
     name = "abc"
+
+    def cache_tag(self) -> str:
+        """Which tunes pass depends on music21's version and on the checks' rules."""
+        return f"{self.name}, {parse_cache_tag()}"
 
     def claims(self, spec: str) -> bool:
         path = Path(spec)

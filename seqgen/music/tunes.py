@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import TypeVar
 
 import torch
@@ -120,6 +121,17 @@ class TuneBatch:
         """Draws beyond the first one per tune."""
         return self.attempts - min(self.attempts, len(self.valid) + len(self.invalid))
 
+    def write(self, folder, overwrite: bool = False, keep_invalid: bool = False, wav: bool = False,
+              sheet: bool = False) -> list[Path]:
+        """The tunes as files in ``folder`` (made if need be), as ``seqgen sample --tunes`` writes
+        them: 001.abc and 001.mid, with ``wav`` 001.wav, with ``sheet`` sheet music; then, with
+        ``keep_invalid``, the tunes that failed their check (004-invalid.abc, ...). An earlier
+        batch in ``folder`` is refused, or removed with ``overwrite``. Returns the files written
+        (``pathlib.Path``); what could not be made is a ``SeqgenWarning``."""
+        from .tune_files import write_batch
+
+        return write_batch(self, folder, overwrite, keep_invalid, wav, sheet)
+
 
 OnTune = Callable[[str, TuneCheck], None]  # a tune kept as valid: its text and its check
 
@@ -208,8 +220,7 @@ def tune_quality(model, vocab, data: dict, count: int, seed: int = 0, conditions
     from pathlib import Path
 
     from ..corpus import check_stored_sources
-    from ..formats import read_corpus
-    from .abc_format import held_out_documents
+    from .abc_format import AbcFormat, held_out_documents
     from .export import tune_to_midi
     from .validate import copied_share
 
@@ -220,7 +231,7 @@ def tune_quality(model, vocab, data: dict, count: int, seed: int = 0, conditions
         exported = sum(c.score is not None and tune_to_midi(c.score, Path(tmp) / f"{i}.mid").path is not None
                        for i, c in enumerate(checks))
     check_stored_sources(data["sources"])
-    tunes = read_corpus(data["sources"]).documents
+    tunes = AbcFormat().read(data["sources"]).documents  # a music model's data are tunes
     training = [tunes[i] for i in held_out_documents(len(tunes), data["val_fraction"], data["seed"])[0]]
     bars_ok = sum(c.score is not None and not any(map(is_bar_problem, c.reasons)) for c in checks)
     copied = copied_share(texts, training)

@@ -14,7 +14,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from .. import api
-from .. import checkpoint as ckpt
 from ..errors import CheckpointError
 
 MODELS_KEPT = 2  # models held in memory at once; a third is loaded again when asked for
@@ -78,7 +77,7 @@ class Catalog:
             if version in self._models:
                 self._models.move_to_end(version)
                 return self._models[version]
-        model = api.Model(path, ckpt.load(path))
+        model = api.Model.load(path)
         with self._lock:
             if evict or len(self._models) < MODELS_KEPT:
                 self._models[version] = model

@@ -3,7 +3,8 @@
 Files live in a folder of the server's own (removed when it stops), one sub-folder per batch
 named by a random id, so that one page cannot guess another's files; only the newest
 ``Limits.batches_kept`` batches are kept. A tune's ``.abc`` is written when it is sampled; its
-``.mid`` and ``.wav`` when first asked for, so that the sheet music need not wait for them.
+``.mid`` and ``.wav`` when first asked for, so that the sheet music need not wait for them
+(``music.tune_files`` writes them, as it does for ``seqgen sample --tunes``).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import Cancelled, SeqgenError, UsageError
+from ..music.tune_files import TuneFolder, midi_of, wav_of
 from .security import NotFound
 
 FILE_NAME = re.compile(r"^(\d{3})\.(abc|mid|wav)$")
@@ -133,8 +135,9 @@ class Files:
             if self._closed:  # a job that outlived the server must not make its folder again
                 raise Cancelled("the server is stopping; start it again to sample tunes")
             where.mkdir()
-            for n, text in enumerate(tunes, 1):
-                (where / f"{n:03d}.abc").write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
+            writer = TuneFolder(where)
+            for text in tunes:
+                writer.write(text)
             self._order.append(batch)
             old, self._order = self._order[:-self.limits.batches_kept], self._order[-self.limits.batches_kept:]
         for gone in old:
@@ -153,12 +156,10 @@ class Files:
         stem = self.folder / batch / match[1]
         path = stem.with_suffix("." + match[2])
         with self._lock:  # two requests for one file make it once
-            if match[2] in ("mid", "wav") and not stem.with_suffix(".mid").is_file():
-                _midi(stem)
-            if match[2] == "wav" and not path.is_file():
-                from ..music.render import render_wav
-
-                render_wav(stem.with_suffix(".mid"), path, soundfont)
+            if match[2] == "mid":
+                midi_of(stem)
+            elif match[2] == "wav":
+                wav_of(stem, soundfont)
         return path
 
     def close(self) -> None:
@@ -167,11 +168,3 @@ class Files:
             self._closed = True
             shutil.rmtree(self.folder, ignore_errors=True)
 
-
-def _midi(stem: Path) -> None:
-    from ..errors import MusicError
-    from ..music.export import tune_to_midi
-
-    done = tune_to_midi(stem.with_suffix(".abc").read_text(encoding="utf-8"), stem.with_suffix(".mid"))
-    if done.path is None:
-        raise MusicError(f"no MIDI file for this tune: {done.error}")
