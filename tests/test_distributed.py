@@ -15,12 +15,16 @@ import torch
 
 from seqgen import checkpoint
 
+from .conftest import made_once
+
 pytestmark = pytest.mark.slow  # every test here trains in two processes
 
 # fp32 and no dropout: what differs between 1 and 2 processes is then only the order of sums.
 SMALL = ["--hidden", "32", "--layers", "1", "--seq-len", "16", "--dropout", "0", "--precision", "fp32",
          "--eval-every", "10"]
 TOLERANCE = 1e-5  # relative, on losses: float sums in another order
+# The run the tests below hold others to: two processes, 8 rows each, long enough to be cut mid-run.
+STRAIGHT = [*SMALL, "--batch-size", "8", "--max-steps", "100"]
 
 
 def env() -> dict:
@@ -76,38 +80,42 @@ def ranks_of(launcher: subprocess.Popen) -> dict[int, int]:
     return found
 
 
-def test_two_processes_learn_what_one_does_with_the_same_global_batch(in_tmp, prose_file):
-    two = seqgen("train", prose_file, *SMALL, "--batch-size", "8", "--max-steps", "30", "--nproc", "2",
-                 "--out", "two", cwd=in_tmp)
-    assert two.returncode == 0, two.stderr
-    one = seqgen("train", prose_file, *SMALL, "--batch-size", "16", "--max-steps", "30", "--out", "one", cwd=in_tmp)
+@pytest.fixture(scope="session")
+def straight(tmp_path_factory, prose_file) -> tuple[Path, str]:
+    """The run folder of ``STRAIGHT`` on ``--nproc 2``, and what it said; made once a session."""
+    def make(folder: Path):
+        folder.mkdir(parents=True)
+        done = seqgen("train", prose_file, *STRAIGHT, "--nproc", "2", "--out", "run", cwd=folder)
+        assert done.returncode == 0, done.stderr
+        return folder / "run", done.stderr
+    return made_once(tmp_path_factory, "straight", make)
+
+
+def test_two_processes_learn_what_one_does_with_the_same_global_batch(in_tmp, prose_file, straight):
+    two, said = straight
+    one = seqgen("train", prose_file, *SMALL, "--batch-size", "16", "--max-steps", "100", "--out", "one", cwd=in_tmp)
     assert one.returncode == 0, one.stderr
-    same_curve(curve(in_tmp / "two"), curve(in_tmp / "one"))
-    saved = checkpoint.load(in_tmp / "two" / "last.pt")
+    same_curve(curve(two), curve(in_tmp / "one"))
+    saved = checkpoint.load(two / "last.pt")
     assert saved["world"]["size"] == 2 and saved["world"]["rows"] == [[0, 8], [8, 16]]
     assert saved["hidden"][0].shape[1] == 16  # both ranks' rows
-    assert "x 2 processes" in two.stderr and two.stderr.count("run folder:") == 1  # rank 0 alone speaks
+    assert "x 2 processes" in said and said.count("run folder:") == 1  # rank 0 alone speaks
 
 
-def test_nproc_and_torchrun_make_the_same_run(in_tmp, prose_file):
-    args = ["train", prose_file, *SMALL, "--batch-size", "8", "--max-steps", "20"]
-    ours = seqgen(*args, "--nproc", "2", "--out", "ours", cwd=in_tmp)
-    assert ours.returncode == 0, ours.stderr
+def test_nproc_and_torchrun_make_the_same_run(in_tmp, prose_file, straight):
+    ours = straight[0]
     theirs = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
-                             "-m", "seqgen", *map(str, args), "--out", "theirs"], capture_output=True, text=True,
-                            cwd=in_tmp, env=env(), timeout=180)
+                             "-m", "seqgen", "train", str(prose_file), *STRAIGHT, "--out", "theirs"],
+                            capture_output=True, text=True, cwd=in_tmp, env=env(), timeout=180)
     assert theirs.returncode == 0, theirs.stderr
-    assert sorted(p.name for p in (in_tmp / "ours").iterdir()) == sorted(p.name for p in (in_tmp / "theirs").iterdir())
-    same_curve(curve(in_tmp / "ours"), curve(in_tmp / "theirs"))
-    a, b = (checkpoint.load(in_tmp / run / "best.pt")["model_state"] for run in ("ours", "theirs"))
+    assert sorted(p.name for p in ours.iterdir()) == sorted(p.name for p in (in_tmp / "theirs").iterdir())
+    same_curve(curve(ours), curve(in_tmp / "theirs"))
+    a, b = (checkpoint.load(run / "best.pt")["model_state"] for run in (ours, in_tmp / "theirs"))
     assert all(torch.allclose(a[k], b[k], rtol=1e-5, atol=1e-7) for k in a)
 
 
-def test_interrupted_then_resumed_with_two_and_with_one(in_tmp, prose_file):
-    args = [*SMALL, "--batch-size", "8", "--max-steps", "100"]
-    straight = seqgen("train", prose_file, *args, "--nproc", "2", "--out", "straight", cwd=in_tmp)
-    assert straight.returncode == 0, straight.stderr
-    run = start("train", prose_file, *args, "--nproc", "2", "--out", "cut", cwd=in_tmp)
+def test_interrupted_then_resumed_with_two_and_with_one(in_tmp, prose_file, straight):
+    run = start("train", prose_file, *STRAIGHT, "--nproc", "2", "--out", "cut", cwd=in_tmp)
     wait_for(in_tmp / "cut" / "last.pt", run)
     run.send_signal(signal.SIGINT)
     _, err = run.communicate(timeout=120)
@@ -120,7 +128,7 @@ def test_interrupted_then_resumed_with_two_and_with_one(in_tmp, prose_file):
     # with two processes: the curve goes on as if it had never stopped
     resumed = seqgen("train", "--resume", "cut/last.pt", "--nproc", "2", cwd=in_tmp)
     assert resumed.returncode == 0, resumed.stderr
-    same_curve(curve(in_tmp / "cut"), curve(in_tmp / "straight"))
+    same_curve(curve(in_tmp / "cut"), curve(straight[0]))
     # with one process: it goes on, and says why the curve cannot be the same
     one = seqgen("train", "--resume", "again/last.pt", cwd=in_tmp)
     assert one.returncode == 0, one.stderr
