@@ -21,11 +21,11 @@ from pathlib import Path
 import numpy as np
 
 from . import checkpoint as ckpt
-from .config import SampleConfig, TuneOptions, typed
+from .config import SampleConfig, TuneOptions
 from .errors import UsageError, does_not_apply
 from .evaluate import Score
 from .loop import TrainResult
-from .options import keywords, signature
+from .options import keywords, signature, typed
 from .options import options as option_fields  # train's **options takes the short name
 
 ONE_SAMPLE = ("num_samples",)  # settings that streaming has no use for: it draws one sample
@@ -110,7 +110,8 @@ class Model:
         from .music.tunes import sample_tunes
 
         self.check_tune_count(count)
-        ordered = {name: settings.pop(name) for name in (f.name for f in option_fields(TuneOptions)) if name in settings}
+        tune_names = [f.name for f in option_fields(TuneOptions)]
+        ordered = {name: settings.pop(name) for name in tune_names if name in settings}
         cfg = self.sample_config(**keywords(SampleConfig, (), settings, WHOLE_TUNE))
         if typed("max_rounds", max_rounds, "int") < 1:
             raise UsageError(f"max_rounds must be at least 1 (got {max_rounds})")
@@ -197,11 +198,16 @@ class Model:
         return self.network.score(ids)
 
 
-# The keywords each method takes, as help() and editors show them: generated from the configs.
-for _method, _classes, _left_out in ((Model.generate, [SampleConfig], ()), (Model.stream, [SampleConfig], ONE_SAMPLE),
-                                     (Model.tunes, [SampleConfig, TuneOptions], WHOLE_TUNE),
-                                     (Model.sample_config, [SampleConfig], ()), (Model.tune_conditions, [TuneOptions], ())):
-    _method.__signature__ = signature(_method, _classes, _left_out)
+def _show_keywords(method, classes: list[type], left_out: tuple[str, ...] = ()) -> None:
+    """The keywords ``method`` takes, as help() and editors show them: generated from the configs."""
+    method.__signature__ = signature(method, classes, left_out)
+
+
+_show_keywords(Model.generate, [SampleConfig])
+_show_keywords(Model.stream, [SampleConfig], ONE_SAMPLE)
+_show_keywords(Model.tunes, [SampleConfig, TuneOptions], WHOLE_TUNE)
+_show_keywords(Model.sample_config, [SampleConfig])
+_show_keywords(Model.tune_conditions, [TuneOptions])
 
 
 # Settings of the training loop, which a model made by counting has no use for.

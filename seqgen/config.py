@@ -110,7 +110,8 @@ class SampleConfig:
                               check=SEED)
     num_samples: int = option(1, "How many samples, drawn side by side.", check=at_least(1))
     precision: str = option("auto", "auto: int8 weights on the CPU (several times faster), the model as it is on a "
-                            "GPU; int8; fp32: exact.", check=one_of(("auto", "int8", "fp32"), "must be auto, int8 or fp32"))
+                            "GPU; int8; fp32: exact.",
+                            check=one_of(("auto", "int8", "fp32"), "must be auto, int8 or fp32"))
 
     def validate(self, streaming: bool = False) -> "SampleConfig":
         """Check every setting; ``streaming`` lifts the cap on kept tokens (nothing is kept)."""

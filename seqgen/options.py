@@ -2,7 +2,7 @@
 type, default, help text and check, and the command line, the Python API and the studio's
 requests are built from it.
 
-    temperature: float = option(0.8, "Randomness: ...", check=rule(finite_at_least(0), "must be 0 ..."))
+    temperature: float = option(0.8, "Randomness: ...", check=finite(lambda v: v >= 0, "must be 0 or positive"))
 
 Why dataclass fields with ``metadata`` rather than pydantic models: the configurations are
 stored in checkpoints as plain dicts, built in the sampling and training paths and compared in
@@ -193,6 +193,7 @@ def signature(fn: Callable, classes: Iterable[type], leave_out: tuple[str, ...] 
         for f in options(cls):
             if f.name not in taken | set(leave_out):
                 taken.add(f.name)
+                shown = type_text(f) + (" | None" if f.metadata.get("varies") else "")
                 extra.append(inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=interface_default(f),
-                                               annotation=type_text(f) + (" | None" if f.metadata.get("varies") else "")))
+                                               annotation=shown))
     return inspect.Signature(own + extra)

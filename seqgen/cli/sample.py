@@ -31,6 +31,12 @@ def _tune_options():
     return [TuneOptions]
 
 
+def _names(classes) -> list[str]:
+    from ..options import options
+
+    return [f.name for cls in classes for f in options(cls)]
+
+
 @app.command()
 @friendly
 @config_options(_sampling_options)
@@ -51,7 +57,7 @@ def sample(
     path, found = ckpt.resolve(checkpoint)
     announce(path, found)
     model = api.Model(path, ckpt.load(path))
-    ordered = {name: options.pop(name) for name in ("meter", "key", "prime_abc")}
+    ordered = {name: options.pop(name) for name in _names(_tune_options())}  # --meter, --key, --prime-abc
     _refuse_what_cannot_apply(ctx, model.kind, tunes, any(ordered.values()))
     length, num_samples = options.pop("length"), options.pop("num_samples")
     settings = options  # prime, temperature, top_k, ...: every other sampling option, by name

@@ -24,7 +24,8 @@ from dataclasses import dataclass
 
 import torch
 
-from ..config import TuneOptions, check_types
+from ..config import TuneOptions
+from ..options import check_types
 from ..errors import UsageError
 
 UNIT = "1/8"  # first bars are read in eighth notes, the unit of nearly every folk tune

@@ -24,7 +24,7 @@ from ..errors import SeqgenError, does_not_apply
 from ..music.abc import tune_title
 from ..options import interface_default, kind_of, options
 
-TUNE_FIELDS = ("tunes", "meter", "key", "prime_abc")
+TUNE_FIELDS = ("tunes", *(f.name for f in options(TuneOptions)))  # tunes, meter, key, prime_abc
 TEXT_FIELDS = ("length", "prime")
 PIECE_SECONDS = 0.05  # text is sent in pieces of what was drawn in this long: smooth, and few pieces
 CHUNKS_AHEAD = 64  # pieces drawn and not yet sent, at most
@@ -75,7 +75,7 @@ class _Request(BaseModel):
         return settings
 
 
-def request_model(name: str, classes, leave_out: tuple[str, ...] = (), base: type = _Request, **own):
+def request_model(name: str, classes, leave_out: tuple[str, ...] = (), doc: str = "", base: type = _Request, **own):
     """A pydantic request model with a field per option of the config ``classes`` (their type and
     default; their checks stay theirs), bounded in size by ``SIZE_LIMITS``, and ``own`` fields."""
     fields = {}
@@ -86,16 +86,17 @@ def request_model(name: str, classes, leave_out: tuple[str, ...] = (), base: typ
                 kind = _TYPES[kind_of(f)]
                 fields[f.name] = (Optional[kind] if default is None else kind,
                                   Field(default=default, max_length=SIZE_LIMITS.get(f.name)))
-    return create_model(name, __base__=base, **own, **fields)
+    return create_model(name, __base__=base, __doc__=doc or base.__doc__, **own, **fields)
 
 
 # What a request may hold, in characters: a body is bounded before any work is done on it.
 SIZE_LIMITS = {"prime": 10_000, "meter": 20, "key": 20, "prime_abc": 1000}
 _TYPES = {"int": int, "float": float, "str": str, "bool": bool}
 
-# ``POST /api/sample``: a checkpoint (its path under the served folder) and the options of
-# ``seqgen sample``, by the same names. ``seed`` left out: the server picks one and says which.
 SampleRequest = request_model("SampleRequest", [SampleConfig, TuneOptions], leave_out=("num_samples", "precision"),
+                              doc="``POST /api/sample``: a checkpoint (its path under the served folder) and the "
+                                  "options of ``seqgen sample``, by the same names. ``seed`` left out: the server "
+                                  "picks one and says which.",
                               checkpoint=(str, Field(max_length=1000)), tunes=(int, Field(default=1, ge=1)))
 
 
