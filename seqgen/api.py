@@ -21,10 +21,15 @@ from pathlib import Path
 import numpy as np
 
 from . import checkpoint as ckpt
-from .config import SampleConfig, typed
+from .config import SampleConfig, TuneOptions
 from .errors import UsageError, does_not_apply
 from .evaluate import Score
 from .loop import TrainResult
+from .options import keywords, signature, typed
+from .options import options as option_fields  # train's **options takes the short name
+
+ONE_SAMPLE = ("num_samples",)  # settings that streaming has no use for: it draws one sample
+WHOLE_TUNE = ("prime", "length", "num_samples")  # a tune runs from X: to its end; count gives how many
 
 KINDS = {("text", "char"): "text", ("text", "word"): "words", ("abc", "char"): "music", ("abc", "word"): "music"}
 
@@ -82,33 +87,31 @@ class Model:
         return f"<seqgen.Model {self.kind} {self.description} from {self.path}>"
 
     # -- generating ------------------------------------------------------------------------------
-    def generate(self, prime: str = "", length: int = 500, temperature: float = 0.8, top_k: int | None = None,
-                 top_p: float | None = None, seed: int | None = None, num_samples: int = 1,
-                 precision: str = "auto", on_text: Callable[[int, str], None] | None = None) -> str | list[str]:
+    def generate(self, *args, on_text: Callable[[int, str], None] | None = None, **settings) -> str | list[str]:
         """Text after ``prime`` (the prime included), as ``seqgen sample`` prints it: one string,
-        or a list of ``num_samples`` strings. ``on_text(sample, piece)`` sees each piece as drawn."""
+        or a list of ``num_samples`` strings. ``on_text(sample, piece)`` sees each piece as drawn.
+        The settings are ``SampleConfig``'s, by name or in its order: prime, length, temperature, ..."""
         from .sample import generate
 
-        cfg = self.sample_config(prime, length, temperature, top_k, top_p, seed, num_samples, precision)
+        cfg = self.sample_config(*args, **settings)
         _callback("on_text", on_text)
         texts = generate(self.sampler(cfg.precision), self.vocab, cfg, on_text=on_text, warmup=self.warmup)
-        return texts[0] if num_samples == 1 else texts
+        return texts[0] if cfg.num_samples == 1 else texts
 
-    def stream(self, prime: str = "", length: int = 500, temperature: float = 0.8, top_k: int | None = None,
-               top_p: float | None = None, seed: int | None = None, precision: str = "auto") -> Iterator[str]:
+    def stream(self, *args, **settings) -> Iterator[str]:
         """One sample, piece by piece as it is drawn (the prime first); any length, in constant memory."""
         from .sample import stream
 
-        cfg = self.sample_config(prime, length, temperature, top_k, top_p, seed, 1, precision, streaming=True)
+        cfg = self.sample_config(streaming=True, **keywords(SampleConfig, args, settings, ONE_SAMPLE))
         return stream(self.sampler(cfg.precision), self.vocab, cfg, warmup=self.warmup)
 
-    def tunes(self, count: int = 1, temperature: float = 0.8, top_k: int | None = None, top_p: float | None = None,
-              seed: int | None = None, precision: str = "auto", max_rounds: int = 5,
-              on_progress: Callable[[int, int], None] | None = None, meter: str | None = None,
-              key: str | None = None, prime_abc: str | None = None, on_tune: Callable | None = None, stop=None):
+    def tunes(self, count: int = 1, *, max_rounds: int = 5, on_progress: Callable[[int, int], None] | None = None,
+              on_tune: Callable | None = None, stop=None, **settings):
         """``count`` whole tunes, each checked; a tune that fails is drawn again (up to
         ``max_rounds`` rounds). Returns a ``TuneBatch``: ``valid`` and ``invalid`` (text, check)
-        pairs, ``first_try_valid``, ``attempts`` and the reasons tunes were rejected.
+        pairs, ``first_try_valid``, ``attempts`` and the reasons tunes were rejected. The
+        settings are ``SampleConfig``'s that apply to whole tunes (temperature, top_k, top_p,
+        seed, precision) and ``TuneOptions``'s.
 
         Tunes to order: ``meter`` ("6/8", "C|"), ``key`` ("G", "Dmix", "Bm") and ``prime_abc``
         (first bars, "|:d2B AFD|EFG A2B|") are written into every tune, and checked first.
@@ -120,13 +123,15 @@ class Model:
         from .music.tunes import sample_tunes
 
         self.check_tune_count(count)
-        cfg = self.sample_config("", 1, temperature, top_k, top_p, seed, 1, precision)
+        tune_names = [f.name for f in option_fields(TuneOptions)]
+        ordered = {name: settings.pop(name) for name in tune_names if name in settings}
+        cfg = self.sample_config(**keywords(SampleConfig, (), settings, WHOLE_TUNE))
         if typed("max_rounds", max_rounds, "int") < 1:
             raise UsageError(f"max_rounds must be at least 1 (got {max_rounds})")
         _callback("on_progress", on_progress)
         _callback("on_tune", on_tune)
         _stop_flag(stop)
-        wanted = self.tune_conditions(meter, key, prime_abc)
+        wanted = self.tune_conditions(**ordered)
         return sample_tunes(self.sampler(cfg.precision), self.vocab, count, cfg, max_rounds, on_progress,
                             warmup=self.warmup, conditions=wanted, on_tune=on_tune, stop=stop)
 
@@ -142,24 +147,24 @@ class Model:
             raise UsageError(f"--tunes must be from 1 to {most:,}, each tune being drawn up to "
                              f"{MAX_TUNE_TOKENS:,} tokens (got {count:,})")
 
-    def tune_conditions(self, meter: str | None = None, key: str | None = None, prime_abc: str | None = None):
-        """The meter, key and first bars asked for, checked (also that this model can write them)."""
+    def tune_conditions(self, *args, **ordered):
+        """The meter, key and first bars asked for (``TuneOptions``'s fields), checked (also that
+        this model can write them)."""
         from .music.conditions import conditions
 
-        wanted = conditions(meter, key, prime_abc)
+        wanted = conditions(**keywords(TuneOptions, args, ordered))
         wanted.check_model(self.vocab)
         return wanted
 
-    def sample_config(self, prime: str = "", length: int = 500, temperature: float = 0.8, top_k: int | None = None,
-                      top_p: float | None = None, seed: int | None = None, num_samples: int = 1,
-                      precision: str = "auto", streaming: bool = False) -> SampleConfig:
-        """The settings checked, with this model's defaults (top-p for music models)."""
+    def sample_config(self, *args, streaming: bool = False, **settings) -> SampleConfig:
+        """The settings (``SampleConfig``'s fields, by name or in its order) checked, with this
+        model's defaults (top-p for music models)."""
         from .music.tunes import TUNE_TOP_P
 
-        if top_p is None:
-            top_p = TUNE_TOP_P if self.kind == "music" else 1.0
-        return SampleConfig(length=length, temperature=temperature, top_k=top_k, top_p=top_p, prime=prime,
-                            num_samples=num_samples, seed=seed, precision=precision).validate(streaming)
+        given = keywords(SampleConfig, args, settings)
+        if "top_p" not in given and self.kind == "music":
+            given["top_p"] = TUNE_TOP_P
+        return SampleConfig(**given).validate(streaming)
 
     @functools.cached_property
     def warmup(self):
@@ -206,6 +211,18 @@ class Model:
         return self.network.score(ids)
 
 
+def _show_keywords(method, classes: list[type], left_out: tuple[str, ...] = ()) -> None:
+    """The keywords ``method`` takes, as help() and editors show them: generated from the configs."""
+    method.__signature__ = signature(method, classes, left_out)
+
+
+_show_keywords(Model.generate, [SampleConfig])
+_show_keywords(Model.stream, [SampleConfig], ONE_SAMPLE)
+_show_keywords(Model.tunes, [SampleConfig, TuneOptions], WHOLE_TUNE)
+_show_keywords(Model.sample_config, [SampleConfig])
+_show_keywords(Model.tune_conditions, [TuneOptions])
+
+
 # Settings of the training loop, which a model made by counting has no use for.
 GRADIENT_ONLY = ("seq_len", "batch_size", "lr", "weight_decay", "warmup_steps", "clip", "epochs", "max_steps",
                  "time_budget", "eval_every", "eval_tokens", "patience", "device", "precision")
@@ -226,7 +243,7 @@ def train(*sources: str | Path, model: str = "rnn", resume: str | Path | None = 
     """
     from dataclasses import fields
 
-    from .config import TrainConfig, parse_duration
+    from .config import TrainConfig
     from .models import config_fields, model_class, model_types
     from .training import new_run, resume_run
 
@@ -239,8 +256,9 @@ def train(*sources: str | Path, model: str = "rnn", resume: str | Path | None = 
     _callback("on_event", on_event)
     _stop_flag(stop)
     given = {k: v for k, v in options.items() if v is not None}
-    if isinstance(given.get("time_budget"), str):
-        given["time_budget"] = parse_duration(given["time_budget"])
+    for f in option_fields(TrainConfig):  # the command line's text ("10m"), read as the option says
+        if f.metadata.get("reader") and isinstance(given.get(f.name), str):
+            given[f.name] = f.metadata["reader"](given[f.name])
     if resume is not None:
         if sources:
             raise UsageError("--resume continues a run on its own text; give no sources with it")

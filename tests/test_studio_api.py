@@ -206,7 +206,7 @@ def test_a_link_out_of_the_folder_is_refused(client, studio_root, tmp_path):
     ({"checkpoint": TEXT, "temperature": -1}, ["--temperature must be 0 (greedy) or positive"]),
     ({"checkpoint": TEXT, "top_p": 1.5}, ["--top-p must be in (0, 1]"]),
     ({"checkpoint": TEXT, "temperature": "hot"}, ["temperature: Input should be a valid number"]),
-    ({"checkpoint": TEXT, "seed": -3}, ["seed: Input should be greater than or equal to 0"]),
+    ({"checkpoint": TEXT, "seed": -3}, ["--seed must be a whole number from 0 to 2**63 - 1"]),  # as the command line says
     ({"checkpoint": TEXT, "colour": "red"}, ["colour: Extra inputs are not permitted"]),
     ({"checkpoint": TEXT, "meter": "6/8"}, ["meter does not apply to a text model"]),
     ({"checkpoint": MUSIC, "prime": "X:1"}, ["prime does not apply to a music model's tunes"]),

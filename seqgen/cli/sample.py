@@ -12,46 +12,56 @@ import typer
 
 from ..errors import SeqgenError, UsageError
 from ..evaluate import json_safe
+from .config_options import config_options
 from .common import announce, app, fail, friendly, refuse_options, signals_as_flag
 from .streams import write
 
 TUNE_OPTIONS = ("tunes", "keep_invalid", "wav", "sheet", "meter", "key", "prime_abc")
-METER_HELP = "Music models: every tune in this meter (6/8, 3/4, C, C|, ...). [default: the model's choice]"
-KEY_HELP = "Music models: every tune in this key and mode (G, Dmix, Ador, Bm, ...). [default: the model's choice]"
-PRIME_ABC_HELP = "Music models: every tune's body starts with these bars, in eighth notes (\"|:d2B AFD|EFG A2B|\"). [default: none]"
+
+
+def _sampling_options():
+    from ..config import SampleConfig, TuneOptions
+
+    return [SampleConfig, TuneOptions]
+
+
+def _tune_options():
+    from ..config import TuneOptions
+
+    return [TuneOptions]
+
+
+def _names(classes) -> list[str]:
+    from ..options import options
+
+    return [f.name for cls in classes for f in options(cls)]
 
 
 @app.command()
 @friendly
+@config_options(_sampling_options)
 def sample(
     ctx: typer.Context,
     checkpoint: Annotated[Optional[Path], typer.Argument(help="Checkpoint file. [default: the latest run's best.pt]", show_default=False)] = None,
-    temperature: Annotated[float, typer.Option(help="Randomness: > 0; 0 (or below 1e-4) picks the likeliest token.")] = 0.8,
-    length: Annotated[int, typer.Option(help="Tokens to generate per sample.")] = 500,
-    prime: Annotated[str, typer.Option(help="Text to start from. [default: none]", show_default=False)] = "",
-    top_k: Annotated[Optional[int], typer.Option(help="Sample only from the k likeliest tokens. [default: off]", show_default=False)] = None,
-    top_p: Annotated[Optional[float], typer.Option(help="Sample from the smallest set of tokens with this much probability, in (0, 1]. [default: 1.0 (off); 0.7 for music models]", show_default=False)] = None,
-    num_samples: Annotated[int, typer.Option(help="How many samples, drawn side by side.")] = 1,
-    seed: Annotated[Optional[int], typer.Option(help="Random seed: the same seed gives the same text. [default: a new one each time]", show_default=False)] = None,
-    precision: Annotated[str, typer.Option(help="auto: int8 weights on the CPU (several times faster), the model as it is on a GPU; int8; fp32: exact.")] = "auto",
     out: Annotated[Optional[Path], typer.Option(help="Text: write the sample to this file (several: FILE-1.txt, FILE-2.txt, ...). Music: the folder for --tunes. [default: standard output; tunes/ for --tunes]", show_default=False)] = None,
     overwrite: Annotated[bool, typer.Option(help="Replace what --out already holds.")] = False,
     tunes: Annotated[Optional[int], typer.Option(help="Music models: sample this many whole, checked tunes into --out. [default: one tune to standard output]", show_default=False)] = None,
     keep_invalid: Annotated[bool, typer.Option(help="Music models: also write tunes that fail their check.")] = False,
     wav: Annotated[bool, typer.Option(help="Music models: render audio with a General MIDI soundfont (through fluidsynth when installed).")] = False,
     sheet: Annotated[bool, typer.Option(help="Music models: write sheet music (lilypond PDF and PNG, else MusicXML).")] = False,
-    meter: Annotated[Optional[str], typer.Option(help=METER_HELP, show_default=False)] = None,
-    key: Annotated[Optional[str], typer.Option(help=KEY_HELP, show_default=False)] = None,
-    prime_abc: Annotated[Optional[str], typer.Option(help=PRIME_ABC_HELP, show_default=False)] = None,
+    **options,
 ) -> None:
     """Generate text (or whole folk tunes, for a music model); a single sample streams as it is written."""
     from .. import api
 
     model = api.Model.load(checkpoint, on_found=announce)
-    _refuse_what_cannot_apply(ctx, model.kind, tunes, bool(meter or key or prime_abc))
-    settings = dict(prime=prime, temperature=temperature, top_k=top_k, top_p=top_p, seed=seed, precision=precision)
+    ordered = {name: options.pop(name) for name in _names(_tune_options())}  # --meter, --key, --prime-abc
+    _refuse_what_cannot_apply(ctx, model.kind, tunes, any(ordered.values()))
+    length, num_samples = options.pop("length"), options.pop("num_samples")
+    settings = options  # prime, temperature, top_k, ...: every other sampling option, by name
     # every setting checked first; a single sample streams, with no cap on its length
     model.sample_config(length=length, num_samples=num_samples, streaming=num_samples == 1, **settings)
+    prime = settings["prime"]
     unknown = model.unknown_symbols(prime)
     if unknown:
         shown = ", ".join(repr(u) for u in unknown[:10])
@@ -59,12 +69,11 @@ def sample(
     if model.kind == "music":
         from .music import print_tune, write_tunes
 
-        wanted = model.tune_conditions(meter, key, prime_abc)
+        wanted = model.tune_conditions(**ordered)
         if tunes is None:
             return print_tune(model, length=length, num_samples=num_samples, conditions=wanted, **settings)
         return write_tunes(model, tunes, out or Path("tunes"), overwrite, keep_invalid, wav, sheet,
-                           meter=meter, key=key, prime_abc=prime_abc,
-                           **{k: v for k, v in settings.items() if k != "prime"})
+                           **ordered, **{k: v for k, v in settings.items() if k != "prime"})
     if out is not None:
         return _write_samples(model, out, overwrite, length, num_samples, settings)
     if num_samples == 1:
@@ -166,15 +175,14 @@ def _stream_into(model, out: Path, length: int, settings: dict) -> None:
 
 @app.command("eval")
 @friendly
+@config_options(_tune_options)
 def evaluate(
     ctx: typer.Context,
     paths: Annotated[Optional[list[str]], typer.Argument(help="Checkpoints (.pt, or any file seqgen train saved), then text files to score. [default: the latest checkpoint on its held-out text]", show_default=False)] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table. [default: a table]", show_default=False)] = False,
     encoding: Annotated[str, typer.Option(help="Text encoding of the text files.")] = "utf-8",
     tunes: Annotated[int, typer.Option(help="Music models: tunes to sample for the validity and novelty figures (0: none).")] = 50,
-    meter: Annotated[Optional[str], typer.Option(help="Music models: sample those tunes in this meter (see sample --meter). [default: the model's choice]", show_default=False)] = None,
-    key: Annotated[Optional[str], typer.Option(help="Music models: sample those tunes in this key (see sample --key). [default: the model's choice]", show_default=False)] = None,
-    prime_abc: Annotated[Optional[str], typer.Option(help="Music models: those tunes start with these bars (see sample --prime-abc). [default: none]", show_default=False)] = None,
+    **options,
 ) -> None:
     """Report cross-entropy, perplexity and bits per character on held-out or given text.
 
@@ -203,7 +211,7 @@ def evaluate(
                        "trained on ABC tunes")
     from ..music.conditions import conditions
 
-    wanted = conditions(meter, key, prime_abc)
+    wanted = conditions(**options)  # meter, key and prime_abc, as sample takes them
     rows = [evaluation(m, texts, encoding, tunes, wanted) for m in models]
     if json_out:
         write(json.dumps(json_safe(rows[0] if len(rows) == 1 else rows), indent=2, allow_nan=False) + "\n")

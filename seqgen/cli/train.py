@@ -10,53 +10,33 @@ from typing import Annotated, Optional
 import typer
 
 from ..config import TrainConfig
-from ..models.rnn_config import ModelConfig
 from ..distributed import rank_from_env
 from .common import Interrupts, app, friendly, given
+from .config_options import config_options
 
-T, M = TrainConfig(), ModelConfig()
-# The options that go to seqgen.train when given (the rest of the signature is the command's own).
-SETTINGS = ("level", "cell", "layers", "hidden", "embed", "dropout", "tie", "softmax", "seq_len", "batch_size",
-            "lr", "clip", "epochs", "max_steps", "time_budget", "val_fraction", "eval_every", "patience",
-            "max_vocab", "min_count", "seed", "device", "precision", "order")
+
+def _training_options() -> list[type]:
+    """The training configuration, then every registered model type's own (``--order`` is the
+    n-gram's): read when the command line is built, so a model type registered later is in it."""
+    from ..models import model_class, model_types
+
+    return [TrainConfig, *(model_class(name).Config for name in model_types())]
 
 
 @app.command()
 @friendly
+@config_options(_training_options)
 def train(
     ctx: typer.Context,
     paths: Annotated[Optional[list[str]], typer.Argument(help="Text files, folders of .txt, .abc files or builtin:NAME.", show_default=False)] = None,
-    level: Annotated[str, typer.Option(help="Tokens: char or word.")] = T.level,
     model: Annotated[str, typer.Option(help="The model type: rnn (the recurrent model), ngram (a Kneser-Ney baseline), or another registered one.")] = "rnn",
-    cell: Annotated[str, typer.Option(help="Recurrent cell: lstm, gru or rnn.")] = M.cell,
-    layers: Annotated[int, typer.Option(help="Stacked recurrent layers.")] = M.layers,
-    hidden: Annotated[int, typer.Option(help="Hidden units per layer.")] = M.hidden,
-    embed: Annotated[int, typer.Option(help="Embedding size (0: same as --hidden).")] = M.embed,
-    dropout: Annotated[Optional[float], typer.Option(help="Dropout probability in [0, 1). [default: 0.2 for characters, 0.5 for words]", show_default=False)] = None,
-    tie: Annotated[Optional[bool], typer.Option("--tie/--no-tie", help="Share input and output embeddings. [default: --tie for words, --no-tie for characters]", show_default=False)] = None,
-    softmax: Annotated[str, typer.Option(help="Output layer: full, adaptive (fast for large word vocabularies) or auto (adaptive for untied models of 5,000 tokens or more).")] = M.softmax,
-    order: Annotated[int, typer.Option(help="--model ngram: the n-gram order, 1 to 7.")] = 5,
-    seq_len: Annotated[int, typer.Option(help="Truncated BPTT length; the state carries across batches.")] = T.seq_len,
-    batch_size: Annotated[int, typer.Option(help="Sequences per batch (per process).")] = T.batch_size,
-    lr: Annotated[float, typer.Option(help="Peak learning rate (AdamW, warm-up then cosine decay).")] = T.lr,
-    clip: Annotated[float, typer.Option(help="Gradient-norm clipping (0: off).")] = T.clip,
-    epochs: Annotated[int, typer.Option(help="Passes over the training text.")] = T.epochs,
-    max_steps: Annotated[int, typer.Option(help="Stop after this many steps in all (0: no limit).")] = T.max_steps,
-    time_budget: Annotated[Optional[str], typer.Option(help="Stop cleanly after this long, e.g. 90s, 10m, 1h; with --resume, this much more. [default: no limit]", show_default=False)] = None,
-    val_fraction: Annotated[float, typer.Option(help="Share of the text held out for validation.")] = T.val_fraction,
-    eval_every: Annotated[int, typer.Option(help="Steps between validations.")] = T.eval_every,
-    patience: Annotated[int, typer.Option(help="Validations without improvement before stopping early (0: never).")] = T.patience,
-    max_vocab: Annotated[int, typer.Option(help="Word level: keep at most this many words (0: all).")] = T.max_vocab,
-    min_count: Annotated[int, typer.Option(help="Word level: rarer words become <unk>.")] = T.min_count,
-    seed: Annotated[int, typer.Option(help="Random seed.")] = T.seed,
-    device: Annotated[str, typer.Option(help="auto (a CUDA GPU, else Apple's MPS, else the CPU), cpu, cuda or mps.")] = T.device,
-    precision: Annotated[str, typer.Option(help="auto (the fastest that runs here: bf16 on recent GPUs, fp16 on older ones, on a CPU bf16 only where timed faster than fp32), fp32, bf16 or fp16.")] = T.precision,
     encoding: Annotated[str, typer.Option(help="Text encoding of the input files.")] = "utf-8",
     out: Annotated[Optional[Path], typer.Option(help="Run folder. [default: checkpoints/<run-name>/]", show_default=False)] = None,
     resume: Annotated[Optional[Path], typer.Option(help="Continue the run saved in this checkpoint. [default: a new run]", show_default=False)] = None,
     overwrite: Annotated[bool, typer.Option(help="Replace the run --out holds, or (with --resume) a last.pt further along.")] = False,
     nproc: Annotated[int, typer.Option(help="Train on this many processes of this machine (one per GPU, or per CPU core), as torchrun --standalone --nproc-per-node does.")] = 1,
     backend: Annotated[str, typer.Option(help="With several processes: auto (NCCL on GPUs, gloo on CPUs), gloo or nccl.")] = "auto",
+    **settings,
 ) -> None:
     """Train a language model on text or ABC tunes and save checkpoints under checkpoints/."""
     from .. import api
@@ -66,8 +46,8 @@ def train(
     if not paths and not resume:
         raise UsageError("give a text file, folder or builtin:NAME to train on (or --resume CKPT)")
     if nproc != 1:
-        return _launch(ctx, nproc, model, device, backend)
-    options = {name: value for name, value in locals().items() if name in given(ctx, *SETTINGS)}
+        return _launch(ctx, nproc, model, settings["device"], backend)
+    options = {name: settings[name] for name in given(ctx, *settings)}  # the rest: each config's default
     display = TrainDisplay() if rank_from_env() == 0 else None
     with Interrupts() as interrupts:
         def on_event(kind: str, info: dict) -> None:

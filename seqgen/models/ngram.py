@@ -22,33 +22,30 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 
-from ..config import check_types
-from ..errors import UsageError
 from ..evaluate import Score
+from ..options import Rule, check, option, problems
 
 MAX_ORDER = 7
 _TABLE_FIELDS = ("keys", "counts", "total", "gamma", "discounts")
-
-
-def _check_order(order: int) -> int:
-    if not isinstance(order, int) or not 1 <= order <= MAX_ORDER:
-        raise UsageError(f"--order must be between 1 and {MAX_ORDER} (got {order})")
-    return order
 
 
 @dataclass
 class NGramConfig:
     """The n-gram model's one setting."""
 
-    order: int = 5
+    order: int = option(5, f"--model ngram: the n-gram order, 1 to {MAX_ORDER}.",
+                        check=Rule(lambda v: 1 <= v <= MAX_ORDER, f"must be between 1 and {MAX_ORDER}"))
 
     def validate(self) -> "NGramConfig":
-        check_types(self)
-        _check_order(self.order)
+        check(problems(self))
         return self
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+def _check_order(order: int) -> int:
+    return NGramConfig(order=order).validate().order
 
 
 def _discounts(counts: np.ndarray) -> np.ndarray:

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
-from ..config import check, check_types
+from ..options import INTERNAL, Rule, at_least, check, one_of, option, problems
 
 CELLS = ("lstm", "gru", "rnn")
 SOFTMAXES = ("auto", "full", "adaptive")
@@ -16,14 +15,19 @@ ADAPTIVE_FROM = 5000  # vocabulary size from which "auto" picks the adaptive sof
 class ModelConfig:
     """Shape of the recurrent language model."""
 
-    vocab_size: int = 0
-    cell: str = "lstm"
-    layers: int = 2
-    hidden: int = 512
-    embed: int = 0  # 0 means "same as hidden"
-    dropout: float = 0.2
-    tie: bool = False
-    softmax: str = "auto"  # full, adaptive, or auto: adaptive from ADAPTIVE_FROM tokens (untied)
+    vocab_size: int = field(default=0, metadata=INTERNAL)  # set from the vocabulary, not by an option
+    cell: str = option("lstm", "Recurrent cell: lstm, gru or rnn.", check=one_of(CELLS))
+    layers: int = option(2, "Stacked recurrent layers.", check=at_least(1))
+    hidden: int = option(512, "Hidden units per layer.", check=at_least(1))
+    embed: int = option(0, "Embedding size (0: same as --hidden).",
+                        check=Rule(lambda v: v >= 0, "must be 0 (same as hidden) or positive"))
+    dropout: float = option(0.2, "Dropout probability in [0, 1). [default: 0.2 for characters, 0.5 for words]",
+                            varies=True, check=Rule(lambda v: 0.0 <= v < 1.0, "must be in [0, 1)"))  # also nan
+    tie: bool = option(False, "Share input and output embeddings. [default: --tie for words, --no-tie for "
+                       "characters]", varies=True)
+    # auto: adaptive from ADAPTIVE_FROM tokens (untied)
+    softmax: str = option("auto", "Output layer: full, adaptive (fast for large word vocabularies) or auto (adaptive "
+                          "for untied models of 5,000 tokens or more).", check=one_of(SOFTMAXES))
 
     @classmethod
     def for_level(cls, level: str) -> "ModelConfig":
@@ -50,23 +54,10 @@ class ModelConfig:
         return [c for c in (2000, 10000, 50000) if c < self.vocab_size - 1] if adaptive else []
 
     def validate(self) -> "ModelConfig":
-        check_types(self)
-        p = []
-        if self.cell not in CELLS:
-            p.append(f"--cell must be one of {', '.join(CELLS)} (got {self.cell!r})")
-        if self.layers < 1:
-            p.append(f"--layers must be at least 1 (got {self.layers})")
-        if self.hidden < 1:
-            p.append(f"--hidden must be at least 1 (got {self.hidden})")
-        if self.embed < 0:
-            p.append(f"--embed must be 0 (same as hidden) or positive (got {self.embed})")
-        if not (0.0 <= self.dropout < 1.0) or math.isnan(self.dropout):
-            p.append(f"--dropout must be in [0, 1) (got {self.dropout})")
-        if self.softmax not in SOFTMAXES:
-            p.append(f"--softmax must be one of {', '.join(SOFTMAXES)} (got {self.softmax!r})")
+        found = problems(self)
         if self.softmax == "adaptive" and self.tie:
-            p.append("--tie shares the output matrix with the embeddings: it needs --softmax full")
-        check(p)
+            found.append("--tie shares the output matrix with the embeddings: it needs --softmax full")
+        check(found)
         return self
 
     def to_dict(self) -> dict:

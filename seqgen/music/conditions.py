@@ -24,7 +24,8 @@ from dataclasses import dataclass
 
 import torch
 
-from ..config import typed
+from ..config import TuneOptions
+from ..options import check_types
 from ..errors import UsageError
 
 UNIT = "1/8"  # first bars are read in eighth notes, the unit of nearly every folk tune
@@ -94,9 +95,10 @@ def conditions(meter: str | None = None, key: str | None = None, prime_abc: str 
     """Check the values asked for and return them as ``TuneConditions``; UsageError saying what is
     wrong. ``meter``: anything music21 reads as a time signature (``6/8``, ``C``, ``C|``);
     ``key``: a tonic and an optional mode (``G``, ``Bm``, ``Dmix``, ``F#dor``)."""
-    meter = _clean(typed("--meter", meter, "str | None"), "--meter")
-    key = _clean(typed("--key", key, "str | None"), "--key")
-    opening = (typed("--prime-abc", prime_abc, "str | None") or "").strip()
+    given = TuneOptions(meter, key, prime_abc)
+    check_types(given)  # its fields declare each option once: name, type and help
+    meter, key = _clean(given.meter, "--meter"), _clean(given.key, "--key")
+    opening = (given.prime_abc or "").strip()
     if "\n" in opening or re.search(r"(?m)^[A-Za-z]:", opening):
         raise UsageError("--prime-abc takes bars of music on one line (e.g. \"|:d2B AFD|EFG A2B|\"), "
                          "no header fields; use --meter and --key for those")

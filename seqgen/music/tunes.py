@@ -210,7 +210,7 @@ def _kind(reason: str) -> str:
 
 def tune_quality(model, vocab, data: dict, count: int, seed: int = 0, conditions=None) -> dict:
     """Sample ``count`` tunes once each (no re-sampling, the settings ``seqgen sample`` uses by
-    default: temperature 0.8, top-p ``TUNE_TOP_P``) and measure how good they are; with
+    default: its temperature, top-p ``TUNE_TOP_P``) and measure how good they are; with
     ``conditions``, tunes to that order, each checked against it too.
 
     ``data`` is the checkpoint's record of its corpus: the training tunes are read again from
@@ -224,7 +224,7 @@ def tune_quality(model, vocab, data: dict, count: int, seed: int = 0, conditions
     from .export import tune_to_midi
     from .validate import copied_share
 
-    cfg = SampleConfig(temperature=0.8, top_p=TUNE_TOP_P, num_samples=count, seed=seed)
+    cfg = SampleConfig(top_p=TUNE_TOP_P, num_samples=count, seed=seed)  # the default temperature
     texts = draw_tunes(for_sampling(model), vocab, cfg, Warmup(vocab, data["val_ids"].numpy()), conditions)
     checks = [check_tune(t, conditions=conditions) for t in texts]
     with tempfile.TemporaryDirectory() as tmp:

@@ -14,14 +14,17 @@ import time
 import weakref
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
+from typing import Optional
 
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, create_model
 
+from ..config import SampleConfig, TuneOptions
 from ..errors import SeqgenError, does_not_apply
 from ..music.abc import tune_title
+from ..options import interface_default, kind_of, options
 
-TUNE_FIELDS = ("tunes", "meter", "key", "prime_abc")
+TUNE_FIELDS = ("tunes", *(f.name for f in options(TuneOptions)))  # tunes, meter, key, prime_abc
 TEXT_FIELDS = ("length", "prime")
 PIECE_SECONDS = 0.05  # text is sent in pieces of what was drawn in this long: smooth, and few pieces
 CHUNKS_AHEAD = 64  # pieces drawn and not yet sent, at most
@@ -50,37 +53,51 @@ class AbandonedStreamLog(logging.Filter):
         return True
 
 
-class SampleRequest(BaseModel):
-    """``POST /api/sample``: a checkpoint (its path under the served folder) and the options of
-    ``seqgen sample``, by the same names. ``seed`` left out: the server picks one and says which."""
+class _Request(BaseModel):
+    """What every request body is: no field it does not know."""
 
     model_config = ConfigDict(extra="forbid")
 
-    checkpoint: str = Field(max_length=1000)
-    temperature: float = 0.8
-    top_k: int | None = None
-    top_p: float | None = None
-    seed: int | None = Field(default=None, ge=0, lt=2**63)
-    length: int = 500
-    prime: str = Field(default="", max_length=10_000)
-    tunes: int = Field(default=1, ge=1)
-    meter: str | None = Field(default=None, max_length=20)
-    key: str | None = Field(default=None, max_length=20)
-    prime_abc: str | None = Field(default=None, max_length=1000)
-
     def settings(self, model) -> dict:
-        """The sampling settings as ``Model.generate``/``tunes`` take them, checked, with the
-        model's defaults filled in (top-p of music models) and a seed chosen when none was given."""
+        """The sampling settings as ``Model.generate``/``tunes`` take them, checked by
+        ``SampleConfig`` (the one check of each), with the model's defaults filled in (top-p of
+        music models) and a seed chosen when none was given."""
         music = model.kind == "music"
         given = [f for f in (TEXT_FIELDS if music else TUNE_FIELDS) if f in self.model_fields_set]
         if given:
             raise does_not_apply(given, "to a music model's tunes; use prime_abc for the first bars" if music else
                                  f"to a {model.kind} model; they are for models trained on ABC tunes")
-        cfg = model.sample_config(prime=self.prime if not music else "", temperature=self.temperature,
-                                  top_k=self.top_k, top_p=self.top_p, seed=self.seed)
-        settings = {"temperature": cfg.temperature, "top_k": cfg.top_k, "top_p": cfg.top_p,
-                    "seed": self.seed if self.seed is not None else new_seed()}
-        return settings if music else {"prime": self.prime, **settings}
+        names = [f.name for f in options(SampleConfig) if f.name in type(self).model_fields and f.name != "length"]
+        asked = {name: getattr(self, name) for name in names if not (music and name == "prime")}
+        cfg = model.sample_config(**asked)
+        settings = {name: getattr(cfg, name) for name in asked}
+        settings["seed"] = self.seed if self.seed is not None else new_seed()
+        return settings
+
+
+def request_model(name: str, classes, leave_out: tuple[str, ...] = (), doc: str = "", base: type = _Request, **own):
+    """A pydantic request model with a field per option of the config ``classes`` (their type and
+    default; their checks stay theirs), bounded in size by ``SIZE_LIMITS``, and ``own`` fields."""
+    fields = {}
+    for cls in classes:
+        for f in options(cls):
+            if f.name not in leave_out and f.name not in fields:
+                default = interface_default(f)
+                kind = _TYPES[kind_of(f)]
+                fields[f.name] = (Optional[kind] if default is None else kind,
+                                  Field(default=default, max_length=SIZE_LIMITS.get(f.name)))
+    return create_model(name, __base__=base, __doc__=doc or base.__doc__, **own, **fields)
+
+
+# What a request may hold, in characters: a body is bounded before any work is done on it.
+SIZE_LIMITS = {"prime": 10_000, "meter": 20, "key": 20, "prime_abc": 1000}
+_TYPES = {"int": int, "float": float, "str": str, "bool": bool}
+
+SampleRequest = request_model("SampleRequest", [SampleConfig, TuneOptions], leave_out=("num_samples", "precision"),
+                              doc="``POST /api/sample``: a checkpoint (its path under the served folder) and the "
+                                  "options of ``seqgen sample``, by the same names. ``seed`` left out: the server "
+                                  "picks one and says which.",
+                              checkpoint=(str, Field(max_length=1000)), tunes=(int, Field(default=1, ge=1)))
 
 
 def command_line(checkpoint: str, root: Path, settings: dict, tunes: int | None = None, wanted=None,
@@ -92,7 +109,7 @@ def command_line(checkpoint: str, root: Path, settings: dict, tunes: int | None 
         for option, value in (wanted.as_options() if wanted else {}).items():
             args += [option, value]
         args += ["--keep-invalid"] if keep_invalid else []
-    for name in ("prime", "length", "temperature", "top_k", "top_p", "seed"):
+    for name in (f.name for f in options(SampleConfig)):
         value = settings.get(name)
         if value is not None and not (name == "prime" and value == ""):
             args += ["--" + name.replace("_", "-"), f"{value:g}" if isinstance(value, float) else str(value)]

@@ -1,0 +1,75 @@
+"""Command-line options built from the configurations' fields, so that each is declared once.
+
+``@config_options(lambda: [SampleConfig, TuneOptions])`` gives a command one ``--option`` per
+field, with the field's type, default and help; the command receives their values in its
+``**options``. The classes are read each time the command line is built (Typer builds it at each
+run), so a model type registered after this module was imported still brings its options.
+Values are checked by the configurations' ``validate``, not here: one check per option.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable, Iterable
+from typing import Annotated, Optional
+
+import typer
+
+from ..options import flag, interface_default, kind_of, options
+
+_TYPES = {"int": int, "float": float, "str": str, "bool": bool}
+
+
+def parameters(classes: Iterable[type], leave_out: Iterable[str] = ()) -> list[inspect.Parameter]:
+    """One keyword parameter per option of ``classes`` (the first class to declare a name wins),
+    annotated as Typer reads it."""
+    seen, out = set(leave_out), []
+    for cls in classes:
+        for f in options(cls):
+            if f.name in seen:
+                continue
+            seen.add(f.name)
+            default = interface_default(f)
+            kind = str if f.metadata.get("reader") else _TYPES[kind_of(f)]
+            helped = f.metadata.get("help", "")
+            option = typer.Option(flag(f.name), help=helped, show_default="[default:" not in helped)
+            if kind is bool:  # a flag that can be turned either way: --tie/--no-tie
+                option = typer.Option(f"{flag(f.name)}/--no-{flag(f.name)[2:]}", help=helped,
+                                      show_default="[default:" not in helped)
+            annotation = Annotated[Optional[kind] if default is None else kind, option]
+            out.append(inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=default,
+                                         annotation=annotation))
+    return out
+
+
+class _Command:
+    """A command function whose signature (what Typer reads) is its own parameters, with its
+    ``**options`` replaced by the options of the configurations ``sources()`` returns."""
+
+    def __init__(self, fn: Callable, sources: Callable[[], Iterable[type]], leave_out: tuple[str, ...]):
+        functools.update_wrapper(self, fn)
+        self._fn, self._sources, self._leave_out = fn, sources, leave_out
+
+    @property
+    def __signature__(self) -> inspect.Signature:
+        own = inspect.signature(self._fn, eval_str=True).parameters.values()
+        fixed = [p for p in own if p.kind is not p.VAR_KEYWORD]
+        taken = {p.name for p in fixed} | set(self._leave_out)
+        arguments = [p for p in fixed if not _is_option(p)]  # positional arguments first, as before
+        return inspect.Signature([p.replace(kind=p.KEYWORD_ONLY) for p in arguments]
+                                 + parameters(self._sources(), taken)
+                                 + [p.replace(kind=p.KEYWORD_ONLY) for p in fixed if _is_option(p)])
+
+    def __call__(self, *args, **kwargs):
+        return self._fn(*args, **kwargs)
+
+
+def _is_option(p: inspect.Parameter) -> bool:
+    return any(isinstance(m, typer.models.OptionInfo) for m in getattr(p.annotation, "__metadata__", ()))
+
+
+def config_options(sources: Callable[[], Iterable[type]], leave_out: tuple[str, ...] = ()):
+    """Decorator: the command takes the options of the configurations ``sources()`` returns
+    (but ``leave_out``) in its ``**options``."""
+    return lambda fn: _Command(fn, sources, leave_out)
