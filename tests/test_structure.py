@@ -91,7 +91,7 @@ def test_modules_stay_short():
 # whatever format it is handed; music brings its ABC format to the registry (formats), which sits
 # above both, and training and scoring, which choose a corpus's format, sit above the registry.
 LAYERS = [
-    ("foundation", ["seqgen.errors", "seqgen.atomic", "seqgen.cache", "seqgen.machine", "seqgen.precision",
+    ("foundation", ["seqgen.errors", "seqgen.options", "seqgen.atomic", "seqgen.cache", "seqgen.machine", "seqgen.precision",
                     "seqgen.device", "seqgen.config", "seqgen.evaluate"]),
     ("data", ["seqgen.corpus", "seqgen.text_format", "seqgen.vocab", "seqgen.tokens", "seqgen.batches"]),
     ("models", ["seqgen.models.*", "seqgen.checkpoint"]),
