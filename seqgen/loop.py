@@ -62,10 +62,10 @@ class Trainer:
         self.stop = stop or threading.Event()
         self.device, self.precision = world.device, world.precision(cfg.precision)
         self.stepper = Stepper(model, self.device, self.precision, cfg.lr, cfg.weight_decay, cfg.clip, world)
-        self.p, self.hidden = Progress(), None
+        self.progress, self.hidden = Progress(), None
         if state:
             self._restore(state)
-        self.started_at = self.p.step
+        self.started_at = self.progress.step
         self.best_path, self.last_path = run_dir / "best.pt", run_dir / "last.pt"
 
     # -- the loop --------------------------------------------------------------------------------
@@ -79,7 +79,7 @@ class Trainer:
             raise PeerLost(f"{exc}; {last}") from None
 
     def _run(self) -> TrainResult:
-        cfg, p = self.cfg, self.p
+        cfg, p = self.cfg, self.progress
         clock = time.perf_counter() - p.elapsed
         since_eval: list[float] = []
         eval_cost, bad_steps, reason, loss = 0.0, 0, "", None
@@ -132,27 +132,27 @@ class Trainer:
                            p.step - self.started_at)
 
     def _step(self, lr: float) -> float | None:
-        x, y = self.stream.batch(self.p.batch_index)
-        self.p.batch_index += 1
+        x, y = self.stream.batch(self.progress.batch_index)
+        self.progress.batch_index += 1
         with self.world.peers_watched():  # DistributedDataParallel's gradient all-reduce, with a rank gone
             loss, self.hidden = self.stepper.step(x, y, self.hidden, lr)
         if loss is not None:
-            self.p.step += 1
-            self.p.tokens_seen += x.numel() * self.world.size
+            self.progress.step += 1
+            self.progress.tokens_seen += x.numel() * self.world.size
         return loss
 
     def _skip_bad_step(self, bad_steps: int) -> None:
         """A non-finite loss: the step was skipped; halve the rate, and give up after a few."""
-        self.p.lr_scale *= 0.5
-        self.emit("warning", {"message": f"step {self.p.step}: loss is not finite; skipped it and halved the "
-                                         "learning rate"})
+        self.progress.lr_scale *= 0.5
+        self.emit("warning", {"message": f"step {self.progress.step}: loss is not finite; skipped it and halved "
+                                         "the learning rate"})
         if bad_steps >= MAX_BAD_STEPS:
             raise SeqgenError(f"training diverged: {bad_steps} steps in a row had a non-finite loss; the last "
                               f"good checkpoints are in {self.run_dir}; try a lower --lr")
 
     def _evaluate(self, train_losses: list[float]) -> str:
         """Score held-out text, log, save; return "early-stop" when it is time to stop."""
-        cfg, p = self.cfg, self.p
+        cfg, p = self.cfg, self.progress
         hidden = self.world.gather_state(self.hidden)  # every rank's rows, for the checkpoint
         train_loss = self.world.mean(float(np.mean(train_losses))) if train_losses else None
         if not self.world.is_main:
@@ -196,4 +196,4 @@ class Trainer:
             checkpoint.save(snapshot(self, hidden), path)
 
     def _restore(self, state: dict) -> None:
-        self.p = restore(self, state)
+        self.progress = restore(self, state)

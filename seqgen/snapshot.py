@@ -25,12 +25,12 @@ def snapshot(trainer, hidden) -> dict:
         "vocab": trainer.record["vocab"],
         "train_config": trainer.cfg.to_dict(),
         **trainer.stepper.state_dict(),
-        "progress": vars(trainer.p).copy(),
+        "progress": vars(trainer.progress).copy(),
         "rng": rng_state(),
         "hidden": _cpu(hidden),
         "world": {"size": world.size, "batch_size": stream.batch_size,  # each rank's rows and place in them
                   "rows": [[r * stream.batch_size, (r + 1) * stream.batch_size] for r in range(world.size)],
-                  "batch_index": trainer.p.batch_index},
+                  "batch_index": trainer.progress.batch_index},
         "data": trainer.record["data"],
         "run_id": trainer.record["run_id"],  # the run this checkpoint belongs to (runs.check_same_run)
     }

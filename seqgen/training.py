@@ -288,5 +288,5 @@ def _announce(trainer: Trainer, data: TokenizedCorpus, split: TokenSplit, emit: 
     emit("start", {"run_dir": str(trainer.run_dir), "device": str(trainer.device), "precision": trainer.precision,
                    "params": sum(p.numel() for p in model.parameters()), "vocab": len(data.vocab),
                    "train_tokens": len(split.train), "val_tokens": len(split.val), "model": model.describe(),
-                   "batches_per_epoch": len(trainer.stream), "notes": data.notes, "resumed_at": trainer.p.step,
+                   "batches_per_epoch": len(trainer.stream), "notes": data.notes, "resumed_at": trainer.progress.step,
                    "world": trainer.world.size})
