@@ -33,13 +33,14 @@ from .vocab import UNK_ID, Vocab
 
 MAX_STORED_VAL_TOKENS = 2_000_000  # held-out ids kept in the checkpoint for `seqgen eval`
 
-__all__ = ["TrainResult", "new_run", "resume_run", "train"]
+__all__ = ["TrainResult", "new_run", "resume_run"]
 
 
 def new_run(specs: list[str], model_cfg, cfg: TrainConfig, out_dir: Path | None = None, encoding: str = "utf-8",
             on_event: OnEvent | None = None, stop: threading.Event | None = None, overwrite: bool = False,
             backend: str = "auto") -> TrainResult:
-    """A new run (in every process of it, when torchrun started several)."""
+    """A new model of the type whose configuration ``model_cfg`` is, trained on ``specs`` (in every
+    process of the run, when torchrun started several)."""
     emit = on_event or (lambda kind, info: None)
     cls = _model_type_of(model_cfg)
     cfg.validate()
@@ -51,9 +52,6 @@ def new_run(specs: list[str], model_cfg, cfg: TrainConfig, out_dir: Path | None 
         if cls.trained_by == "gradient":
             world.precision(cfg.precision)  # a precision that cannot run here: said before any work
         return _new_run(cls, specs, model_cfg, cfg, out_dir, encoding, emit, stop, overwrite, world)
-
-
-train = new_run  # a new model of the type whose configuration ``model_cfg`` is, trained on ``specs``
 
 
 def _new_run(cls, specs, model_cfg, cfg, out_dir, encoding, emit, stop, overwrite, world) -> TrainResult:

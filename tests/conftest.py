@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from seqgen.training import train
+from seqgen.training import new_run
 
 from .helpers import PROSE, stand_in_tools, tiny_model, tiny_train
 
@@ -47,13 +47,13 @@ def made_once(tmp_path_factory, name: str, make):
 @pytest.fixture(scope="session")
 def char_run(tmp_path_factory, prose_file):
     """A tiny char-level LSTM trained for a few seconds; reused by many tests (read-only)."""
-    return made_once(tmp_path_factory, "char", lambda out: train(
+    return made_once(tmp_path_factory, "char", lambda out: new_run(
         [str(prose_file)], tiny_model(), tiny_train(max_steps=60), out_dir=out))
 
 
 @pytest.fixture(scope="session")
 def word_run(tmp_path_factory, prose_file):
-    return made_once(tmp_path_factory, "word", lambda out: train(
+    return made_once(tmp_path_factory, "word", lambda out: new_run(
         [str(prose_file)], tiny_model(), tiny_train(level="word", max_steps=30, max_vocab=2000), out_dir=out))
 
 
@@ -111,7 +111,7 @@ def tools(monkeypatch):
 @pytest.fixture(scope="session")
 def music_run(tmp_path_factory):
     """A small model of folk tunes (music21's own collection): its tunes mostly parse."""
-    return made_once(tmp_path_factory, "music", lambda out: train(
+    return made_once(tmp_path_factory, "music", lambda out: new_run(
         ["builtin:folk"], tiny_model(hidden=96), tiny_train(max_steps=150, seq_len=64, eval_every=75), out_dir=out))
 
 

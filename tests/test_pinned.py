@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from seqgen.training import train
+from seqgen.training import new_run
 
 from .helpers import PROSE, tiny_model, tiny_train
 
@@ -21,7 +21,7 @@ PINNED = {
 def test_training_losses_are_those_pinned(tmp_path, level):
     corpus = tmp_path / "prose.txt"
     corpus.write_text(PROSE[:60_000])
-    run = train([str(corpus)], tiny_model(hidden=32, dropout=0.1),
+    run = new_run([str(corpus)], tiny_model(hidden=32, dropout=0.1),
                 tiny_train(level=level, max_steps=20, eval_every=10, precision="fp32", max_vocab=500),
                 out_dir=tmp_path / level)
     records = [json.loads(line) for line in (run.run_dir / "metrics.jsonl").read_text().splitlines()]

@@ -14,7 +14,7 @@ import torch
 from seqgen import checkpoint
 from seqgen.errors import SeqgenError
 from seqgen.models.rnn import RNNLM
-from seqgen.training import resume_run, train
+from seqgen.training import new_run, resume_run
 from .helpers import tiny_model, tiny_train
 
 # Small enough to save many checkpoints a second, so signals land during saves too.
@@ -109,7 +109,7 @@ def test_disk_full_while_saving_keeps_the_old_checkpoints(tmp_path, prose_file):
 def test_non_finite_loss_is_skipped_then_stops_without_saving_nan(prose_file, tmp_path, monkeypatch):
     events = []
     run = tmp_path / "nan"
-    good = train([str(prose_file)], tiny_model(), tiny_train(max_steps=20, eval_every=10), out_dir=run)
+    good = new_run([str(prose_file)], tiny_model(), tiny_train(max_steps=20, eval_every=10), out_dir=run)
     before = checkpoint.load(good.best_path)["model_state"]
     real_loss = RNNLM.loss
 
@@ -132,6 +132,6 @@ def test_unwritable_output_folder(prose_file, tmp_path):
     from seqgen.errors import UsageError
 
     with pytest.raises(UsageError, match="is a file"):
-        train([str(prose_file)], tiny_model(), tiny_train(), out_dir=blocker)
+        new_run([str(prose_file)], tiny_model(), tiny_train(), out_dir=blocker)
     with pytest.raises(SeqgenError, match="cannot create run folder"):
-        train([str(prose_file)], tiny_model(), tiny_train(), out_dir=blocker / "inside")
+        new_run([str(prose_file)], tiny_model(), tiny_train(), out_dir=blocker / "inside")

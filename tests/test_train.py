@@ -13,7 +13,7 @@ from seqgen.runs import RunLock
 from seqgen.errors import CorpusError, SeqgenError, SeqgenWarning
 from seqgen.models.rnn import RNNLM
 from seqgen.evaluate import Score
-from seqgen.training import resume_run, train
+from seqgen.training import new_run, resume_run
 from .helpers import tiny_model, tiny_train
 
 
@@ -24,7 +24,7 @@ def unigram_loss(ids: np.ndarray) -> float:
 
 
 def test_short_run_learns_well_below_unigram(prose_file, tmp_path):
-    result = train([str(prose_file)], tiny_model(hidden=128), tiny_train(max_steps=300, eval_every=100),
+    result = new_run([str(prose_file)], tiny_model(hidden=128), tiny_train(max_steps=300, eval_every=100),
                    out_dir=tmp_path / "run")
     payload = checkpoint.load(result.best_path)
     baseline = unigram_loss(payload["data"]["val_ids"].numpy())
@@ -65,10 +65,10 @@ def test_checkpoint_is_self_contained_and_safe(char_run):
 
 def test_resume_continues_the_same_curve(prose_file, tmp_path):
     cfg = dict(max_steps=40, eval_every=10)
-    straight = train([str(prose_file)], tiny_model(dropout=0.1), tiny_train(**cfg), out_dir=tmp_path / "a")
+    straight = new_run([str(prose_file)], tiny_model(dropout=0.1), tiny_train(**cfg), out_dir=tmp_path / "a")
     # Interrupt the second run half way (as Ctrl-C would), then resume it with the same settings.
     stop = threading.Event()
-    half = train([str(prose_file)], tiny_model(dropout=0.1), tiny_train(**cfg), out_dir=tmp_path / "b",
+    half = new_run([str(prose_file)], tiny_model(dropout=0.1), tiny_train(**cfg), out_dir=tmp_path / "b",
                  on_event=lambda kind, info: kind == "eval" and info["step"] == 20 and stop.set(), stop=stop)
     assert half.reason == "interrupted" and half.step == 20
     resumed = resume_run(half.last_path)
@@ -83,7 +83,7 @@ def test_resume_continues_the_same_curve(prose_file, tmp_path):
 
 
 def test_time_budget_stops_and_saves(prose_file, tmp_path):
-    result = train([str(prose_file)], tiny_model(), tiny_train(max_steps=0, time_budget=2.0, eval_every=10_000),
+    result = new_run([str(prose_file)], tiny_model(), tiny_train(max_steps=0, time_budget=2.0, eval_every=10_000),
                    out_dir=tmp_path / "t")
     assert result.reason == "time-budget"
     assert checkpoint.load(result.last_path)["progress"]["step"] == result.step > 0
@@ -94,7 +94,7 @@ def test_plateau_halves_the_learning_rate_then_early_stopping_ends_the_run(prose
     # improvement the rate is halved, at 4 (the patience) training stops.
     monkeypatch.setattr(RNNLM, "score", lambda model, ids, *args: Score(5.0 * len(ids), len(ids)))
     events = []
-    result = train([str(prose_file)], tiny_model(), tiny_train(max_steps=0, eval_every=5, patience=4),
+    result = new_run([str(prose_file)], tiny_model(), tiny_train(max_steps=0, eval_every=5, patience=4),
                    out_dir=tmp_path / "e", on_event=lambda kind, info: events.append((kind, info)))
     assert result.reason == "early-stop" and result.step == 25  # evaluations at 5 (best), 10, 15, 20, 25
     notes = [info["message"] for kind, info in events if kind == "note"]
@@ -104,14 +104,14 @@ def test_plateau_halves_the_learning_rate_then_early_stopping_ends_the_run(prose
     # With a step or time limit the cosine decay alone brings the rate down: no halving.
     for limit in ({"max_steps": 500}, {"time_budget": 3600.0}):
         events.clear()
-        train([str(prose_file)], tiny_model(), tiny_train(eval_every=5, patience=4, **{"max_steps": 0, **limit}),
+        new_run([str(prose_file)], tiny_model(), tiny_train(eval_every=5, patience=4, **{"max_steps": 0, **limit}),
               out_dir=tmp_path / str(limit), on_event=lambda kind, info: events.append((kind, info)))
         assert not [info for kind, info in events if kind == "note"], limit
 
 
 def test_gru_and_rnn_train_too(prose_file, tmp_path):
     for cell in ("gru", "rnn"):
-        result = train([str(prose_file)], tiny_model(cell=cell), tiny_train(max_steps=20), out_dir=tmp_path / cell)
+        result = new_run([str(prose_file)], tiny_model(cell=cell), tiny_train(max_steps=20), out_dir=tmp_path / cell)
         assert math.isfinite(result.best_val_loss)
 
 
@@ -125,21 +125,21 @@ def test_corpus_too_short_for_a_batch(tmp_path):
     small = tmp_path / "small.txt"
     small.write_text("just a few words\n" * 5)
     with pytest.raises(CorpusError, match="fewer than one batch"):
-        train([str(small)], tiny_model(), tiny_train(), out_dir=tmp_path / "r")
+        new_run([str(small)], tiny_model(), tiny_train(), out_dir=tmp_path / "r")
 
 
 def test_second_training_into_a_busy_folder_refuses(prose_file, tmp_path):
     run = tmp_path / "busy"
     with RunLock(run_dir=runs.make_dir(run)):  # another training holds the folder
         with pytest.raises(SeqgenError, match=f"another training \\(pid {os.getpid()}\\) is writing"):
-            train([str(prose_file)], tiny_model(), tiny_train(), out_dir=run)
-    assert train([str(prose_file)], tiny_model(), tiny_train(max_steps=2), out_dir=run).step == 2  # released
+            new_run([str(prose_file)], tiny_model(), tiny_train(), out_dir=run)
+    assert new_run([str(prose_file)], tiny_model(), tiny_train(max_steps=2), out_dir=run).step == 2  # released
 
 
 def test_a_lock_left_by_a_dead_process_is_no_lock(prose_file, tmp_path):
     run = runs.make_dir(tmp_path / "stale")
     (run / ".lock").write_text("999999999")  # its process is gone: the kernel holds no lock
-    assert train([str(prose_file)], tiny_model(), tiny_train(max_steps=2), out_dir=run).step == 2
+    assert new_run([str(prose_file)], tiny_model(), tiny_train(max_steps=2), out_dir=run).step == 2
 
 
 def test_the_random_state_of_every_gpu_is_saved_and_restored(monkeypatch):
