@@ -223,11 +223,6 @@ _show_keywords(Model.sample_config, [SampleConfig])
 _show_keywords(Model.tune_conditions, [TuneOptions])
 
 
-# Settings of the training loop, which a model made by counting has no use for.
-GRADIENT_ONLY = ("seq_len", "batch_size", "lr", "weight_decay", "warmup_steps", "clip", "epochs", "max_steps",
-                 "time_budget", "eval_every", "eval_tokens", "patience", "device", "precision")
-
-
 def train(*sources: str | Path, model: str = "rnn", resume: str | Path | None = None, out: str | Path | None = None,
           overwrite: bool = False, encoding: str = "utf-8", on_event: Callable[[str, dict], None] | None = None,
           stop=None, backend: str = "auto", **options) -> TrainResult:
@@ -245,6 +240,7 @@ def train(*sources: str | Path, model: str = "rnn", resume: str | Path | None = 
 
     from .config import TrainConfig
     from .models import config_fields, model_class, model_types
+    from .strategies import training_of
     from .training import new_run, resume_run
 
     sources = _paths("sources", list(sources))  # as the command line takes them: several, or a list
@@ -271,8 +267,7 @@ def train(*sources: str | Path, model: str = "rnn", resume: str | Path | None = 
     unknown = [k for k in wrong if k not in elsewhere]
     if unknown:
         raise UsageError(f"unknown option{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}")
-    if cls.trained_by == "counting":
-        wrong += [k for k in given if k in GRADIENT_ONLY]
+    wrong += [k for k in given if k in training_of(cls).unused_settings]
     if wrong:
         raise does_not_apply(["--" + k.replace("_", "-") for k in wrong], f"to --model {cls.name}")
     cfg = TrainConfig(**{k: v for k, v in given.items() if k in train_names})

@@ -6,11 +6,12 @@ reports is the speed training gets.
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 
 from .device import autocast
 from .distributed import World
-from .models.rnn import Hidden, detach
 
 
 class Stepper:
@@ -36,9 +37,9 @@ class Stepper:
     def lr(self) -> float:
         return self.opt.param_groups[0]["lr"]
 
-    def step(self, x: torch.Tensor, y: torch.Tensor, hidden: Hidden | None,
-             lr: float) -> tuple[float | None, Hidden | None]:
-        """Train on one batch (B, T); return its loss and the state to carry on with.
+    def step(self, x: torch.Tensor, y: torch.Tensor, hidden: Any, lr: float) -> tuple[float | None, Any]:
+        """Train on one batch (B, T); return its loss and the state to carry on with (the model's
+        own kind of state: None before the first batch; the model cuts its history off).
 
         A non-finite loss changes nothing and gives (None, None): the caller decides what to do.
         """
@@ -57,7 +58,8 @@ class Stepper:
             torch.nn.utils.clip_grad_norm_(self.module.parameters(), self.clip)
         self.scaler.step(self.opt)
         self.scaler.update()
-        return value, detach(hidden)
+        # The next batch starts from this state without back-propagating into this one's graph.
+        return value, self.module.detach_state(hidden)
 
     def state_dict(self) -> dict:
         return {"optimizer": self.opt.state_dict(), "scaler": self.scaler.state_dict()}
@@ -75,5 +77,5 @@ class LossOf(torch.nn.Module):
         super().__init__()
         self.model = model
 
-    def forward(self, x: torch.Tensor, y: torch.Tensor, hidden: Hidden | None = None):
+    def forward(self, x: torch.Tensor, y: torch.Tensor, hidden: Any = None):
         return self.model.loss(x, y, hidden)

@@ -1,5 +1,5 @@
 """Training a model: read and tokenise the data, set up (or resume) the run folder, then train the
-model the way its type trains: the gradient loop (``loop.py``) or counting (``counting.py``).
+model the way its type trains (its strategy, ``strategies.py``: the gradient loop or counting).
 
 Events go to ``on_event(kind, info)`` (see ``loop.py``); ("prepare", info) reports slow reading
 (music21 checking tunes), ("start", info) the run about to train.
@@ -16,18 +16,17 @@ import numpy as np
 import torch
 
 from . import checkpoint, runs
-from .batches import BatchStream
 from .config import RESUMABLE, TrainConfig
 from .corpus import absolute_sources, check_stored_sources
-from .device import available_memory, format_bytes
 from .distributed import World
 from .launch import announce_run_dir
 from .errors import CheckpointError, CorpusError, UsageError, warn
 from .formats import tokenize_corpus
-from .loop import OnEvent, Trainer, TrainResult
+from .loop import OnEvent, TrainResult
 from .models import model_class
 from .schedule import Progress, limit_reached
 from .snapshot import check_fits, check_session
+from .strategies import Run, training_of
 from .tokens import TokenizedCorpus, TokenSplit, split_ids
 from .vocab import UNK_ID, Vocab
 
@@ -46,11 +45,7 @@ def new_run(specs: list[str], model_cfg, cfg: TrainConfig, out_dir: Path | None 
     cfg.validate()
     model_cfg.validate()
     with _world(cfg.device, backend) as world:
-        if cls.trained_by == "counting" and world.size > 1:
-            raise UsageError(f"a {cls.name} model is counted in one process, in seconds: train it without "
-                             "--nproc or torchrun")
-        if cls.trained_by == "gradient":
-            world.precision(cfg.precision)  # a precision that cannot run here: said before any work
+        training_of(cls).check(cls, cfg, world)
         return _new_run(cls, specs, model_cfg, cfg, out_dir, encoding, emit, stop, overwrite, world)
 
 
@@ -58,28 +53,16 @@ def _new_run(cls, specs, model_cfg, cfg, out_dir, encoding, emit, stop, overwrit
     with world.main_first():  # rank 0 reads, checks and caches the data; the others then read the cache
         data = _tokenize(specs, cfg, encoding, None, emit)
     split = split_ids(data, cfg.val_fraction, cfg.seed)
-    stream = BatchStream(split.train, cfg.batch_size, cfg.seq_len, world.rank, world.size) \
-        if cls.trained_by == "gradient" else None
+    # Checked before any folder is made: too little text for a batch (the strategy's), or to hold out.
+    start = training_of(cls).prepare(cls, model_cfg, cfg, split, len(data.vocab), world)
     _check_held_out(split)
-    if cls.trained_by == "gradient":
-        _fits_in_memory(model_cfg, len(data.vocab), cfg, world)
     run_dir = _run_dir(Path(out_dir) if out_dir else runs.new_run_dir(specs, cfg.level, _tag(cls, model_cfg)), world)
     record = {"vocab": data.vocab.to_dict(), "data": data_record(data, split, encoding, cfg),
               "run_id": runs.new_run_id()}
-    if cls.trained_by == "counting":
-        from .counting import count
-
-        with runs.RunLock(run_dir):
-            runs.claim_for_new_run(run_dir, overwrite)
-            return count(cls, model_cfg, cfg, split, record, run_dir, emit)
-    torch.manual_seed(cfg.seed)
-    model = cls.build(model_cfg, len(data.vocab))
     with runs.RunLock(run_dir) if world.is_main else contextlib.nullcontext():
         if world.is_main:
             runs.claim_for_new_run(run_dir, overwrite)
-        trainer = Trainer(model, cfg, stream, split.val, record, run_dir, world, emit, stop)
-        _announce(trainer, data, split, emit)
-        return trainer.run()
+        return start(Run(cfg, data, split, record, run_dir, world, emit, stop))
 
 
 def resume_run(path: Path, changes: dict | None = None, out_dir: Path | None = None,
@@ -94,9 +77,7 @@ def resume_run(path: Path, changes: dict | None = None, out_dir: Path | None = N
     path, changes = Path(path), dict(changes or {})
     state = checkpoint.load(path)
     cls = model_class(state["model_type"])
-    if cls.trained_by != "gradient":
-        raise UsageError(f"{path} is a {cls.name} model, made by counting in one go; --resume continues runs "
-                         "trained step by step: train it again instead")
+    training_of(cls).check_resume(cls, path)
     _session(state, path)  # before its stored settings are compared with the ones given
     if out_dir is None or Path(out_dir).resolve() == path.parent.resolve():
         runs.check_same_run(path, state)  # before any work: its folder may hold another run
@@ -118,7 +99,7 @@ def resume_run(path: Path, changes: dict | None = None, out_dir: Path | None = N
     if reached:
         raise UsageError(_reached_message(reached, cfg, progress))
     with _world(cfg.device, backend) as world:
-        world.precision(cfg.precision)  # a precision that cannot run here: said before any work
+        training_of(cls).check(cls, cfg, world)
         return _resume(path, state, cls, cfg, progress, Path(out_dir) if out_dir else path.parent, emit, stop,
                        overwrite, world)
 
@@ -165,7 +146,7 @@ def _resume(path, state, cls, cfg, progress, run_dir, emit, stop, overwrite, wor
     split = split_ids(data, cfg.val_fraction, cfg.seed)
     if len(split.train) != state["data"]["train_tokens"]:
         raise CorpusError("the training text changed since this run started; --resume needs the same files")
-    stream = BatchStream(split.train, cfg.batch_size, cfg.seq_len, world.rank, world.size)
+    start = training_of(cls).prepare_resume(model, state, cfg, split, world)
     # A run from before run ids and content hashes takes them up from here on.
     record = {"vocab": state["vocab"], "data": {"files": [list(f) for f in data.files], **state["data"]},
               "run_id": runs.run_id(state)}
@@ -173,9 +154,7 @@ def _resume(path, state, cls, cfg, progress, run_dir, emit, stop, overwrite, wor
     with runs.RunLock(run_dir) if world.is_main else contextlib.nullcontext():
         if world.is_main:
             _claim_for_resume(path, run_dir, progress.step, overwrite)
-        trainer = Trainer(model, cfg, stream, split.val, record, run_dir, world, emit, stop, state)
-        _announce(trainer, data, split, emit)
-        return trainer.run()
+        return start(Run(cfg, data, split, record, run_dir, world, emit, stop))
 
 
 @contextlib.contextmanager
@@ -249,22 +228,6 @@ def _check_held_out(split: TokenSplit) -> None:
         raise CorpusError("too little text to hold any out for validation; give more text or raise --val-fraction")
 
 
-def _fits_in_memory(model_cfg, vocab_size: int, cfg: TrainConfig, world: World) -> None:
-    """Refuse a model that cannot be trained in this device's memory, before building it."""
-    count = getattr(model_cfg, "parameters", None)
-    free = available_memory(world.device)
-    if count is None or free is None:
-        return
-    params = count(vocab_size)
-    # fp32 weights, gradients and two AdamW moments; activations of one batch, kept for backward
-    width = getattr(model_cfg, "hidden", 0) * getattr(model_cfg, "layers", 1) * 6 + vocab_size
-    need = 16 * params + 8 * cfg.batch_size * cfg.seq_len * width
-    if need > free:
-        raise UsageError(f"this model has {params:,} parameters and needs about {format_bytes(need)} of memory to "
-                         f"train; {world.device.type} has {format_bytes(free)} free: lower --hidden, --layers "
-                         "or --batch-size")
-
-
 def _claim_for_resume(path: Path, run_dir: Path, step: int, overwrite: bool) -> None:
     """A resumed run never quietly replaces later work: a last.pt further along, or another run."""
     last = run_dir / "last.pt"
@@ -280,11 +243,3 @@ def _claim_for_resume(path: Path, run_dir: Path, step: int, overwrite: bool) -> 
                          f"step {step} are then replaced)")
     runs.keep_metrics_until(run_dir, step)
 
-
-def _announce(trainer: Trainer, data: TokenizedCorpus, split: TokenSplit, emit: OnEvent) -> None:
-    model = trainer.stepper.module
-    emit("start", {"run_dir": str(trainer.run_dir), "device": str(trainer.device), "precision": trainer.precision,
-                   "params": sum(p.numel() for p in model.parameters()), "vocab": len(data.vocab),
-                   "train_tokens": len(split.train), "val_tokens": len(split.val), "model": model.describe(),
-                   "batches_per_epoch": len(trainer.stream), "notes": data.notes, "resumed_at": trainer.progress.step,
-                   "world": trainer.world.size})

@@ -99,7 +99,8 @@ LAYERS = [
     ("music", ["seqgen.music.*"]),
     ("formats", ["seqgen.formats"]),
     ("training", ["seqgen.training", "seqgen.loop", "seqgen.step", "seqgen.schedule", "seqgen.snapshot",
-                  "seqgen.runs", "seqgen.plot", "seqgen.distributed", "seqgen.launch", "seqgen.counting"]),
+                  "seqgen.runs", "seqgen.plot", "seqgen.distributed", "seqgen.launch", "seqgen.counting",
+                  "seqgen.strategies"]),
     ("doors", ["seqgen.scoring", "seqgen.api"]),
     ("interfaces", ["seqgen", "seqgen.__main__", "seqgen.cli.*", "seqgen.studio.*", "seqgen.bench.*"]),
 ]

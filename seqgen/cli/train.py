@@ -79,11 +79,12 @@ def _launch(ctx: typer.Context, nproc: int, model: str, device: str, backend: st
     from ..errors import UsageError
     from ..launch import check_nproc, launch
     from ..models import model_class
+    from ..strategies import training_of
 
     if under_torchrun():
         raise UsageError("--nproc starts the processes itself; under torchrun, leave it out")
-    if model_class(model).trained_by == "counting":
-        raise UsageError(f"a {model} model is counted in one process, in seconds: train it without --nproc")
+    cls = model_class(model)
+    training_of(cls).check_processes(cls, nproc, "--nproc")
     check_nproc(nproc, device)
     code = launch(nproc, command_line(ctx, skip=("nproc", "backend")), backend)
     if code:

@@ -5,10 +5,11 @@ A model type is one class with the members of ``LanguageModel`` and a name. Addi
 module with the class and one line, ``register(MyModel)``; from then on ``seqgen train --model
 NAME`` trains it, and its checkpoints load, sample and score like any other.
 
-Two ways of training exist. ``trained_by = "gradient"``: the class is a ``torch.nn.Module`` with
-``loss(x, y, state)``, and the training loop steps it (AdamW, mixed precision, checkpoints, early
-stopping). ``trained_by = "counting"``: ``fit(ids, vocab_size, config)`` builds it from the
-training tokens in one go (the n-gram baseline).
+``trained_by`` says how the type is trained (``strategies.py``). ``"gradient"``: the class is a
+``torch.nn.Module`` with ``loss(x, y, state)`` and ``detach_state(state)``, and the training loop
+steps it (AdamW, mixed precision, checkpoints, early stopping). ``"counting"``: ``fit(ids,
+vocab_size, config)`` builds it from the training tokens in one go (the n-gram baseline). Another
+way of training is an object with the members of ``strategies.Strategy``, given as ``trained_by``.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ class LanguageModel(Protocol):
 
     name: ClassVar[str]  # the checkpoint's model_type and the value of --model
     Config: ClassVar[type]  # a dataclass with validate() and to_dict(); CLI options set its fields
-    trained_by: ClassVar[str]  # "gradient" or "counting"
+    trained_by: ClassVar[Any]  # "gradient", "counting", or a strategy object (strategies.py)
 
     @classmethod
     def build(cls, config: Any, vocab_size: int) -> "LanguageModel":
@@ -63,13 +64,15 @@ class LanguageModel(Protocol):
 
 
 _TYPES: dict[str, type] = {}
+WAYS_OF_TRAINING = ("gradient", "counting")  # the names strategies.STRATEGIES gives a strategy to
 
 
 def register(cls: type) -> type:
     """Make ``cls`` a model type under ``cls.name`` (usable as a decorator)."""
     missing = [m for m in ("name", "Config", "trained_by", "from_state", "config_dict", "state", "describe",
                            "score", "next_scores", "for_sampling") if not hasattr(cls, m)]
-    if missing or cls.trained_by not in ("gradient", "counting"):
+    way = getattr(cls, "trained_by", None)
+    if missing or not (way in WAYS_OF_TRAINING or hasattr(way, "prepare")):
         raise TypeError(f"{cls.__name__} is not a model type: missing {', '.join(missing) or 'trained_by'}")
     _TYPES[cls.name] = cls
     return cls

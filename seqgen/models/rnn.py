@@ -129,6 +129,11 @@ class RNNLM(nn.Module):
 
 
     # -- the model type's members (models.base.LanguageModel) -----------------------------------
+    @staticmethod
+    def detach_state(hidden: Hidden) -> Hidden:
+        """The state the next batch starts from: its values, cut from this batch's graph."""
+        return detach(hidden)
+
     @classmethod
     def build(cls, config: ModelConfig, vocab_size: int) -> "RNNLM":
         config.vocab_size = vocab_size
