@@ -93,10 +93,11 @@ def test_note_lengths(text, length):
 @pytest.mark.parametrize("bar, eighths", [("(3abc d2", 4), ("e>f g<a", 4), ("[CEG]2 [C2E2]", 4),
                                           ("{ag}f3 z2 x", 6), ('A "Am"B2 !trill!c', 4)])
 def test_the_reader_counts_as_the_check_does(bar, eighths):
-    from seqgen.music.validate import check_bars
+    from seqgen.music.bars import written_bars
+    from seqgen.music.validate import judge_bars
 
     assert BarReader(Fraction(1, 8), compound=False).read(bar)[0] == Fraction(eighths, 8)
-    bars = check_bars(f"X:1\nM:4/4\nL:1/8\nK:C\n{bar}|\n")  # the verdict's own reading agrees
+    bars = judge_bars(written_bars(f"X:1\nM:4/4\nL:1/8\nK:C\n{bar}|\n"))  # the verdict's own reading agrees
     assert bars[0].bar.length == Fraction(eighths, 8)
 
 

@@ -96,12 +96,6 @@ def check_tune(text: str, score=None, conditions=None) -> TuneCheck:
     return TuneCheck(not reasons, reasons, score, verdicts)
 
 
-def check_bars(text: str) -> list[BarVerdict]:
-    """The verdict on each written bar of ``text`` alone (no full parse): NotReadable when
-    music21 cannot tokenize it, ValueError when a meter field is no meter."""
-    return judge_bars(written_bars(text))
-
-
 def is_bar_problem(reason: str) -> bool:
     """Whether a reason of ``check_tune`` is about bars of the wrong length."""
     return " lasts " in reason or "bars of the wrong length" in reason
@@ -185,7 +179,8 @@ def note_phrases(tune: str, n: int = 16) -> list[tuple[str, ...]]:
 
 
 def copied_share(sampled: list[str], training: list[str], n: int = 16) -> float:
-    """Share of the sampled ``n``-note phrases that occur verbatim in the training tunes.
+    """Share of the sampled ``n``-note phrases that occur verbatim in the training tunes (the
+    novelty of the figures is one minus this).
 
     NaN when the sampled tunes hold no phrase that long.
     """
@@ -194,11 +189,3 @@ def copied_share(sampled: list[str], training: list[str], n: int = 16) -> float:
     if not phrases:
         return float("nan")
     return sum(p in known for p in phrases) / len(phrases)
-
-
-def novelty(sampled: list[str], training: list[str], n: int = 16) -> float:
-    """Share of the sampled ``n``-note phrases that do NOT occur in the training tunes.
-
-    ``1 - copied_share``: 0.0 for tunes copied from the training set, 1.0 for all-new music.
-    """
-    return 1.0 - copied_share(sampled, training, n)
