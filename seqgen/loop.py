@@ -1,7 +1,8 @@
 """The training loop of a model trained by gradient descent, in the order it runs: stop?,
 schedule, step, report, evaluate and save.
 
-It knows nothing model-specific beyond ``model.loss`` (through ``Stepper``), and reports through
+It knows nothing model-specific beyond ``model.loss`` and ``model.detach_state`` (through
+``Stepper``), nothing of plotting (``plot.LossCurve`` listens to its events), and reports through
 ``emit(kind, info)``: ("start", info), ("step", info), ("eval", info), ("note", {"message"}),
 ("warning", {"message"}), ("end", info). With several processes (``distributed.World``) every
 rank steps on its own rows of the batch; rank 0 alone evaluates, writes and speaks, and the
@@ -25,7 +26,6 @@ from .batches import BatchStream
 from .config import TrainConfig
 from .distributed import PeerLost, World
 from .errors import SeqgenError
-from .plot import LossCurve
 from .schedule import Progress, after_evaluation, fraction_done, limit_reached, lr_at
 from .snapshot import restore, snapshot
 from .step import Stepper
@@ -55,10 +55,8 @@ class Trainer:
                  state: dict | None = None):
         self.model, self.cfg, self.stream, self.val, self.record = model, cfg, stream, val, record
         self.run_dir, self.world = run_dir, world
-        self.curve = LossCurve(run_dir)  # redrawn after each evaluation
-        self.on_event = emit
         # Rank 0 alone speaks: the others' events go nowhere.
-        self.emit = self._speak if world.is_main else (lambda k, i: None)
+        self.emit = emit if world.is_main else (lambda k, i: None)
         self.stop = stop or threading.Event()
         self.device, self.precision = world.device, world.precision(cfg.precision)
         self.stepper = Stepper(model, self.device, self.precision, cfg.lr, cfg.weight_decay, cfg.clip, world)
@@ -174,11 +172,6 @@ class Trainer:
                 self._save(self.best_path, hidden)
         self.emit("eval", record)
         return "early-stop" if verdict == "early-stop" else ""
-
-    def _speak(self, kind: str, info: dict) -> None:
-        self.on_event(kind, info)
-        with self._writing(self.run_dir / "loss.png"):
-            self.curve(kind, info)
 
     @contextlib.contextmanager
     def _writing(self, path: Path):

@@ -24,6 +24,7 @@ from .errors import CheckpointError, CorpusError, UsageError, warn
 from .formats import tokenize_corpus
 from .loop import OnEvent, TrainResult
 from .models import model_class
+from .plot import LossCurve
 from .schedule import Progress, limit_reached
 from .snapshot import check_fits, check_session
 from .strategies import Run, training_of
@@ -62,7 +63,7 @@ def _new_run(cls, specs, model_cfg, cfg, out_dir, encoding, emit, stop, overwrit
     with runs.RunLock(run_dir) if world.is_main else contextlib.nullcontext():
         if world.is_main:
             runs.claim_for_new_run(run_dir, overwrite)
-        return start(Run(cfg, data, split, record, run_dir, world, emit, stop))
+        return start(Run(cfg, data, split, record, run_dir, world, _drawing_loss_curve(emit, run_dir, world), stop))
 
 
 def resume_run(path: Path, changes: dict | None = None, out_dir: Path | None = None,
@@ -154,7 +155,7 @@ def _resume(path, state, cls, cfg, progress, run_dir, emit, stop, overwrite, wor
     with runs.RunLock(run_dir) if world.is_main else contextlib.nullcontext():
         if world.is_main:
             _claim_for_resume(path, run_dir, progress.step, overwrite)
-        return start(Run(cfg, data, split, record, run_dir, world, emit, stop))
+        return start(Run(cfg, data, split, record, run_dir, world, _drawing_loss_curve(emit, run_dir, world), stop))
 
 
 @contextlib.contextmanager
@@ -165,6 +166,21 @@ def _world(device: str, backend: str):
         yield world
     finally:
         world.close()
+
+
+def _drawing_loss_curve(emit: OnEvent, run_dir: Path, world: World) -> OnEvent:
+    """``emit``, and the run's loss.png redrawn after each evaluation; a loss.png that cannot be
+    written (a full disk) ends training in one line that says what is kept and how to go on."""
+    curve = LossCurve(run_dir)
+
+    def both(kind: str, info: dict) -> None:
+        emit(kind, info)
+        try:
+            curve(kind, info)
+        except OSError as exc:
+            raise runs.write_failed(run_dir / "loss.png", exc, run_dir / "last.pt", world.size) from None
+
+    return both
 
 
 def _run_dir(path: Path, world: World) -> Path:
