@@ -1,7 +1,8 @@
 """The SeqgenError family.
 
-Library code raises these with a message that tells the user what to do; only ``cli.py`` prints
-them (one line on stderr) and turns them into an exit code.
+Library code raises these with a message that tells the user what to do; only the command line
+(``cli/common.py``) prints them (one line on stderr) and turns them into an exit code, and only the
+studio's server turns them into an answer to the page.
 """
 
 

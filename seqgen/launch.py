@@ -16,6 +16,7 @@ from pathlib import Path
 
 import torch
 
+from .atomic import write_bytes
 from .errors import SeqgenError, UsageError
 from .runs import resume_command
 
@@ -80,7 +81,7 @@ def _ended(exc, run_file: Path, nproc: int) -> int:
     failure = killed[rank]
     how = signal.Signals(-failure.exitcode).name if -failure.exitcode in signal.Signals._value2member_map_ \
         else f"signal {-failure.exitcode}"
-    run_dir = run_file.read_text().strip() if run_file.is_file() else ""
+    run_dir = os.fsdecode(run_file.read_bytes()).strip() if run_file.is_file() else ""
     last = Path(run_dir) / "last.pt" if run_dir else None
     where = f"last good checkpoint: {last}; continue with: {resume_command(last, nproc)}" \
         if last is not None and last.is_file() else "no checkpoint was saved"
@@ -93,6 +94,7 @@ def announce_run_dir(run_dir: Path) -> None:
     if not target:
         return
     try:
-        Path(target).write_text(str(run_dir))
+        # Whole or not at all: rank 0 may be killed while it writes, and the launcher then reads it.
+        write_bytes(target, os.fsencode(run_dir))
     except OSError as exc:  # the launcher's own temporary folder, on a full disk
         raise SeqgenError(f"cannot write {target}: {exc.strerror or exc}; free some disk space") from None
