@@ -52,10 +52,10 @@ class Model:
         command line, the studio and ``seqgen eval`` come in here too."""
         path = _path("path", path) if path is not None else None
         _callback("on_found", on_found)
-        found, chosen = ckpt.resolve(path, Path(_path("root", root)))
-        if chosen and on_found:
-            on_found(found)
-        return cls(found, ckpt.load(found))
+        checkpoint_path, picked_latest = ckpt.resolve(path, Path(_path("root", root)))
+        if picked_latest and on_found:
+            on_found(checkpoint_path)
+        return cls(checkpoint_path, ckpt.load(checkpoint_path))
 
     # -- what it is ------------------------------------------------------------------------------
     @property

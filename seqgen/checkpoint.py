@@ -186,7 +186,8 @@ def latest(root: Path = DEFAULT_ROOT) -> Path:
 
 
 def resolve(path: str | Path | None, root: Path = DEFAULT_ROOT) -> tuple[Path, bool]:
-    """The checkpoint to use: the one given, or the latest run's best. Also says if it was found."""
+    """The checkpoint to use: the one given, or the latest run's best; and whether it was that latest
+    one, picked for the user (who is then told which)."""
     if path:
         return Path(path), False
     return latest(root), True
