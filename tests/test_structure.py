@@ -151,3 +151,11 @@ def test_the_check_sees_an_import_that_runs_up(tmp_path):
     layers = [("ground", ["pkg", "pkg.low"]), ("roof", ["pkg.top.*"])]
     assert upward_imports(package, layers) == ["pkg.stray is on no floor of the layers: give it one",
                                                "pkg.low (ground) imports pkg.top.high (roof)"]
+
+
+def test_the_loop_knows_no_model_type_and_nothing_of_plotting():
+    modules = {module_name(p, ROOT) for p in ROOT.rglob("*.py")}
+    for name in ("loop", "step", "training"):
+        imported = imports(ROOT / f"{name}.py", ROOT, modules)
+        assert not {m for m in imported if m.startswith("seqgen.models.") and m != "seqgen.models.base"}, name
+    assert "seqgen.plot" not in imports(ROOT / "loop.py", ROOT, modules)
