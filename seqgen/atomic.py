@@ -1,11 +1,11 @@
 """Atomic file writing: a file appears complete or not at all, whatever happens while it is written.
 
-Every file in seqgen that a reader could find half-written (checkpoints, token caches, metrics
-plots, MIDI and audio files, samples, tune folders of ``seqgen tunes``, the run folder's name a
-launcher reads) goes through ``atomic_path``: the content is written to a temporary file beside
-the target, flushed to disk, then renamed over it. The studio's tune batches need not: a batch's
-id is handed out only once all its tunes are written. On any failure, an interrupt included, the temporary file is removed and
-the old file, if there was one, is left as it was.
+Every file seqgen writes for a reader (checkpoints, token caches, metrics plots, MIDI and audio
+files, samples, the tune folders of ``seqgen sample --tunes`` and the studio, the run folder's name
+a launcher reads) goes through ``atomic_path``; only scratch files it removes again (a tool's
+input, the benchmark's corpus) are written in place. The content is written to a temporary file
+beside the target, flushed to disk, then renamed over it. On any failure, an interrupt included, the
+temporary file is removed and the old file, if there was one, is left as it was.
 """
 
 from __future__ import annotations
