@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a ch
 
 import seqgen  # noqa: E402
 from seqgen.sample import WARMUP_TOKENS  # noqa: E402
-from seqgen.vocab import EOS_ID  # noqa: E402
+from seqgen.data.vocab import EOS_ID  # noqa: E402
 
 
 def main() -> None:

@@ -20,11 +20,11 @@ from pathlib import Path
 
 import numpy as np
 
-from . import checkpoint as ckpt
+from .training import checkpoint as ckpt
 from .config import SampleConfig, TuneOptions
 from .errors import UsageError, does_not_apply
 from .evaluate import Score
-from .loop import TrainResult
+from .training.loop import TrainResult
 from .options import keywords, signature, typed
 from .options import options as option_fields  # train's **options takes the short name
 
@@ -240,8 +240,8 @@ def train(*sources: str | Path, model: str = "rnn", resume: str | Path | None = 
 
     from .config import TrainConfig
     from .models import config_fields, model_class, model_types
-    from .strategies import training_of
-    from .training import new_run, resume_run
+    from .training.strategies import training_of
+    from .training.run import new_run, resume_run
 
     sources = _paths("sources", list(sources))  # as the command line takes them: several, or a list
     for name, value, kind in (("model", model, "str"), ("encoding", encoding, "str"),

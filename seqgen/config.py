@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, fields, replace
 
-from .device import PRECISIONS
+from .hardware.device import PRECISIONS
 from .errors import UsageError
 from .options import SEED, Rule, at_least, check, check_types, finite, not_negative, one_of, option, problems, typed
 

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from .corpus import Corpus, CorpusFormat
+from .data.corpus import Corpus, CorpusFormat
 from .errors import UsageError
 from .music.abc_format import AbcFormat
-from .text_format import TextFormat
-from .tokens import TokenizedCorpus, tokenize_with
-from .vocab import Vocab
+from .data.text_format import TextFormat
+from .data.tokens import TokenizedCorpus, tokenize_with
+from .data.vocab import Vocab
 
 _FORMATS: dict[str, CorpusFormat] = {}
 

@@ -28,9 +28,9 @@ import numpy as np
 import torch
 
 from .config import SampleConfig
-from .device import SharedSetting, threads_for_sampling
+from .hardware.device import SharedSetting, threads_for_sampling
 from .errors import Cancelled, UsageError
-from .vocab import EOS_ID, UNK_ID, Vocab, WordJoiner
+from .data.vocab import EOS_ID, UNK_ID, Vocab, WordJoiner
 
 OnText = Callable[[int, str], None]  # (sample index, new text) as it is generated
 WARMUP_TOKENS = 256  # held-out tokens read before sampling; the state settles well within this

@@ -6,8 +6,8 @@ import numpy as np
 
 from .errors import UsageError
 from .formats import tokenize_corpus
-from .tokens import encode_document, known_token_check
-from .vocab import Vocab
+from .data.tokens import encode_document, known_token_check
+from .data.vocab import Vocab
 
 
 def text_ids(vocab: Vocab, specs: list[str] | None = None, encoding: str = "utf-8", text: str | None = None) -> np.ndarray:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from seqgen.training import new_run
+from seqgen.training.run import new_run
 
 from .helpers import PROSE, stand_in_tools, tiny_model, tiny_train
 

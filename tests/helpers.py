@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from seqgen.cli import app
 from seqgen.config import TrainConfig
 from seqgen.models.rnn_config import ModelConfig
-from seqgen.precision import runs_in
+from seqgen.hardware.precision import runs_in
 
 PROSE = "\n".join(topics[k] for k in sorted(topics))  # ~470k characters of Python documentation
 # A model that trains in a second or two through the CLI.
@@ -39,10 +39,10 @@ def tiny_train(**overrides) -> TrainConfig:
 
 def fake_runs(monkeypatch, *able):
     """Pretend that exactly the precisions ``able`` (and fp32) run, on every device."""
-    import seqgen.device
-    import seqgen.precision
+    import seqgen.hardware.device
+    import seqgen.hardware.precision
 
-    for module in (seqgen.device, seqgen.precision):
+    for module in (seqgen.hardware.device, seqgen.hardware.precision):
         monkeypatch.setattr(module, "runs_in", lambda p, device_type: p == "fp32" or p in able)
 
 

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from seqgen.batches import BatchStream
+from seqgen.data.batches import BatchStream
 from seqgen.errors import CorpusError
 
 

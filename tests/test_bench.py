@@ -18,10 +18,10 @@ import seqgen.bench.peak
 import seqgen.bench.run
 import seqgen.bench.sampling
 import seqgen.bench.timing
-import seqgen.device
-import seqgen.machine
-import seqgen.precision
-import seqgen.step
+import seqgen.hardware.device
+import seqgen.hardware.machine
+import seqgen.hardware.precision
+import seqgen.training.step
 from seqgen.bench import FULL, TINY, run_bench, table_sections
 from seqgen.bench import ladder
 from seqgen.bench.ladder import RUNGS, Setting, build_rungs, ladder_figures, zipf_batch
@@ -33,10 +33,10 @@ from seqgen.bench.timing import interleave
 from seqgen.bench.tokenise import tokenise_speed
 from seqgen.cli import app
 from seqgen.models.rnn_config import ModelConfig
-from seqgen.device import autocast, resolve_precision
-from seqgen.precision import runs_in
+from seqgen.hardware.device import autocast, resolve_precision
+from seqgen.hardware.precision import runs_in
 from seqgen.models.rnn import RNNLM
-from seqgen.vocab import Vocab
+from seqgen.data.vocab import Vocab
 
 from .helpers import needs_bf16
 
@@ -83,8 +83,8 @@ def test_every_figure_is_documented_and_every_documented_key_is_a_figure(figures
 
 def test_rungs_run_the_model_precision_and_softmax_they_name(monkeypatch):
     ran = []
-    real_autocast = seqgen.step.autocast
-    monkeypatch.setattr(seqgen.step, "autocast", lambda device, precision: (ran.append(precision),
+    real_autocast = seqgen.training.step.autocast
+    monkeypatch.setattr(seqgen.training.step, "autocast", lambda device, precision: (ran.append(precision),
                                                                              real_autocast(device, precision))[1])
     default, large = settings(TINY, 6000)[1:]  # a vocabulary for which "auto" would pick the adaptive softmax
     for setting in (default, large):
@@ -282,7 +282,7 @@ def test_the_share_of_peak_divides_by_the_peak_of_the_precision_that_ran(figures
 
 def no_lower_precision(monkeypatch):
     """A CPU on which only fp32 runs."""
-    for module in (seqgen.device, seqgen.precision, seqgen.bench.run):
+    for module in (seqgen.hardware.device, seqgen.hardware.precision, seqgen.bench.run):
         monkeypatch.setattr(module, "runs_in", lambda p, device_type: p == "fp32")
 
 
@@ -314,10 +314,10 @@ def test_where_bf16_runs_but_is_slower_seqgen_trains_in_fp32_and_the_ladder_stil
 def test_the_run_records_the_machine_so_that_two_runs_can_be_told_apart(figures, monkeypatch):
     assert figures["cpu_model"] and figures["torch"] == torch.__version__
     assert figures["cpu_capability"] == torch.backends.cpu.get_cpu_capability()
-    assert set(figures["cpu_flags"]) <= set(seqgen.machine.FLAGS)
-    assert figures["isa_caps"] == {k: v for k, v in os.environ.items() if k in seqgen.machine.ISA_CAPS}
+    assert set(figures["cpu_flags"]) <= set(seqgen.hardware.machine.FLAGS)
+    assert figures["isa_caps"] == {k: v for k, v in os.environ.items() if k in seqgen.hardware.machine.ISA_CAPS}
     monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX2")
-    assert seqgen.machine.describe()["isa_caps"]["ONEDNN_MAX_CPU_ISA"] == "AVX2"
+    assert seqgen.hardware.machine.describe()["isa_caps"]["ONEDNN_MAX_CPU_ISA"] == "AVX2"
     notes = seqgen.bench.table_notes(figures)
     assert notes[0].startswith(figures["cpu_model"]) and figures["cpu_capability"] in notes[0]
 

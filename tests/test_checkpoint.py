@@ -3,7 +3,7 @@ import os
 import pytest
 import torch
 
-from seqgen import checkpoint
+from seqgen.training import checkpoint
 from seqgen.errors import CheckpointError
 
 

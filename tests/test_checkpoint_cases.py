@@ -8,7 +8,7 @@ import pytest
 import torch
 from fastapi.testclient import TestClient
 
-from seqgen import checkpoint
+from seqgen.training import checkpoint
 from seqgen.studio.app import create_app
 
 from .helpers import assert_one_line_error, run

@@ -102,7 +102,7 @@ def test_text_of_another_encoding_than_the_wide_one_asked_is_refused(in_tmp, tex
                                              ("utf-16-be", "utf-16-be"), ("utf-32", "utf-32"),
                                              ("utf-32-be", "utf-32-be")])
 def test_real_wide_text_is_read_with_or_without_a_byte_order_mark(tmp_path, text, encoding, asked):
-    from seqgen.corpus import read_text_file
+    from seqgen.data.corpus import read_text_file
 
     path = tmp_path / "text.txt"
     path.write_bytes(text.encode(encoding))

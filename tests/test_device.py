@@ -3,9 +3,9 @@
 import pytest
 import torch
 
-from seqgen.device import autocast, choose_device, resolve_precision
+from seqgen.hardware.device import autocast, choose_device, resolve_precision
 from seqgen.errors import UsageError
-from seqgen.precision import fastest_cpu_precision, runs_in
+from seqgen.hardware.precision import fastest_cpu_precision, runs_in
 
 CPU = torch.device("cpu")
 

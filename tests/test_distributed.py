@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from seqgen import checkpoint
+from seqgen.training import checkpoint
 
 from .conftest import made_once
 

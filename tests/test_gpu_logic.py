@@ -8,13 +8,13 @@ import pytest
 import torch
 import torch.distributed
 
-import seqgen.step
-from seqgen.device import resolve_precision
-from seqgen.distributed import World
+import seqgen.training.step
+from seqgen.hardware.device import resolve_precision
+from seqgen.training.distributed import World
 from seqgen.errors import UsageError
 from seqgen.models.rnn import RNNLM
 from seqgen.models.rnn_config import ModelConfig
-from seqgen.step import Stepper
+from seqgen.training.step import Stepper
 
 from .helpers import fake_runs
 
@@ -43,7 +43,7 @@ def test_a_gpu_refuses_what_it_cannot_run_and_mps_trains_in_fp32(monkeypatch):
 def test_fp16_scales_the_loss_and_skips_a_step_whose_gradients_overflow(monkeypatch):
     # fp16 trains only on a GPU; its loss scaling (torch's GradScaler, as seqgen drives it) runs
     # here on the CPU, with the arithmetic left in fp32.
-    monkeypatch.setattr(seqgen.step, "autocast", lambda device, precision: contextlib.nullcontext())
+    monkeypatch.setattr(seqgen.training.step, "autocast", lambda device, precision: contextlib.nullcontext())
     torch.manual_seed(0)
     model = RNNLM(ModelConfig(vocab_size=12, hidden=8, layers=1, dropout=0.0))
     stepper = Stepper(model, CPU, "fp16", lr=1e-2)

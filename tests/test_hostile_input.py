@@ -10,7 +10,7 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from seqgen import checkpoint
+from seqgen.training import checkpoint
 from .helpers import TINY, assert_one_line_error, run
 
 runner = CliRunner()

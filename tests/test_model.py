@@ -3,7 +3,7 @@ import torch
 
 from seqgen.models.rnn_config import ModelConfig
 from seqgen.errors import UsageError
-from seqgen.device import autocast
+from seqgen.hardware.device import autocast
 from seqgen.models.adaptive import adaptive_target_log_probs
 from seqgen.models.rnn import IGNORE, RNNLM, FastDropout, detach
 

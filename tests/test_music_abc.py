@@ -9,8 +9,7 @@ from hypothesis import strategies as st
 from seqgen.errors import CorpusError, SeqgenWarning
 from seqgen.music import verdicts
 from seqgen.music.workers import process_map
-from seqgen.music.abc import (BUILTIN_CORPORA, builtin_paths, clean_tune, corpus_stats, is_builtin, read_tunes,
-                              split_tunes)
+from seqgen.music.abc import BUILTIN_CORPORA, builtin_paths, clean_tune, corpus_stats, is_builtin, read_tunes, split_tunes
 from seqgen.music.m21 import music21_safe
 
 RAW = """% a file header comment

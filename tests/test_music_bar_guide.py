@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from seqgen.music.bar_guide import BarGuide, BarReader, note_length
-from seqgen.vocab import EOS_ID, UNK_ID, Vocab
+from seqgen.data.vocab import EOS_ID, UNK_ID, Vocab
 
 VOCAB = Vocab.build([string.printable], "char")
 HEAD = "X:1\nT:t\nM:6/8\nL:1/8\nK:D\n"

@@ -12,7 +12,7 @@ from seqgen.music.conditions import AllOf, ForcedHeader, TuneConditions, conditi
 from seqgen.music.m21 import parse_abc
 from seqgen.music.tunes import HeaderOrder
 from seqgen.music.validate import check_tune
-from seqgen.vocab import Vocab
+from seqgen.data.vocab import Vocab
 
 from .helpers import assert_one_line_error, run
 

@@ -8,7 +8,7 @@ from seqgen.models.rnn_config import ModelConfig
 from seqgen.models.rnn import RNNLM
 from seqgen.music.tunes import HeaderOrder
 from seqgen.sample import generate
-from seqgen.vocab import Vocab
+from seqgen.data.vocab import Vocab
 
 VOCAB = Vocab.build(["X:1\nT:Reel\nM:6/8\nL:1/8\nK:G\nabc|\n"], "char")
 

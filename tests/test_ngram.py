@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 from seqgen.cli import app
 from seqgen.errors import UsageError
 from seqgen.models.ngram import KneserNeyLM
-from seqgen.vocab import Vocab
+from seqgen.data.vocab import Vocab
 
 runner = CliRunner()
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 import seqgen
-from seqgen import checkpoint
+from seqgen.training import checkpoint
 
 from .helpers import run
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from seqgen.training import new_run
+from seqgen.training.run import new_run
 
 from .helpers import PROSE, tiny_model, tiny_train
 

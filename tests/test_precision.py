@@ -7,13 +7,13 @@ import json
 import pytest
 import torch
 
-import seqgen.precision
-from seqgen import machine
-from seqgen.device import autocast, resolve_precision
+import seqgen.hardware.precision
+from seqgen.hardware import machine
+from seqgen.hardware.device import autocast, resolve_precision
 from seqgen.errors import SeqgenWarning, UsageError
 from seqgen.models.rnn import RNNLM
 from seqgen.models.rnn_config import ModelConfig
-from seqgen.precision import fastest_cpu_precision, runs_in
+from seqgen.hardware.precision import fastest_cpu_precision, runs_in
 
 from .helpers import TINY, assert_one_line_error, fake_runs, needs_bf16, run
 
@@ -59,7 +59,7 @@ def test_train_with_bf16_on_a_cpu_without_it_is_refused_for_real(prose_file, in_
 def test_auto_takes_bf16_only_where_it_trains_clearly_faster(monkeypatch, tmp_path, speedup, chosen):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     fake_runs(monkeypatch, "bf16")
-    monkeypatch.setattr(seqgen.precision, "_time_bf16_over_fp32", lambda: speedup)
+    monkeypatch.setattr(seqgen.hardware.precision, "_time_bf16_over_fp32", lambda: speedup)
     assert resolve_precision("auto", CPU) == chosen
     assert resolve_precision("bf16", CPU) == "bf16"  # asked for, it runs, even where slower
 
@@ -69,7 +69,7 @@ def test_the_verdict_is_timed_once_per_kind_of_machine(monkeypatch, tmp_path):
     monkeypatch.delenv("ONEDNN_MAX_CPU_ISA", raising=False)
     fake_runs(monkeypatch, "bf16")
     timed = []
-    monkeypatch.setattr(seqgen.precision, "_time_bf16_over_fp32", lambda: timed.append(1) or 2.0)
+    monkeypatch.setattr(seqgen.hardware.precision, "_time_bf16_over_fp32", lambda: timed.append(1) or 2.0)
     assert fastest_cpu_precision() == fastest_cpu_precision() == "bf16" and len(timed) == 1
     monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX2")  # another kind of machine: timed again
     fastest_cpu_precision()
@@ -81,14 +81,14 @@ def test_the_verdict_is_timed_once_per_kind_of_machine(monkeypatch, tmp_path):
 def test_a_damaged_cache_is_said_and_timed_again(monkeypatch, tmp_path):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     fake_runs(monkeypatch, "bf16")
-    monkeypatch.setattr(seqgen.precision, "_time_bf16_over_fp32", lambda: 0.5)
+    monkeypatch.setattr(seqgen.hardware.precision, "_time_bf16_over_fp32", lambda: 0.5)
     (tmp_path / "seqgen").mkdir()
     (tmp_path / "seqgen" / "precision.json").write_text("{not json")
     with pytest.warns(SeqgenWarning, match="timed again"):
         assert fastest_cpu_precision() == "fp32"
-    assert json.loads((tmp_path / "seqgen" / "precision.json").read_text())["rules"] == seqgen.precision.VERDICT_RULES
+    assert json.loads((tmp_path / "seqgen" / "precision.json").read_text())["rules"] == seqgen.hardware.precision.VERDICT_RULES
 
 
 @needs_bf16
 def test_the_timing_itself_gives_a_positive_ratio():
-    assert seqgen.precision._time_bf16_over_fp32(repeats=1) > 0
+    assert seqgen.hardware.precision._time_bf16_over_fp32(repeats=1) > 0

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from seqgen import checkpoint
+from seqgen.training import checkpoint
 from seqgen.errors import SeqgenError
 from seqgen.models.rnn import RNNLM
-from seqgen.training import new_run, resume_run
+from seqgen.training.run import new_run, resume_run
 from .helpers import tiny_model, tiny_train
 
 # Small enough to save many checkpoints a second, so signals land during saves too.

@@ -7,8 +7,8 @@ import json
 import pytest
 import torch
 
-from seqgen import checkpoint
-from seqgen.runs import run_id
+from seqgen.training import checkpoint
+from seqgen.training.runs import run_id
 
 from .helpers import PROSE, TINY, assert_one_line_error, run
 

@@ -1,14 +1,14 @@
 import pytest
 import torch
 
-from seqgen import checkpoint
+from seqgen.training import checkpoint
 from seqgen.config import SampleConfig
 from seqgen.errors import SeqgenWarning, UsageError
 from seqgen.models.rnn import RNNLM
 from seqgen.models.rnn_config import ModelConfig
-from seqgen.device import threads_for_sampling
+from seqgen.hardware.device import threads_for_sampling
 from seqgen.sample import _pick, filter_logits, for_sampling, generate, prime_ids
-from seqgen.vocab import Vocab
+from seqgen.data.vocab import Vocab
 
 from .helpers import assert_one_line_error, run
 

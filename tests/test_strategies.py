@@ -4,10 +4,11 @@ model type, and the run, the API and the command line follow it without knowing 
 import pytest
 import torch
 
-from seqgen import api, strategies
+from seqgen import api
+from seqgen.training import strategies
 from seqgen.errors import UsageError
 from seqgen.models import base, model_class, register
-from seqgen.step import Stepper
+from seqgen.training.step import Stepper
 
 from .test_registry import BigramLM
 

@@ -82,7 +82,7 @@ def test_a_folder_name_that_is_not_utf8_is_listed_with_what_to_do(client, studio
 
 
 def test_listing_keeps_models_where_there_is_room_and_never_evicts_one_in_use(studio_root, tmp_path, monkeypatch):
-    from seqgen import checkpoint
+    from seqgen.training import checkpoint
     from seqgen.studio import catalog as studio_catalog
 
     runs = [tmp_path / "many" / f"run{n}" / "best.pt" for n in range(studio_catalog.MODELS_KEPT + 2)]

@@ -6,15 +6,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from seqgen import tokens
-from seqgen.corpus import Corpus
+from seqgen.data import tokens
+from seqgen.data.corpus import Corpus
 from seqgen.errors import SeqgenWarning
 from seqgen.formats import format_for, tokenize_corpus
 from seqgen.music.abc import builtin_paths
 from seqgen.music.abc_format import AbcFormat, held_out_documents
-from seqgen.text_format import TextFormat
-from seqgen.tokens import split_ids, tokenize_with
-from seqgen.vocab import EOS_ID, Vocab
+from seqgen.data.text_format import TextFormat
+from seqgen.data.tokens import split_ids, tokenize_with
+from seqgen.data.vocab import EOS_ID, Vocab
 
 
 @pytest.fixture

@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 import torch
 
-from seqgen import checkpoint, runs
-from seqgen.runs import RunLock
+from seqgen.training import checkpoint, runs
+from seqgen.training.runs import RunLock
 from seqgen.errors import CorpusError, SeqgenError, SeqgenWarning
 from seqgen.models.rnn import RNNLM
 from seqgen.evaluate import Score
-from seqgen.training import new_run, resume_run
+from seqgen.training.run import new_run, resume_run
 from .helpers import tiny_model, tiny_train
 
 
@@ -143,7 +143,7 @@ def test_a_lock_left_by_a_dead_process_is_no_lock(prose_file, tmp_path):
 
 
 def test_the_random_state_of_every_gpu_is_saved_and_restored(monkeypatch):
-    from seqgen.snapshot import restore_rng, rng_state
+    from seqgen.training.snapshot import restore_rng, rng_state
 
     states = [torch.tensor([1, 2, 3], dtype=torch.uint8), torch.tensor([4, 5, 6], dtype=torch.uint8)]
     restored = []

@@ -12,7 +12,7 @@ import time
 import pytest
 import torch
 
-from seqgen import checkpoint
+from seqgen.training import checkpoint
 from seqgen.cli import app
 
 from .helpers import TINY, assert_one_line_error, run

@@ -4,7 +4,7 @@ import numpy as np
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from seqgen.vocab import EOS, EOS_ID, UNK_ID, Vocab, join_words, split_words, text_pieces, word_pieces
+from seqgen.data.vocab import EOS, EOS_ID, UNK_ID, Vocab, join_words, split_words, text_pieces, word_pieces
 
 
 def test_char_round_trip_with_unicode():

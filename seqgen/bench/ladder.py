@@ -20,7 +20,7 @@ import torch
 from ..config import TrainConfig
 from ..models.rnn_config import ModelConfig
 from ..models.rnn import RNNLM
-from ..step import Stepper
+from ..training.step import Stepper
 from .reference import ReferenceLM, ReferenceLoop
 from .timing import interleave, rates, spread_figures, synchronizer
 

@@ -10,10 +10,10 @@ import torch
 
 from ..config import TrainConfig
 from ..models.rnn_config import ModelConfig
-from .. import machine
-from ..device import choose_device, resolve_precision
-from ..precision import runs_in
-from ..vocab import Vocab
+from ..hardware import machine
+from ..hardware.device import choose_device, resolve_precision
+from ..hardware.precision import runs_in
+from ..data.vocab import Vocab
 from .ladder import Setting, ladder_figures
 from .peak import lstm_flops_per_token, matmul_gflops
 from .sampling import sampling_figures

@@ -7,11 +7,11 @@
 from __future__ import annotations
 
 from ..config import SampleConfig
-from ..device import sampling_threads
+from ..hardware.device import sampling_threads
 from ..models.rnn_config import ModelConfig
 from ..models.rnn import RNNLM
 from ..sample import for_sampling, generate
-from ..vocab import Vocab
+from ..data.vocab import Vocab
 from .timing import interleave, rates, spread_figures
 
 PRECISIONS = ("int8", "fp32")

@@ -26,9 +26,9 @@ def bench(
 
     from ..bench import run_bench, sizes_for, table_notes, table_sections
     from ..bench.report import number
-    from ..corpus import read_text_file
+    from ..data.corpus import read_text_file
     from ..evaluate import json_safe
-    from ..device import choose_device
+    from ..hardware.device import choose_device
     from .display import err, out
 
     choose_device(device)  # a device that is not here: one line, before any work

@@ -189,7 +189,8 @@ def evaluate(
     For a music model also the share of sampled tunes that parse, export to MIDI, have every bar
     the right length, and the novelty of their 16-note phrases.
     """
-    from .. import api, checkpoint as ckpt
+    from .. import api
+    from ..training import checkpoint as ckpt
     from ..scoring import evaluation
     from .display import out, score_table, tune_table
 

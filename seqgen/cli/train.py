@@ -10,7 +10,7 @@ from typing import Annotated, Optional
 import typer
 
 from ..config import TrainConfig
-from ..distributed import rank_from_env
+from ..training.distributed import rank_from_env
 from .common import Interrupts, app, friendly, given
 from .config_options import config_options
 
@@ -66,7 +66,7 @@ def train(
                 display.stop()
     if result.reason in Interrupts.exit_codes:
         if rank_from_env() == 0:
-            from ..runs import resume_command
+            from ..training.runs import resume_command
 
             processes = int(os.environ.get("WORLD_SIZE", "1"))
             sys.stderr.write(f"saved {result.last_path}; continue with: {resume_command(result.last_path, processes)}\n")
@@ -75,11 +75,11 @@ def train(
 
 def _launch(ctx: typer.Context, nproc: int, model: str, device: str, backend: str) -> None:
     """``--nproc N``: this same command in N processes, started by PyTorch's launcher."""
-    from ..distributed import under_torchrun
+    from ..training.distributed import under_torchrun
     from ..errors import UsageError
-    from ..launch import check_nproc, launch
+    from ..training.launch import check_nproc, launch
     from ..models import model_class
-    from ..strategies import training_of
+    from ..training.strategies import training_of
 
     if under_torchrun():
         raise UsageError("--nproc starts the processes itself; under torchrun, leave it out")

@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..device import autocast
+from ..hardware.device import autocast
 from ..errors import UsageError, first_line, warn
 from ..evaluate import Score
 from .adaptive import adaptive_target_log_probs

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..corpus import distinct_files, read_bytes
+from ..data.corpus import distinct_files, read_bytes
 from ..errors import CorpusError
 from .verdicts import tune_verdicts
 

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..corpus import Corpus, plural
+from ..data.corpus import Corpus, plural
 from ..errors import CorpusError
-from ..text_format import _text_files
+from ..data.text_format import _text_files
 from .abc import abc_files, is_builtin, source_paths
 from .verdicts import parse_cache_tag
 

@@ -145,7 +145,7 @@ class BarGuide:
     """The constraint (see the module docstring); one ``_Row`` per sampled row."""
 
     def __init__(self, vocab, prime: str, rows: int, ending_at: int | None = None):
-        from ..vocab import EOS_ID
+        from ..data.vocab import EOS_ID
 
         self.ending_at = ending_at
         self.ids = {c: i for c, i in vocab.index.items() if c in _TIME + "23456789/<>|:"}

@@ -253,7 +253,7 @@ class ForcedHeader:
         self.rows = [_Row(prime, written) for _ in range(rows)]
 
     def restrict(self, scores: torch.Tensor) -> torch.Tensor:
-        from ..vocab import EOS_ID
+        from ..data.vocab import EOS_ID
 
         scores = scores.clone()
         for r, row in enumerate(self.rows):

@@ -219,7 +219,7 @@ def tune_quality(model, vocab, data: dict, count: int, seed: int = 0, conditions
     import tempfile
     from pathlib import Path
 
-    from ..corpus import check_stored_sources
+    from ..data.corpus import check_stored_sources
     from .abc_format import AbcFormat, held_out_documents
     from .export import tune_to_midi
     from .validate import copied_share

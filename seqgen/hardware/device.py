@@ -15,7 +15,7 @@ import threading
 
 import torch
 
-from .errors import UsageError
+from ..errors import UsageError
 from .precision import DTYPES, fastest_cpu_precision, runs_in
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")

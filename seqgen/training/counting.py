@@ -8,9 +8,9 @@ import time
 from pathlib import Path
 
 from . import checkpoint
-from .config import TrainConfig
+from ..config import TrainConfig
 from .loop import OnEvent, TrainResult
-from .tokens import TokenSplit
+from ..data.tokens import TokenSplit
 
 
 def count(cls: type, model_cfg, cfg: TrainConfig, split: TokenSplit, record: dict, run_dir: Path,

@@ -1,11 +1,11 @@
 """How each kind of model is trained: one strategy object per way, found from a model type's
-``trained_by``, so that ``training.py``, the API and the command line ask the strategy instead of
+``trained_by``, so that ``training/run.py``, the API and the command line ask the strategy instead of
 branching on the model type.
 
 ``trained_by`` names a way ("gradient": stepped by the loop in ``loop.py``; "counting": made in
 one pass by ``counting.py``), or is itself an object with the members of ``Strategy``.
 
-A run goes through a strategy in this order (``training.py``):
+A run goes through a strategy in this order (``run.py``):
 
     check(cls, cfg, world)           before any work: settings and processes it cannot use
     prepare(...) / prepare_resume()  with the data split, before the run folder exists: what can
@@ -24,14 +24,14 @@ from typing import Protocol
 
 import torch
 
-from .batches import BatchStream
-from .config import TrainConfig
+from ..data.batches import BatchStream
+from ..config import TrainConfig
 from .counting import count
-from .device import available_memory, format_bytes
+from ..hardware.device import available_memory, format_bytes
 from .distributed import World
-from .errors import UsageError
+from ..errors import UsageError
 from .loop import OnEvent, Trainer, TrainResult
-from .tokens import TokenizedCorpus, TokenSplit
+from ..data.tokens import TokenizedCorpus, TokenSplit
 
 # Settings of the training loop, which a model made by counting has no use for.
 LOOP_SETTINGS = ("seq_len", "batch_size", "lr", "weight_decay", "warmup_steps", "clip", "epochs", "max_steps",

@@ -21,8 +21,8 @@ from datetime import timedelta
 
 import torch
 
-from .device import choose_device, resolve_precision
-from .errors import SeqgenError, UsageError, first_line
+from ..hardware.device import choose_device, resolve_precision
+from ..errors import SeqgenError, UsageError, first_line
 
 BACKENDS = ("auto", "gloo", "nccl")
 # How long a rank waits in a collective for the others: longer than rank 0 takes to evaluate and

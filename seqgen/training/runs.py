@@ -15,9 +15,9 @@ from pathlib import Path
 
 from . import checkpoint
 from .checkpoint import DEFAULT_ROOT
-from .config import RESUMABLE
-from .errors import CheckpointError, SeqgenError, UsageError, first_line, warn
-from .evaluate import json_safe
+from ..config import RESUMABLE
+from ..errors import CheckpointError, SeqgenError, UsageError, first_line, warn
+from ..evaluate import json_safe
 
 
 def resume_command(last: Path, processes: int = 1) -> str:
@@ -61,7 +61,7 @@ def claim_for_new_run(path: Path, overwrite: bool) -> None:
     """A new run may write into ``path`` only when it holds no run, or when ``overwrite`` says
     to replace it (its files are then removed). What a run that saved no checkpoint left is
     replaced, with a warning."""
-    from .atomic import check_replaceable
+    from ..atomic import check_replaceable
 
     held = holds_run(path)
     if held and not overwrite:
@@ -223,7 +223,7 @@ def read_metrics(run_dir: Path) -> list[dict]:
 
 def keep_metrics_until(run_dir: Path, step: int) -> None:
     """Drop the metrics of evaluations after ``step`` (a run continued from an earlier checkpoint)."""
-    from .atomic import write_text
+    from ..atomic import write_text
 
     kept = [r for r in read_metrics(run_dir) if r.get("step", 0) <= step]
     if not (run_dir / "metrics.jsonl").exists():

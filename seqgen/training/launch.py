@@ -16,8 +16,8 @@ from pathlib import Path
 
 import torch
 
-from .atomic import write_bytes
-from .errors import SeqgenError, UsageError
+from ..atomic import write_bytes
+from ..errors import SeqgenError, UsageError
 from .runs import resume_command
 
 RUN_FILE = "SEQGEN_RUN_FILE"  # where rank 0 writes its run folder, for the launcher's last line

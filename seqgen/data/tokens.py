@@ -26,10 +26,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .atomic import atomic_path, write_text
-from .cache import cache_path
+from ..atomic import atomic_path, write_text
+from ..cache import cache_path
 from .corpus import CorpusFormat, regular_file
-from .errors import CorpusError, warn
+from ..errors import CorpusError, warn
 from .vocab import EOS_ID, UNK_ID, Vocab
 
 CACHE_FORMAT = 2  # bump when the layout or the tokenisation changes: old entries are then ignored

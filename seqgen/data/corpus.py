@@ -23,8 +23,8 @@ from typing import Protocol
 
 import numpy as np
 
-from .atomic import file_kind
-from .errors import CorpusError, UsageError
+from ..atomic import file_kind
+from ..errors import CorpusError, UsageError
 
 SNIFF_BYTES = 8192  # binary data shows in its first bytes (NUL)
 

@@ -13,7 +13,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from .atomic import atomic_path
+from ..atomic import atomic_path
 from .runs import read_metrics
 
 

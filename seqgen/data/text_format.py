@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from .corpus import Corpus, distinct_files, read_text_file
-from .errors import CorpusError
+from ..errors import CorpusError
 
 TEXT_SUFFIXES = {".txt", ".text", ".md", ".rst", ""}
 RULES = 1  # bump when reading or cleaning text changes: cached token ids then no longer hold

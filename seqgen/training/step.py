@@ -10,7 +10,7 @@ from typing import Any
 
 import torch
 
-from .device import autocast
+from ..hardware.device import autocast
 from .distributed import World
 
 

@@ -16,20 +16,20 @@ import numpy as np
 import torch
 
 from . import checkpoint, runs
-from .config import RESUMABLE, TrainConfig
-from .corpus import absolute_sources, check_stored_sources
+from ..config import RESUMABLE, TrainConfig
+from ..data.corpus import absolute_sources, check_stored_sources
 from .distributed import World
 from .launch import announce_run_dir
-from .errors import CheckpointError, CorpusError, UsageError, warn
-from .formats import tokenize_corpus
+from ..errors import CheckpointError, CorpusError, UsageError, warn
+from ..formats import tokenize_corpus
 from .loop import OnEvent, TrainResult
-from .models import model_class
+from ..models import model_class
 from .plot import LossCurve
 from .schedule import Progress, limit_reached
 from .snapshot import check_fits, check_session
 from .strategies import Run, training_of
-from .tokens import TokenizedCorpus, TokenSplit, split_ids
-from .vocab import UNK_ID, Vocab
+from ..data.tokens import TokenizedCorpus, TokenSplit, split_ids
+from ..data.vocab import UNK_ID, Vocab
 
 MAX_STORED_VAL_TOKENS = 2_000_000  # held-out ids kept in the checkpoint for `seqgen eval`
 
@@ -200,7 +200,7 @@ def data_record(corpus: TokenizedCorpus, split: TokenSplit, encoding: str, cfg: 
 
 
 def _model_type_of(model_cfg) -> type:
-    from .models import model_types
+    from ..models import model_types
 
     for name in model_types():
         if isinstance(model_cfg, model_class(name).Config):

@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .errors import CorpusError
+from ..errors import CorpusError
 
 
 class BatchStream:

@@ -22,7 +22,7 @@ from pathlib import Path
 import torch
 
 from . import machine
-from .cache import cache_path, load_json, save_json
+from ..cache import cache_path, load_json, save_json
 
 DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 PROBE = (512, 16, 8)  # hidden (= input) width, batch, time steps of the timed LSTM: the default model's width

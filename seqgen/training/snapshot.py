@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import torch
 
-from .errors import CheckpointError, first_line, warn
-from .config import TrainConfig
+from ..errors import CheckpointError, first_line, warn
+from ..config import TrainConfig
 from .schedule import Progress, progress_from
 
 
@@ -40,7 +40,7 @@ def check_session(state: dict) -> tuple[TrainConfig, Progress]:
     """The training configuration and progress of a checkpoint to resume, with the rest of its
     session (optimizer, random state, rows' state) checked for shape; ValueError saying what is
     wrong, UsageError for a stored setting out of range (``config``'s words)."""
-    from .config import from_dict
+    from ..config import from_dict
 
     if not isinstance(state.get("train_config"), dict):
         raise ValueError("it holds no training configuration (it cannot be resumed)")

@@ -22,10 +22,10 @@ from pathlib import Path
 import numpy as np
 
 from . import checkpoint, runs
-from .batches import BatchStream
-from .config import TrainConfig
+from ..data.batches import BatchStream
+from ..config import TrainConfig
 from .distributed import PeerLost, World
-from .errors import SeqgenError
+from ..errors import SeqgenError
 from .schedule import Progress, after_evaluation, fraction_done, limit_reached, lr_at
 from .snapshot import restore, snapshot
 from .step import Stepper

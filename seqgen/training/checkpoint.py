@@ -18,8 +18,8 @@ from pathlib import Path
 
 import torch
 
-from .atomic import file_kind, write_bytes
-from .errors import CheckpointError, UsageError, first_line
+from ..atomic import file_kind, write_bytes
+from ..errors import CheckpointError, UsageError, first_line
 
 FORMAT = "seqgen-checkpoint"
 FORMAT_VERSION = 2  # 2: every model type keeps model_config and model_state (1: the n-gram's own keys)
@@ -133,7 +133,7 @@ def _from_version_1(payload: dict) -> dict:
 def check(payload: dict) -> None:
     """Every field a checkpoint's user relies on, checked; ValueError (or KeyError, TypeError)
     saying what is wrong. The model type then checks its own configuration and state."""
-    from .models import model_types
+    from ..models import model_types
 
     if payload["model_type"] not in model_types():
         raise ValueError(f"unknown model type {payload['model_type']!r} (this seqgen knows {', '.join(model_types())})")
@@ -204,8 +204,8 @@ def stored_setting_error(source: Path | str, exc: UsageError, what: str) -> Chec
 def load_model(payload: dict, device: torch.device | str = "cpu", source: Path | str = "checkpoint"):
     """The model and vocabulary stored in a loaded (and checked) checkpoint (``source`` names it
     in messages)."""
-    from .models import model_class
-    from .vocab import Vocab
+    from ..models import model_class
+    from ..data.vocab import Vocab
 
     vocab = Vocab.from_dict(payload["vocab"])
     try:
