@@ -104,3 +104,21 @@ def test_copied_share(oneills_sample):
     half = training[0] + made_up
     assert 0.0 < copied_share([half], training) < 1.0
     assert math.isnan(copied_share(["X:1\nK:C\nCDE|\n"], training))
+
+
+def test_a_tune_its_bars_make_invalid_is_parsed_only_when_its_score_is_asked_for(monkeypatch):
+    """While tunes are drawn, an invalid tune is not handed to music21 (seconds for a long garbled
+    one) unless its score is wanted: a file of it, a figure of how many parse."""
+    import seqgen.music.validate as validate
+
+    wrong = "X:1\nT:Short bars\nM:4/4\nL:1/8\nK:G\nGABc dedB|dedB d|c2ec B2dB|c2A2 A2BA|GABc d2B2|]\n"
+    right = wrong.replace("|dedB d|", "|dedB dedB|")
+    parsed = []
+    monkeypatch.setattr(validate, "parse_abc", lambda text: parsed.append(text) or parse_abc(text))
+    lazy = check_tune(wrong, parse_invalid=False)
+    assert not lazy.valid and lazy.reasons == ["bar 2 lasts 5/8, the meter says 4/4"] and parsed == []
+    assert lazy.score is not None and parsed == [wrong]  # parsed once asked, as check_tune would have
+    assert lazy.score is lazy.score and len(parsed) == 1
+    eager = check_tune(wrong)
+    assert eager.reasons == lazy.reasons and len(parsed) == 2
+    assert check_tune(right, parse_invalid=False).valid and parsed[-1] == right  # a valid tune is always parsed

@@ -182,7 +182,7 @@ def _checked(tunes: Iterable[tuple[int, str]], conditions, batch: TuneBatch,
     """Each (row, tune) checked as it ends, counted as drawn in ``batch`` and reported."""
     valid = len(batch.valid)
     for row, text in tunes:
-        check = check_tune(text, conditions=conditions)
+        check = check_tune(text, conditions=conditions, parse_invalid=False)  # parsed if asked for
         batch.attempts += 1
         valid += check.valid
         if on_progress:

@@ -55,12 +55,25 @@ class TuneCheck:
 
     valid: bool
     reasons: list[str] = field(default_factory=list)
-    score: object = None  # the parsed music21 score (None when it does not parse), reused for export
+    _score: object = None
     bars: list[BarVerdict] = field(default_factory=list)  # the written bars, judged
+    _unparsed: str | None = field(default=None, repr=False, compare=False)  # an invalid tune's text, parsed when asked
+
+    @property
+    def score(self):
+        """The parsed music21 score (None when it does not parse), reused for export. A tune found
+        invalid before its parse (``check_tune(..., parse_invalid=False)``) is parsed when asked."""
+        if self._unparsed is not None:
+            self._score, self._unparsed = parse_abc(self._unparsed), None
+        return self._score
 
 
-def check_tune(text: str, score=None, conditions=None) -> TuneCheck:
+def check_tune(text: str, score=None, conditions=None, parse_invalid: bool = True) -> TuneCheck:
     """Parse ``text`` (unless its ``score`` is given) and list what is wrong with it.
+
+    music21's parse is most of a check's time (seconds for a long garbled tune). With
+    ``parse_invalid`` False, a tune that its fields or bars already make invalid is not parsed
+    until its ``score`` is asked for, and "does not parse" is then not among its reasons.
 
     Reasons are short and human-readable: "does not parse", "no meter (M:)", "no key (K:)",
     "K:| names no key",
@@ -81,19 +94,28 @@ def check_tune(text: str, score=None, conditions=None) -> TuneCheck:
         return TuneCheck(False, reasons + ["does not parse"])
     except ValueError as exc:  # a meter field that is no meter
         return TuneCheck(False, reasons + [str(exc)])
+    verdicts = judge_bars(bars)
+    written = [p for p in _bar_problems(bars, verdicts) if p not in reasons]  # "no meter (M:)" once
+    if not parse_invalid and score is None and reasons + written:
+        return TuneCheck(False, reasons + written, None, verdicts, text)
     score = score if score is not None else parse_abc(text)
     if score is None:
         return TuneCheck(False, reasons + ["does not parse"])
+    reasons += written
+    return TuneCheck(not reasons, reasons, score, verdicts)
+
+
+def _bar_problems(bars: list, verdicts: list[BarVerdict]) -> list[str]:
+    """What is wrong with a tune's written bars: too few, no meter to hold them to, wrong lengths."""
+    problems = []
     count = sum(b.span for b in bars)
     if count < MIN_BARS:
-        reasons.append(f"only {count} bars (at least {MIN_BARS} needed)")
-    verdicts = judge_bars(bars)
+        problems.append(f"only {count} bars (at least {MIN_BARS} needed)")
     if any(b.meter is None for b in bars):
-        if "no meter (M:)" not in reasons:
-            reasons.append("no meter (M:)")  # e.g. "M:none": free meter, bars cannot be checked
+        problems.append("no meter (M:)")  # e.g. "M:none": free meter, bars cannot be checked
     else:
-        reasons.extend(bar_reasons(verdicts))
-    return TuneCheck(not reasons, reasons, score, verdicts)
+        problems.extend(bar_reasons(verdicts))
+    return problems
 
 
 def is_bar_problem(reason: str) -> bool:
