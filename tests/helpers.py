@@ -4,6 +4,7 @@ stand-ins for the external programs seqgen uses (at the Python boundary, never o
 from __future__ import annotations
 
 import subprocess
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
@@ -22,6 +23,19 @@ PROSE = "\n".join(topics[k] for k in sorted(topics))  # ~470k characters of Pyth
 TINY = ["--hidden", "32", "--layers", "1", "--seq-len", "16", "--batch-size", "8", "--max-steps", "6",
         "--eval-every", "3"]
 runner = CliRunner()
+
+
+def seqgen_process(*args, timeout: float = 180, **options) -> subprocess.CompletedProcess:
+    """The real command line in a process of its own (``python -m seqgen ARGS``), its output
+    captured as text; ``options`` go to ``subprocess.run`` (cwd, env, ...)."""
+    return subprocess.run([sys.executable, "-m", "seqgen", *map(str, args)], capture_output=True, text=True,
+                          timeout=timeout, **options)
+
+
+def start_seqgen(*args, **options) -> subprocess.Popen:
+    """``seqgen_process`` started, not waited for: stdout and stderr are pipes of text."""
+    return subprocess.Popen([sys.executable, "-m", "seqgen", *map(str, args)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, **options)
 # Tests of bf16 itself run where oneDNN runs a bf16 LSTM; CI's first pass caps the CPU so that it does not.
 needs_bf16 = pytest.mark.skipif(not runs_in("bf16", "cpu"),
                                 reason="oneDNN cannot run a bf16 LSTM on this CPU (no AVX512-BF16 or AMX)")

@@ -12,13 +12,14 @@ import pytest
 
 from seqgen.music import tools
 
+from .helpers import seqgen_process
+
 
 def seqgen(*args, bare: bool, home: Path, cwd: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "HOME": str(home)}  # music21 reads its user settings from HOME
     if bare:
         env["PATH"] = os.path.dirname(sys.executable)  # this Python, and nothing else
-    return subprocess.run([sys.executable, "-m", "seqgen", *map(str, args)], capture_output=True, text=True,
-                          timeout=300, env=env, cwd=cwd)
+    return seqgen_process(*args, timeout=300, env=env, cwd=cwd)
 
 
 def test_tunes_without_any_tool(music_run, tmp_path):

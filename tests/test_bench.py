@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 import torch
 import torch.nn.functional as F
-from typer.testing import CliRunner
 
 import seqgen.bench
 import seqgen.bench.peak
@@ -38,12 +37,11 @@ from seqgen.hardware.precision import runs_in
 from seqgen.models.rnn import RNNLM
 from seqgen.data.vocab import Vocab
 
-from .helpers import needs_bf16
+from .helpers import needs_bf16, runner
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 CPU = torch.device("cpu")
 MIXED = "bf16" if runs_in("bf16", "cpu") else None  # what the mixed rung runs in here
-runner = CliRunner()
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -2,14 +2,12 @@
 
 import json
 import shutil
-import subprocess
-import sys
 
 import pytest
 import torch
 
 
-from .helpers import TINY, assert_one_line_error, run
+from .helpers import TINY, assert_one_line_error, run, seqgen_process
 
 
 @pytest.fixture
@@ -208,11 +206,9 @@ def test_eval_json_never_gives_a_perplexity_its_cross_entropy_does_not(char_run,
 
 
 def test_real_process_streams_and_exits_cleanly(trained):
-    proc = subprocess.run([sys.executable, "-m", "seqgen", "sample", str(trained), "--length", "20", "--seed", "3"],
-                          capture_output=True, text=True, timeout=120)
+    proc = seqgen_process("sample", str(trained), "--length", "20", "--seed", "3", timeout=120)
     assert proc.returncode == 0 and len(proc.stdout) >= 20
-    bad = subprocess.run([sys.executable, "-m", "seqgen", "sample", str(trained), "--top-p", "2"],
-                         capture_output=True, text=True, timeout=120)
+    bad = seqgen_process("sample", str(trained), "--top-p", "2", timeout=120)
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "Traceback" not in bad.stderr
 
 

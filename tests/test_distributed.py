@@ -16,6 +16,7 @@ import torch
 from seqgen.training import checkpoint
 
 from .conftest import made_once
+from .helpers import seqgen_process, start_seqgen
 
 pytestmark = pytest.mark.slow  # every test here trains in two processes
 
@@ -32,14 +33,12 @@ def env() -> dict:
     return {**os.environ, "OMP_NUM_THREADS": "1"}
 
 
-def seqgen(*args, cwd: Path, timeout: float = 180) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "seqgen", *map(str, args)], capture_output=True, text=True,
-                          cwd=cwd, env=env(), timeout=timeout)
+def seqgen(*args, cwd: Path) -> subprocess.CompletedProcess:
+    return seqgen_process(*args, cwd=cwd, env=env())
 
 
 def start(*args, cwd: Path) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "seqgen", *map(str, args)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, cwd=cwd, env=env())
+    return start_seqgen(*args, cwd=cwd, env=env())
 
 
 def curve(run: Path) -> list[tuple[int, float, float]]:

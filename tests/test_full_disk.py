@@ -9,7 +9,7 @@ import os
 
 import pytest
 
-from seqgen.training import checkpoint, runs
+from seqgen.training import checkpoint
 
 from .helpers import TINY, run
 

@@ -8,12 +8,10 @@ import time
 
 import pytest
 import torch
-from typer.testing import CliRunner
 
 from seqgen.training import checkpoint
-from .helpers import TINY, assert_one_line_error, run
+from .helpers import TINY, assert_one_line_error, run, seqgen_process
 
-runner = CliRunner()
 
 
 class _Payload:
@@ -89,8 +87,7 @@ def test_second_training_into_the_same_folder_refuses(in_tmp, prose_file):
         while not (out / "last.pt").exists():
             assert first.poll() is None and time.time() < deadline, first.communicate()
             time.sleep(0.05)
-        second = subprocess.run([sys.executable, "-m", "seqgen", "train", str(prose_file), "--out", str(out), *TINY],
-                                capture_output=True, text=True, timeout=120)
+        second = seqgen_process("train", str(prose_file), "--out", str(out), *TINY, timeout=120)
         assert second.returncode == 1 and "another training" in second.stderr
         assert second.stderr.count("\n") == 1 and "Traceback" not in second.stderr
         assert first.poll() is None  # the first run goes on undisturbed

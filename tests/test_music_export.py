@@ -6,7 +6,6 @@ import os
 import re
 
 import pytest
-from typer.testing import CliRunner
 
 from seqgen.cli import app
 from seqgen.errors import MusicError, SeqgenError
@@ -18,7 +17,8 @@ from seqgen.music.tunes import TUNE_TOP_P
 from seqgen.music.notes import midi_notes, notes_differ, score_notes
 from seqgen.music.m21 import parse_abc
 
-runner = CliRunner()
+from .helpers import runner
+
 RAW = """X: 17
 T: The Test Reel
 M: 4/4

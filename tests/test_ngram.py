@@ -5,14 +5,14 @@ import json
 import numpy as np
 import pytest
 import torch
-from typer.testing import CliRunner
 
 from seqgen.cli import app
 from seqgen.errors import UsageError
 from seqgen.models.ngram import KneserNeyLM
 from seqgen.data.vocab import Vocab
 
-runner = CliRunner()
+from .helpers import runner
+
 
 
 @pytest.fixture(scope="module")

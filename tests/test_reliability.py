@@ -15,7 +15,7 @@ from seqgen.training import checkpoint
 from seqgen.errors import SeqgenError
 from seqgen.models.rnn import RNNLM
 from seqgen.training.run import new_run, resume_run
-from .helpers import tiny_model, tiny_train
+from .helpers import tiny_model, tiny_train, seqgen_process
 
 # Small enough to save many checkpoints a second, so signals land during saves too.
 ENDLESS = ["--hidden", "48", "--layers", "1", "--seq-len", "16", "--batch-size", "8", "--max-steps", "1000000",
@@ -52,8 +52,7 @@ def test_signal_saves_and_says_how_to_resume(tmp_path, prose_file, signum, code)
     assert "--resume" in err and "Traceback" not in err
     step = checkpoint.load(run / "last.pt")["progress"]["step"]
     assert step > 0
-    resumed = subprocess.run([sys.executable, "-m", "seqgen", "train", "--resume", str(run / "last.pt"),
-                              "--max-steps", str(step + 4)], capture_output=True, text=True, timeout=120)
+    resumed = seqgen_process("train", "--resume", str(run / "last.pt"), "--max-steps", str(step + 4), timeout=120)
     assert resumed.returncode == 0, resumed.stderr
     assert checkpoint.load(run / "last.pt")["progress"]["step"] == step + 4
 
@@ -91,13 +90,11 @@ def _file_size_limit(limit: int):
 def test_disk_full_while_saving_keeps_the_old_checkpoints(tmp_path, prose_file):
     run = tmp_path / "run"
     tiny = ["--hidden", "48", "--layers", "1", "--seq-len", "16", "--batch-size", "8", "--eval-every", "2"]
-    first = subprocess.run([sys.executable, "-m", "seqgen", "train", str(prose_file), "--out", str(run), *tiny,
-                            "--max-steps", "4"], capture_output=True, text=True, timeout=120)
+    first = seqgen_process("train", str(prose_file), "--out", str(run), *tiny, "--max-steps", "4", timeout=120)
     assert first.returncode == 0, first.stderr
     before = {name: (run / name).read_bytes() for name in ("best.pt", "last.pt")}
-    full = subprocess.run([sys.executable, "-m", "seqgen", "train", "--resume", str(run / "last.pt"), "--max-steps", "8"],
-                          capture_output=True, text=True, timeout=120,
-                          preexec_fn=_file_size_limit(len(before["last.pt"]) // 2))
+    full = seqgen_process("train", "--resume", str(run / "last.pt"), "--max-steps", "8", timeout=120,
+                           preexec_fn=_file_size_limit(len(before["last.pt"]) // 2))
     assert full.returncode == 1
     last_line = full.stderr.strip().splitlines()[-1]
     assert "could not save checkpoint" in last_line and "disk space" in last_line and "Traceback" not in full.stderr

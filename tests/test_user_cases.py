@@ -15,13 +15,7 @@ import torch
 from seqgen.training import checkpoint
 from seqgen.cli import app
 
-from .helpers import TINY, assert_one_line_error, run
-
-
-def seqgen(*args, **kwargs) -> subprocess.CompletedProcess:
-    """seqgen in a process of its own."""
-    return subprocess.run([sys.executable, "-m", "seqgen", *map(str, args)], capture_output=True, text=True,
-                          timeout=kwargs.pop("timeout", 120), **kwargs)
+from .helpers import TINY, assert_one_line_error, run, seqgen_process
 
 
 @pytest.fixture
@@ -253,7 +247,7 @@ def test_training_options_that_cannot_apply(in_tmp, prose_file, args, words):
 
 
 def test_the_last_progress_line_is_the_last_step(in_tmp, prose_file):
-    proc = seqgen("train", prose_file, "--hidden", "32", "--layers", "1", "--seq-len", "16", "--batch-size", "8",
+    proc = seqgen_process("train", prose_file, "--hidden", "32", "--layers", "1", "--seq-len", "16", "--batch-size", "8",
                   "--max-steps", "37", "--eval-every", "100", "--out", "run", cwd=in_tmp)
     assert proc.returncode == 0, proc.stderr
     bars = [line for line in proc.stderr.splitlines() if line.lstrip().startswith("step ") and "tok/s" in line]
@@ -282,7 +276,7 @@ def test_pipes_and_devices_are_refused_at_once(in_tmp, source, words):
     if source == "fifo":
         os.mkfifo(in_tmp / "fifo")
     started = time.monotonic()
-    proc = seqgen("train", source, cwd=in_tmp, timeout=60)
+    proc = seqgen_process("train", source, cwd=in_tmp, timeout=60)
     assert proc.returncode == 1 and proc.stderr.count("\n") == 1 and words in proc.stderr, proc.stderr
     assert time.monotonic() - started < 30
 
