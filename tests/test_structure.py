@@ -70,14 +70,18 @@ def test_no_import_cycles():
     assert import_cycles(ROOT) == []
 
 
-def test_the_check_sees_a_cycle_hidden_in_a_function(tmp_path):
-    package = tmp_path / "pkg"
+def crafted_package(folder: Path, files: dict[str, str]) -> Path:
+    """A package ``pkg`` under ``folder`` with a subpackage ``sub`` and the given modules."""
+    package = folder / "pkg"
     (package / "sub").mkdir(parents=True)
-    (package / "__init__.py").write_text("")
-    (package / "sub" / "__init__.py").write_text("")
-    (package / "a.py").write_text("from .sub import b\n")
-    (package / "sub" / "b.py").write_text("def f():\n    from .. import a\n")
-    (package / "c.py").write_text("import pkg.a\n")
+    for name, text in {"__init__.py": "", "sub/__init__.py": "", **files}.items():
+        (package / name).write_text(text)
+    return package
+
+
+def test_the_check_sees_a_cycle_hidden_in_a_function(tmp_path):
+    package = crafted_package(tmp_path, {"a.py": "from .sub import b\n", "sub/b.py": "def f():\n    from .. import a\n",
+                                         "c.py": "import pkg.a\n"})
     assert import_cycles(package) == [["pkg.a", "pkg.sub.b"]]
 
 
@@ -140,16 +144,11 @@ def test_the_data_layer_knows_nothing_of_music():
 
 
 def test_the_check_sees_an_import_that_runs_up(tmp_path):
-    package = tmp_path / "pkg"
-    (package / "top").mkdir(parents=True)
-    (package / "__init__.py").write_text("")
-    (package / "top" / "__init__.py").write_text("")
-    (package / "low.py").write_text("def f():\n    from .top import high\n")
-    (package / "top" / "high.py").write_text("from .. import low\n")
-    (package / "stray.py").write_text("")
-    layers = [("ground", ["pkg", "pkg.low"]), ("roof", ["pkg.top.*"])]
+    package = crafted_package(tmp_path, {"low.py": "def f():\n    from .sub import high\n",
+                                         "sub/high.py": "from .. import low\n", "stray.py": ""})
+    layers = [("ground", ["pkg", "pkg.low"]), ("roof", ["pkg.sub.*"])]
     assert upward_imports(package, layers) == ["pkg.stray is on no floor of the layers: give it one",
-                                               "pkg.low (ground) imports pkg.top.high (roof)"]
+                                               "pkg.low (ground) imports pkg.sub.high (roof)"]
 
 
 def test_the_loop_knows_no_model_type_and_nothing_of_plotting():
