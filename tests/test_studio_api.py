@@ -55,6 +55,19 @@ def test_the_checkpoints_newest_first_with_kind_and_perplexity(client, studio_ro
     assert data["limits"] == {"max_length": 2000, "max_tunes": 4}
 
 
+def test_the_page_gets_each_options_default_and_help_from_its_one_declaration(client):
+    from dataclasses import fields
+
+    from seqgen.config import SampleConfig, TuneOptions
+
+    shown = client.get("/api/checkpoints").json()["options"]
+    declared = {f.name: f for cls in (SampleConfig, TuneOptions) for f in fields(cls)}
+    assert {"length", "temperature", "top_k", "top_p", "prime", "meter", "key", "prime_abc"} <= set(shown)
+    assert shown["temperature"] == {"default": SampleConfig().temperature, "help": declared["temperature"].metadata["help"]}
+    assert shown["length"]["default"] == SampleConfig().length and shown["meter"]["default"] is None
+    assert "num_samples" not in shown and "precision" not in shown  # not options of the page's request
+
+
 def test_a_broken_checkpoint_is_listed_with_what_is_wrong(client, studio_root):
     broken = studio_root / "broken" / "best.pt"
     broken.parent.mkdir(exist_ok=True)

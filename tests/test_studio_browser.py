@@ -161,6 +161,20 @@ def test_text_streams_into_the_page_and_stops(page):
 
 
 @needs_browser
+def test_the_controls_show_the_options_defaults_and_help(page):
+    from dataclasses import fields
+
+    from seqgen.config import SampleConfig
+
+    help_of = {f.name: f.metadata["help"] for f in fields(SampleConfig)}
+    page.wait_for_function("document.getElementById('temperature').value !== ''")
+    assert float(page.input_value("#temperature")) == SampleConfig().temperature
+    assert int(page.input_value("#length")) == SampleConfig().length
+    assert page.get_attribute("#temperature", "title") == help_of["temperature"]
+    assert page.get_attribute("#top_k", "title") == help_of["top_k"]
+
+
+@needs_browser
 def test_a_bad_option_is_one_readable_line_in_the_page(page):
     page.select_option("#checkpoint", "folk-music/best.pt")
     page.fill("#meter", "banana")

@@ -31,7 +31,7 @@ from ..music import tools
 from ..sample import cancelled_by
 from .catalog import Catalog
 from .jobs import Busy, Files, Jobs, Limits
-from .requests import AbandonedStreamLog, GuardedStream, SampleRequest, command_line, tune_entries
+from .requests import AbandonedStreamLog, GuardedStream, SampleRequest, command_line, page_options, tune_entries
 from .security import Forbidden, NotFound, SameOriginOnly, allowed_hosts, checkpoint_path
 
 STATIC = Path(__file__).parent / "static"
@@ -91,7 +91,8 @@ def create_app(root: Path, host: str = "127.0.0.1", soundfont: Path | None = Non
                 "sound": {"available": font is not None,
                           "note": "" if font else f"For sound: {tools.INSTALL_HINTS['soundfont']}, or start "
                                                   "seqgen studio with --soundfont FILE."},
-                "limits": {"max_length": limits.max_length, "max_tunes": limits.max_tunes}}
+                "limits": {"max_length": limits.max_length, "max_tunes": limits.max_tunes},
+                "options": page_options()}
 
     def tunes_answer(body: SampleRequest, model, job) -> dict:
         settings = body.settings(model)

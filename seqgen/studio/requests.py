@@ -100,6 +100,13 @@ SampleRequest = request_model("SampleRequest", [SampleConfig, TuneOptions], leav
                               checkpoint=(str, Field(max_length=1000)), tunes=(int, Field(default=1, ge=1)))
 
 
+def page_options() -> dict:
+    """What the page's controls show, from the one declaration of each option: its default (None
+    where it varies with the model) and its help, keyed by the request's field name."""
+    return {f.name: {"default": interface_default(f), "help": f.metadata["help"]}
+            for cls in (SampleConfig, TuneOptions) for f in options(cls) if f.name in SampleRequest.model_fields}
+
+
 def command_line(checkpoint: str, root: Path, settings: dict, tunes: int | None = None, wanted=None,
                  keep_invalid: bool = False) -> str:
     """The ``seqgen sample`` command that makes the same text or tunes."""

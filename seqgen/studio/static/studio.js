@@ -30,6 +30,17 @@ async function errorOf(response) {
 
 // -- checkpoints --------------------------------------------------------------------------------
 
+// Each control's default and help come from the option's one declaration (the configurations),
+// as `seqgen sample --help` shows them; a value the user typed is kept.
+function showOptions(options) {
+  for (const [name, option] of Object.entries(options || {})) {
+    const input = $(name);
+    if (!input) continue;
+    input.title = option.help;
+    if (option.default !== null && input.value === "") input.value = option.default;
+  }
+}
+
 async function loadCheckpoints() {
   const response = await fetch("/api/checkpoints");
   if (!response.ok) { setError(await errorOf(response)); return; }
@@ -38,6 +49,7 @@ async function loadCheckpoints() {
   state.sound = data.sound;
   $("tunes").max = data.limits.max_tunes;
   $("length").max = data.limits.max_length;
+  showOptions(data.options);
   const select = $("checkpoint");
   select.replaceChildren();
   for (const c of data.checkpoints) {
