@@ -95,6 +95,23 @@ def interface_default(f: Field):
     return f.default
 
 
+PYTHON_TYPES = {"int": int, "float": float, "str": str, "bool": bool}
+
+
+def interface_options(classes: Iterable[type], leave_out: Iterable[str] = ()) -> list[tuple[Field, type, Any]]:
+    """The option fields of the config ``classes`` as an interface (the command line, the studio's
+    requests) takes them, the first class to declare a name winning: each field with the Python
+    type its value comes in (text where the field has a reader: "10m") and its shown default."""
+    seen, out = set(leave_out), []
+    for cls in classes:
+        for f in options(cls):
+            if f.name not in seen:
+                seen.add(f.name)
+                kind = str if f.metadata.get("reader") else PYTHON_TYPES[kind_of(f)]
+                out.append((f, kind, interface_default(f)))
+    return out
+
+
 def problems(config) -> list[str]:
     """Every problem of ``config``'s fields: a value not of its type, then each field's check.
     Whole numbers of other kinds (numpy's) become ``int``, numbers ``float``, in place."""

@@ -16,30 +16,19 @@ from typing import Annotated, Optional
 
 import typer
 
-from ..options import flag, interface_default, kind_of, options
-
-_TYPES = {"int": int, "float": float, "str": str, "bool": bool}
+from ..options import flag, interface_options
 
 
 def parameters(classes: Iterable[type], leave_out: Iterable[str] = ()) -> list[inspect.Parameter]:
     """One keyword parameter per option of ``classes`` (the first class to declare a name wins),
     annotated as Typer reads it."""
-    seen, out = set(leave_out), []
-    for cls in classes:
-        for f in options(cls):
-            if f.name in seen:
-                continue
-            seen.add(f.name)
-            default = interface_default(f)
-            kind = str if f.metadata.get("reader") else _TYPES[kind_of(f)]
-            helped = f.metadata.get("help", "")
-            option = typer.Option(flag(f.name), help=helped, show_default="[default:" not in helped)
-            if kind is bool:  # a flag that can be turned either way: --tie/--no-tie
-                option = typer.Option(f"{flag(f.name)}/--no-{flag(f.name)[2:]}", help=helped,
-                                      show_default="[default:" not in helped)
-            annotation = Annotated[Optional[kind] if default is None else kind, option]
-            out.append(inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=default,
-                                         annotation=annotation))
+    out = []
+    for f, kind, default in interface_options(classes, leave_out):
+        helped = f.metadata.get("help", "")
+        names = f"{flag(f.name)}/--no-{flag(f.name)[2:]}" if kind is bool else flag(f.name)  # --tie/--no-tie
+        option = typer.Option(names, help=helped, show_default="[default:" not in helped)
+        annotation = Annotated[Optional[kind] if default is None else kind, option]
+        out.append(inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation))
     return out
 
 

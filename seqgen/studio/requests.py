@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 from ..config import SampleConfig, TuneOptions
 from ..errors import SeqgenError, does_not_apply
 from ..music.abc import tune_title
-from ..options import interface_default, kind_of, options
+from ..options import interface_options, options
 
 TUNE_FIELDS = ("tunes", *(f.name for f in options(TuneOptions)))  # tunes, meter, key, prime_abc
 TEXT_FIELDS = ("length", "prime")
@@ -78,20 +78,13 @@ class _Request(BaseModel):
 def request_model(name: str, classes, leave_out: tuple[str, ...] = (), doc: str = "", base: type = _Request, **own):
     """A pydantic request model with a field per option of the config ``classes`` (their type and
     default; their checks stay theirs), bounded in size by ``SIZE_LIMITS``, and ``own`` fields."""
-    fields = {}
-    for cls in classes:
-        for f in options(cls):
-            if f.name not in leave_out and f.name not in fields:
-                default = interface_default(f)
-                kind = _TYPES[kind_of(f)]
-                fields[f.name] = (Optional[kind] if default is None else kind,
-                                  Field(default=default, max_length=SIZE_LIMITS.get(f.name)))
+    fields = {f.name: (Optional[kind] if default is None else kind, Field(default=default, max_length=SIZE_LIMITS.get(f.name)))
+              for f, kind, default in interface_options(classes, leave_out)}
     return create_model(name, __base__=base, __doc__=doc or base.__doc__, **own, **fields)
 
 
 # What a request may hold, in characters: a body is bounded before any work is done on it.
 SIZE_LIMITS = {"prime": 10_000, "meter": 20, "key": 20, "prime_abc": 1000}
-_TYPES = {"int": int, "float": float, "str": str, "bool": bool}
 
 SampleRequest = request_model("SampleRequest", [SampleConfig, TuneOptions], leave_out=("num_samples", "precision"),
                               doc="``POST /api/sample``: a checkpoint (its path under the served folder) and the "
@@ -103,8 +96,8 @@ SampleRequest = request_model("SampleRequest", [SampleConfig, TuneOptions], leav
 def page_options() -> dict:
     """What the page's controls show, from the one declaration of each option: its default (None
     where it varies with the model) and its help, keyed by the request's field name."""
-    return {f.name: {"default": interface_default(f), "help": f.metadata["help"]}
-            for cls in (SampleConfig, TuneOptions) for f in options(cls) if f.name in SampleRequest.model_fields}
+    return {f.name: {"default": default, "help": f.metadata["help"]}
+            for f, _, default in interface_options([SampleConfig, TuneOptions]) if f.name in SampleRequest.model_fields}
 
 
 def command_line(checkpoint: str, root: Path, settings: dict, tunes: int | None = None, wanted=None,
