@@ -263,3 +263,13 @@ def test_a_damaged_training_session_is_refused_on_resume_naming_the_file(char_ru
     assert not (in_tmp / "run").exists()  # refused before any work
     for option in ("--seq-len", "--batch-size"):
         assert option not in result.stderr  # a stored setting, not an option the user gave
+
+
+def test_a_run_saved_with_a_bf16_state_resumes_in_fp32(char_run, in_tmp):
+    """auto may pick bf16 for one session and fp32 for the next: the saved state follows."""
+    payload = checkpoint.load(char_run.last_path)
+    payload["hidden"] = tuple(h.to(torch.bfloat16) for h in payload["hidden"])
+    torch.save(payload, in_tmp / "bf16-state.pt")
+    done = run("train", "--resume", in_tmp / "bf16-state.pt", "--max-steps", str(char_run.step + 5),
+               "--precision", "fp32", "--out", in_tmp / "run")
+    assert done.exit_code == 0, done.stderr

@@ -124,7 +124,7 @@ def restore(trainer, state: dict) -> Progress:
     stream, world = trainer.stream, trainer.world
     saved = state.get("world") or {"size": 1, "batch_size": stream.batch_size}
     if saved["size"] * saved["batch_size"] == world.size * stream.batch_size:
-        trainer.hidden = world.scatter_state(state.get("hidden"), stream.batch_size)
+        trainer.hidden = world.scatter_state(_full_precision(state.get("hidden")), stream.batch_size)
         return progress
     old_batches = (len(stream.ids) - 1) // (saved["size"] * saved["batch_size"]) // stream.seq_len
     progress.batch_index = round(progress.batch_index / max(old_batches, 1) * len(stream))
@@ -154,6 +154,16 @@ def restore_rng(state: dict) -> None:
     else:
         warn(f"the run was saved on {len(cuda)} GPU(s) and goes on with {torch.cuda.device_count()}: their random "
              "streams (dropout) start afresh, so the curve cannot be exactly the one it would have drawn")
+
+
+def _full_precision(hidden):
+    """The saved state in float32: a run saved under bf16 autocast keeps its state in bf16, and the
+    run that resumes it may compute in fp32 (``--precision`` may change, and auto may choose
+    otherwise), where oneDNN's LSTM refuses a bf16 state."""
+    if hidden is None:
+        return None
+    as_float = lambda h: h.float() if h.is_floating_point() else h  # noqa: E731
+    return tuple(map(as_float, hidden)) if isinstance(hidden, tuple) else as_float(hidden)
 
 
 def _cpu(hidden):
