@@ -36,6 +36,7 @@ def _several(f, kind: type) -> dict:
     """For an option that takes several values: its text read as one value or a list of them."""
     if not f.metadata.get("several"):
         return {}
+
     def read(text):
         if not isinstance(text, str):  # the default, a value already
             return text

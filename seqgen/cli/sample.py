@@ -169,6 +169,7 @@ def _stream_into(model, out: Path, length: int, settings: dict) -> None:
             fh.write("\n")
             if stop.signum:
                 break
+            chars += 1  # the newline that ends each sample but the last written
     if stop.signum:
         drawn -= bool(settings["prime"])  # the prime came first, as it was given
         fail(f"{stop.reason} after {drawn:,} of {length:,} tokens{_at(settings, one)}: {out} holds the {chars:,} "
