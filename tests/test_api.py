@@ -178,7 +178,11 @@ def test_generate_is_one_str_and_generate_many_always_a_list(text_model):
     many = text_model.generate_many(3, "The", 40, seed=5)  # settings by position after n, as generate's
     assert [type(t) for t in many] == [str] * 3 and len(set(many)) == 3 and all(t.startswith("The") for t in many)
     seen = {}
-    assert text_model.generate(prime="The", length=40, seed=5, on_text=lambda i, piece: seen.setdefault(i, []).append(piece)) == one
+
+    def keep(i, piece):
+        seen.setdefault(i, []).append(piece)
+
+    assert text_model.generate(prime="The", length=40, seed=5, on_text=keep) == one
     assert list(seen) == [0] and "The" + "".join(seen[0]) == one
 
 
@@ -203,7 +207,8 @@ def test_generate_to_file_writes_the_sample_atomically_and_refuses_to_overwrite(
     assert path.read_bytes() == (text_model.generate(prime="The", length=50, seed=2) + "\n").encode("utf-8")
     with pytest.raises(SeqgenError, match="one.txt exists; choose another path or pass overwrite=True"):
         text_model.generate_to_file("one.txt", prime="The", length=50, seed=3)
-    assert text_model.generate_to_file(in_tmp / "one.txt", prime="The", length=50, seed=3, overwrite=True) == in_tmp / "one.txt"
+    again = text_model.generate_to_file(in_tmp / "one.txt", prime="The", length=50, seed=3, overwrite=True)
+    assert again == in_tmp / "one.txt"
     replaced = path.read_text(encoding="utf-8")
     assert replaced == text_model.generate(prime="The", length=50, seed=3) + "\n"
 
@@ -222,7 +227,7 @@ def test_generate_to_file_writes_the_sample_atomically_and_refuses_to_overwrite(
 def test_generate_to_file_lays_several_samples_out_with_their_headings(text_model, in_tmp):
     settings = dict(prime="The", length=30, seed=4)
     path = text_model.generate_to_file("many.txt", num_samples=2, temperature=[0.5, 1.5], **settings)
-    cold, hot = text_model.generate_many(2, temperature=0.5, **settings), text_model.generate_many(2, temperature=1.5, **settings)
+    cold, hot = (text_model.generate_many(2, temperature=t, **settings) for t in (0.5, 1.5))
     assert path.read_text(encoding="utf-8") == (
         f"--- temperature 0.5 ---\n=== sample 1 ===\n{cold[0]}\n\n=== sample 2 ===\n{cold[1]}\n\n"
         f"--- temperature 1.5 ---\n=== sample 1 ===\n{hot[0]}\n\n=== sample 2 ===\n{hot[1]}\n")

@@ -316,4 +316,5 @@ def test_tunes_at_a_list_of_temperatures_go_into_a_folder_each(music_run, in_tmp
 def test_tunes_printed_at_a_list_of_temperatures_are_labelled(music_run):
     done = run("sample", music_run.best_path, "--seed", "1", "--temperature", "0.5,1")
     assert done.exit_code == 0, done.output
-    assert done.stdout.startswith("--- temperature 0.5 ---\nX:1\n") and "\n\n--- temperature 1.0 ---\nX:1\n" in done.stdout
+    assert done.stdout.startswith("--- temperature 0.5 ---\nX:1\n")
+    assert "\n\n--- temperature 1.0 ---\nX:1\n" in done.stdout
