@@ -87,6 +87,37 @@ def print_tune(model, length: int, num_samples: int = 1, conditions=None, **sett
         write(f"{'' if i == 0 else chr(10)}{text.rstrip()}\n")
 
 
+def print_tunes(model, length: int, num_samples: int = 1, conditions=None, **settings) -> None:
+    """``print_tune`` at each temperature of a list (the same seed at each), each after its heading."""
+    from ..sample_output import at_each_temperature
+
+    for heading, one in at_each_temperature(model, settings):
+        write(heading)
+        print_tune(model, length, num_samples, conditions, **one)
+
+
+def write_tunes_at_each(model, count: int, out_dir: Path, overwrite: bool, keep_invalid: bool, wav: bool,
+                        sheet: bool, **settings) -> None:
+    """``write_tunes``; for a list of temperatures, each one's batch into its own folder of
+    ``out_dir`` (t0.5, t1.0, ...; every one checked before any tune is drawn), after its heading."""
+    from ..config import SampleConfig
+    from ..music.tune_files import prepare_folder
+    from ..options import options
+    from ..sample_output import at_each_temperature, temperature_label
+
+    sampling = {f.name for f in options(SampleConfig)}  # not the tunes to order (meter, key, ...)
+    runs = list(at_each_temperature(model, {k: v for k, v in settings.items() if k in sampling}))
+    if len(runs) == 1:
+        return write_tunes(model, count, out_dir, overwrite, keep_invalid, wav, sheet, **settings)
+    model.check_tune_count(count)  # before any folder is made, or an earlier batch removed
+    folders = [out_dir / f"t{temperature_label(one['temperature'])}" for _, one in runs]
+    for folder in folders:
+        prepare_folder(folder, overwrite)
+    for (heading, one), folder in zip(runs, folders):
+        write(heading)
+        write_tunes(model, count, folder, overwrite, keep_invalid, wav, sheet, **{**settings, **one})
+
+
 def write_tunes(model, count: int, out_dir: Path, overwrite: bool, keep_invalid: bool, wav: bool, sheet: bool,
                 **settings) -> None:
     """Sample ``count`` checked tunes into ``out_dir`` as .abc and .mid (and .wav / sheet music),
