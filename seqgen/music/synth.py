@@ -245,6 +245,15 @@ def _play(font: SoundFont, voice: Voice, key: int, velocity: int, length: float,
     return np.stack([sound * np.cos(pan * np.pi / 2), sound * np.sin(pan * np.pi / 2)], axis=1)
 
 
+def play_note(font: SoundFont, program: int, key: int, velocity: int, seconds: float, rate: int = RATE) -> np.ndarray:
+    """(samples, 2): every voice of one note of General MIDI ``program``, held ``seconds``, then
+    released; no samples where the soundfont has none for that key."""
+    sounds = [_play(font, voice, key, velocity, seconds, rate) for voice in font.voices(program, key, velocity)]
+    out = np.zeros((max((len(s) for s in sounds), default=0), 2), np.float32)
+    for sound in sounds:
+        out[:len(sound)] += sound
+    return out
+
 def _seconds(timecents: int) -> float:
     return 2 ** (timecents / 1200)
 
