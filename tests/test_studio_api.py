@@ -184,7 +184,10 @@ def test_the_page_and_abcjs_are_served_from_here(client):
     abcjs = client.get("/static/vendor/abcjs/abcjs-basic-min.js")
     assert abcjs.status_code == 200 and "renderAbc" in abcjs.text
     assert client.get("/static/vendor/abcjs/LICENSE.md").status_code == 200
-    for text in (page.text, script.text, client.get("/static/studio.css").text):
+    assert "/static/player.js" in page.text
+    player = client.get("/static/player.js")
+    assert player.status_code == 200 and 'soundFontUrl: SOUNDFONT' in player.text and 'SOUNDFONT = "/soundfont/"' in player.text
+    for text in (page.text, script.text, player.text, client.get("/static/studio.css").text):
         assert "https://" not in text and "//cdn" not in text  # works with no internet
 
 

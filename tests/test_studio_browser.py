@@ -82,6 +82,9 @@ def browser():
 @pytest.fixture
 def page(browser, studio):
     context = browser.new_context(viewport={"width": 1280, "height": 860}, accept_downloads=True)
+    foreign: list[str] = []  # the page works offline: it never asks another site for anything
+    context.route(lambda url: not url.startswith(studio.url),
+                  lambda route: (foreign.append(route.request.url), route.abort()))
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
@@ -90,6 +93,7 @@ def page(browser, studio):
     yield page
     context.close()
     assert not errors, errors  # no script failed in the page
+    assert not foreign, foreign
 
 
 @needs_browser
@@ -181,6 +185,78 @@ def test_a_bad_option_is_one_readable_line_in_the_page(page):
     page.click("#generate")
     page.wait_for_selector("#error:not([hidden])")
     assert page.text_content("#error").startswith("--meter 'banana' is not a meter music21 reads")
+
+
+def two_tunes_drawn(page) -> None:
+    page.select_option("#checkpoint", "folk-music/best.pt")
+    page.fill("#tunes", "2")
+    page.fill("#seed", "3")
+    page.click("#generate")
+    page.locator(".tune").nth(1).locator("button.play:enabled").wait_for(timeout=60_000)
+
+
+def player(page) -> dict:
+    return page.evaluate("SeqgenPlayer.status()")
+
+
+# What sounds and what is lit, watched in the page for ``seconds``: the notes lit (each by its
+# place, abcjs's classes: line, measure, note), the cursor's positions, the audio clock.
+WATCH = """(seconds) => new Promise((done) => {
+  const lit = new Set(), cursor = new Set(), start = SeqgenPlayer.status();
+  const look = () => {
+    for (const el of document.querySelectorAll(".sheet .playing")) lit.add(el.getAttribute("class"));
+    const line = document.querySelector(".sheet svg line.cursor");
+    if (line) cursor.add(line.getAttribute("x1") + "," + line.getAttribute("y1"));
+  };
+  const timer = setInterval(look, 20);
+  setTimeout(() => { clearInterval(timer); look();
+    done({lit: [...lit], cursor: [...cursor], start, end: SeqgenPlayer.status()}); }, seconds * 1000);
+})"""
+
+
+@needs_browser
+def test_a_tune_plays_in_the_page_its_notes_lit_as_they_sound_and_stop_stops_it(page, studio):
+    notes = []
+    page.on("response", lambda r: notes.append(r.status) if "/soundfont/" in r.url else None)
+    two_tunes_drawn(page)
+    first, second = (page.locator(".tune").nth(i).locator("button.play") for i in range(2))
+    first.click()  # a user's gesture: the browser lets the page's audio start
+    page.wait_for_function("() => SeqgenPlayer.status().state === 'playing'", timeout=60_000)
+    assert first.text_content() == "■ Stop"
+    seen = page.evaluate(WATCH, 1.5)
+    assert notes and set(notes) == {200}  # every note came from the studio itself
+    assert seen["end"]["audio"] == "running" and seen["end"]["time"] > seen["start"]["time"] + 0.5
+    assert seen["end"]["tune"] == 1 and seen["end"]["events"] > seen["start"]["events"]
+    assert len(seen["lit"]) >= 3, seen  # the lit note changed at least twice
+    assert len(seen["cursor"]) >= 3, seen  # and the cursor moved with it
+    assert page.locator(".tune").nth(1).locator(".playing").count() == 0  # only the tune playing is lit
+
+    second.click()  # playing another tune stops the first
+    page.wait_for_function("() => SeqgenPlayer.status().tune === 2 && SeqgenPlayer.status().state === 'playing'",
+                           timeout=60_000)
+    assert first.text_content() == "▶ Play" and second.text_content() == "■ Stop"
+    second.click()
+    stopped = player(page)
+    assert stopped["state"] == "stopped" and second.text_content() == "▶ Play"
+    after = page.evaluate(WATCH, 0.5)
+    assert after["lit"] == [] and after["cursor"] == [] and after["end"]["events"] == stopped["events"]
+
+
+@needs_browser
+def test_the_tempo_control_sets_the_tempo_the_synth_plays_and_the_cursor_follows(page):
+    two_tunes_drawn(page)
+    play = page.locator(".tune").first.locator("button.play")
+    played = {}
+    for percent in (100, 50):
+        page.fill("#tempo", str(percent))
+        play.click()
+        page.wait_for_function("() => SeqgenPlayer.status().state === 'playing'", timeout=60_000)
+        played[percent] = player(page)
+        assert f"♩ = {round(played[percent]['qpm'])}" in page.text_content("#tempo-now")
+        play.click()
+    assert played[50]["qpm"] == pytest.approx(played[100]["qpm"] / 2)
+    fade = 0.2  # abcjs's fade after the last note, at any tempo
+    assert played[50]["duration"] - fade == pytest.approx(2 * (played[100]["duration"] - fade), rel=0.05)
 
 
 def test_ctrl_c_stops_the_server_cleanly(studio_root, tmp_path):
