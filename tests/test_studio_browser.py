@@ -259,6 +259,31 @@ def test_the_tempo_control_sets_the_tempo_the_synth_plays_and_the_cursor_follows
     assert played[50]["duration"] - fade == pytest.approx(2 * (played[100]["duration"] - fade), rel=0.05)
 
 
+SCALE = "X:1\nT:Scale\nM:4/4\nL:1/4\n{tempo}K:C\n|: CDEF | GABc {end}\n"
+JIG = "X:1\nT:Jig\nM:6/8\nL:1/8\nQ:3/8=100\nK:G\n|: GAB cde | dcB AGF ||\n"
+
+
+@needs_browser
+@pytest.mark.parametrize("fields, qpm, quarters", [
+    # the server's reading: the tune as played (its ill-formed repeat repaired), at its tempo
+    ({"abc": SCALE.format(tempo="", end="||"), "played_abc": SCALE.format(tempo="", end=":|"),
+      "tempo": {"qpm": 200, "beat": "1/4", "source": "reel default"}}, 200, 16),
+    # without it (an older server): the ABC as written, at abcjs's reading of Q:
+    ({"abc": SCALE.format(tempo="Q:1/4=120\n", end="||")}, 120, 8),
+    ({"abc": JIG}, 150, 6),  # Q:3/8=100 is 150 quarter notes a minute; 12 eighths played once
+])
+def test_a_tune_plays_as_played_at_its_own_tempo(page, fields, qpm, quarters):
+    tune = {"n": 1, "title": "Scale", "valid": True, "verdict": "valid", "reasons": [],
+            "files": {"abc": None, "mid": None, "wav": None}, **fields}
+    page.evaluate("(tune) => document.getElementById('tunes-out').replaceChildren(tuneCard(tune))", tune)
+    page.locator(".tune button.play:enabled").click()
+    page.wait_for_function("() => SeqgenPlayer.status().state === 'playing'", timeout=60_000)
+    status = player(page)
+    assert status["qpm"] == pytest.approx(qpm)
+    assert status["duration"] == pytest.approx(quarters * 60 / qpm + 0.2, abs=0.05)  # abcjs fades 0.2 s
+    page.locator(".tune button.play").click()
+
+
 def test_ctrl_c_stops_the_server_cleanly(studio_root, tmp_path):
     server = Studio(studio_root, cwd=tmp_path)
     assert server.interrupt() == 130
