@@ -284,6 +284,21 @@ def test_a_tune_plays_as_played_at_its_own_tempo(page, fields, qpm, quarters):
     page.locator(".tune button.play").click()
 
 
+@needs_browser
+def test_a_tune_that_names_its_instrument_and_drums_plays_them(page):
+    asked = []
+    page.on("response", lambda r: asked.append((r.url.split("/soundfont/")[1], r.status)) if "/soundfont/" in r.url else None)
+    abc = "X:1\nT:Fiddle\nM:2/4\nL:1/8\n%%MIDI program 110\n%%MIDI drum dd 36 38 100 100\n%%MIDI drumon\nK:D\n|:DEFG|ABcd:|\n"
+    tune = {"n": 1, "title": "Fiddle", "valid": True, "verdict": "valid", "reasons": [], "abc": abc,
+            "files": {"abc": None, "mid": None, "wav": None}}
+    page.evaluate("(tune) => document.getElementById('tunes-out').replaceChildren(tuneCard(tune))", tune)
+    page.locator(".tune button.play:enabled").click()
+    page.wait_for_function("() => SeqgenPlayer.status().state === 'playing'", timeout=60_000)
+    page.locator(".tune button.play").click()
+    assert {note for note, _ in asked} >= {"fiddle-mp3/D4.mp3", "percussion-mp3/C2.mp3", "percussion-mp3/D2.mp3"}
+    assert {status for _, status in asked} == {200}  # drums silent where the soundfont has no kit
+
+
 def test_ctrl_c_stops_the_server_cleanly(studio_root, tmp_path):
     server = Studio(studio_root, cwd=tmp_path)
     assert server.interrupt() == 130

@@ -23,7 +23,7 @@ from ..music import synth, tools
 from .security import NotFound
 
 # abcjs's instrument names (abcjs 6.7.2's instrumentIndexToName): the General MIDI programs in
-# order, then "percussion", its drum channel, which is not played here.
+# order, then "percussion", its drum channel.
 INSTRUMENTS = (
     "acoustic_grand_piano", "bright_acoustic_piano", "electric_grand_piano", "honkytonk_piano",
     "electric_piano_1", "electric_piano_2", "harpsichord", "clavinet", "celesta", "glockenspiel", "music_box",
@@ -46,21 +46,22 @@ INSTRUMENTS = (
     "shanai", "tinkle_bell", "agogo", "steel_drums", "woodblock", "taiko_drum", "melodic_tom", "synth_drum",
     "reverse_cymbal", "guitar_fret_noise", "breath_noise", "seashore", "bird_tweet", "telephone_ring",
     "helicopter", "applause", "gunshot", "percussion")
-PROGRAMS = {name: program for program, name in enumerate(INSTRUMENTS[:128])}
+PRESETS = {name: (0, program) for program, name in enumerate(INSTRUMENTS[:128])}  # (bank, program)
+PRESETS["percussion"] = (128, 0)  # General MIDI's standard drum kit
 # abcjs's note names: a letter, "b" for a flat, the octave (C4 is MIDI key 60): "C4", "Bb4", "Gb1".
 NOTE = re.compile(r"([A-G])(b?)(\d)")
 SEMITONES = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
 HELD_SECONDS = 4.0  # longer than a folk tune's longest note (a whole note at 60 quarters a minute)
 VELOCITY = 100
 PEAK = 0.7  # every note at one peak, as in the soundfonts made for abcjs; abcjs sets each note's volume
+SILENCE = 0.1  # seconds: a note the soundfont cannot play (abcjs would refuse the whole tune for one)
 
 
-def program_of(instrument: str) -> int:
-    """The General MIDI program of one of abcjs's instrument names."""
-    if instrument not in PROGRAMS:
-        raise NotFound(f"no General MIDI instrument {instrument!r} here (the drums are not played); "
-                       "name one of abcjs's, e.g. acoustic_grand_piano")
-    return PROGRAMS[instrument]
+def preset_of(instrument: str) -> tuple[int, int]:
+    """The General MIDI (bank, program) of one of abcjs's instrument names."""
+    if instrument not in PRESETS:
+        raise NotFound(f"no General MIDI instrument {instrument!r} here; name one of abcjs's, e.g. acoustic_grand_piano")
+    return PRESETS[instrument]
 
 
 def key_of(note: str) -> int:
@@ -76,12 +77,17 @@ def key_of(note: str) -> int:
 
 
 @functools.lru_cache(maxsize=128)  # some 350 kB each; a tune needs a few dozen notes
-def note_wav(font: str, program: int, key: int) -> bytes:
-    """One note of ``program`` from the soundfont at ``font``, as a 16-bit mono WAV file."""
-    sound = synth.play_note(synth.load_soundfont(font), program, key, VELOCITY, HELD_SECONDS).sum(axis=1)
-    if not sound.size or not np.abs(sound).max():
-        raise NotFound(f"the soundfont {Path(font).name} has no sound for MIDI key {key} of program {program}")
-    pcm = (sound / np.abs(sound).max() * PEAK * 32767).astype("<i2")
+def note_wav(font: str, bank: int, program: int, key: int) -> bytes:
+    """One note of ``program`` of ``bank`` from the soundfont at ``font``, as a 16-bit mono WAV
+    file; silence where the soundfont has no sound for it (a drum kit it lacks, a key too high)."""
+    sounds = synth.load_soundfont(font)
+    sound = np.zeros(0, np.float32)
+    if bank == 0 or (bank, program) in sounds.presets:  # else the piano would stand in for the drums
+        sound = synth.play_note(sounds, program, key, VELOCITY, HELD_SECONDS, bank=bank).sum(axis=1)
+    if not sound.size:
+        sound = np.zeros(int(SILENCE * synth.RATE), np.float32)
+    peak = float(np.abs(sound).max(initial=0.0))
+    pcm = (sound / (peak or 1.0) * PEAK * 32767).astype("<i2")
     out = io.BytesIO()
     with wave.open(out, "wb") as w:
         w.setnchannels(1)
@@ -100,6 +106,6 @@ def soundfont_routes(font: Path | None) -> APIRouter:
         if font is None:
             raise NotFound(f"no soundfont to play with: {tools.INSTALL_HINTS['soundfont']}, or start "
                            "seqgen studio with --soundfont FILE")
-        return Response(note_wav(str(font), program_of(instrument), key_of(note)), media_type="audio/wav")
+        return Response(note_wav(str(font), *preset_of(instrument), key_of(note)), media_type="audio/wav")
 
     return router
