@@ -246,6 +246,12 @@ def test_a_note_the_soundfont_cannot_play_is_silence_not_a_failure(client):
         assert w.getnframes() > 0 and set(w.readframes(w.getnframes())) == {0}  # abcjs plays the rest of the tune
 
 
+def test_the_drums_play_from_the_soundfonts_drum_kit(studio_root, tmp_path):
+    kit = make_soundfont(tmp_path / "kit.sf2", bank=128)  # a "drum" at every key: the sine, pitched
+    with TestClient(create_app(studio_root, soundfont=kit), base_url=BASE) as c:
+        assert pitch(c.get("/soundfont/percussion-mp3/A3.mp3").content) == pytest.approx(220.0, rel=0.003)
+
+
 @pytest.mark.parametrize("path, words", [
     ("/soundfont/kazoo-mp3/A4.mp3", ["no General MIDI instrument 'kazoo'", "acoustic_grand_piano"]),
     ("/soundfont/violin-mp3/H4.mp3", ["no note 'H4'", "e.g. Bb4"]),
