@@ -257,6 +257,13 @@ def test_the_tempo_control_sets_the_tempo_the_synth_plays_and_the_cursor_follows
     assert played[50]["qpm"] == pytest.approx(played[100]["qpm"] / 2)
     fade = 0.2  # abcjs's fade after the last note, at any tempo
     assert played[50]["duration"] - fade == pytest.approx(2 * (played[100]["duration"] - fade), rel=0.05)
+    play.click()  # at 50 %; a new tempo while it plays takes effect at once
+    page.wait_for_function("() => SeqgenPlayer.status().state === 'playing'", timeout=60_000)
+    page.fill("#tempo", "100")
+    page.dispatch_event("#tempo", "change")
+    page.wait_for_function("(qpm) => SeqgenPlayer.status().state === 'playing' && SeqgenPlayer.status().qpm === qpm",
+                           arg=played[100]["qpm"], timeout=60_000)
+    assert play.text_content() == "■ Stop"
 
 
 SCALE = "X:1\nT:Scale\nM:4/4\nL:1/4\n{tempo}K:C\n|: CDEF | GABc {end}\n"

@@ -66,6 +66,7 @@ const SeqgenPlayer = (() => {
       return;
     }
     if (current !== run) return;  // stopped, or another tune started, while its notes loaded
+    if (!entry.card.isConnected) { stop(); return; }  // its batch was replaced meanwhile
     run.timer = new ABCJS.TimingCallbacks(entry.visualObj, { qpm: beats, eventCallback: (ev) => follow(run, ev) });
     if (from) run.synth.seek(from);
     run.synth.start();
