@@ -269,6 +269,14 @@ def test_the_tempo_control_sets_the_tempo_the_synth_plays_and_the_cursor_follows
     assert play.text_content() == "■ Stop"
 
 
+def one_tune_shown(page, **fields) -> None:
+    """A tune entry as the server sends one (``fields`` on top), shown as the page shows it."""
+    tune = {"n": 1, "title": "Tune", "valid": True, "verdict": "valid", "reasons": [],
+            "files": {"abc": None, "mid": None, "wav": None}, **fields}
+    page.evaluate("(tune) => document.getElementById('tunes-out').replaceChildren(tuneCard(tune))", tune)
+    page.locator(".tune .sheet svg").wait_for()
+
+
 SCALE = "X:1\nT:Scale\nM:4/4\nL:1/4\n{tempo}K:C\n|: CDEF | GABc {end}\n"
 JIG = "X:1\nT:Jig\nM:6/8\nL:1/8\nQ:3/8=100\nK:G\n|: GAB cde | dcB AGF ||\n"
 
@@ -283,9 +291,7 @@ JIG = "X:1\nT:Jig\nM:6/8\nL:1/8\nQ:3/8=100\nK:G\n|: GAB cde | dcB AGF ||\n"
     ({"abc": JIG}, 150, 6),  # Q:3/8=100 is 150 quarter notes a minute; 12 eighths played once
 ])
 def test_a_tune_plays_as_played_at_its_own_tempo(page, fields, qpm, quarters):
-    tune = {"n": 1, "title": "Scale", "valid": True, "verdict": "valid", "reasons": [],
-            "files": {"abc": None, "mid": None, "wav": None}, **fields}
-    page.evaluate("(tune) => document.getElementById('tunes-out').replaceChildren(tuneCard(tune))", tune)
+    one_tune_shown(page, **fields)
     page.locator(".tune button.play:enabled").click()
     page.wait_for_function("() => SeqgenPlayer.status().state === 'playing'", timeout=60_000)
     status = player(page)
@@ -299,14 +305,20 @@ def test_a_tune_that_names_its_instrument_and_drums_plays_them(page):
     asked = []
     page.on("response", lambda r: asked.append((r.url.split("/soundfont/")[1], r.status)) if "/soundfont/" in r.url else None)
     abc = "X:1\nT:Fiddle\nM:2/4\nL:1/8\n%%MIDI program 110\n%%MIDI drum dd 36 38 100 100\n%%MIDI drumon\nK:D\n|:DEFG|ABcd:|\n"
-    tune = {"n": 1, "title": "Fiddle", "valid": True, "verdict": "valid", "reasons": [], "abc": abc,
-            "files": {"abc": None, "mid": None, "wav": None}}
-    page.evaluate("(tune) => document.getElementById('tunes-out').replaceChildren(tuneCard(tune))", tune)
+    one_tune_shown(page, abc=abc)
     page.locator(".tune button.play:enabled").click()
     page.wait_for_function("() => SeqgenPlayer.status().state === 'playing'", timeout=60_000)
     page.locator(".tune button.play").click()
     assert {note for note, _ in asked} >= {"fiddle-mp3/D4.mp3", "percussion-mp3/C2.mp3", "percussion-mp3/D2.mp3"}
     assert {status for _, status in asked} == {200}  # drums silent where the soundfont has no kit
+
+
+@needs_browser
+def test_without_a_soundfont_play_is_disabled_and_says_what_to_install(page):
+    page.evaluate("state.sound = {available: false, note: 'For sound: apt-get install fluid-soundfont-gm'}")
+    one_tune_shown(page, abc=JIG)
+    play = page.locator(".tune button.play")
+    assert play.is_disabled() and play.get_attribute("title") == "For sound: apt-get install fluid-soundfont-gm"
 
 
 def test_ctrl_c_stops_the_server_cleanly(studio_root, tmp_path):
