@@ -76,10 +76,10 @@ def key_of(note: str) -> int:
     return key
 
 
-@functools.lru_cache(maxsize=128)  # some 350 kB each; a tune needs a few dozen notes
+@functools.lru_cache(maxsize=128)  # some 400 kB each; a tune needs a few dozen notes
 def note_wav(font: str, bank: int, program: int, key: int) -> bytes:
     """One note of ``program`` of ``bank`` from the soundfont at ``font``, as a 16-bit mono WAV
-    file; silence where the soundfont has no sound for it (a drum kit it lacks, a key too high)."""
+    file; silence where the soundfont has no sound for it (a drum kit it lacks, a key beyond its samples)."""
     sounds = synth.load_soundfont(font)
     sound = np.zeros(0, np.float32)
     if bank == 0 or (bank, program) in sounds.presets:  # else the piano would stand in for the drums
