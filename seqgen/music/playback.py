@@ -33,3 +33,11 @@ def playable(tune, abc: str | None = None) -> Playable:
         score = parse_abc(text) if isinstance(tune, str) else tune
         notes = [*notes, "music21 cannot read the repaired repeat signs: played as written"] if score else notes
     return Playable(score, tune_tempo(text), notes)
+
+
+def playing_fields(text: str) -> dict:
+    """How the tune ``text`` is played, for a page that plays it as the MIDI file does: the ABC as
+    played (repeat signs repaired; ``text`` itself when none needed it), one line per sign read
+    other than as written, and the tempo (quarter notes a minute, the beat, where it came from)."""
+    played, notes = played_abc(text)
+    return {"played_abc": played, "repeat_notes": notes, "tempo": tune_tempo(text).as_dict()}
