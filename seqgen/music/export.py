@@ -33,7 +33,7 @@ from .meters import tune_meter_problem
 from .m21 import describe, music21_failure
 from .notes import difference, is_tied_on, midi_notes, note_sounds, played_out, score_notes, score_parts
 from .playback import playable
-from .tempo import Tempo, set_score_tempo
+from .tempo import Tempo, drop_repeated_tempi, set_score_tempo
 
 EXPANDS_REPEATS = {"plain": True, "repeats-unexpanded": False, "flat-notes": False}
 
@@ -148,13 +148,16 @@ def tune_to_midi(tune, path: Path, abc: str | None = None) -> ExportResult:
     score = played.score
     if score is None:
         return ExportResult(None, "failed", error="music21 cannot parse it")
+    if played.tempo is not None:  # before the repeats are played out: each repeat takes it along
+        score = copy.deepcopy(score) if score is tune else score  # the caller's score keeps its marks
+        set_score_tempo(score, played.tempo)
     path = Path(path)
     passed_over: list[str] = []
     result = ExportResult(None, "failed", error="music21 could not write MIDI even from the bare notes")
     for name, fix in FALLBACKS:
         try:
             with atomic_path(path) as tmp:
-                mismatch = _write_midi(score, name, fix, tmp, played.tempo)
+                mismatch = _write_midi(score, name, fix, tmp)
         except OSError as exc:
             raise MusicError(f"cannot write {path}: {exc.strerror or exc}; choose another folder") from None
         except Exception as exc:  # music21's writer fails on some scores: try the next way
@@ -167,7 +170,7 @@ def tune_to_midi(tune, path: Path, abc: str | None = None) -> ExportResult:
             break
         passed_over.append(f"{name}: {mismatch}")
     result.passed_over, result.tempo, result.repeat_notes = passed_over, played.tempo, played.notes
-    if result.path is not None and not result.expands_repeats and _has_repeats(score):
+    if result.path is not None and not result.expands_repeats and (played.repeats or _has_repeats(score)):
         result.repeat_notes = [*played.notes, f"music21 could not play the repeats out ({passed_over[0]}): "
                                               "each written bar is played once"]
     return result
@@ -180,9 +183,8 @@ def _has_repeats(score) -> bool:
         score.recurse().getElementsByClass(spanner.RepeatBracket))
 
 
-def _write_midi(score, name: str, fix, tmp: Path, tempo: Tempo | None = None) -> str:
-    """Write ``fix(score)`` at ``tempo`` to ``tmp``; how its notes differ from the score's ("" when
-    they don't)."""
+def _write_midi(score, name: str, fix, tmp: Path) -> str:
+    """Write ``fix(score)`` to ``tmp``; how its notes differ from the score's ("" when they don't)."""
     fixed = fix(score)
     if EXPANDS_REPEATS[name]:
         fixed = played_out(fixed)  # the writer would expand; done here, the mending and the check see it
@@ -190,8 +192,7 @@ def _write_midi(score, name: str, fix, tmp: Path, tempo: Tempo | None = None) ->
     else:
         want = score_notes(score)
     _make_playable(fixed)
-    if tempo is not None:  # on the copy each way makes: the caller's score keeps its marks
-        set_score_tempo(fixed, tempo)
+    drop_repeated_tempi(fixed)  # the start's tempo mark, copied to where a repeat goes back to
     fixed.write("midi", fp=str(tmp))
     return difference(want, midi_notes(tmp))
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .m21 import parse_abc
-from .repeats import played_abc
+from .repeats import has_repeat_signs, played_abc
 from .tempo import Tempo, tune_tempo
 
 
@@ -15,6 +15,7 @@ class Playable:
     score: object | None  # a music21 score; None when music21 cannot parse the tune
     tempo: Tempo | None  # None: the tempo music21 read (no ABC text to read it from)
     notes: list[str] = field(default_factory=list)  # which repeat signs were read how
+    repeats: bool = False  # the text has repeat signs (music21 may have read none: too few bar lines)
 
 
 def playable(tune, abc: str | None = None) -> Playable:
@@ -32,7 +33,7 @@ def playable(tune, abc: str | None = None) -> Playable:
     if score is None and played != text:
         score = parse_abc(text) if isinstance(tune, str) else tune
         notes = [*notes, "music21 cannot read the repaired repeat signs: played as written"] if score else notes
-    return Playable(score, tune_tempo(text), notes)
+    return Playable(score, tune_tempo(text), notes, has_repeat_signs(played))
 
 
 def playing_fields(text: str) -> dict:

@@ -63,7 +63,7 @@ def played_abc(text: str) -> tuple[str, list[str]]:
     if re.search(r"^V:|\[V:", text, re.MULTILINE):
         return text, []
     signs = _signs(text)
-    edits: list[tuple[int, int, str]] = []  # (start, end, new text), applied back to front
+    edits: list[tuple[int, int, str]] = []  # (start, end, new text)
     notes: list[str] = []
     opened: _Sign | None = None  # the |: still waiting for its :|
     section_start: _Sign | None = None  # the double bar the current section starts after
@@ -95,9 +95,21 @@ def played_abc(text: str) -> tuple[str, list[str]]:
     if opened is not None:
         edits.append(_close_at_end(text, signs))
         notes.append(f"the |: before bar {opened.bar + 1} was never closed: played twice to the end of the tune")
-    for start, end, new in sorted(edits, reverse=True):
-        text = text[:start] + new + text[end:]
-    return text, notes
+    return _applied(text, edits), notes
+
+
+def _applied(text: str, edits: list[tuple[int, int, str]]) -> str:
+    """``text`` with each (start, end, new text) edit made; edits never overlap."""
+    pieces, pos = [], 0
+    for start, end, new in sorted(edits):
+        pieces += [text[pos:start], new]
+        pos = max(pos, end)
+    return "".join(pieces) + text[pos:]
+
+
+def has_repeat_signs(text: str) -> bool:
+    """Whether the tune ``text`` has a repeat sign or an ending."""
+    return any(s.opens or s.closes or s.ending for s in _signs(text))
 
 
 def _back_to(since_repeat: bool, section_start: _Sign | None) -> str:

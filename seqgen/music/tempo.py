@@ -131,3 +131,20 @@ def set_score_tempo(score, tempo: Tempo) -> None:
     for part in parts:
         first = part.getElementsByClass(stream.Measure).first()
         (first if first is not None else part).insert(0, mark if part is parts[0] else copy.deepcopy(mark))
+
+
+def drop_repeated_tempi(score) -> None:
+    """Leave out each tempo mark that says again the tempo already in force (a repeat played out
+    copies the first bar's mark): the MIDI file gets a tempo event only where the tempo changes."""
+    from music21 import stream
+    from music21 import tempo as m21tempo
+
+    for part in list(score.getElementsByClass(stream.Part)) or [score]:
+        now = None
+        marks = sorted(part.recurse().getElementsByClass(m21tempo.MetronomeMark),
+                       key=lambda m: m.getOffsetInHierarchy(part))
+        for mark in marks:
+            qpm = mark.getQuarterBPM()
+            if qpm is not None and qpm == now:
+                part.remove(mark, recurse=True)
+            now = qpm if qpm is not None else now
