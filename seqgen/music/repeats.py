@@ -13,7 +13,11 @@ and one line says what was read how (``played_abc``):
                           there and plays the part again.
     :| never opened       Back to the start of the section: just after the last double bar, or
                           the start of the tune. After an earlier ``:|`` the score itself sends
-                          it back (``notes.played_out``), past that repeat's endings.
+                          it back (``notes.played_out``), past that repeat's endings. abc2midi
+                          goes back to the start of the tune past a double bar; O'Neill's tunes
+                          show why not: in "Kitty O'Hara" and "Northern Lasses" a double bar
+                          ends the A part and the B part's first ending closes with ``:|``, which
+                          can only mean "the B part again".
     [2 without :| before  The first time through ends there: the bar line becomes ``:|``.
 
 Well-formed signs are left as they are. Tunes with several voices are left as written: their
