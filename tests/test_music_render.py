@@ -82,7 +82,11 @@ def test_audio_needs_a_soundfont_and_uses_fluidsynth_where_installed(tools, midi
 
 
 def test_what_fluidsynth_wrote_is_checked_before_it_is_kept(tools, midi, tmp_path):
-    tools.install("fluidsynth", lambda args: (Path(args[args.index("-F") + 1]).write_bytes(b"RIFF"), completed(args))[1])
+    def writing_no_wav(args):
+        Path(args[args.index("-F") + 1]).write_bytes(b"RIFF")
+        return completed(args)
+
+    tools.install("fluidsynth", writing_no_wav)
     tools.soundfont = tmp_path / "gm.sf2"
     with pytest.raises(MusicError, match=r"fluidsynth could not render .*t\.mid: what it wrote is not a PCM WAV"):
         render_wav(midi, tmp_path / "t.wav")

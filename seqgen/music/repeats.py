@@ -75,10 +75,12 @@ def played_abc(text: str) -> tuple[str, list[str]]:
     for s in signs:
         if s.later_ending and not s.closes:
             edits.append((s.start, s.start, ":" if s.sign else ":|"))
-            notes.append(f"an ending [{s.ending} after bar {s.bar} had no :| before it: the first time through ends there")
+            notes.append(f"an ending [{s.ending} after bar {s.bar} had no :| before it: "
+                         "the first time through ends there")
             s = _Sign(s.start, s.end, ":" + (s.sign or "|"), s.ending, s.bar)
         if s.closes and opened is None:
-            notes.append(f"the :| after bar {s.bar} had no |: before it: repeated from {_back_to(since_repeat, section_start)}")
+            back_to = _back_to(since_repeat, section_start)
+            notes.append(f"the :| after bar {s.bar} had no |: before it: repeated from {back_to}")
             if not since_repeat:  # after a :|, the score sends it back (notes.played_out)
                 edits.append(_open_after(section_start, text, signs))
         if s.opens and opened is not None and not s.closes:
