@@ -23,15 +23,14 @@ from __future__ import annotations
 
 import functools
 import struct
-import wave
 from dataclasses import dataclass
 from enum import IntEnum
 from pathlib import Path
 
 import numpy as np
 
-from ..atomic import atomic_path
 from ..errors import MusicError
+from .level import write_wav
 from .midi_events import read_midi
 
 RATE = 44100
@@ -208,14 +207,7 @@ def render_midi(midi_path: Path, wav_path: Path, soundfont: Path, rate: int = RA
             sound = _play(font, voice, n.key, n.velocity, n.end - n.start, rate)
             at = int(n.start * rate)
             out[at:at + len(sound)] += sound[: len(out) - at]
-    peak = float(np.abs(out).max()) or 1.0
-    pcm = (out / peak * 0.9 * 32767).astype("<i2")
-    with atomic_path(Path(wav_path)) as tmp, wave.open(str(tmp), "wb") as w:
-        w.setnchannels(2)
-        w.setsampwidth(2)
-        w.setframerate(rate)
-        w.writeframes(pcm.tobytes())
-    return Path(wav_path)
+    return write_wav(Path(wav_path), out, rate)  # normalised: the level does not depend on the font
 
 
 def _play(font: SoundFont, voice: Voice, key: int, velocity: int, length: float, rate: int) -> np.ndarray:

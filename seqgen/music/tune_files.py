@@ -60,7 +60,7 @@ class TuneFolder:
         self.invalid += not valid
         if check is None or check.score is None:
             return abc
-        midi = tune_to_midi(check.score, stem.with_suffix(".mid"))
+        midi = tune_to_midi(check.score, stem.with_suffix(".mid"), abc=text)
         if midi.path is not None:
             self._render(midi.path, check.score, stem)
         return abc

@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 from ..config import SampleConfig, TuneOptions
 from ..errors import SeqgenError, does_not_apply
 from ..music.abc import tune_title
+from ..music.playback import playing_fields
 from ..options import interface_options, options
 
 TUNE_FIELDS = ("tunes", *(f.name for f in options(TuneOptions)))  # tunes, meter, key, prime_abc
@@ -117,7 +118,8 @@ def command_line(checkpoint: str, root: Path, settings: dict, tunes: int | None 
 
 
 def tune_entries(batch, batch_id: str, sound: bool) -> list[dict]:
-    """One entry per tune, the valid ones first: its ABC, its verdict and the links to its files."""
+    """One entry per tune, the valid ones first: its ABC, its verdict, how it is played
+    (``playback.playing_fields``) and the links to its files."""
     entries = []
     for n, (text, check) in enumerate(batch.valid + batch.invalid, 1):
         first_try = check.valid and n <= batch.first_try_valid  # round 0's tunes come first
@@ -126,7 +128,7 @@ def tune_entries(batch, batch_id: str, sound: bool) -> list[dict]:
         entries.append({"n": n, "title": tune_title(text),
                         "abc": text, "valid": check.valid,
                         "verdict": "valid" if first_try else "valid, re-sampled" if check.valid else "invalid",
-                        "reasons": check.reasons,
+                        "reasons": check.reasons, **playing_fields(text),
                         "files": {"abc": base + ".abc", "mid": base + ".mid" if playable else None,
                                   "wav": base + ".wav" if playable and sound else None}})
     return entries
