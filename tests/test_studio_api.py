@@ -25,7 +25,7 @@ MUSIC, TEXT = "folk-music/best.pt", "prose-char/best.pt"
 def client(studio_root, tools, tmp_path):
     """The studio as `seqgen studio` serves it, with a (generated) soundfont and no fluidsynth."""
     tools.soundfont = make_soundfont(tmp_path / "sine.sf2")
-    app = create_app(studio_root, limits=Limits(max_length=2000, max_tunes=4), files_folder=tmp_path / "files")
+    app = create_app(studio_root, limits=Limits(max_length=2000, max_tunes=4))
     with TestClient(app, base_url=BASE) as c:
         yield c
 

@@ -4,6 +4,7 @@
     POST /api/sample               text (streamed as it is drawn) or checked tunes (JSON)
     GET  /api/files/{batch}/{name} a tune's .abc, .mid or .wav
     GET  /soundfont/{instrument}-mp3/{note}.mp3  a note for the page's player (soundfont.py)
+    /api/batches...                every batch of tunes made, kept (``archive_api``)
 
 Every request goes through the library (``seqgen.api``) as the command line does, so the same
 settings and seed give the same text and tunes in the page as with ``seqgen sample``. Errors
@@ -31,13 +32,15 @@ from ..evaluate import json_safe
 from ..music import tools
 from ..sample import cancelled_by
 from .catalog import Catalog
-from .jobs import Busy, Files, Jobs, Limits
+from .archive import Archive, Starred
+from .archive_api import add_routes
+from .jobs import Busy, Jobs, Limits
 from .requests import AbandonedStreamLog, GuardedStream, SampleRequest, command_line, page_options, tune_entries
 from .security import Forbidden, NotFound, SameOriginOnly, allowed_hosts, checkpoint_path
 from .soundfont import soundfont_routes
 
 STATIC = Path(__file__).parent / "static"
-STATUS = {UsageError: 400, Forbidden: 403, NotFound: 404, Busy: 429, Cancelled: 503}
+STATUS = {UsageError: 400, Forbidden: 403, NotFound: 404, Starred: 409, Busy: 429, Cancelled: 503}
 MEDIA = {"abc": "text/vnd.abc; charset=utf-8", "mid": "audio/midi", "wav": "audio/wav"}
 log = logging.getLogger("seqgen.studio")
 
@@ -50,16 +53,16 @@ class SafeJSON(JSONResponse):
         return super().render(json_safe(content))
 
 
-def create_app(root: Path, host: str = "127.0.0.1", soundfont: Path | None = None, limits: Limits = Limits(),
-               files_folder: Path | None = None) -> FastAPI:
-    """The studio for the checkpoints under ``root``, answering as ``host``; ``soundfont``: the
-    General MIDI soundfont for audio (else one installed in the usual places, else none)."""
+def create_app(root: Path, host: str = "127.0.0.1", soundfont: Path | None = None, limits: Limits = Limits()) -> FastAPI:
+    """The studio for the checkpoints under ``root`` (its batches kept in ``root/studio-archive``),
+    answering as ``host``; ``soundfont``: the General MIDI soundfont for audio (else one installed
+    in the usual places, else none)."""
     app = FastAPI(title="seqgen studio", docs_url=None, redoc_url=None, openapi_url=None,
                   default_response_class=SafeJSON)
-    catalog, jobs, files = Catalog(root), Jobs(limits), Files(limits, files_folder)
+    catalog, jobs, archive = Catalog(root), Jobs(limits), Archive(root)
     font = soundfont or tools.find_soundfont()
     hosts = allowed_hosts(host)
-    app.state.files, app.state.font, app.state.jobs = files, font, jobs
+    app.state.archive, app.state.font, app.state.jobs = archive, font, jobs
     server_log = logging.getLogger("uvicorn.error")
     if not any(isinstance(f, AbandonedStreamLog) for f in server_log.filters):
         server_log.addFilter(AbandonedStreamLog())
@@ -101,15 +104,19 @@ def create_app(root: Path, host: str = "127.0.0.1", soundfont: Path | None = Non
         wanted = model.tune_conditions(body.meter, body.key, body.prime_abc)
         with cancelled_by(job.stop):
             batch = model.tunes(body.tunes, meter=body.meter, key=body.key, prime_abc=body.prime_abc, **settings)
-        chosen = batch.valid + batch.invalid
-        batch_id = files.new_batch([text for text, _ in chosen])
-        return {"kind": "music", "checkpoint": body.checkpoint,
-                "settings": {**settings, "meter": wanted.meter, "key": wanted.key, "prime_abc": wanted.opening or None},
-                "command": command_line(body.checkpoint, root, settings, body.tunes, wanted, bool(batch.invalid)),
-                "summary": {"requested": body.tunes, "valid": len(batch.valid),
-                            "first_try_valid": batch.first_try_valid, "attempts": batch.attempts,
-                            "resampled": batch.resampled, "reasons": dict(batch.reasons)},
-                "tunes": tune_entries(batch, batch_id, font is not None)}
+        shown = {**settings, "meter": wanted.meter, "key": wanted.key, "prime_abc": wanted.opening or None}
+        batch_id = archive.open_batch(shown, body.checkpoint)
+        for text, check in batch.valid + batch.invalid:
+            archive.add_tune(batch_id, text, check)
+        archive.finish(batch_id, {
+            "kind": "music", "checkpoint": body.checkpoint, "settings": shown,
+            "command": command_line(body.checkpoint, root, settings, body.tunes, wanted, bool(batch.invalid),
+                                    out=archive.out_path(batch_id)),
+            "summary": {"requested": body.tunes, "valid": len(batch.valid),
+                        "first_try_valid": batch.first_try_valid, "attempts": batch.attempts,
+                        "resampled": batch.resampled, "reasons": dict(batch.reasons)},
+            "tunes": tune_entries(batch, batch_id, font is not None)})
+        return archive.get(batch_id)  # as a reload of its link gives it
 
     def text_answer(body: SampleRequest, model) -> GuardedStream:
         settings = body.settings(model)
@@ -137,10 +144,12 @@ def create_app(root: Path, host: str = "127.0.0.1", soundfont: Path | None = Non
 
     @app.get("/api/files/{batch}/{name}")
     def file(batch: str, name: str):
-        path = files.path(batch, name, font)
+        path = archive.path(batch, name, font)
         kind = path.suffix[1:]
-        return FileResponse(path, media_type=MEDIA[kind], filename=f"seqgen-{batch[:6]}-{name}",
+        return FileResponse(path, media_type=MEDIA[kind], filename=f"seqgen-{batch}-{name}",
                             content_disposition_type="inline" if kind == "wav" else "attachment")
+
+    add_routes(app, archive)
 
     @app.get("/")
     def page():

@@ -1,41 +1,24 @@
-"""One generation at a time per model, limits per request, and the files each batch of tunes made.
-
-Files live in a folder of the server's own (removed when it stops), one sub-folder per batch
-named by a random id, so that one page cannot guess another's files; only the newest
-``Limits.batches_kept`` batches are kept. A tune's ``.abc`` is written when it is sampled; its
-``.mid`` and ``.wav`` when first asked for, so that the sheet music need not wait for them
-(``music.tune_files`` writes them, as it does for ``seqgen sample --tunes``).
-"""
+"""One generation at a time per model, and limits per request. The files of each batch of
+tunes are kept by ``archive.Archive``."""
 
 from __future__ import annotations
 
 import contextlib
-import re
-import secrets
-import shutil
-import tempfile
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 from ..errors import Cancelled, SeqgenError, UsageError
-from ..music.tune_files import TuneFolder, midi_of, wav_of
-from .security import NotFound
-
-FILE_NAME = re.compile(r"^(\d{3})\.(abc|mid|wav)$")
-BATCH_ID = re.compile(r"^[0-9a-f]{16}$")
 
 
 @dataclass(frozen=True)
 class Limits:
-    """What one request may ask for, and how much the server keeps."""
+    """What one request may ask for, and how long a page may stall."""
 
     max_length: int = 20_000  # tokens of one text sample
     max_tunes: int = 20  # tunes of one request
     generations: int = 2  # generations running at once, over all models
     stall_seconds: float = 30.0  # a text stream whose page reads nothing for this long is ended
-    batches_kept: int = 50  # batches of tune files kept on disk
 
     def check(self, length: int | None, tunes: int | None) -> None:
         if length is not None and length > self.max_length:
@@ -114,57 +97,3 @@ class Jobs:
             yield job
         finally:
             job()
-
-
-class Files:
-    """The files of the tunes sampled by this server, by batch."""
-
-    def __init__(self, limits: Limits, folder: Path | None = None):
-        self.limits = limits
-        self.folder = Path(folder) if folder else Path(tempfile.mkdtemp(prefix="seqgen-studio-"))
-        self.folder.mkdir(parents=True, exist_ok=True)
-        self._order: list[str] = []
-        self._lock = threading.Lock()
-        self._closed = False
-
-    def new_batch(self, tunes: list[str]) -> str:
-        """Write each tune's ABC text as 001.abc, 002.abc, ... of a new batch; its id."""
-        batch = secrets.token_hex(8)
-        where = self.folder / batch
-        with self._lock:  # held while writing: close() must not remove the folder half-way
-            if self._closed:  # a job that outlived the server must not make its folder again
-                raise Cancelled("the server is stopping; start it again to sample tunes")
-            where.mkdir()
-            writer = TuneFolder(where)
-            for text in tunes:
-                writer.write(text)
-            self._order.append(batch)
-            old, self._order = self._order[:-self.limits.batches_kept], self._order[-self.limits.batches_kept:]
-        for gone in old:
-            shutil.rmtree(self.folder / gone, ignore_errors=True)
-        return batch
-
-    def path(self, batch: str, name: str, soundfont: Path | None) -> Path:
-        """The file ``name`` of ``batch``, made now if it is a .mid or .wav not made yet.
-
-        NotFound for a batch or name this server did not make (so never a path outside it),
-        SeqgenError when the file cannot be made (music21 cannot read the tune; no soundfont).
-        """
-        match = FILE_NAME.match(name)
-        if not BATCH_ID.match(batch) or match is None or not (self.folder / batch / f"{match[1]}.abc").is_file():
-            raise NotFound(f"no file {batch}/{name} here; sample tunes first")
-        stem = self.folder / batch / match[1]
-        path = stem.with_suffix("." + match[2])
-        with self._lock:  # two requests for one file make it once
-            if match[2] == "mid":
-                midi_of(stem)
-            elif match[2] == "wav":
-                wav_of(stem, soundfont)
-        return path
-
-    def close(self) -> None:
-        """Remove the files; no batch is made after this."""
-        with self._lock:
-            self._closed = True
-            shutil.rmtree(self.folder, ignore_errors=True)
-
