@@ -570,3 +570,9 @@ def test_the_command_shown_finds_its_batch_already_there_and_makes_the_same_file
     other = run(*[a if a != "12" else "13" for a in args[1:]])
     assert other.exit_code == 1 and "already holds tunes of an earlier batch" in other.stderr
     assert {p.name: p.read_bytes() for p in folder.iterdir()} == after  # left as it was
+
+
+def test_an_archive_that_cannot_be_made_is_one_line_saying_so(archived, own_root):
+    (own_root / "studio-archive").write_text("a file where the archive goes")
+    refused(post(archived, checkpoint=MUSIC, tunes=1, seed=1), 500, "cannot keep tunes in", "studio-archive")
+    assert archived.get("/api/batches").json() == {"batches": []}

@@ -1,5 +1,5 @@
 """The studio's work is bounded: a page that stops reading or goes away lets its model go, a
-server that stops ends its jobs and removes its files, and the list of checkpoints answers while
+server that stops ends its jobs and leaves no temporary files, and the list of checkpoints answers while
 a hostile request is in flight. A real server on a real socket: backpressure and disconnects are
 what a test client cannot show."""
 

@@ -53,7 +53,8 @@ class SafeJSON(JSONResponse):
         return super().render(json_safe(content))
 
 
-def create_app(root: Path, host: str = "127.0.0.1", soundfont: Path | None = None, limits: Limits = Limits()) -> FastAPI:
+def create_app(root: Path, host: str = "127.0.0.1", soundfont: Path | None = None,
+               limits: Limits = Limits()) -> FastAPI:
     """The studio for the checkpoints under ``root`` (its batches kept in ``root/studio-archive``),
     answering as ``host``; ``soundfont``: the General MIDI soundfont for audio (else one installed
     in the usual places, else none)."""

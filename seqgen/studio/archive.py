@@ -17,7 +17,6 @@ nothing else, and a folder or file that is a symbolic link is never served nor d
 
 from __future__ import annotations
 
-import itertools
 import json
 import os
 import re
@@ -37,6 +36,7 @@ from .security import ARCHIVE_FOLDER, NotFound
 BATCH_ID = re.compile(r"^\d{4}-\d{2}-\d{2}-\d{1,19}(-\d{1,4})?$")
 FILE_NAME = re.compile(r"^(\d{3}(?:-invalid)?)\.(abc|mid|wav)$")
 RECORD = "batch.json"
+MAX_SAME_NAME = 9999  # batches of one seed on one day: the suffix BATCH_ID allows
 SHOWN_SETTINGS = ("meter", "key", "seed", "temperature", "top_k", "top_p", "prime_abc")
 
 
@@ -68,14 +68,7 @@ class Archive:
         with self._lock:
             if self._closed:  # a job that outlived the server must not make a folder
                 raise Cancelled("the server is stopping; start it again to sample tunes")
-            self.folder.mkdir(parents=True, exist_ok=True)
-            for n in itertools.count(1):
-                batch = base if n == 1 else f"{base}-{n}"
-                try:
-                    (self.folder / batch).mkdir()
-                    break
-                except FileExistsError:
-                    continue
+            batch = self._new_folder(base)
             self._writers[batch] = TuneFolder(self.folder / batch)
         self._write_record(batch, {"batch": batch, "link": link(batch), "checkpoint": checkpoint,
                                    "settings": settings, "created": created.isoformat(timespec="milliseconds"),
@@ -165,6 +158,22 @@ class Archive:
         if not BATCH_ID.match(batch) or not _is_folder(folder):
             raise NotFound(f"no batch {batch!r} in the archive; pick one from the history")
         return folder
+
+    def _new_folder(self, base: str) -> str:
+        """A new batch folder named ``base``, or ``base``-2, -3, ... when taken: its name."""
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            for n in range(1, MAX_SAME_NAME + 1):
+                batch = base if n == 1 else f"{base}-{n}"
+                try:
+                    (self.folder / batch).mkdir()
+                    return batch
+                except FileExistsError:
+                    continue
+        except OSError as exc:
+            raise SeqgenError(f"cannot keep tunes in {self.folder}: {exc.strerror or exc}; make the served "
+                              "folder writable, or serve another") from None
+        raise SeqgenError(f"{MAX_SAME_NAME:,} batches named {base} already; delete some, or choose another seed")
 
     def _writer(self, batch: str) -> TuneFolder:
         with self._lock:
