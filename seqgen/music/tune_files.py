@@ -62,22 +62,30 @@ class TuneFolder:
         self.written = self.invalid = 0
         self.notes: dict[str, list[str]] = {}
 
-    def write(self, text: str, check=None) -> Path:
+    def write(self, text: str, check=None, files: bool = True) -> Path:
         """One tune: its .abc, and with a ``check`` (``validate.TuneCheck``) that parsed it, its
-        .mid and what else was asked for. Returns the .abc file."""
-        from .export import tune_to_midi
-
+        .mid and what else was asked for (``files``; else ``write_files`` writes them later).
+        Returns the .abc file."""
         valid = check is None or check.valid
         stem = self.folder / f"{self.written + 1:03d}{'' if valid else '-invalid'}"
         abc = write_text(stem.with_suffix(".abc"), text if text.endswith("\n") else text + "\n")
         self.written += 1
         self.invalid += not valid
+        if files:
+            self.write_files(abc, check, text)
+        return abc
+
+    def write_files(self, abc: Path, check=None, text: str | None = None) -> None:
+        """The .mid of the tune ``text`` written to ``abc``, from the score its ``check`` parsed,
+        and what else was asked for; nothing without a score."""
+        from .export import tune_to_midi
+
         if check is None or check.score is None:
-            return abc
+            return
+        stem = abc.with_suffix("")
         midi = tune_to_midi(check.score, stem.with_suffix(".mid"), abc=text)
         if midi.path is not None:
             self._render(midi.path, check.score, stem)
-        return abc
 
     def write_batch(self, batch, keep_invalid: bool = False) -> list[Path]:
         """The tunes of ``batch`` (a ``tunes.TuneBatch``) not written yet, the valid ones first,

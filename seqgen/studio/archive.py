@@ -10,6 +10,9 @@
 ``open_batch`` makes the folder and a batch.json marked incomplete, ``add_tune`` writes each tune
 as it is ready, ``finish`` writes the whole batch.json. Every file is written atomically, so a
 server stopped half-way leaves a batch that is listed as incomplete, never a file cut short.
+A tune's .mid is written from the score its check parsed, as the command line writes it, but in a
+thread of the archive's own: the page gets the tunes without waiting for music21's MIDI writer (a
+tenth of a second a tune), and a request for the file waits for it.
 
 A batch is named by a plain name (``BATCH_ID``), and a file by ``FILE_NAME``: a request can name
 nothing else, and a folder or file that is a symbolic link is never served nor deleted.
@@ -23,6 +26,7 @@ import re
 import shutil
 import stat
 import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -51,6 +55,8 @@ class Archive:
         self.root = Path(root)
         self.folder = self.root / ARCHIVE_FOLDER
         self._writers: dict[str, TuneFolder] = {}  # batches being written
+        self._files = ThreadPoolExecutor(max_workers=1, thread_name_prefix="seqgen-archive")
+        self._pending: dict[Path, Future] = {}  # .abc file -> the writing of its .mid
         self._lock = threading.Lock()
         self._closed = False
 
@@ -79,7 +85,16 @@ class Archive:
         """The batch's next tune: 00k.abc, and with its ``check`` (``validate.TuneCheck``) the
         name and .mid file ``seqgen sample --tunes`` gives it (004-invalid.abc for a tune that
         failed). Without one, the tune counts as valid and its .mid is made when first asked for."""
-        self._writer(batch).write(text, check)
+        writer = self._writer(batch)
+        abc = writer.write(text, check, files=False)
+        if check is None or check.score is None:
+            return
+        with self._lock:
+            if self._closed:  # the server is stopping: no thread to hand it to
+                writer.write_files(abc, check, text)
+                return
+            pending = self._pending[abc] = self._files.submit(writer.write_files, abc, check, text)
+        pending.add_done_callback(lambda done: self._forget(abc, done))  # outside the lock: it may run here
 
     def finish(self, batch: str, answer: dict) -> None:
         """The batch is whole: ``answer`` (what the page was sent) becomes its batch.json."""
@@ -90,9 +105,11 @@ class Archive:
                                    "starred": opened.get("starred", False), "complete": True})
 
     def close(self) -> None:
-        """No batch is opened after this (the server is stopping); the archive stays."""
+        """No batch is opened after this (the server is stopping); the MIDI files being written
+        are finished. The archive stays."""
         with self._lock:
             self._closed = True
+        self._files.shutdown(wait=True)
 
     # -- reading ------------------------------------------------------------------------------
 
@@ -125,6 +142,7 @@ class Archive:
         path = stem.parent / name
         if not _is_file(stem.with_suffix(".abc")) or (os.path.lexists(path) and not _is_file(path)):
             raise NotFound(f"no file {batch}/{name} here; sample tunes first")
+        self._written(stem.with_suffix(".abc"))
         with self._lock:  # two requests for one file make it once
             if match[2] == "mid":
                 midi_of(stem)
@@ -144,6 +162,8 @@ class Archive:
     def delete(self, batch: str, even_starred: bool = False) -> None:
         """Remove the batch and its files. A starred batch only with ``even_starred``."""
         folder = self._folder(batch)
+        for abc in self._abc_files(batch):  # a .mid still being written would land in a removed folder
+            self._written(abc)
         with self._lock:
             if batch in self._writers:
                 raise SeqgenError(f"batch {batch} is still being made; stop it first")
@@ -180,6 +200,19 @@ class Archive:
             if batch not in self._writers:
                 raise NotFound(f"batch {batch!r} is not open; open_batch first")
             return self._writers[batch]
+
+    def _written(self, abc: Path) -> None:
+        """Wait for the .mid of ``abc`` being written from its score, if it is; a failure there
+        leaves it to ``midi_of``, which says what it was."""
+        with self._lock:
+            pending = self._pending.get(abc)
+        if pending is not None:
+            pending.exception()
+
+    def _forget(self, abc: Path, done: Future) -> None:
+        with self._lock:
+            if self._pending.get(abc) is done:
+                del self._pending[abc]
 
     def _record(self, batch: str) -> dict:
         """batch.json of ``batch``; NotFound when the batch is not there."""
