@@ -102,8 +102,9 @@
     open.className = "open";
     const s = batch.settings;
     const when = new Date(batch.created).toLocaleString([], { dateStyle: "short", timeStyle: "short" });
-    const what = [s.meter || "any meter", s.key || "any key"].join(" · ");
-    const tunes = `${batch.tunes} tune${batch.tunes === 1 ? "" : "s"}` + (batch.complete ? "" : ", incomplete");
+    const what = [s.meter || "any meter", s.key || "any key", `seed ${s.seed}`].join(" · ");
+    const valid = batch.valid < batch.tunes ? ` (${batch.valid} valid)` : "";
+    const tunes = `${batch.tunes} tune${batch.tunes === 1 ? "" : "s"}${valid}` + (batch.complete ? "" : ", incomplete");
     open.textContent = `${when} · ${batch.checkpoint || "?"} · ${what} · ${tunes}`;
     open.title = `Open batch ${batch.id} (seed ${s.seed})`;
     open.addEventListener("click", () => openBatch(batch.id));
