@@ -69,6 +69,14 @@ def test_the_checkpoints_newest_first_with_kind_and_perplexity(client, studio_ro
     assert data["limits"] == {"max_length": 2000, "max_tunes": 4}
 
 
+def test_a_music_checkpoint_offers_the_meters_and_keys_of_its_training_tunes(client, studio_root):
+    listed = {c["id"]: c for c in client.get("/api/checkpoints").json()["checkpoints"]}
+    recorded = api.load(studio_root / MUSIC).data["fields"]
+    assert listed[MUSIC]["fields"] == {"meter": recorded["meter"], "key": recorded["key"], "source": "training tunes"}
+    assert "fields" not in listed[TEXT]
+    assert listed[MUSIC]["step"] == api.load(studio_root / MUSIC).payload["progress"]["step"] > 0
+
+
 def test_the_page_gets_each_options_default_and_help_from_its_one_declaration(client):
     from dataclasses import fields
 
