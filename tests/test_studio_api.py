@@ -247,7 +247,8 @@ def test_the_page_and_abcjs_are_served_from_here(client):
     abcjs = client.get("/static/vendor/abcjs/abcjs-basic-min.js")
     assert abcjs.status_code == 200 and "renderAbc" in abcjs.text
     assert client.get("/static/vendor/abcjs/LICENSE.md").status_code == 200
-    for text in (page.text, script.text, client.get("/static/studio.css").text):
+    assert "/static/menus.js" in page.text
+    for text in (page.text, script.text, client.get("/static/menus.js").text, client.get("/static/studio.css").text):
         assert "https://" not in text and "//cdn" not in text  # works with no internet
 
 
