@@ -81,7 +81,7 @@ async def drawn_pieces(work: Work, job, stall_seconds: float, failure: Callable[
     chunks: asyncio.Queue = asyncio.Queue()
     room = threading.Semaphore(CHUNKS_AHEAD)  # the drawing waits for a page that reads slowly
     stop = job.stop
-    sent = []
+    begun = threading.Event()  # something was sent: a failure from here on is said in the stream
 
     def deliver(item) -> None:
         try:
@@ -96,7 +96,7 @@ async def drawn_pieces(work: Work, job, stall_seconds: float, failure: Callable[
             if stop.is_set() or time.monotonic() > until:
                 stop.set()  # a page that reads nothing must not hold the model for good
                 return False
-        sent.append(True)
+        begun.set()
         deliver(chunk)
         return not stop.is_set()
 
@@ -104,7 +104,7 @@ async def drawn_pieces(work: Work, job, stall_seconds: float, failure: Callable[
         try:
             work(send, stop)
         except Exception as exc:  # noqa: BLE001  (said in the stream, and a failure in the server's log)
-            if raise_early and not sent:
+            if raise_early and not begun.is_set():
                 deliver(exc)
             elif isinstance(exc, SeqgenError):
                 deliver(failure(str(exc)))
