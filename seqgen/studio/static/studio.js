@@ -188,9 +188,10 @@ async function streamTunes(response, controller, started) {
   show($("command"), false);  // the last batch's command: not this one's
   const list = $("tunes-out");
   list.replaceChildren();
-  let asked = null;
+  let asked = null, ended = false;
   try {
     for await (const event of jsonLines(response, controller.signal)) {
+      ended = event.event === "done" || event.event === "error";
       if (event.event === "progress") {
         asked = event.of;
         setStatus(`Drawing tune ${event.tune} of ${event.of}, attempt ${event.attempt}…`);
@@ -209,6 +210,8 @@ async function streamTunes(response, controller, started) {
   }
   if (controller.signal.aborted) {
     setStatus(`Stopped: ${keptTunes(list.children.length)}${asked ? ` of ${asked}` : ""}.`);
+  } else if (!ended) {
+    setStatus(`The server stopped answering: ${keptTunes(list.children.length)}.`);
   }
 }
 
