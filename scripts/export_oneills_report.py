@@ -25,6 +25,7 @@ from seqgen.music.abc import builtin_paths, clean_tune, read_abc_text, split_tun
 from seqgen.music.export import export_abc_file  # noqa: E402
 from seqgen.music.notes import notes_differ  # noqa: E402
 from seqgen.music.m21 import parse_abc  # noqa: E402
+from seqgen.music.repeats import played_abc  # noqa: E402
 from seqgen.music.workers import process_map  # noqa: E402
 
 NOT_METHODS = ("checked", "notes differ", "verified", "verify differs")  # counts that are not a method
@@ -46,7 +47,8 @@ def export_one_file(args: tuple[Path, Path, bool]) -> tuple[str, Counter, list[s
             counts["notes differ"] += 1
             mismatches.append(f"{name}: {result.mismatch}")
         if verify:
-            why = notes_differ(parse_abc(clean_tune(raw)), result.path, result.expands_repeats)
+            played = played_abc(clean_tune(raw))[0]  # the repeat signs as the export reads them
+            why = notes_differ(parse_abc(played), result.path, result.expands_repeats)
             counts["verify differs" if why else "verified"] += 1
             if why:
                 mismatches.append(f"{name}, on a fresh parse: {why}")

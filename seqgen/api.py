@@ -3,7 +3,9 @@
     import seqgen
     run = seqgen.train("corpus.txt", time_budget="5m")
     model = seqgen.load(run.best_path)          # or seqgen.load() for the latest run's best
-    model.generate(prime="ROMEO:", length=300, temperature=0.8, seed=1)   # -> str
+    model.generate(prime="ROMEO:", length=300, temperature=0.8, seed=1)   # -> str, always
+    model.generate_many(3, length=100, temperature=[0.5, 1.0])           # -> list[str], always
+    model.generate_to_file("sample.txt", length=2000)                    # -> Path("sample.txt")
     model.score("some held-out text")           # -> Score (cross-entropy, perplexity, ...)
 
 The command line and the studio page are thin layers over these functions. Errors are
@@ -20,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import arguments
 from .training import checkpoint as ckpt
 from .config import SampleConfig, TuneOptions
 from .errors import UsageError, does_not_apply
@@ -50,9 +53,9 @@ class Model:
         """The model in checkpoint ``path``; without one, the latest run's best under ``root``,
         which ``on_found(path)`` hears of before it is read. The one way into a model: the
         command line, the studio and ``seqgen eval`` come in here too."""
-        path = _path("path", path) if path is not None else None
-        _callback("on_found", on_found)
-        checkpoint_path, picked_latest = ckpt.resolve(path, Path(_path("root", root)))
+        path = arguments.path("path", path) if path is not None else None
+        arguments.callback("on_found", on_found)
+        checkpoint_path, picked_latest = ckpt.resolve(path, Path(arguments.path("root", root)))
         if picked_latest and on_found:
             on_found(checkpoint_path)
         return cls(checkpoint_path, ckpt.load(checkpoint_path))
@@ -87,22 +90,61 @@ class Model:
         return f"<seqgen.Model {self.kind} {self.description} from {self.path}>"
 
     # -- generating ------------------------------------------------------------------------------
-    def generate(self, *args, on_text: Callable[[int, str], None] | None = None, **settings) -> str | list[str]:
-        """Text after ``prime`` (the prime included), as ``seqgen sample`` prints it: one string,
-        or a list of ``num_samples`` strings. ``on_text(sample, piece)`` sees each piece as drawn.
-        The settings are ``SampleConfig``'s, by name or in its order: prime, length, temperature, ..."""
+    def generate(self, *args, on_text: Callable[[int, str], None] | None = None, **settings) -> str:
+        """One sample: the text after ``prime`` (the prime included), as ``seqgen sample`` prints
+        it. Always a ``str``: several samples, or one per temperature of a list, are
+        ``generate_many``'s, and asking this for them is a UsageError that says so.
+        ``on_text(0, piece)`` sees each piece as drawn. The settings are ``SampleConfig``'s, by
+        name or in its order: prime, length, temperature, ..."""
+        if "num_samples" in settings:
+            raise UsageError("generate returns one sample (a str); for several, call generate_many(n, ...), "
+                             "which returns a list of n")
+        given = keywords(SampleConfig, args, settings, ONE_SAMPLE)
+        if isinstance(given.get("temperature"), (list, tuple)):
+            raise UsageError("generate returns one sample at one temperature; generate_many(temperature=[...]) "
+                             "returns one per temperature")
+        return self.generate_many(1, on_text=on_text, **given)[0]
+
+    def generate_many(self, n: int = 1, *args, on_text: Callable[[int, str], None] | None = None,
+                      **settings) -> list[str]:
+        """``n`` samples, drawn side by side: always a ``list[str]``. With a list of temperatures
+        (``temperature=[0.5, 1.0]``), the ``n`` samples at each, in the order of the list, all from
+        the same seed, so that only the temperature differs. ``on_text(i, piece)`` sees each piece
+        of sample ``i`` (its place in the list) as drawn. The settings are ``generate``'s."""
         from .sample import generate
 
-        cfg = self.sample_config(*args, **settings)
-        _callback("on_text", on_text)
-        texts = generate(self.sampler(cfg.precision), self.vocab, cfg, on_text=on_text, warmup=self.warmup)
-        return texts[0] if cfg.num_samples == 1 else texts
+        if typed("n", n, "int") < 1:
+            raise UsageError(f"n must be at least 1 (got {n})")
+        cfg = self.sample_config(num_samples=n, **keywords(SampleConfig, args, settings, ONE_SAMPLE))
+        arguments.callback("on_text", on_text)
+        texts = []
+        for each in cfg.at_each_temperature():
+            first = len(texts)
+            told = on_text and (lambda row, piece: on_text(first + row, piece))
+            texts += generate(self.sampler(cfg.precision), self.vocab, each, on_text=told, warmup=self.warmup)
+        return texts
+
+    def generate_to_file(self, path: str | os.PathLike, *args, overwrite: bool = False, **settings) -> Path:
+        """What ``seqgen sample`` prints for these settings (``SampleConfig``'s, ``num_samples``
+        among them), written to the file ``path`` (UTF-8, atomically: whole or not at all), which
+        is returned as a ``pathlib.Path``. One sample streams into the file at any length; with
+        several, each comes after "=== sample 2 ===", and each temperature of a list after
+        "--- temperature 0.5 ---". A file that exists is refused unless ``overwrite``."""
+        from .sample_output import printed, write_new
+
+        target = Path(arguments.path("path", path))
+        typed("overwrite", overwrite, "bool")
+        given = keywords(SampleConfig, args, settings)
+        count = given.get("num_samples", 1)
+        self.sample_config(streaming=count == 1, **given)  # every setting checked before the file is made
+        return write_new(target, printed(self, given), overwrite)
 
     def stream(self, *args, **settings) -> Iterator[str]:
         """One sample, piece by piece as it is drawn (the prime first); any length, in constant memory."""
         from .sample import stream
 
-        cfg = self.sample_config(streaming=True, **keywords(SampleConfig, args, settings, ONE_SAMPLE))
+        given = keywords(SampleConfig, args, settings, ONE_SAMPLE)
+        cfg = arguments.one_temperature(self.sample_config(streaming=True, **given), "a stream is one sample")
         return stream(self.sampler(cfg.precision), self.vocab, cfg, warmup=self.warmup)
 
     def tunes(self, count: int = 1, *, max_rounds: int = 5, on_progress: Callable[[int, int], None] | None = None,
@@ -128,13 +170,14 @@ class Model:
         self.check_tune_count(count)
         tune_names = [f.name for f in option_fields(TuneOptions)]
         ordered = {name: settings.pop(name) for name in tune_names if name in settings}
-        cfg = self.sample_config(**keywords(SampleConfig, (), settings, WHOLE_TUNE))
+        cfg = arguments.one_temperature(self.sample_config(**keywords(SampleConfig, (), settings, WHOLE_TUNE)),
+                                        "a batch of tunes is drawn at one temperature; draw one batch per temperature")
         if typed("max_rounds", max_rounds, "int") < 1:
             raise UsageError(f"max_rounds must be at least 1 (got {max_rounds})")
-        _callback("on_progress", on_progress)
-        _callback("on_tune", on_tune)
-        _callback("on_attempt", on_attempt)
-        _stop_flag(stop)
+        arguments.callback("on_progress", on_progress)
+        arguments.callback("on_tune", on_tune)
+        arguments.callback("on_attempt", on_attempt)
+        arguments.stop_flag(stop)
         wanted = self.tune_conditions(**ordered)
         return sample_tunes(self.sampler(cfg.precision), self.vocab, count, cfg, max_rounds, on_progress,
                             warmup=self.warmup, conditions=wanted, on_tune=on_tune, stop=stop,
@@ -202,7 +245,7 @@ class Model:
 
         typed("text", text, "str | None")
         typed("encoding", encoding, "str")
-        files = _paths("files", files) if files is not None else None  # one path, or a list
+        files = arguments.paths("files", files) if files is not None else None  # one path, or a list
         if files == []:  # not the held-out text, which leaving files out scores
             raise UsageError("files is empty; give files to score, or leave it out for the held-out text")
         if text is not None and files:
@@ -221,7 +264,9 @@ def _show_keywords(method, classes: list[type], left_out: tuple[str, ...] = ()) 
     method.__signature__ = signature(method, classes, left_out)
 
 
-_show_keywords(Model.generate, [SampleConfig])
+_show_keywords(Model.generate, [SampleConfig], ONE_SAMPLE)
+_show_keywords(Model.generate_many, [SampleConfig], ONE_SAMPLE)
+_show_keywords(Model.generate_to_file, [SampleConfig])
 _show_keywords(Model.stream, [SampleConfig], ONE_SAMPLE)
 _show_keywords(Model.tunes, [SampleConfig, TuneOptions], WHOLE_TUNE)
 _show_keywords(Model.sample_config, [SampleConfig])
@@ -248,14 +293,14 @@ def train(*sources: str | Path, model: str = "rnn", resume: str | Path | None = 
     from .training.strategies import training_of
     from .training.run import new_run, resume_run
 
-    sources = _paths("sources", list(sources))  # as the command line takes them: several, or a list
+    sources = arguments.paths("sources", list(sources))  # as the command line takes them: several, or a list
     for name, value, kind in (("model", model, "str"), ("encoding", encoding, "str"),
                               ("overwrite", overwrite, "bool"), ("backend", backend, "str")):
         typed(name, value, kind)
-    resume = _path("resume", resume) if resume is not None else None
-    out = _path("out", out) if out is not None else None
-    _callback("on_event", on_event)
-    _stop_flag(stop)
+    resume = arguments.path("resume", resume) if resume is not None else None
+    out = arguments.path("out", out) if out is not None else None
+    arguments.callback("on_event", on_event)
+    arguments.stop_flag(stop)
     given = {k: v for k, v in options.items() if v is not None}
     for f in option_fields(TrainConfig):  # the command line's text ("10m"), read as the option says
         if f.metadata.get("reader") and isinstance(given.get(f.name), str):
@@ -287,30 +332,3 @@ def load(path: str | Path | None = None, root: str | Path = ckpt.DEFAULT_ROOT) -
     """The model in checkpoint ``path``; without one, the latest run's best under ``root``
     (``Model.load``)."""
     return Model.load(path, root)
-
-
-def _paths(name: str, values) -> list[str]:
-    """File paths given to the API, as the command line takes several: paths, or lists of them."""
-    if not isinstance(values, (list, tuple)):
-        return [_path(name, values)]
-    return [p for value in values for p in _paths(name, value)]
-
-
-def _path(name: str, value) -> str:
-    """A file path given to the API: a str or a ``pathlib.Path``; UsageError naming ``name`` else."""
-    if not isinstance(value, (str, os.PathLike)):
-        raise UsageError(f"{name} must be a file path (str or pathlib.Path) (got {type(value).__name__} "
-                         f"{value!r:.40})")
-    return os.fspath(value)
-
-
-def _callback(name: str, value) -> None:
-    """UsageError unless ``value`` is None or can be called."""
-    if value is not None and not callable(value):
-        raise UsageError(f"{name} must be a function or None (got {type(value).__name__} {value!r:.40})")
-
-
-def _stop_flag(value) -> None:
-    """UsageError unless ``value`` is None or a flag that says when to stop (``is_set()``)."""
-    if value is not None and not callable(getattr(value, "is_set", None)):
-        raise UsageError(f"stop must be a threading.Event or None (got {type(value).__name__})")

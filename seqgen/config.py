@@ -10,6 +10,7 @@ run can be rebuilt exactly. Each ``validate`` reports every problem at once.
 from __future__ import annotations
 
 import math
+import secrets
 from dataclasses import asdict, dataclass, fields, replace
 
 from .hardware.device import PRECISIONS
@@ -99,8 +100,9 @@ class SampleConfig:
 
     prime: str = option("", "Text to start from. [default: none]")
     length: int = option(500, "Tokens to generate per sample.", check=at_least(1))
-    temperature: float = option(0.8, "Randomness: > 0; 0 (or below 1e-4) picks the likeliest token.",
-                                check=_TEMPERATURE)
+    temperature: float | list[float] = option(0.8, "Randomness: > 0; 0 (or below 1e-4) picks the likeliest "
+                                              "token. Several, as 0.5,0.8,1.0: the same seed at each, labelled.",
+                                              check=_TEMPERATURE, several=True)
     top_k: int | None = option(None, "Sample only from the k likeliest tokens. [default: off]",
                                check=at_least(1, "must be at least 1; leave it out to sample from all tokens"))
     top_p: float = option(1.0, "Sample from the smallest set of tokens with this much probability, in (0, 1]. "
@@ -124,6 +126,19 @@ class SampleConfig:
 
     def with_samples(self, n: int) -> "SampleConfig":
         return replace(self, num_samples=n)
+
+    @property
+    def temperatures(self) -> list[float]:
+        """The temperature, or the list of them, as a list."""
+        return self.temperature if isinstance(self.temperature, list) else [self.temperature]
+
+    def at_each_temperature(self) -> list["SampleConfig"]:
+        """One configuration per temperature of a list, all with the same seed (one is chosen now
+        when none was given), so that they differ only in their temperature; ``[self]`` for one."""
+        if not isinstance(self.temperature, list):
+            return [self]
+        seed = self.seed if self.seed is not None else secrets.randbits(63)
+        return [replace(self, temperature=t, seed=seed) for t in self.temperature]
 
 
 @dataclass

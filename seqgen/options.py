@@ -59,12 +59,15 @@ SEED = Rule(lambda v: 0 <= v < 2 ** 63, "must be a whole number from 0 to 2**63 
 
 
 def option(default, help: str, *, check: Rule | None = None, varies: bool = False,
-           reader: Callable[[str], Any] | None = None) -> Any:
+           reader: Callable[[str], Any] | None = None, several: bool = False) -> Any:
     """A configuration field that is an option. ``help`` is the text ``--help`` shows (a
     "[default: ...]" in it replaces the shown default); ``check`` the one check of its value;
     ``varies``: the default depends on the model or level, so the interfaces default to None
-    ("the usual one"); ``reader`` turns the command line's text into the value ("10m" -> 600.0)."""
-    return field(default=default, metadata={"help": help, "check": check, "varies": varies, "reader": reader})
+    ("the usual one"); ``reader`` turns the command line's text into the value ("10m" -> 600.0);
+    ``several``: a list of values may be given too (typed ``float | list[float]``; on the command
+    line "0.5,0.8,1.0"), each value checked by ``check``; one value is the value itself."""
+    return field(default=default, metadata={"help": help, "check": check, "varies": varies, "reader": reader,
+                                            "several": several})
 
 
 def options(cls) -> list[Field]:
@@ -86,6 +89,23 @@ def type_text(f: Field) -> str:
 def kind_of(f: Field) -> str:
     """The field's type as a word: "int", "float", "str" or "bool" (None allowed or not)."""
     return next((k for k in type_text(f).replace(" ", "").split("|") if k != "None"), "str")
+
+
+def read_several(text: str, kind: str):
+    """The command line's text of a ``several`` option: one value ("0.8" -> 0.8), or a list of
+    them separated by commas ("0.5,0.8" -> [0.5, 0.8]); ValueError saying what it must look like."""
+    values = []
+    for part in (p.strip() for p in text.split(",")):
+        try:
+            values.append(PYTHON_TYPES[kind](part))
+        except ValueError:
+            one, several = _EXAMPLES.get(kind, ("1", "1,2,3"))
+            raise ValueError(f"{part!r} is not {_KIND_NAMES[kind]}; give one ({one}) or several separated by "
+                             f"commas ({several})") from None
+    return values[0] if len(values) == 1 else values
+
+
+_EXAMPLES = {"float": ("0.8", "0.5,0.8,1.0")}
 
 
 def interface_default(f: Field):
@@ -125,8 +145,13 @@ def problems(config) -> list[str]:
             continue
         setattr(config, f.name, value)
         rule = f.metadata.get("check")
-        if rule is not None and value is not None and not rule.test(value):
-            found.append(f"{name} {rule.says} (got {value!r})")
+        values = value if isinstance(value, list) else [value]  # a several option's list: each checked
+        wrong = [v for v in values if rule is not None and v is not None and not rule.test(v)]
+        if wrong:
+            found.append(f"{name} {rule.says} (got {wrong[0]!r})")
+        twice = [v for i, v in enumerate(values) if v in values[:i]]
+        if twice:
+            found.append(f"{name} gives {twice[0]!r} twice; give each value once")
     return found
 
 
@@ -156,6 +181,12 @@ def typed(name: str, value, kind: str):
     kinds = kind.replace(" ", "").split("|")
     if value is None and "None" in kinds:
         return value
+    listed = next((k[5:-1] for k in kinds if k.startswith("list[") and k.endswith("]")), None)
+    if listed and isinstance(value, (list, tuple)):  # a several option given a list: each value typed
+        if not value:
+            raise UsageError(f"{name} is an empty list; give one value or a list of several")
+        return [typed(name, v, listed) for v in value]
+    kinds = [k for k in kinds if not k.startswith("list[")]
     if "bool" in kinds:
         ok = isinstance(value, bool)
     elif "int" in kinds or "float" in kinds:
@@ -168,7 +199,8 @@ def typed(name: str, value, kind: str):
         return value
     if not ok:
         want = next(k for k in kinds if k != "None")
-        raise UsageError(f"{name} must be {_KIND_NAMES[want]}{' or None' if 'None' in kinds else ''} "
+        several = f" or a list of {_KIND_NAMES[want].split(' ', 1)[1]}s" if listed else ""
+        raise UsageError(f"{name} must be {_KIND_NAMES[want]}{several}{' or None' if 'None' in kinds else ''} "
                          f"(got {type(value).__name__} {value!r:.40})")
     return value
 

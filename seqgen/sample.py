@@ -219,6 +219,9 @@ def _steps(model, vocab, config, stop_at_eos, device, constraint, warmup) -> Ite
     order with others: torch's inference mode belongs to a thread, so it is entered for each step
     and never held across a ``yield``; the settings of the process (threads, kernels) are shared
     ones (``device.SharedSetting``), put back when the last sampling ends."""
+    if len(config.temperatures) > 1:  # each temperature is a drawing of its own
+        raise UsageError("one drawing has one temperature; SampleConfig.at_each_temperature() gives a "
+                         "configuration for each of a list")
     root = config.seed if config.seed is not None else secrets.randbits(63)
     gen = torch.Generator(device="cpu")
     gen.manual_seed(stream_seed(root))

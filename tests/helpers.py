@@ -129,9 +129,10 @@ def completed(args, code: int = 0, stderr: str = "") -> subprocess.CompletedProc
     return subprocess.CompletedProcess(args, code, "", stderr)
 
 
-def make_soundfont(path: Path, seconds: float = 0.5, rate: int = 22050, root: int = 69) -> Path:
+def make_soundfont(path: Path, seconds: float = 0.5, rate: int = 22050, root: int = 69, bank: int = 0) -> Path:
     """A General MIDI soundfont of one instrument for every program: a looped sine wave at MIDI
-    key ``root`` (A4: 440 Hz). Small enough to write in a test; real enough for any SF2 reader."""
+    key ``root`` (A4: 440 Hz), as program 0 of ``bank`` (128: a drum kit). Small enough to write
+    in a test; real enough for any SF2 reader."""
     import struct
 
     import numpy as np
@@ -149,7 +150,7 @@ def make_soundfont(path: Path, seconds: float = 0.5, rate: int = 22050, root: in
     period = rate / 440.0
     loop_end = 100 + int(round(int((n - 200) / period) * period))  # whole periods: a seamless loop
     pdta = lst(b"pdta",
-               chunk(b"phdr", struct.pack("<20sHHHIII", b"Sine", 0, 0, 0, 0, 0, 0)
+               chunk(b"phdr", struct.pack("<20sHHHIII", b"Sine", 0, bank, 0, 0, 0, 0)
                      + struct.pack("<20sHHHIII", b"EOP", 0, 0, 1, 0, 0, 0)),
                chunk(b"pbag", struct.pack("<HH", 0, 0) + struct.pack("<HH", 1, 0)),
                chunk(b"pmod", b"\0" * 10),

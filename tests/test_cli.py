@@ -217,3 +217,104 @@ def test_help_explains_every_command():
         result = run(*command, "--help")
         assert result.exit_code == 0
     assert "--time-budget" in run("train", "--help").stdout
+
+
+# -- several temperatures, the same seed at each; what the command line prints, from Python too ------
+
+def test_a_list_of_temperatures_prints_the_same_seed_at_each_labelled(char_run):
+    import seqgen
+
+    model = seqgen.load(char_run.best_path)
+    common = ["--seed", "3", "--length", "40", "--prime", "The"]
+    cold, hot = (model.generate(prime="The", length=40, seed=3, temperature=t) for t in (0.5, 1.5))
+    listed = run("sample", char_run.best_path, "--temperature", "0.5, 1.5", *common)
+    assert listed.exit_code == 0, listed.output
+    assert listed.stdout == f"--- temperature 0.5 ---\n{cold}\n\n--- temperature 1.5 ---\n{hot}\n"
+    one = run("sample", char_run.best_path, "--temperature", "0.5", *common)
+    assert one.stdout == f"{cold}\n"  # one temperature: as before, no heading
+
+
+def test_a_list_of_temperatures_goes_into_each_out_file_with_its_headings(char_run, in_tmp):
+    import seqgen
+
+    model = seqgen.load(char_run.best_path)
+    common = ["--seed", "3", "--length", "40", "--prime", "The", "--temperature", "0.5,1.5"]
+    printed = run("sample", char_run.best_path, *common).stdout
+    assert run("sample", char_run.best_path, *common, "--out", "one.txt").exit_code == 0
+    assert (in_tmp / "one.txt").read_text(encoding="utf-8") == printed
+    assert run("sample", char_run.best_path, *common, "--num-samples", "2", "--out", "two.txt").exit_code == 0
+    cold, hot = (model.generate_many(2, prime="The", length=40, seed=3, temperature=t) for t in (0.5, 1.5))
+    for i in (0, 1):  # each file: its sample at each temperature, the prime first
+        assert (in_tmp / f"two-{i + 1}.txt").read_text(encoding="utf-8") == (
+            f"--- temperature 0.5 ---\n{cold[i]}\n\n--- temperature 1.5 ---\n{hot[i]}\n")
+    assert sorted(p.name for p in in_tmp.iterdir()) == ["one.txt", "two-1.txt", "two-2.txt"]
+
+
+@pytest.mark.parametrize("args, settings", [
+    ([], {}),
+    (["--num-samples", "2"], {"num_samples": 2}),
+    (["--num-samples", "2", "--temperature", "0.5,1.5"], {"num_samples": 2, "temperature": [0.5, 1.5]}),
+])
+def test_generate_to_file_writes_what_the_command_line_prints(char_run, in_tmp, args, settings):
+    import seqgen
+
+    printed = run("sample", char_run.best_path, "--seed", "6", "--length", "30", "--prime", "The", *args)
+    assert printed.exit_code == 0, printed.output
+    path = seqgen.load(char_run.best_path).generate_to_file("x.txt", seed=6, length=30, prime="The", **settings)
+    assert path.read_bytes() == printed.stdout.encode("utf-8")
+
+
+def test_several_samples_in_out_files_begin_with_their_prime(char_run, in_tmp):
+    import seqgen
+
+    done = run("sample", char_run.best_path, "--seed", "2", "--length", "30", "--prime", "The", "--num-samples", "2",
+               "--out", "s.txt")
+    assert done.exit_code == 0, done.output
+    texts = seqgen.load(char_run.best_path).generate_many(2, prime="The", length=30, seed=2)
+    assert [(in_tmp / f"s-{i}.txt").read_text(encoding="utf-8") for i in (1, 2)] == [t + "\n" for t in texts]
+
+
+@pytest.mark.parametrize("value, words", [
+    ("0.5,-1", ["--temperature must be 0 (greedy) or positive (got -1.0)"]),
+    ("0.5,nan", ["--temperature must be 0 (greedy) or positive (got nan)"]),
+    ("1,1.0", ["--temperature gives 1.0 twice"]),
+])
+def test_a_wrong_temperature_of_a_list_is_one_line(char_run, in_tmp, value, words):
+    assert_one_line_error(run("sample", char_run.best_path, "--temperature", value, "--out", "x.txt"), 2, *words)
+    assert list(in_tmp.iterdir()) == []
+
+
+def test_a_temperature_list_that_is_not_numbers_is_refused_saying_how_to_write_it(char_run):
+    result = run("sample", char_run.best_path, "--temperature", "0.5,hot")
+    assert result.exit_code == 2 and "Traceback" not in result.output + result.stderr
+    assert "'hot' is not a number; give one (0.8) or several separated by commas (0.5,0.8,1.0)" in " ".join(
+        result.stderr.replace("│", " ").split())
+
+
+@pytest.mark.filterwarnings("ignore:only .* passed their check")  # the tiny model's luck is not the point here
+def test_tunes_at_a_list_of_temperatures_go_into_a_folder_each(music_run, in_tmp):
+    import seqgen
+
+    done = run("sample", music_run.best_path, "--tunes", "2", "--seed", "1", "--temperature", "0.5,1",
+               "--keep-invalid", "--out", "t")
+    assert done.exit_code == 0, done.output
+    assert sorted(p.name for p in (in_tmp / "t").iterdir()) == ["t0.5", "t1.0"]
+    assert done.stdout.startswith("--- temperature 0.5 ---\n") and "\n\n--- temperature 1.0 ---\n" in done.stdout
+    model = seqgen.load(music_run.best_path)
+    for t in (0.5, 1.0):
+        files = model.tunes(2, seed=1, temperature=t).write(in_tmp / f"api{t}", keep_invalid=True)
+        written = sorted((in_tmp / "t" / f"t{t}").iterdir())
+        assert [p.name for p in written] == [p.name for p in files] and files
+        assert all(a.read_bytes() == b.read_bytes() for a, b in zip(files, written))
+    # every folder is checked before any tune is drawn: an earlier batch in the last one is refused first
+    shutil.rmtree(in_tmp / "t" / "t0.5")
+    assert_one_line_error(run("sample", music_run.best_path, "--tunes", "2", "--temperature", "0.5,1", "--out", "t"),
+                          1, "t1.0 already holds tunes of an earlier batch")
+    assert not any((in_tmp / "t" / "t0.5").glob("*.abc"))
+
+
+def test_tunes_printed_at_a_list_of_temperatures_are_labelled(music_run):
+    done = run("sample", music_run.best_path, "--seed", "1", "--temperature", "0.5,1")
+    assert done.exit_code == 0, done.output
+    assert done.stdout.startswith("--- temperature 0.5 ---\nX:1\n")
+    assert "\n\n--- temperature 1.0 ---\nX:1\n" in done.stdout

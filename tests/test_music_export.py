@@ -159,8 +159,15 @@ def test_cli_export(tmp_path):
     os.umask(umask)
     assert {p.stat().st_mode & 0o777 for p in (tmp_path / "midi").glob("*.mid")} == {0o666 & ~umask}
     for row, count in [("tunes found", 3), ("parsed by music21", 2), ("not parsed by music21", 1),
-                       ("MIDI files written", 2), ("every note checked", 2)]:
+                       ("MIDI files written", 2), ("every note checked", 2), ("repeat signs read", 0)]:
         assert re.search(rf"{row}.*│\s+{count} │", result.stdout), (row, result.stdout)
+
+
+def test_cli_export_counts_the_tunes_whose_repeat_signs_were_repaired(tmp_path):
+    (tmp_path / "t.abc").write_text(RAW.replace("K:G\n", "K:G\n|:") + "\n" + RAW)  # the first opens, never closes
+    result = runner.invoke(app, ["export", str(tmp_path / "t.abc"), "--out", str(tmp_path / "midi")])
+    assert result.exit_code == 0, result.stderr
+    assert re.search(r"repeat signs read as a musician would.*│\s+1 │", result.stdout), result.stdout
 
 
 @pytest.mark.parametrize("make, words", [

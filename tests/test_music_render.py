@@ -15,6 +15,7 @@ from seqgen.music import tools as real_tools
 from seqgen.music.abc import clean_tune
 from seqgen.music.export import tune_to_midi
 from seqgen.music.m21 import parse_abc
+from seqgen.music.midi_events import read_midi
 from seqgen.music.render import render_sheet, render_wav
 from seqgen.music.validate import check_tune
 
@@ -23,9 +24,27 @@ from .test_music_export import RAW
 
 
 def fluidsynth_writing(args):
-    """A stand-in fluidsynth: writes the -F file it is given."""
-    Path(args[args.index("-F") + 1]).write_bytes(b"RIFF")
+    """A stand-in fluidsynth: writes the -F file it is given, a quiet A4 (-25 dBFS) in 32-bit
+    samples, as fluidsynth's default gain plays a tune."""
+    import numpy as np
+
+    sine = np.sin(2 * np.pi * 440 * np.arange(4410) / 44100) * 10 ** (-25 / 20) * 2 ** 31
+    with wave.open(args[args.index("-F") + 1], "wb") as w:
+        w.setnchannels(2)
+        w.setsampwidth(4)
+        w.setframerate(44100)
+        w.writeframes(np.repeat(sine, 2).astype("<i4").tobytes())
     return completed(args)
+
+
+def peak_dbfs(path) -> float:
+    """The loudest sample of a 16-bit WAV file, in dB below full scale."""
+    import numpy as np
+
+    with wave.open(str(path)) as w:
+        assert w.getsampwidth() == 2
+        frames = np.frombuffer(w.readframes(w.getnframes()), "<i2").astype(float)
+    return float(20 * np.log10(np.abs(frames).max() / 32768))
 
 
 def lilypond_engraving(args):
@@ -51,15 +70,54 @@ def test_audio_needs_a_soundfont_and_uses_fluidsynth_where_installed(tools, midi
     with pytest.raises(MusicError, match="soundfont"):
         render_wav(midi, tmp_path / "t.wav")  # fluidsynth but no soundfont
     tools.soundfont = tmp_path / "gm.sf2"
-    assert render_wav(midi, tmp_path / "t.wav").read_bytes() == b"RIFF"
+    assert peak_dbfs(render_wav(midi, tmp_path / "t.wav")) == pytest.approx(-1, abs=0.1)  # raised from -25
     ((synth, *args),) = tools.calls
     written = Path(args[2])  # beside t.wav, renamed to it once complete
     assert synth == "/stand-in/bin/fluidsynth" and written.parent == tmp_path and written.suffix == ".wav"
-    assert args[:2] + args[3:] == ["-ni", "-F", "-r", "44100", str(tmp_path / "gm.sf2"), str(midi)]
+    assert args[:2] + args[3:] == ["-ni", "-F", "-O", "s32", "-r", "44100", str(tmp_path / "gm.sf2"), str(midi)]
     tools.behaviour["fluidsynth"] = lambda args: completed(args, 1, "fluidsynth: cannot open soundfont")
     with pytest.raises(MusicError, match="could not render .*cannot open soundfont"):
         render_wav(midi, tmp_path / "t2.wav")
     assert sorted(p.name for p in tmp_path.glob("*.wav")) == ["t.wav"]  # nothing half-made left behind
+
+
+def test_what_fluidsynth_wrote_is_checked_before_it_is_kept(tools, midi, tmp_path):
+    def writing_no_wav(args):
+        Path(args[args.index("-F") + 1]).write_bytes(b"RIFF")
+        return completed(args)
+
+    tools.install("fluidsynth", writing_no_wav)
+    tools.soundfont = tmp_path / "gm.sf2"
+    with pytest.raises(MusicError, match=r"fluidsynth could not render .*t\.mid: what it wrote is not a PCM WAV"):
+        render_wav(midi, tmp_path / "t.wav")
+    assert list(tmp_path.glob("*.wav")) == []
+
+
+def test_the_sampler_writes_at_minus_one_dbfs_and_never_clips(tools, midi, tmp_path):
+    import numpy as np
+
+    tools.soundfont = make_soundfont(tmp_path / "sine.sf2")
+    path = render_wav(midi, tmp_path / "t.wav")
+    assert abs(peak_dbfs(path) - -1) < 1
+    with wave.open(str(path)) as w:
+        frames = np.frombuffer(w.readframes(w.getnframes()), "<i2")
+    assert np.abs(frames.astype(int)).max() < 32767  # no sample at full scale
+
+
+def test_silence_stays_silent_and_quiet_audio_is_raised(tmp_path):
+    import numpy as np
+
+    from seqgen.music.level import normalise_wav, normalised
+
+    assert not normalised(np.zeros((100, 2))).any()
+    with wave.open(str(tmp_path / "quiet.wav"), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(8000)
+        w.writeframes(np.array([0, 100, -300, 50], "<i2").tobytes())
+    with wave.open(str(normalise_wav(tmp_path / "quiet.wav", tmp_path / "loud.wav"))) as w:
+        loud = np.frombuffer(w.readframes(4), "<i2")
+    assert loud.tolist() == [0, round(29204 / 3), -29204, round(29204 / 6)]  # -1 dBFS is 29204
 
 
 def dominant_hz(frames, rate: int, start: float, end: float) -> float:
@@ -224,6 +282,7 @@ def test_real_fluidsynth_plays_the_tune(midi, tmp_path):
         frames = w.readframes(w.getnframes())
         assert w.getframerate() == 44100 and w.getnframes() / 44100 > 5
     assert max(frames) > 0  # not silence
+    assert abs(peak_dbfs(path) - -1) < 1  # fluidsynth's own level is near -25 dBFS
 
 
 @pytest.mark.skipif(real_tools.find_soundfont() is None,
@@ -236,7 +295,9 @@ def test_seqgen_plays_a_real_soundfont(midi, tmp_path, monkeypatch):
     with wave.open(str(path)) as w:
         rate = w.getframerate()
         frames = np.frombuffer(w.readframes(w.getnframes()), "<i2").reshape(-1, 2)[:, 0]
-    assert len(frames) / rate > 5 and abs(dominant_hz(frames, rate, 0.02, 0.24) - 392) < 8  # G4, the first note
+    first = read_midi(midi).sounding()[0]  # G4, the first note
+    assert len(frames) / rate > 5 and abs(dominant_hz(frames, rate, first.start + 0.02, first.end - 0.02) - 392) < 8
+    assert abs(peak_dbfs(path) - -1) < 1
 
 
 def test_reasons_and_paths_that_look_like_markup_are_printed_as_they_are(tools, tmp_path, capsys):

@@ -63,3 +63,31 @@ def test_wrong_arguments_are_usage_errors_naming_them(in_tmp, arguments, words):
     with pytest.raises(UsageError, match=words):
         one_tune_batch().write(**arguments)
     assert not (in_tmp / "t").exists()
+
+
+@pytest.mark.filterwarnings("ignore:only .* passed their check")  # the tiny model's luck is not the point here
+def test_a_batch_is_written_as_the_command_line_writes_it_byte_for_byte(music_run, tools, tmp_path):
+    from .helpers import run
+
+    done = run("sample", music_run.best_path, "--tunes", "3", "--seed", "4", "--keep-invalid", "--wav",
+               "--out", tmp_path / "cli")
+    assert done.exit_code == 0, done.output
+    batch = seqgen.load(music_run.best_path).tunes(3, seed=4)
+    with pytest.warns(SeqgenWarning, match="soundfont"):  # as the command line's note says
+        files = batch.write(tmp_path / "api", keep_invalid=True, wav=True)
+    cli = sorted((tmp_path / "cli").iterdir())
+    assert [p.name for p in files] == [p.name for p in cli] and len(cli) >= 6
+    assert all(a.read_bytes() == c.read_bytes() for a, c in zip(files, cli))
+    assert "audio needs a General MIDI soundfont" in done.stderr
+
+
+def test_write_takes_folder_keep_invalid_and_wav_in_that_order_the_rest_by_name(tmp_path):
+    import inspect
+
+    shown = inspect.signature(TuneBatch.write).parameters
+    assert list(shown)[:4] == ["self", "folder", "keep_invalid", "wav"]
+    assert shown["keep_invalid"].default is False and shown["wav"].default is False
+    assert all(shown[name].kind is inspect.Parameter.KEYWORD_ONLY for name in ("overwrite", "sheet"))
+    assert [p.name for p in one_tune_batch().write(tmp_path / "t", False, False)] == ["001.abc", "001.mid"]
+    with pytest.raises(TypeError):
+        one_tune_batch().write(tmp_path / "t", False, False, True)  # overwrite only by name

@@ -2,6 +2,7 @@
 keywords and the studio's requests are built from those fields, and each value is checked once,
 by the configuration. A new sampling option is one field, and it reaches all three."""
 
+import inspect
 from dataclasses import dataclass, fields
 
 import pytest
@@ -135,3 +136,17 @@ def test_a_bad_value_is_named_once_with_its_option(char_run):
     result = run("sample", char_run.best_path, "--temperature", "-1", "--top-p", "2")
     assert_one_line_error(result, 2, "--temperature must be 0 (greedy) or positive", "--top-p must be in (0, 1]")
     assert result.stderr.count("--temperature") == 1
+
+
+def test_a_list_valued_option_is_declared_once_for_every_interface(char_run):
+    from pydantic import ValidationError
+
+    from seqgen.studio.requests import SampleRequest
+
+    help_text = _help("sample")
+    assert "--temperature FLOAT[,FLOAT...]" in help_text  # the command line reads "0.5,0.8,1.0"
+    shown = inspect.signature(seqgen.load(char_run.best_path).generate_many).parameters
+    assert shown["temperature"].annotation == "float | list[float]"  # the API takes a list
+    assert SampleRequest(checkpoint="x", temperature=0.5).temperature == 0.5  # the studio: one number
+    with pytest.raises(ValidationError, match="temperature"):
+        SampleRequest(checkpoint="x", temperature=[0.5, 1.0])

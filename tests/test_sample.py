@@ -182,3 +182,48 @@ def test_torchs_threads_wait_asleep_unless_the_user_says_otherwise(given, seen):
     code = "import sys, os, seqgen; assert 'torch' not in sys.modules; import torch; print(os.environ['OMP_WAIT_POLICY'])"
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
     assert out.strip() == seen
+
+
+# -- a list of temperatures: one configuration per temperature, the seed shared ----------------------
+
+def test_one_temperature_is_the_configuration_itself():
+    cfg = SampleConfig(temperature=0.7).validate()
+    assert cfg.temperatures == [0.7] and cfg.at_each_temperature()[0] is cfg and cfg.seed is None
+
+
+def test_a_list_of_temperatures_shares_one_seed():
+    given = SampleConfig(temperature=[0.5, 1], seed=9).validate()
+    assert given.temperature == [0.5, 1.0] and all(type(t) is float for t in given.temperature)
+    assert [(c.temperature, c.seed) for c in given.at_each_temperature()] == [(0.5, 9), (1.0, 9)]
+    chosen = SampleConfig(temperature=(0.5, 1.0)).validate().at_each_temperature()  # no seed: one for all
+    assert chosen[0].seed is not None and chosen[0].seed == chosen[1].seed
+
+
+@pytest.mark.parametrize("bad, words", [
+    ([0.5, -1.0], "--temperature must be 0 (greedy) or positive (got -1.0)"),
+    ([0.5, float("inf")], "--temperature must be 0 (greedy) or positive (got inf)"),
+    ([0.5, "0.8"], "--temperature must be a number"),
+    ([], "--temperature is an empty list"),
+    ([0.5, 0.5], "--temperature gives 0.5 twice"),
+    ("0.5,0.8", "--temperature must be a number or a list of numbers (got str"),
+])
+def test_each_temperature_of_a_list_is_checked(bad, words):
+    with pytest.raises(UsageError) as caught:
+        SampleConfig(temperature=bad).validate()
+    assert words in str(caught.value)
+
+
+def test_one_drawing_refuses_a_list_of_temperatures(char_model):
+    model, vocab = char_model
+    with pytest.raises(UsageError, match="one drawing has one temperature"):
+        generate(model, vocab, SampleConfig(length=5, temperature=[0.5, 1.0], seed=1))
+
+
+@pytest.mark.parametrize("text, value", [("0.5", 0.5), ("1", 1.0), (" 0.5, 0.8,1.0", [0.5, 0.8, 1.0]), ("nan", "nan")])
+def test_the_command_lines_text_of_a_list_is_one_value_or_several(text, value):
+    from seqgen.options import read_several
+
+    read = read_several(text, "float")
+    assert repr(read) == repr(float(value) if value == "nan" else value)
+    with pytest.raises(ValueError, match="'x' is not a number; give one .0.8. or several separated by commas"):
+        read_several("0.5,x", "float")

@@ -247,9 +247,85 @@ def test_the_page_and_abcjs_are_served_from_here(client):
     abcjs = client.get("/static/vendor/abcjs/abcjs-basic-min.js")
     assert abcjs.status_code == 200 and "renderAbc" in abcjs.text
     assert client.get("/static/vendor/abcjs/LICENSE.md").status_code == 200
-    assert "/static/menus.js" in page.text
-    for text in (page.text, script.text, client.get("/static/menus.js").text, client.get("/static/studio.css").text):
+    assert "/static/player.js" in page.text and "/static/menus.js" in page.text
+    player = client.get("/static/player.js")
+    assert player.status_code == 200 and 'soundFontUrl: SOUNDFONT' in player.text and 'SOUNDFONT = "/soundfont/"' in player.text
+    for text in (page.text, script.text, player.text, client.get("/static/menus.js").text,
+                 client.get("/static/studio.css").text):
         assert "https://" not in text and "//cdn" not in text  # works with no internet
+
+
+# -- the notes of the page's player ------------------------------------------------------------
+
+def pitch(wav_bytes: bytes) -> float:
+    """The strongest frequency of a WAV file's first second, in Hz (to a tenth of a semitone)."""
+    import numpy as np
+
+    with wave.open(io.BytesIO(wav_bytes)) as w:
+        rate, samples = w.getframerate(), np.frombuffer(w.readframes(w.getnframes()), "<i2")
+    window = samples[:rate].astype(float)
+    spectrum = np.abs(np.fft.rfft(window, 8 * len(window)))  # zero-padded: bins of 1/8 Hz
+    return float(np.argmax(spectrum)) * rate / (8 * len(window))
+
+
+# abcjs's names of MIDI keys (its table: C4 is 60, flats only) and their equal-tempered pitch.
+@pytest.mark.parametrize("note, hz", [("A4", 440.0), ("E5", 659.26), ("Bb3", 233.08), ("C4", 261.63),
+                                      ("Gb2", 92.50), ("Db6", 1108.73)])
+def test_the_page_gets_each_note_abcjs_asks_for_as_audio_at_its_pitch(client, note, hz):
+    answer = client.get(f"/soundfont/acoustic_grand_piano-mp3/{note}.mp3")  # abcjs's name; the bytes are WAV
+    assert answer.status_code == 200 and answer.headers["content-type"] == "audio/wav"
+    assert pitch(answer.content) == pytest.approx(hz, rel=0.003)  # within a twentieth of a semitone
+    with wave.open(io.BytesIO(answer.content)) as w:
+        assert w.getnframes() / w.getframerate() >= 4  # long enough for a tune's longest note
+
+
+def test_a_note_is_made_once_then_served_from_memory(client, monkeypatch):
+    from seqgen.music import synth
+
+    made = []
+    real = synth.play_note
+    monkeypatch.setattr(synth, "play_note", lambda *args, **kw: made.append(args[2]) or real(*args, **kw))
+    first = client.get("/soundfont/violin-mp3/Eb5.mp3").content
+    assert client.get("/soundfont/violin-mp3/Eb5.mp3").content == first and made == [75]  # Eb5: MIDI key 75
+
+
+def test_abcjs_instrument_names_are_general_midi_programs():
+    import re
+    from pathlib import Path
+
+    from seqgen.studio import soundfont
+
+    vendored = (Path(soundfont.__file__).parent / "static/vendor/abcjs/abcjs-basic-min.js").read_text()
+    listed = re.search(r'\["acoustic_grand_piano"[^\]]*\]', vendored).group(0)
+    assert tuple(re.findall(r'"(\w+)"', listed)) == soundfont.INSTRUMENTS  # the names abcjs asks for
+    # General MIDI's numbering, counted from 0: piano, violin, flute, bagpipe, fiddle; the drums are bank 128
+    names = ("acoustic_grand_piano", "violin", "flute", "bagpipe", "fiddle", "percussion")
+    assert [soundfont.preset_of(n) for n in names] == [(0, 0), (0, 40), (0, 73), (0, 109), (0, 110), (128, 0)]
+
+
+def test_a_note_the_soundfont_cannot_play_is_silence_not_a_failure(client):
+    answer = client.get("/soundfont/percussion-mp3/B1.mp3")  # a bass drum; the sine soundfont has no drum kit
+    assert answer.status_code == 200 and answer.headers["content-type"] == "audio/wav"
+    with wave.open(io.BytesIO(answer.content)) as w:
+        assert w.getnframes() > 0 and set(w.readframes(w.getnframes())) == {0}  # abcjs plays the rest of the tune
+
+
+def test_the_drums_play_from_the_soundfonts_drum_kit(studio_root, tmp_path):
+    kit = make_soundfont(tmp_path / "kit.sf2", bank=128)  # a "drum" at every key: the sine, pitched
+    with TestClient(create_app(studio_root, soundfont=kit), base_url=BASE) as c:
+        assert pitch(c.get("/soundfont/percussion-mp3/A3.mp3").content) == pytest.approx(220.0, rel=0.003)
+
+
+@pytest.mark.parametrize("path, words", [
+    ("/soundfont/kazoo-mp3/A4.mp3", ["no General MIDI instrument 'kazoo'", "acoustic_grand_piano"]),
+    ("/soundfont/violin-mp3/H4.mp3", ["no note 'H4'", "e.g. Bb4"]),
+    ("/soundfont/violin-mp3/C%234.mp3", ["no note 'C#4'"]),
+    ("/soundfont/violin-mp3/A10.mp3", ["no note 'A10'"]),
+    ("/soundfont/violin-mp3/A9.mp3", ["no note 'A9'", "above G9"]),
+    ("/soundfont/violin-mp3/A4.ogg", ["no such page or file here"]),
+])
+def test_a_note_not_in_abcjs_names_is_a_readable_404(client, path, words):
+    refused(client.get(path), 404, *words)
 
 
 # -- refusals ----------------------------------------------------------------------------------
@@ -353,6 +429,8 @@ def test_without_a_soundfont_the_page_is_told_what_to_install(studio_root, tools
         assert sound["available"] is False and "apt-get install fluid-soundfont-gm" in sound["note"]
         tune = answer(post(c, checkpoint=MUSIC, tunes=1, seed=1))["tunes"][0]
         assert tune["files"]["wav"] is None
+        refused(c.get("/soundfont/acoustic_grand_piano-mp3/A4.mp3"), 404, "apt-get install fluid-soundfont-gm",
+                "--soundfont FILE")
 
 
 # -- the command ------------------------------------------------------------------------------

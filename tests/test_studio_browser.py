@@ -94,6 +94,9 @@ def browser():
 @pytest.fixture
 def page(browser, studio):
     context = browser.new_context(viewport={"width": 1280, "height": 860}, accept_downloads=True)
+    foreign: list[str] = []  # the page works offline: it never asks another site for anything
+    context.route(lambda url: not url.startswith(studio.url),
+                  lambda route: (foreign.append(route.request.url), route.abort()))
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
@@ -102,6 +105,7 @@ def page(browser, studio):
     yield page
     context.close()
     assert not errors, errors  # no script failed in the page
+    assert not foreign, foreign
 
 
 @needs_browser
@@ -288,6 +292,140 @@ def test_on_a_phone_the_tunes_scroll_into_view(browser, studio):
         assert page.evaluate("window.scrollY") > 0
     finally:
         context.close()
+
+
+def two_tunes_drawn(page) -> None:
+    page.select_option("#checkpoint", "folk-music/best.pt")
+    page.fill("#tunes", "2")
+    page.fill("#seed", "3")
+    page.click("#generate")
+    page.locator(".tune").nth(1).locator("button.play:enabled").wait_for(timeout=60_000)
+
+
+def player(page) -> dict:
+    return page.evaluate("SeqgenPlayer.status()")
+
+
+# What sounds and what is lit, watched in the page for ``seconds`` (or for one second once three
+# notes were lit): the notes lit (each by its place, abcjs's classes: line, measure, note), the
+# cursor's positions, the audio clock.
+WATCH = """(seconds) => new Promise((done) => {
+  const lit = new Set(), cursor = new Set(), start = SeqgenPlayer.status(), began = performance.now();
+  const timer = setInterval(() => {
+    for (const el of document.querySelectorAll(".sheet .playing")) lit.add(el.getAttribute("class"));
+    const line = document.querySelector(".sheet svg line.cursor");
+    if (line) cursor.add(line.getAttribute("x1") + "," + line.getAttribute("y1"));
+    const elapsed = (performance.now() - began) / 1000;
+    if (elapsed >= seconds || (elapsed >= 1 && lit.size >= 3 && cursor.size >= 3)) {
+      clearInterval(timer);
+      done({lit: [...lit], cursor: [...cursor], start, end: SeqgenPlayer.status()});
+    }
+  }, 20);
+})"""
+
+
+@needs_browser
+def test_a_tune_plays_in_the_page_its_notes_lit_as_they_sound_and_stop_stops_it(page, studio):
+    notes = []
+    page.on("response", lambda r: notes.append(r.status) if "/soundfont/" in r.url else None)
+    two_tunes_drawn(page)
+    first, second = (page.locator(".tune").nth(i).locator("button.play") for i in range(2))
+    first.click()  # a user's gesture: the browser lets the page's audio start
+    page.wait_for_function("() => SeqgenPlayer.status().state === 'playing'", timeout=60_000)
+    assert first.text_content() == "■ Stop"
+    seen = page.evaluate(WATCH, 4)
+    assert notes and set(notes) == {200}  # every note came from the studio itself
+    assert seen["end"]["audio"] == "running" and seen["end"]["time"] > seen["start"]["time"] + 0.5
+    assert seen["end"]["tune"] == 1 and seen["end"]["events"] > seen["start"]["events"]
+    assert len(seen["lit"]) >= 3, seen  # the lit note changed at least twice
+    assert len(seen["cursor"]) >= 3, seen  # and the cursor moved with it
+    assert page.locator(".tune").nth(1).locator(".playing").count() == 0  # only the tune playing is lit
+
+    second.click()  # playing another tune stops the first
+    page.wait_for_function("() => SeqgenPlayer.status().tune === 2 && SeqgenPlayer.status().state === 'playing'",
+                           timeout=60_000)
+    assert first.text_content() == "▶ Play" and second.text_content() == "■ Stop"
+    second.click()
+    stopped = player(page)
+    assert stopped["state"] == "stopped" and second.text_content() == "▶ Play"
+    after = page.evaluate(WATCH, 0.5)
+    assert after["lit"] == [] and after["cursor"] == [] and after["end"]["events"] == stopped["events"]
+
+
+@needs_browser
+def test_the_tempo_control_sets_the_tempo_the_synth_plays_and_the_cursor_follows(page):
+    two_tunes_drawn(page)
+    play = page.locator(".tune").first.locator("button.play")
+    played = {}
+    for percent in (100, 50):
+        page.fill("#tempo", str(percent))
+        play.click()
+        page.wait_for_function("() => SeqgenPlayer.status().state === 'playing'", timeout=60_000)
+        played[percent] = player(page)
+        assert f"♩ = {round(played[percent]['qpm'])}" in page.text_content("#tempo-now")
+        play.click()
+    assert played[50]["qpm"] == pytest.approx(played[100]["qpm"] / 2)
+    fade = 0.2  # abcjs's fade after the last note, at any tempo
+    assert played[50]["duration"] - fade == pytest.approx(2 * (played[100]["duration"] - fade), rel=0.05)
+    play.click()  # at 50 %; a new tempo while it plays takes effect at once
+    page.wait_for_function("() => SeqgenPlayer.status().state === 'playing'", timeout=60_000)
+    page.fill("#tempo", "100")
+    page.dispatch_event("#tempo", "change")
+    page.wait_for_function("(qpm) => SeqgenPlayer.status().state === 'playing' && SeqgenPlayer.status().qpm === qpm",
+                           arg=played[100]["qpm"], timeout=60_000)
+    assert play.text_content() == "■ Stop"
+
+
+def one_tune_shown(page, **fields) -> None:
+    """A tune entry as the server sends one (``fields`` on top), shown as the page shows it."""
+    tune = {"n": 1, "title": "Tune", "valid": True, "verdict": "valid", "reasons": [],
+            "files": {"abc": None, "mid": None, "wav": None}, **fields}
+    page.evaluate("(tune) => document.getElementById('tunes-out').replaceChildren(tuneCard(tune))", tune)
+    page.locator(".tune .sheet svg").wait_for()
+
+
+SCALE = "X:1\nT:Scale\nM:4/4\nL:1/4\n{tempo}K:C\n|: CDEF | GABc {end}\n"
+JIG = "X:1\nT:Jig\nM:6/8\nL:1/8\nQ:3/8=100\nK:G\n|: GAB cde | dcB AGF ||\n"
+
+
+@needs_browser
+@pytest.mark.parametrize("fields, qpm, quarters", [
+    # the server's reading: the tune as played (its ill-formed repeat repaired), at its tempo
+    ({"abc": SCALE.format(tempo="", end="||"), "played_abc": SCALE.format(tempo="", end=":|"),
+      "tempo": {"qpm": 200, "beat": "1/4", "source": "reel default"}}, 200, 16),
+    # without it (an older server): the ABC as written, at abcjs's reading of Q:
+    ({"abc": SCALE.format(tempo="Q:1/4=120\n", end="||")}, 120, 8),
+    ({"abc": JIG}, 150, 6),  # Q:3/8=100 is 150 quarter notes a minute; 12 eighths played once
+])
+def test_a_tune_plays_as_played_at_its_own_tempo(page, fields, qpm, quarters):
+    one_tune_shown(page, **fields)
+    page.locator(".tune button.play:enabled").click()
+    page.wait_for_function("() => SeqgenPlayer.status().state === 'playing'", timeout=60_000)
+    status = player(page)
+    assert status["qpm"] == pytest.approx(qpm)
+    assert status["duration"] == pytest.approx(quarters * 60 / qpm + 0.2, abs=0.05)  # abcjs fades 0.2 s
+    page.locator(".tune button.play").click()
+
+
+@needs_browser
+def test_a_tune_that_names_its_instrument_and_drums_plays_them(page):
+    asked = []
+    page.on("response", lambda r: asked.append((r.url.split("/soundfont/")[1], r.status)) if "/soundfont/" in r.url else None)
+    abc = "X:1\nT:Fiddle\nM:2/4\nL:1/8\n%%MIDI program 110\n%%MIDI drum dd 36 38 100 100\n%%MIDI drumon\nK:D\n|:DEFG|ABcd:|\n"
+    one_tune_shown(page, abc=abc)
+    page.locator(".tune button.play:enabled").click()
+    page.wait_for_function("() => SeqgenPlayer.status().state === 'playing'", timeout=60_000)
+    page.locator(".tune button.play").click()
+    assert {note for note, _ in asked} >= {"fiddle-mp3/D4.mp3", "percussion-mp3/C2.mp3", "percussion-mp3/D2.mp3"}
+    assert {status for _, status in asked} == {200}  # drums silent where the soundfont has no kit
+
+
+@needs_browser
+def test_without_a_soundfont_play_is_disabled_and_says_what_to_install(page):
+    page.evaluate("state.sound = {available: false, note: 'For sound: apt-get install fluid-soundfont-gm'}")
+    one_tune_shown(page, abc=JIG)
+    play = page.locator(".tune button.play")
+    assert play.is_disabled() and play.get_attribute("title") == "For sound: apt-get install fluid-soundfont-gm"
 
 
 def test_ctrl_c_stops_the_server_cleanly(studio_root, tmp_path):

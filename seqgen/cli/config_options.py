@@ -16,7 +16,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from ..options import flag, interface_options
+from ..options import flag, interface_options, read_several
 
 
 def parameters(classes: Iterable[type], leave_out: Iterable[str] = ()) -> list[inspect.Parameter]:
@@ -26,10 +26,27 @@ def parameters(classes: Iterable[type], leave_out: Iterable[str] = ()) -> list[i
     for f, kind, default in interface_options(classes, leave_out):
         helped = f.metadata.get("help", "")
         names = f"{flag(f.name)}/--no-{flag(f.name)[2:]}" if kind is bool else flag(f.name)  # --tie/--no-tie
-        option = typer.Option(names, help=helped, show_default="[default:" not in helped)
+        option = typer.Option(names, help=helped, show_default="[default:" not in helped, **_several(f, kind))
         annotation = Annotated[Optional[kind] if default is None else kind, option]
         out.append(inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation))
     return out
+
+
+def _several(f, kind: type) -> dict:
+    """For an option that takes several values: its text read as one value or a list of them."""
+    if not f.metadata.get("several"):
+        return {}
+
+    def read(text):
+        if not isinstance(text, str):  # the default, a value already
+            return text
+        try:
+            return read_several(text, kind.__name__)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc)) from None
+
+    name = kind.__name__.upper()
+    return {"parser": read, "metavar": f"{name}[,{name}...]"}
 
 
 class _Command:

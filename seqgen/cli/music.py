@@ -87,6 +87,37 @@ def print_tune(model, length: int, num_samples: int = 1, conditions=None, **sett
         write(f"{'' if i == 0 else chr(10)}{text.rstrip()}\n")
 
 
+def print_tunes(model, length: int, num_samples: int = 1, conditions=None, **settings) -> None:
+    """``print_tune`` at each temperature of a list (the same seed at each), each after its heading."""
+    from ..sample_output import at_each_temperature
+
+    for heading, one in at_each_temperature(model, settings):
+        write(heading)
+        print_tune(model, length, num_samples, conditions, **one)
+
+
+def write_tunes_at_each(model, count: int, out_dir: Path, overwrite: bool, keep_invalid: bool, wav: bool,
+                        sheet: bool, **settings) -> None:
+    """``write_tunes``; for a list of temperatures, each one's batch into its own folder of
+    ``out_dir`` (t0.5, t1.0, ...; every one checked before any tune is drawn), after its heading."""
+    from ..config import SampleConfig
+    from ..music.tune_files import prepare_folder
+    from ..options import options
+    from ..sample_output import at_each_temperature, temperature_label
+
+    sampling = {f.name for f in options(SampleConfig)}  # not the tunes to order (meter, key, ...)
+    runs = list(at_each_temperature(model, {k: v for k, v in settings.items() if k in sampling}))
+    if len(runs) == 1:
+        return write_tunes(model, count, out_dir, overwrite, keep_invalid, wav, sheet, **settings)
+    model.check_tune_count(count)  # before any folder is made, or an earlier batch removed
+    folders = [out_dir / f"t{temperature_label(one['temperature'])}" for _, one in runs]
+    for folder in folders:
+        prepare_folder(folder, overwrite)
+    for (heading, one), folder in zip(runs, folders):
+        write(heading)
+        write_tunes(model, count, folder, overwrite, keep_invalid, wav, sheet, **{**settings, **one})
+
+
 def write_tunes(model, count: int, out_dir: Path, overwrite: bool, keep_invalid: bool, wav: bool, sheet: bool,
                 **settings) -> None:
     """Sample ``count`` checked tunes into ``out_dir`` as .abc and .mid (and .wav / sheet music),
@@ -163,7 +194,7 @@ def export_files(specs: list[str], out_dir: Path, overwrite: bool = False) -> No
                           "choose another --out or pass --overwrite to replace them")
     methods: Counter = Counter()
     refused: list[str] = []  # why tunes were not handed to music21 at all
-    differ = written = 0
+    differ = written = repaired = 0
     with quiet_progress(err, *Progress.get_default_columns()) as progress:
         task = progress.add_task("exporting", total=len(files))
         for results in process_map(functools.partial(export_named, out_dir=out_dir),
@@ -172,6 +203,7 @@ def export_files(specs: list[str], out_dir: Path, overwrite: bool = False) -> No
             refused += [f"{r.title or 'untitled'}: {r.error}" for r in results if r.method == "refused"]
             differ += sum(bool(r.mismatch) for r in results)
             written += sum(r.path is not None for r in results)
+            repaired += sum(r.path is not None and bool(r.repeat_notes) for r in results)
             progress.advance(task)
     table = Table(title=escape(f"MIDI export -> {out_dir}"))
     table.add_column("result")
@@ -183,6 +215,7 @@ def export_files(specs: list[str], out_dir: Path, overwrite: bool = False) -> No
         table.add_row(labels.get(method, f"written ({method})"), str(n))
     table.add_row("MIDI files written", str(written))
     table.add_row("  of which every note checked against the score", str(written - differ))
+    table.add_row("  of which repeat signs read as a musician would", str(repaired))
     out.print(table)
     if refused and written:
         err.print(f"[yellow]note:[/] passed over {len(refused)} tune(s) with a meter or note length no tune has "

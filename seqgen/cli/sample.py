@@ -67,22 +67,19 @@ def sample(
         shown = ", ".join(repr(u) for u in unknown[:10])
         sys.stderr.write(f"warning: the model never saw {shown} in --prime; they are read as <unk>\n")
     if model.kind == "music":
-        from .music import print_tune, write_tunes
+        from .music import print_tunes, write_tunes_at_each
 
         wanted = model.tune_conditions(**ordered)
         if tunes is None:
-            return print_tune(model, length=length, num_samples=num_samples, conditions=wanted, **settings)
-        return write_tunes(model, tunes, out or Path("tunes"), overwrite, keep_invalid, wav, sheet,
-                           **ordered, **{k: v for k, v in settings.items() if k != "prime"})
+            return print_tunes(model, length=length, num_samples=num_samples, conditions=wanted, **settings)
+        return write_tunes_at_each(model, tunes, out or Path("tunes"), overwrite, keep_invalid, wav, sheet,
+                                   **ordered, **{k: v for k, v in settings.items() if k != "prime"})
     if out is not None:
         return _write_samples(model, out, overwrite, length, num_samples, settings)
-    if num_samples == 1:
-        for piece in model.stream(length=length, **settings):
-            write(piece)
-        write("\n")
-        return
-    for i, text in enumerate(model.generate(length=length, num_samples=num_samples, **settings)):
-        write(f"{'' if i == 0 else chr(10)}=== sample {i + 1} ===\n{text}\n")
+    from ..sample_output import printed
+
+    for piece in printed(model, {"length": length, "num_samples": num_samples, **settings}):
+        write(piece)
 
 
 def _refuse_what_cannot_apply(ctx: typer.Context, kind: str, tunes: int | None, ordered: bool) -> None:
@@ -100,17 +97,12 @@ def _refuse_what_cannot_apply(ctx: typer.Context, kind: str, tunes: int | None, 
 
 
 def _write_samples(model, out: Path, overwrite: bool, length: int, num_samples: int, settings: dict) -> None:
-    """Each sample into a file of its own: ``out``, or ``out``-1, ``out``-2, ... for several."""
-    from ..atomic import check_replaceable
+    """Each sample into a file of its own: ``out``, or ``out``-1, ``out``-2, ... for several; with a
+    list of temperatures, each file holds its sample at each, after its heading."""
+    from ..sample_output import refuse_taken
 
     paths = [out] if num_samples == 1 else [out.with_name(f"{out.stem}-{i}{out.suffix}") for i in range(1, num_samples + 1)]
-    taken = [p for p in paths if p.exists() or p.is_symlink()]
-    for path in taken:  # before suggesting --overwrite: it never replaces a device, FIFO or link
-        check_replaceable(path)
-    if taken and not overwrite:
-        raise SeqgenError(f"{taken[0]} exists; choose another --out or pass --overwrite to replace it")
-    if out.parent != Path("") and not out.parent.is_dir():
-        raise SeqgenError(f"cannot write {out}: folder {out.parent} does not exist")
+    refuse_taken(paths, overwrite)
     try:
         if num_samples == 1:  # streamed into the file: any length, in constant memory
             return _stream_into(model, out, length, settings)
@@ -124,28 +116,33 @@ def _side_by_side_into(model, paths: list[Path], length: int, settings: dict) ->
     or SIGTERM stop them all at the next step, and what was drawn stays in the files: one line says
     how far they got (exit 130, 143)."""
     from ..atomic import atomic_path
+    from ..sample_output import at_each_temperature
 
-    drawn = [0] * len(paths)
     with signals_as_flag() as stop, contextlib.ExitStack() as files:
         handles = [files.enter_context(open(files.enter_context(atomic_path(path)), "w", encoding="utf-8"))
                    for path in paths]
+        for heading, one in at_each_temperature(model, settings):
+            drawn = [0] * len(paths)
 
-        def keep(row: int, piece: str) -> None:
-            handles[row].write(piece)
-            drawn[row] += 1
+            def keep(row: int, piece: str) -> None:
+                handles[row].write(piece)
+                drawn[row] += 1
+                if stop.signum:
+                    raise _Stopped
+
+            for fh in handles:  # the prime first, as a single sample streams it (on_text sees what is drawn)
+                fh.write(heading + one["prime"])
+            try:
+                model.generate_many(len(paths), length=length, on_text=keep, **one)
+            except _Stopped:
+                pass  # each file keeps what its sample had drawn
+            for fh in handles:
+                fh.write("\n")
             if stop.signum:
-                raise _Stopped
-
-        try:
-            model.generate(length=length, num_samples=len(paths), on_text=keep, **settings)
-        except _Stopped:
-            pass  # each file keeps what its sample had drawn
-        for fh in handles:
-            fh.write("\n")
+                break
     if stop.signum:
-        tokens = max(drawn) - bool(settings["prime"])  # the prime came first, as it was given
-        fail(f"{stop.reason} after {tokens:,} of {length:,} tokens: {paths[0]} to {paths[-1].name} hold the "
-             f"{len(paths)} samples as far as they were drawn", stop.exit_code)
+        fail(f"{stop.reason} after {max(drawn):,} of {length:,} tokens{_at(settings, one)}: {paths[0]} to "
+             f"{paths[-1].name} hold the {len(paths)} samples as far as they were drawn", stop.exit_code)
     sys.stderr.write(f"wrote {', '.join(map(str, paths))}\n")
 
 
@@ -157,20 +154,35 @@ def _stream_into(model, out: Path, length: int, settings: dict) -> None:
     """One sample streamed into ``out`` as it is drawn. Ctrl-C or SIGTERM stop it at the next
     token, and what was written stays in ``out``: one line says how far it got (exit 130, 143)."""
     from ..atomic import atomic_path
+    from ..sample_output import at_each_temperature
 
-    drawn = chars = 0
+    chars = 0
     with signals_as_flag() as stop, atomic_path(out) as tmp, open(tmp, "w", encoding="utf-8") as fh:
-        for piece in model.stream(length=length, **settings):
-            fh.write(piece)
-            chars, drawn = chars + len(piece), drawn + 1
+        for heading, one in at_each_temperature(model, settings):
+            fh.write(heading)
+            chars, drawn = chars + len(heading), 0
+            for piece in model.stream(length=length, **one):
+                fh.write(piece)
+                chars, drawn = chars + len(piece), drawn + 1
+                if stop.signum:
+                    break
+            fh.write("\n")
             if stop.signum:
                 break
-        fh.write("\n")
+            chars += 1  # the newline that ends each sample but the last written
     if stop.signum:
         drawn -= bool(settings["prime"])  # the prime came first, as it was given
-        fail(f"{stop.reason} after {drawn:,} of {length:,} tokens: {out} holds the {chars:,} characters written "
-             "so far", stop.exit_code)
+        fail(f"{stop.reason} after {drawn:,} of {length:,} tokens{_at(settings, one)}: {out} holds the {chars:,} "
+             "characters written so far", stop.exit_code)
     sys.stderr.write(f"wrote {out}\n")
+
+
+def _at(settings: dict, one: dict) -> str:
+    """" at temperature 0.5" (``one``'s) when ``settings`` give a list of them, else nothing."""
+    from ..sample_output import temperature_label
+
+    listed = isinstance(settings["temperature"], list)
+    return f" at temperature {temperature_label(one['temperature'])}" if listed else ""
 
 
 @app.command("eval")

@@ -12,6 +12,10 @@ The way used is recorded in ``ExportResult.method``:
 
 Every file written is read back and its notes compared with the score's (``notes_differ``); a
 fallback whose file differs is passed over for the next one.
+
+Given the tune's ABC text, what is played is what a musician would play (``playback.playable``):
+ill-formed repeat signs repaired first, the tempo from ``Q:`` or the tune's kind
+(``ExportResult.repeat_notes`` and ``tempo`` say what was read how).
 """
 
 from __future__ import annotations
@@ -26,8 +30,10 @@ from ..atomic import atomic_path
 from ..errors import MusicError
 from .abc import clean_tune, read_abc_text, split_tunes, tune_title
 from .meters import tune_meter_problem
-from .m21 import describe, music21_failure, parse_abc
+from .m21 import describe, music21_failure
 from .notes import difference, is_tied_on, midi_notes, note_sounds, played_out, score_notes, score_parts
+from .playback import playable
+from .tempo import Tempo, drop_repeated_tempi, set_score_tempo
 
 EXPANDS_REPEATS = {"plain": True, "repeats-unexpanded": False, "flat-notes": False}
 
@@ -42,6 +48,8 @@ class ExportResult:
     error: str = ""  # why it failed, for "failed"
     mismatch: str = ""  # how the file's notes differ from the score's when no fallback got them right
     passed_over: list[str] = field(default_factory=list)  # "way: why" for each way that did not work
+    repeat_notes: list[str] = field(default_factory=list)  # which repeat signs were read how, one line each
+    tempo: Tempo | None = None  # the tempo written; None: the one music21 read
 
     @property
     def expands_repeats(self) -> bool:
@@ -123,9 +131,10 @@ def _flat_notes(score):
 FALLBACKS = (("plain", _plain), ("repeats-unexpanded", _without_repeats), ("flat-notes", _flat_notes))
 
 
-def tune_to_midi(tune, path: Path) -> ExportResult:
-    """Write one tune (ABC text or a parsed music21 score) to ``path``, trying each fallback in turn
-    until one writes a file that holds the score's notes.
+def tune_to_midi(tune, path: Path, abc: str | None = None) -> ExportResult:
+    """Write one tune (ABC text, or a music21 score parsed from the text ``abc`` when given) to
+    ``path``, trying each fallback in turn until one writes a file that holds the score's notes.
+    With the text, repeats and tempo are as a musician reads them (see the module docstring).
 
     The file appears only complete (written beside it, then renamed). ``MusicError`` when
     ``path``'s folder cannot be written; a tune music21 cannot parse gives ``method="failed"``.
@@ -135,9 +144,13 @@ def tune_to_midi(tune, path: Path) -> ExportResult:
     problem = tune_meter_problem(tune) if isinstance(tune, str) else None
     if problem:  # refused before music21 spends minutes on it
         return ExportResult(None, "refused", error=problem)
-    score = parse_abc(tune) if isinstance(tune, str) else tune
+    played = playable(tune, abc)
+    score = played.score
     if score is None:
         return ExportResult(None, "failed", error="music21 cannot parse it")
+    if played.tempo is not None:  # before the repeats are played out: each repeat takes it along
+        score = copy.deepcopy(score) if score is tune else score  # the caller's score keeps its marks
+        set_score_tempo(score, played.tempo)
     path = Path(path)
     passed_over: list[str] = []
     result = ExportResult(None, "failed", error="music21 could not write MIDI even from the bare notes")
@@ -156,8 +169,18 @@ def tune_to_midi(tune, path: Path) -> ExportResult:
         if not mismatch:
             break
         passed_over.append(f"{name}: {mismatch}")
-    result.passed_over = passed_over
+    result.passed_over, result.tempo, result.repeat_notes = passed_over, played.tempo, played.notes
+    if result.path is not None and not result.expands_repeats and (played.repeats or _has_repeats(score)):
+        result.repeat_notes = [*played.notes, f"music21 could not play the repeats out ({passed_over[0]}): "
+                                              "each written bar is played once"]
     return result
+
+
+def _has_repeats(score) -> bool:
+    from music21 import bar, spanner
+
+    return any(isinstance(b, bar.Repeat) for b in score.recurse().getElementsByClass(bar.Barline)) or bool(
+        score.recurse().getElementsByClass(spanner.RepeatBracket))
 
 
 def _write_midi(score, name: str, fix, tmp: Path) -> str:
@@ -169,6 +192,7 @@ def _write_midi(score, name: str, fix, tmp: Path) -> str:
     else:
         want = score_notes(score)
     _make_playable(fixed)
+    drop_repeated_tempi(fixed)  # the start's tempo mark, copied to where a repeat goes back to
     fixed.write("midi", fp=str(tmp))
     return difference(want, midi_notes(tmp))
 

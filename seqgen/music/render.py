@@ -1,7 +1,8 @@
 """Audio and sheet music of a tune, with the tools that are installed.
 
 Audio: a General MIDI soundfont plays the MIDI file, through fluidsynth where it is installed
-and through seqgen's own sampler (``synth.py``) where it is not. Sheet music: lilypond
+and through seqgen's own sampler (``synth.py``) where it is not; either way its peak is at
+-1 dBFS (``level.py``). Sheet music: lilypond
 engraves a PDF and a PNG when installed; MusicXML, which any notation program opens, when it is
 not or when it fails, and then ``Rendered.fallback`` says what failed.
 """
@@ -14,6 +15,7 @@ from pathlib import Path
 from ..atomic import atomic_path
 from ..errors import MusicError
 from . import tools
+from .level import normalise_wav
 from .m21 import describe, music21_failure, parse_abc
 
 
@@ -38,9 +40,15 @@ def render_wav(midi_path: Path, wav_path: Path, soundfont: Path | None = None) -
 
         return render_midi(Path(midi_path), Path(wav_path), Path(font))
     with atomic_path(wav_path) as tmp:
-        done = tools.run([synth, "-ni", "-F", str(tmp), "-r", "44100", str(font), str(midi_path)])
+        # 32-bit samples: fluidsynth's default gain plays a tune near -25 dBFS, and raised to the
+        # level every WAV gets (level.py), 16 bits would bring up their rounding noise with it
+        done = tools.run([synth, "-ni", "-F", str(tmp), "-O", "s32", "-r", "44100", str(font), str(midi_path)])
         if done.returncode != 0 or not tmp.stat().st_size:
             raise MusicError(f"fluidsynth could not render {midi_path}: {done.stderr.strip()[:200]}")
+        try:
+            normalise_wav(tmp, tmp)
+        except MusicError as exc:
+            raise MusicError(f"fluidsynth could not render {midi_path}: {exc}") from None
     return Path(wav_path)
 
 

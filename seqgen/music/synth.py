@@ -23,15 +23,14 @@ from __future__ import annotations
 
 import functools
 import struct
-import wave
 from dataclasses import dataclass
 from enum import IntEnum
 from pathlib import Path
 
 import numpy as np
 
-from ..atomic import atomic_path
 from ..errors import MusicError
+from .level import write_wav
 from .midi_events import read_midi
 
 RATE = 44100
@@ -116,9 +115,10 @@ class SoundFont:
         presets = _zones(raw["phdr"], _PRESET_HEADER, raw["pbag"], raw["pgen"], Gen.INSTRUMENT)
         self.presets = {(row[2], row[1]): zones for row, zones in presets}  # (bank, program)
 
-    def voices(self, program: int, key: int, velocity: int) -> list[Voice]:
-        """The samples that sound for ``key`` at ``velocity`` on General MIDI ``program``."""
-        zones = self.presets.get((0, program)) or self.presets.get((0, 0)) or next(iter(self.presets.values()))
+    def voices(self, program: int, key: int, velocity: int, bank: int = 0) -> list[Voice]:
+        """The samples that sound for ``key`` at ``velocity`` on General MIDI ``program`` of
+        ``bank`` (128: the drum kits)."""
+        zones = self.presets.get((bank, program)) or self.presets.get((0, 0)) or next(iter(self.presets.values()))
         found = []
         for pzone in zones:
             if not _covers(pzone, key, velocity):
@@ -207,14 +207,7 @@ def render_midi(midi_path: Path, wav_path: Path, soundfont: Path, rate: int = RA
             sound = _play(font, voice, n.key, n.velocity, n.end - n.start, rate)
             at = int(n.start * rate)
             out[at:at + len(sound)] += sound[: len(out) - at]
-    peak = float(np.abs(out).max()) or 1.0
-    pcm = (out / peak * 0.9 * 32767).astype("<i2")
-    with atomic_path(Path(wav_path)) as tmp, wave.open(str(tmp), "wb") as w:
-        w.setnchannels(2)
-        w.setsampwidth(2)
-        w.setframerate(rate)
-        w.writeframes(pcm.tobytes())
-    return Path(wav_path)
+    return write_wav(Path(wav_path), out, rate)  # normalised: the level does not depend on the font
 
 
 def _play(font: SoundFont, voice: Voice, key: int, velocity: int, length: float, rate: int) -> np.ndarray:
@@ -244,6 +237,16 @@ def _play(font: SoundFont, voice: Voice, key: int, velocity: int, length: float,
     pan = np.clip(g[Gen.PAN], -500, 500) / 1000 + 0.5  # 0: left, 1: right
     return np.stack([sound * np.cos(pan * np.pi / 2), sound * np.sin(pan * np.pi / 2)], axis=1)
 
+
+def play_note(font: SoundFont, program: int, key: int, velocity: int, seconds: float, rate: int = RATE,
+              bank: int = 0) -> np.ndarray:
+    """(samples, 2): every voice of one note of General MIDI ``program`` (of ``bank``), held
+    ``seconds``, then released; no samples where the soundfont has none for that key."""
+    sounds = [_play(font, voice, key, velocity, seconds, rate) for voice in font.voices(program, key, velocity, bank)]
+    out = np.zeros((max((len(s) for s in sounds), default=0), 2), np.float32)
+    for sound in sounds:
+        out[:len(sound)] += sound
+    return out
 
 def _seconds(timecents: int) -> float:
     return 2 ** (timecents / 1200)

@@ -60,7 +60,7 @@ class TuneFolder:
         self.invalid += not valid
         if check is None or check.score is None:
             return abc
-        midi = tune_to_midi(check.score, stem.with_suffix(".mid"))
+        midi = tune_to_midi(check.score, stem.with_suffix(".mid"), abc=text)
         if midi.path is not None:
             self._render(midi.path, check.score, stem)
         return abc
@@ -113,8 +113,8 @@ def wav_of(stem: Path, soundfont: Path | None = None) -> Path:
     return path
 
 
-def write_batch(batch, folder: str | os.PathLike, overwrite: bool = False, keep_invalid: bool = False,
-                wav: bool = False, sheet: bool = False) -> list[Path]:
+def write_batch(batch, folder: str | os.PathLike, keep_invalid: bool = False, wav: bool = False, *,
+                overwrite: bool = False, sheet: bool = False) -> list[Path]:
     """``TuneBatch.write``: the tunes of ``batch`` into a fresh batch in ``folder``; its files.
     What could not be made (audio without a soundfont, sheet music without lilypond) is a warning."""
     from ..config import typed
@@ -122,7 +122,7 @@ def write_batch(batch, folder: str | os.PathLike, overwrite: bool = False, keep_
     if not isinstance(folder, (str, os.PathLike)):
         raise UsageError(f"folder must be a folder path (str or pathlib.Path) (got {type(folder).__name__} "
                          f"{folder!r:.40})")
-    for name, value in (("overwrite", overwrite), ("keep_invalid", keep_invalid), ("wav", wav), ("sheet", sheet)):
+    for name, value in (("keep_invalid", keep_invalid), ("wav", wav), ("overwrite", overwrite), ("sheet", sheet)):
         typed(name, value, "bool")
     writer = TuneFolder(prepare_folder(Path(folder), overwrite), wav, sheet)
     files = writer.write_batch(batch, keep_invalid)

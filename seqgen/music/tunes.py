@@ -121,16 +121,18 @@ class TuneBatch:
         """Draws beyond the first one per tune."""
         return self.attempts - min(self.attempts, len(self.valid) + len(self.invalid))
 
-    def write(self, folder, overwrite: bool = False, keep_invalid: bool = False, wav: bool = False,
+    def write(self, folder, keep_invalid: bool = False, wav: bool = False, *, overwrite: bool = False,
               sheet: bool = False) -> list[Path]:
         """The tunes as files in ``folder`` (made if need be), as ``seqgen sample --tunes`` writes
-        them: 001.abc and 001.mid, with ``wav`` 001.wav, with ``sheet`` sheet music; then, with
-        ``keep_invalid``, the tunes that failed their check (004-invalid.abc, ...). An earlier
-        batch in ``folder`` is refused, or removed with ``overwrite``. Returns the files written
-        (``pathlib.Path``); what could not be made is a ``SeqgenWarning``."""
+        them, byte for byte: 001.abc and 001.mid per valid tune, in order; with ``keep_invalid``
+        then the tunes that failed their check (004-invalid.abc, ...); with ``wav`` audio beside
+        each MIDI file (001.wav), with ``sheet`` sheet music. A folder that holds an earlier batch
+        is refused (``SeqgenError``), or its tunes removed first with ``overwrite``; other files
+        are left. Returns the files of the batch (``pathlib.Path``), sorted; what could not be
+        made (audio without a soundfont) is a ``SeqgenWarning``."""
         from .tune_files import write_batch
 
-        return write_batch(self, folder, overwrite, keep_invalid, wav, sheet)
+        return write_batch(self, folder, keep_invalid, wav, overwrite=overwrite, sheet=sheet)
 
 
 OnTune = Callable[[str, TuneCheck], None]  # a tune kept as valid: its text and its check

@@ -3,6 +3,7 @@
     GET  /api/checkpoints          the checkpoints under the served folder, newest first
     POST /api/sample               text, or checked tunes (lines of JSON), streamed as they are drawn
     GET  /api/files/{batch}/{name} a tune's .abc, .mid or .wav
+    GET  /soundfont/{instrument}-mp3/{note}.mp3  a note for the page's player (soundfont.py)
 
 Every request goes through the library (``seqgen.api``) as the command line does, so the same
 settings and seed give the same text and tunes in the page as with ``seqgen sample``. Errors
@@ -33,6 +34,7 @@ from .requests import SampleRequest, command_line, page_options
 from .streaming import AbandonedStreamLog, GuardedStream, text_work
 from .tune_stream import tune_order, tune_stream
 from .security import Forbidden, NotFound, SameOriginOnly, allowed_hosts, checkpoint_path
+from .soundfont import soundfont_routes
 
 STATIC = Path(__file__).parent / "static"
 STATUS = {UsageError: 400, Forbidden: 403, NotFound: 404, Busy: 429, Cancelled: 503}
@@ -140,6 +142,7 @@ def create_app(root: Path, host: str = "127.0.0.1", soundfont: Path | None = Non
         return FileResponse(STATIC / "index.html", media_type="text/html; charset=utf-8",
                             headers={"Cache-Control": "no-store"})
 
+    app.include_router(soundfont_routes(font))
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app
 

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 from ..config import SampleConfig, TuneOptions
 from ..errors import does_not_apply
 from ..music.abc import tune_title
+from ..music.playback import playing_fields
 from ..options import interface_options, options
 
 TUNE_FIELDS = ("tunes", *(f.name for f in options(TuneOptions)))  # tunes, meter, key, prime_abc
@@ -84,20 +85,20 @@ def command_line(checkpoint: str, root: Path, settings: dict, tunes: int | None 
 
 
 def tune_entries(batch, batch_id: str, sound: bool) -> list[dict]:
-    """One entry per tune, the valid ones first: its ABC, its verdict and the links to its files."""
+    """One entry per tune, the valid ones first (``tune_entry``)."""
     return [tune_entry(n, text, check, check.valid and n <= batch.first_try_valid, batch_id, sound)  # round 0's first
             for n, (text, check) in enumerate(batch.valid + batch.invalid, 1)]
 
 
 def tune_entry(n: int, text: str, check, first_try: bool, batch_id: str, sound: bool) -> dict:
-    """Tune ``n`` of a batch (``first_try``: valid as first drawn): its ABC, its verdict and the
-    links to its files."""
+    """Tune ``n`` of a batch (``first_try``: valid as first drawn): its ABC, its verdict, how it
+    is played (``playback.playing_fields``) and the links to its files."""
     base = f"/api/files/{batch_id}/{n:03d}"
     playable = check.score is not None
     return {"n": n, "title": tune_title(text),
             "abc": text, "valid": check.valid,
             "verdict": "valid" if first_try else "valid, re-sampled" if check.valid else "invalid",
-            "reasons": check.reasons,
+            "reasons": check.reasons, **playing_fields(text),
             "files": {"abc": base + ".abc", "mid": base + ".mid" if playable else None,
                       "wav": base + ".wav" if playable and sound else None}}
 

@@ -273,7 +273,8 @@ function tuneCard(tune) {
   const sheet = document.createElement("div");
   sheet.className = "sheet";
   card.append(sheet);
-  card.append(tools(tune));
+  const bar = tools(tune);
+  card.append(bar);
   const details = document.createElement("details");
   const summary = document.createElement("summary");
   summary.textContent = "ABC";
@@ -281,13 +282,17 @@ function tuneCard(tune) {
   pre.textContent = tune.abc;
   details.append(summary, pre);
   card.append(details);
-  // Drawn once the card is in the page, so that abcjs can measure the width it has.
+  // Drawn once the card is in the page, so that abcjs can measure the width it has; drawn as it
+  // is played (repeat signs repaired), so that its notes light up in the order they sound.
   requestAnimationFrame(() => {
-    if (window.ABCJS) ABCJS.renderAbc(sheet, tune.abc, { responsive: "resize", add_classes: true, paddingleft: 0 });
-    else sheet.textContent = "(sheet music needs abcjs, which did not load)";
+    if (!window.ABCJS) { sheet.textContent = "(sheet music needs abcjs, which did not load)"; return; }
+    const [drawn] = ABCJS.renderAbc(sheet, tune.played_abc || tune.abc, { responsive: "resize", add_classes: true, paddingleft: 0 });
+    if (soundHere()) SeqgenPlayer.attach(card, sheet, drawn, tune, bar);
   });
   return card;
 }
+
+function soundHere() { return Boolean(state.sound && state.sound.available); }
 
 function tools(tune) {
   const bar = document.createElement("div");
@@ -295,23 +300,9 @@ function tools(tune) {
   const play = document.createElement("button");
   play.type = "button";
   play.className = "play";
-  if (tune.files.wav) {
-    play.textContent = "▶ Play";
-    let audio = null;
-    play.addEventListener("click", () => {
-      if (!audio) {
-        audio = new Audio(tune.files.wav);
-        audio.addEventListener("ended", () => { play.textContent = "▶ Play"; });
-        audio.addEventListener("error", () => { setError("the sound could not be made for this tune"); play.textContent = "▶ Play"; });
-      }
-      if (audio.paused) { audio.play(); play.textContent = "■ Stop"; }
-      else { audio.pause(); audio.currentTime = 0; play.textContent = "▶ Play"; }
-    });
-  } else {
-    play.textContent = "▶ Play";
-    play.disabled = true;
-    play.title = tune.files.mid ? (state.sound && state.sound.note) || "no sound here" : "music21 cannot read this tune";
-  }
+  play.textContent = "▶ Play";
+  play.disabled = true;  // until the sheet is drawn and the player attached to it (player.js)
+  play.title = soundHere() ? "the sheet music is being drawn" : (state.sound && state.sound.note) || "no sound here";
   bar.append(play);
   for (const kind of ["abc", "mid", "wav"]) {
     if (!tune.files[kind]) continue;
@@ -330,6 +321,7 @@ function tools(tune) {
 function stop() { if (state.running) state.running.abort(); }
 
 document.addEventListener("DOMContentLoaded", () => {
+  SeqgenPlayer.onError = setError;
   $("checkpoint").addEventListener("change", chooseCheckpoint);
   $("checkpoint-file").addEventListener("change", chooseCheckpoint);
   for (const name of ["meter", "key"]) $(name).addEventListener("change", () => showOther(name));
