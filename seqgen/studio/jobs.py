@@ -2,14 +2,15 @@
 
 Files live in a folder of the server's own (removed when it stops), one sub-folder per batch
 named by a random id, so that one page cannot guess another's files; only the newest
-``Limits.batches_kept`` batches are kept. A tune's ``.abc`` is written when it is sampled; its
+``Limits.batches_kept`` batches are kept. A batch is opened before its first tune is drawn, each
+tune's ``.abc`` is written as soon as it is ready (the page shows it while the others are drawn),
+and the batch is finished with the answer the page got. A tune's
 ``.mid`` and ``.wav`` when first asked for, so that the sheet music need not wait for them
 (``music.tune_files`` writes them, as it does for ``seqgen sample --tunes``).
 """
 
 from __future__ import annotations
 
-import contextlib
 import re
 import secrets
 import shutil
@@ -23,6 +24,11 @@ from ..errors import Cancelled, SeqgenError, UsageError
 from ..music.tune_files import TuneFolder, midi_of, wav_of
 from .security import NotFound
 
+# A page that stops a job and starts another at once can be heard before the server has seen the
+# first one's connection close, or while that job lets go of its model (at its next step): a model
+# that is taken is waited for a moment, and one whose job is stopping a while longer, before Busy.
+LETTING_GO_SECONDS = 0.5
+STOPPING_WAIT_SECONDS = 5.0
 FILE_NAME = re.compile(r"^(\d{3})\.(abc|mid|wav)$")
 BATCH_ID = re.compile(r"^[0-9a-f]{16}$")
 
@@ -82,8 +88,8 @@ class Jobs:
     def __init__(self, limits: Limits):
         self.limits = limits
         self.closing = Stop()
-        self._running: set[str] = set()
-        self._lock = threading.Lock()
+        self._running: dict[str, Stop] = {}  # model id -> the stop flag of the job holding it
+        self._freed = threading.Condition()
 
     def close(self) -> None:
         """Stop every generation at its next token; safe to call from a signal handler."""
@@ -91,29 +97,34 @@ class Jobs:
 
     def acquire(self, model_id: str) -> Job:
         """Hold ``model_id`` for one generation: the ``Job``, which lets it go when called.
-        Busy when the model (or the server) is taken, Cancelled when the server is stopping."""
-        if self.closing.is_set():
-            raise Cancelled("the server is stopping; start it again to generate")
-        with self._lock:
+        Busy when the model (or the server) is taken by a job that is not stopping, Cancelled
+        when the server is stopping."""
+        self._check_open()
+        with self._freed:
+            self._freed.wait_for(lambda: not self._taken(model_id), LETTING_GO_SECONDS)
+            self._freed.wait_for(lambda: not (self._taken(model_id) and self._stopping()), STOPPING_WAIT_SECONDS)
+            self._check_open()
             if model_id in self._running:
                 raise Busy(f"{model_id} is generating for another request; wait for it to finish or stop it")
             if len(self._running) >= self.limits.generations:
                 raise Busy(f"{len(self._running)} generations are running; wait for one to finish")
-            self._running.add(model_id)
+            stop = self._running[model_id] = Stop(self.closing)
 
         def release() -> None:
-            with self._lock:
-                self._running.discard(model_id)
-        return Job(Stop(self.closing), release)
+            with self._freed:
+                self._running.pop(model_id, None)
+                self._freed.notify_all()
+        return Job(stop, release)
 
-    @contextlib.contextmanager
-    def running(self, model_id: str):
-        """``acquire`` for the length of a ``with`` block, which gets the job."""
-        job = self.acquire(model_id)
-        try:
-            yield job
-        finally:
-            job()
+    def _check_open(self) -> None:
+        if self.closing.is_set():
+            raise Cancelled("the server is stopping; start it again to generate")
+
+    def _taken(self, model_id: str) -> bool:
+        return model_id in self._running or len(self._running) >= self.limits.generations
+
+    def _stopping(self) -> bool:
+        return any(stop.is_set() for stop in self._running.values())
 
 
 class Files:
@@ -124,25 +135,38 @@ class Files:
         self.folder = Path(folder) if folder else Path(tempfile.mkdtemp(prefix="seqgen-studio-"))
         self.folder.mkdir(parents=True, exist_ok=True)
         self._order: list[str] = []
+        self._open: dict[str, TuneFolder] = {}  # batches whose tunes are being drawn
         self._lock = threading.Lock()
         self._closed = False
 
-    def new_batch(self, tunes: list[str]) -> str:
-        """Write each tune's ABC text as 001.abc, 002.abc, ... of a new batch; its id."""
+    def open_batch(self) -> str:
+        """A new, empty batch, before its first tune is drawn; its id."""
         batch = secrets.token_hex(8)
-        where = self.folder / batch
         with self._lock:  # held while writing: close() must not remove the folder half-way
-            if self._closed:  # a job that outlived the server must not make its folder again
-                raise Cancelled("the server is stopping; start it again to sample tunes")
-            where.mkdir()
-            writer = TuneFolder(where)
-            for text in tunes:
-                writer.write(text)
+            self._check_open()
+            (self.folder / batch).mkdir()
+            self._open[batch] = TuneFolder(self.folder / batch)
             self._order.append(batch)
             old, self._order = self._order[:-self.limits.batches_kept], self._order[-self.limits.batches_kept:]
         for gone in old:
             shutil.rmtree(self.folder / gone, ignore_errors=True)
         return batch
+
+    def add_tune(self, batch_id: str, text: str) -> None:
+        """The next tune of an open batch, written now as 001.abc, 002.abc, ..."""
+        with self._lock:
+            self._check_open()
+            self._open[batch_id].write(text)
+
+    def finish(self, batch_id: str, answer: dict) -> None:
+        """The batch is whole (``answer``: what the page got); no tune is added to it after this.
+        These files last only as long as the server: the answer is not kept."""
+        with self._lock:
+            self._open.pop(batch_id, None)
+
+    def _check_open(self) -> None:
+        if self._closed:  # a job that outlived the server must not make its folder again
+            raise Cancelled("the server is stopping; start it again to sample tunes")
 
     def path(self, batch: str, name: str, soundfont: Path | None) -> Path:
         """The file ``name`` of ``batch``, made now if it is a .mid or .wav not made yet.
