@@ -148,7 +148,7 @@ class Model:
         return stream(self.sampler(cfg.precision), self.vocab, cfg, warmup=self.warmup)
 
     def tunes(self, count: int = 1, *, max_rounds: int = 5, on_progress: Callable[[int, int], None] | None = None,
-              on_tune: Callable | None = None, stop=None, **settings):
+              on_tune: Callable | None = None, on_attempt: Callable | None = None, stop=None, **settings):
         """``count`` whole tunes, each checked; a tune that fails is drawn again (up to
         ``max_rounds`` rounds). Returns a ``TuneBatch``: ``valid`` and ``invalid`` (text, check)
         pairs, ``first_try_valid``, ``attempts`` and the reasons tunes were rejected. The
@@ -159,9 +159,9 @@ class Model:
         (first bars, "|:d2B AFD|EFG A2B|") are written into every tune, and checked first.
 
         ``on_tune(text, check)`` sees each valid tune, in the order of ``valid``, as soon as it is
-        sure, while the others are drawn: what it keeps survives an interruption. ``stop`` (a
-        ``threading.Event``) ends the drawing at the next step; the batch then holds the tunes
-        that had ended, and ``stopped`` is True."""
+        sure, while the others are drawn: what it keeps survives an interruption; ``on_attempt(tune,
+        count, attempt)`` hears what is drawn now (tune 2 of 5, attempt 1). ``stop`` (a ``threading.Event``)
+        ends the drawing at the next step with the tunes that had ended (``stopped`` is then True)."""
         from .music.tunes import sample_tunes
 
         self.check_tune_count(count)
@@ -173,10 +173,11 @@ class Model:
             raise UsageError(f"max_rounds must be at least 1 (got {max_rounds})")
         arguments.callback("on_progress", on_progress)
         arguments.callback("on_tune", on_tune)
+        arguments.callback("on_attempt", on_attempt)
         arguments.stop_flag(stop)
         wanted = self.tune_conditions(**ordered)
         return sample_tunes(self.sampler(cfg.precision), self.vocab, count, cfg, max_rounds, on_progress,
-                            warmup=self.warmup, conditions=wanted, on_tune=on_tune, stop=stop)
+                            warmup=self.warmup, conditions=wanted, on_tune=on_tune, stop=stop, on_attempt=on_attempt)
 
     def check_tune_count(self, count: int) -> None:
         """UsageError unless this model draws whole tunes and ``count`` of them can be kept."""

@@ -66,6 +66,7 @@ def test_wrong_arguments_are_usage_errors_naming_them(text_model, call, words, i
     (lambda m: m.tunes(1, max_rounds=0), ["max_rounds must be at least 1"]),
     (lambda m: m.tunes(1, on_progress="yes"), ["on_progress must be a function"]),
     (lambda m: m.tunes(1, on_tune="yes"), ["on_tune must be a function"]),
+    (lambda m: m.tunes(1, on_attempt="yes"), ["on_attempt must be a function"]),
     (lambda m: m.tunes(1, stop=True), ["stop must be a threading.Event"]),
     (lambda m: m.tunes(1, temperature=[0.5, 1.0]), ["one temperature", "not a list"]),
 ])

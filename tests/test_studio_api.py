@@ -34,6 +34,20 @@ def post(client, headers=None, **body):
     return client.post("/api/sample", json=body, headers=headers or {})
 
 
+def events(response) -> list[dict]:
+    """The lines of a music answer (NDJSON), each an event."""
+    assert response.status_code == 200, (response.status_code, response.text)
+    assert response.headers["content-type"].startswith("application/x-ndjson")
+    return [json.loads(line) for line in response.text.splitlines()]
+
+
+def answer(response) -> dict:
+    """A music answer as a whole: its last event, done, without the word "event"."""
+    *_, last = events(response)
+    assert last.pop("event") == "done", last
+    return last
+
+
 def refused(response, status: int, *words: str) -> None:
     assert response.status_code == status, (response.status_code, response.text)
     message = response.json()["error"]
@@ -53,6 +67,14 @@ def test_the_checkpoints_newest_first_with_kind_and_perplexity(client, studio_ro
     assert all(c["perplexity"] > 1 and c["description"].startswith("lstm") for c in data["checkpoints"])
     assert data["sound"] == {"available": True, "note": ""}
     assert data["limits"] == {"max_length": 2000, "max_tunes": 4}
+
+
+def test_a_music_checkpoint_offers_the_meters_and_keys_of_its_training_tunes(client, studio_root):
+    listed = {c["id"]: c for c in client.get("/api/checkpoints").json()["checkpoints"]}
+    recorded = api.load(studio_root / MUSIC).data["fields"]
+    assert listed[MUSIC]["fields"] == {"meter": recorded["meter"], "key": recorded["key"], "source": "training tunes"}
+    assert "fields" not in listed[TEXT]
+    assert listed[MUSIC]["step"] == api.load(studio_root / MUSIC).payload["progress"]["step"] > 0
 
 
 def test_the_page_gets_each_options_default_and_help_from_its_one_declaration(client):
@@ -118,9 +140,7 @@ def test_listing_keeps_models_where_there_is_room_and_never_evicts_one_in_use(st
 def test_tunes_to_order_with_verdicts_and_files(client, studio_root):
     from music21 import converter, key, meter
 
-    done = post(client, checkpoint=MUSIC, tunes=2, meter="6/8", key="G", seed=3)
-    assert done.status_code == 200, done.text
-    result = done.json()
+    result = answer(post(client, checkpoint=MUSIC, tunes=2, meter="6/8", key="G", seed=3))
     assert result["settings"] == {"temperature": 0.8, "top_k": None, "top_p": 0.7, "seed": 3, "meter": "6/8",
                                   "key": "G", "prime_abc": None}
     assert result["command"].startswith(f"seqgen sample {studio_root.as_posix()}/{MUSIC} --tunes 2 --meter 6/8 --key G")
@@ -142,8 +162,51 @@ def test_tunes_to_order_with_verdicts_and_files(client, studio_root):
         assert sound.headers["content-type"] == "audio/wav" and w.getnframes() / w.getframerate() > 1
 
 
+def test_tunes_stream_as_progress_then_each_tune_then_the_whole_answer(client, studio_root):
+    result = events(post(client, checkpoint=MUSIC, tunes=3, seed=4))
+    done = result[-1]
+    assert done["event"] == "done" and set(done) == {"event", "kind", "checkpoint", "settings", "command", "summary",
+                                                     "tunes", "batch", "link", "created", "starred", "complete"}
+    shown, drawing = [], []
+    for e in result[:-1]:
+        if e["event"] == "progress":
+            assert e["of"] == 3 and e["tune"] == len(shown) + 1  # the first tune not shown yet
+            drawing.append((e["attempt"], e["tune"]))
+        else:
+            assert e["event"] == "tune", e
+            shown.append(e["tune"])
+    assert drawing[0] == (1, 1) and result[0]["event"] == "progress"  # work shows before any tune ends
+    assert drawing == sorted(drawing)  # attempts and tunes only go forward
+    assert shown == done["tunes"]  # one event per tune, each as the whole answer has it
+    library = api.load(studio_root / MUSIC).tunes(3, seed=4)
+    assert [t["abc"] for t in shown] == [text for text, _ in library.valid + library.invalid]
+    assert done["summary"]["attempts"] == library.attempts
+    assert (max(attempt for attempt, _ in drawing) > 1) == (library.resampled > 0)  # re-drawn tunes are said so
+
+
+def test_each_tunes_file_is_there_when_the_page_hears_of_it(client):
+    with client.stream("POST", "/api/sample", json={"checkpoint": MUSIC, "tunes": 3, "seed": 4}) as response:
+        for line in response.iter_lines():
+            e = json.loads(line)
+            if e["event"] == "tune":
+                assert client.get(e["tune"]["files"]["abc"]).text == e["tune"]["abc"]
+
+
+def test_a_failure_while_drawing_is_the_streams_last_line(client, monkeypatch):
+    from seqgen.music import validate
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr("seqgen.music.tunes.check_tune", broken)
+    result = events(post(client, checkpoint=MUSIC, tunes=1, seed=1))
+    assert result[0]["event"] == "progress"
+    assert result[-1] == {"event": "error", "error": "the server failed (RuntimeError); see its terminal"}
+    assert validate.check_tune is not broken
+
+
 def test_the_same_seed_gives_the_tunes_the_library_and_command_line_give(client, studio_root):
-    result = post(client, checkpoint=MUSIC, tunes=2, meter="3/4", seed=11, temperature=0.9, top_k=30).json()
+    result = answer(post(client, checkpoint=MUSIC, tunes=2, meter="3/4", seed=11, temperature=0.9, top_k=30))
     batch = api.load(studio_root / MUSIC).tunes(2, meter="3/4", seed=11, temperature=0.9, top_k=30)
     assert [t["abc"] for t in result["tunes"]] == [text for text, _ in batch.valid + batch.invalid]
 
@@ -184,10 +247,11 @@ def test_the_page_and_abcjs_are_served_from_here(client):
     abcjs = client.get("/static/vendor/abcjs/abcjs-basic-min.js")
     assert abcjs.status_code == 200 and "renderAbc" in abcjs.text
     assert client.get("/static/vendor/abcjs/LICENSE.md").status_code == 200
-    assert "/static/player.js" in page.text
+    assert "/static/player.js" in page.text and "/static/menus.js" in page.text
     player = client.get("/static/player.js")
     assert player.status_code == 200 and 'soundFontUrl: SOUNDFONT' in player.text and 'SOUNDFONT = "/soundfont/"' in player.text
-    for text in (page.text, script.text, player.text, client.get("/static/studio.css").text):
+    for text in (page.text, script.text, player.text, client.get("/static/menus.js").text,
+                 client.get("/static/studio.css").text):
         assert "https://" not in text and "//cdn" not in text  # works with no internet
 
 
@@ -363,7 +427,7 @@ def test_without_a_soundfont_the_page_is_told_what_to_install(studio_root, tools
     with TestClient(create_app(studio_root), base_url=BASE) as c:
         sound = c.get("/api/checkpoints").json()["sound"]
         assert sound["available"] is False and "apt-get install fluid-soundfont-gm" in sound["note"]
-        tune = post(c, checkpoint=MUSIC, tunes=1, seed=1).json()["tunes"][0]
+        tune = answer(post(c, checkpoint=MUSIC, tunes=1, seed=1))["tunes"][0]
         assert tune["files"]["wav"] is None
         refused(c.get("/soundfont/acoustic_grand_piano-mp3/A4.mp3"), 404, "apt-get install fluid-soundfont-gm",
                 "--soundfont FILE")
@@ -441,8 +505,8 @@ def archived(own_root, tools):
 def test_every_batch_is_kept_with_its_files_and_its_answer(archived, own_root):
     from datetime import date
 
-    first = post(archived, checkpoint=MUSIC, tunes=2, meter="6/8", seed=7).json()
-    again = post(archived, checkpoint=MUSIC, tunes=1, seed=7).json()
+    first = answer(post(archived, checkpoint=MUSIC, tunes=2, meter="6/8", seed=7))
+    again = answer(post(archived, checkpoint=MUSIC, tunes=1, seed=7))
     today = date.today().isoformat()
     assert (first["batch"], again["batch"]) == (f"{today}-7", f"{today}-7-2")  # the name taken: a suffix
     assert first["link"] == f"/?batch={today}-7" and first["complete"] and not first["starred"]
@@ -458,8 +522,8 @@ def test_every_batch_is_kept_with_its_files_and_its_answer(archived, own_root):
 
 
 def test_batches_are_listed_newest_first_starred_and_deleted(archived):
-    older = post(archived, checkpoint=MUSIC, tunes=1, seed=1, key="G").json()["batch"]
-    newer = post(archived, checkpoint=MUSIC, tunes=2, seed=2).json()["batch"]
+    older = answer(post(archived, checkpoint=MUSIC, tunes=1, seed=1, key="G"))["batch"]
+    newer = answer(post(archived, checkpoint=MUSIC, tunes=2, seed=2))["batch"]
     listed = archived.get("/api/batches").json()["batches"]
     assert [b["id"] for b in listed] == [newer, older]
     assert listed[1]["settings"]["key"] == "G" and listed[1]["settings"]["seed"] == 1
@@ -486,7 +550,7 @@ def test_a_batch_or_file_name_that_tries_to_escape_is_not_found(archived, path):
 
 
 def test_a_link_in_the_archive_is_never_served_nor_deleted(archived, own_root, tmp_path):
-    batch = post(archived, checkpoint=MUSIC, tunes=1, seed=4).json()["batch"]
+    batch = answer(post(archived, checkpoint=MUSIC, tunes=1, seed=4))["batch"]
     secret = tmp_path / "secret"
     secret.mkdir()
     (secret / "001.abc").write_text("X:1\nK:C\nmine\n")
@@ -500,7 +564,10 @@ def test_a_link_in_the_archive_is_never_served_nor_deleted(archived, own_root, t
 
 
 def test_a_half_written_batch_is_listed_as_incomplete_not_a_failure(archived, own_root):
-    made = post(archived, checkpoint=MUSIC, tunes=1, seed=9).json()["batch"]
+    done = answer(post(archived, checkpoint=MUSIC, tunes=1, seed=9))
+    made = done["batch"]
+    for tune in done["tunes"]:  # its .mid written (in the archive's own thread) before it is copied
+        assert tune["files"]["mid"] is None or archived.get(tune["files"]["mid"]).status_code == 200
     archive = own_root / "studio-archive"
     shutil.copytree(archive / made, archive / "2026-01-02-3")
     (archive / "2026-01-02-3" / "batch.json").unlink()  # stopped before anything was recorded
@@ -551,13 +618,13 @@ def test_the_catalog_ignores_the_archive(archived, own_root):
 def test_the_command_shown_finds_its_batch_already_there_and_makes_the_same_files(archived, own_root, tmp_path):
     import shlex
 
-    answer = post(archived, checkpoint=MUSIC, tunes=3, meter="6/8", seed=12).json()
-    folder = own_root / "studio-archive" / answer["batch"]
-    for tune in answer["tunes"]:
+    shown = answer(post(archived, checkpoint=MUSIC, tunes=3, meter="6/8", seed=12))
+    folder = own_root / "studio-archive" / shown["batch"]
+    for tune in shown["tunes"]:
         assert tune["files"]["mid"] is None or archived.get(tune["files"]["mid"]).status_code == 200
     (folder / "001.mid").unlink(missing_ok=True)  # a file the folder lacks is added
     before = {p.name: p.read_bytes() for p in folder.iterdir()}
-    args = shlex.split(answer["command"])
+    args = shlex.split(shown["command"])
     assert args[:2] == ["seqgen", "sample"]
     again = run(*args[1:])
     assert again.exit_code == 0, again.stderr

@@ -123,6 +123,24 @@ def test_a_page_that_goes_away_stops_its_tunes(server, slow_drawing):
     assert len(slow_drawing) == drawn  # nothing draws any more
 
 
+def test_a_page_that_stops_its_tunes_may_start_again_at_once(server, slow_drawing):
+    page = server.send({"checkpoint": MUSIC, "tunes": 4, "seed": 1})
+    heard = b""
+    while b'"event": "progress"' not in heard:  # the drawing has begun, and says so
+        heard += page.recv(4096)
+    assert b"application/x-ndjson" in heard.split(b"\r\n\r\n")[0]
+    while len(slow_drawing) < 20:
+        time.sleep(0.05)
+    page.close()  # the page's Stop: its fetch aborted
+    started = time.monotonic()
+    # Not 429: the model is free for the next request at once (a meter refused only once it is held).
+    assert server.status({"checkpoint": MUSIC, "tunes": 1, "seed": 1, "meter": "banana"}) == 400
+    assert time.monotonic() - started < 5
+    drawn = len(slow_drawing)
+    time.sleep(1)
+    assert len(slow_drawing) == drawn  # the server's thread draws no more
+
+
 def test_a_hostile_meter_does_not_hold_the_list(server):
     page = server.send({"checkpoint": MUSIC, "tunes": 1, "meter": "9999/1"})
     started = time.monotonic()

@@ -64,9 +64,21 @@ class Studio:
 
 
 @pytest.fixture(scope="module")
-def studio(studio_root, tmp_path_factory):
+def served(studio_root, tmp_path_factory) -> Path:
+    """The runs of ``studio_root``, the music run with a second checkpoint (last.pt, older), and
+    a checkpoint at the top of the folder."""
+    root = tmp_path_factory.mktemp("served") / "checkpoints"
+    shutil.copytree(studio_root, root)
+    shutil.copy(root / "folk-music" / "best.pt", root / "folk-music" / "last.pt")
+    os.utime(root / "folk-music" / "last.pt", (1e9, 1e9))
+    shutil.copy(root / "prose-char" / "best.pt", root / "loose.pt")
+    return root
+
+
+@pytest.fixture(scope="module")
+def studio(served, tmp_path_factory):
     font = make_soundfont(tmp_path_factory.mktemp("sound") / "sine.sf2")
-    server = Studio(studio_root, "--soundfont", str(font), cwd=tmp_path_factory.mktemp("cwd"))
+    server = Studio(served, "--soundfont", str(font), cwd=tmp_path_factory.mktemp("cwd"))
     yield server
     if server.process.poll() is None:
         server.interrupt()
@@ -103,8 +115,8 @@ def test_two_tunes_to_order_appear_as_sheet_music_and_their_midi_downloads(page,
 
     page.select_option("#checkpoint", "folk-music/best.pt")
     page.fill("#tunes", "2")
-    page.fill("#meter", "6/8")
-    page.fill("#key", "G")
+    page.select_option("#meter", "6/8")
+    page.select_option("#key", "G")
     page.fill("#seed", "3")
     page.click("#generate")
     tunes = page.locator(".tune")
@@ -137,7 +149,8 @@ def test_again_with_a_new_seed_is_one_click(page):
     page.click("#generate")
     page.wait_for_selector("#command-text:has-text('--seed 3')")
     page.click("#again")
-    page.wait_for_selector("#command-text:not(:has-text('--seed 3'))", timeout=60_000)
+    # Not a substring: a new seed may begin with 3.
+    page.wait_for_selector("#command-text:not(:text-matches('--seed 3$'))", timeout=60_000)
     page.locator(".tune .sheet svg").first.wait_for()
     assert re.search(r"--seed \d+$", page.text_content("#command-text"))
 
@@ -182,10 +195,104 @@ def test_the_controls_show_the_options_defaults_and_help(page):
 @needs_browser
 def test_a_bad_option_is_one_readable_line_in_the_page(page):
     page.select_option("#checkpoint", "folk-music/best.pt")
-    page.fill("#meter", "banana")
+    page.select_option("#meter", label="other…")
+    page.fill("#meter-other", "banana")
     page.click("#generate")
     page.wait_for_selector("#error:not([hidden])")
     assert page.text_content("#error").startswith("--meter 'banana' is not a meter music21 reads")
+
+
+@needs_browser
+def test_the_page_says_which_tune_is_drawn_and_stop_ends_the_servers_job(page):
+    page.select_option("#checkpoint", "folk-music/best.pt")
+    page.fill("#tunes", "20")  # about half a minute of drawing here
+    page.fill("#seed", "1")
+    page.evaluate("""() => { window.said = [];
+        new MutationObserver(() => said.push(document.getElementById('status').textContent))
+            .observe(document.getElementById('status'), { childList: true, characterData: true, subtree: true }); }""")
+    page.click("#generate")
+    page.locator(".tune").first.wait_for(timeout=60_000)  # tunes appear one by one
+    assert page.is_enabled("#stop") and page.locator("#status.working").count() == 1  # a sign of work
+    assert "Drawing tune 1 of 20, attempt 1…" in page.evaluate("window.said")
+    assert page.locator(".tune").count() < 20
+    page.click("#stop")
+    page.wait_for_selector("#status:has-text('Stopped')")
+    kept = page.locator(".tune").count()
+    assert re.fullmatch(rf"Stopped: {kept} tunes? kept of 20\.", page.text_content("#status"))
+    assert page.locator("#status.working").count() == 0
+    page.fill("#tunes", "1")
+    page.click("#generate")  # at once: the server's job has ended and let the model go (no 429)
+    page.wait_for_selector("#status:has-text('of 1 valid')", timeout=60_000)
+    assert not page.is_visible("#error"), page.text_content("#error")
+
+
+@needs_browser
+def test_meter_and_key_menus_offer_what_the_models_tunes_have(page, served):
+    from seqgen import api
+
+    page.select_option("#checkpoint", "folk-music/best.pt")
+    fields = api.load(served / "folk-music" / "best.pt").data["fields"]
+    for name in ("meter", "key"):
+        options = page.eval_on_selector_all(f"#{name} option", "os => os.map(o => [o.value, o.textContent])")
+        assert options[0] == ["", "any"] and options[-1][1] == "other…"
+        offered = [value for value, _ in options[1:-1]]
+        assert offered == [v for v, _ in fields[name]][:len(offered)] and len(offered) >= 3  # most common first
+        value, count = fields[name][0]
+        assert options[1] == [value, f"{value} ({count})"]
+        assert page.input_value(f"#{name}") == ""  # any, until chosen
+        assert not page.is_visible(f"#{name}-other")
+        page.select_option(f"#{name}", label="other…")
+        assert page.is_visible(f"#{name}-other")
+    style = page.evaluate("getComputedStyle(document.getElementById('prime_abc'), '::placeholder').fontStyle")
+    assert style == "italic"  # a placeholder does not look like a value
+
+
+@needs_browser
+def test_one_entry_per_run_with_its_other_checkpoints_inside(page):
+    labels = page.eval_on_selector_all("#checkpoint option", "os => os.map(o => o.textContent)")
+    assert len(labels) == 3  # two runs and a checkpoint at the top of the folder
+    music = next(label for label in labels if label.startswith("folk-music · "))
+    assert re.match(r"folk-music · best \(step \d+, ppl \d+\.\d\d\) · music$", music)
+    assert any(label.startswith("loose.pt") for label in labels)
+    page.select_option("#checkpoint", "folk-music/best.pt")
+    assert page.is_visible("#checkpoint-file")
+    inside = page.eval_on_selector_all("#checkpoint-file option", "os => os.map(o => o.value)")
+    assert inside == ["folk-music/best.pt", "folk-music/last.pt"]
+    page.select_option("#checkpoint-file", "folk-music/last.pt")
+    page.fill("#tunes", "1")
+    page.click("#generate")
+    page.wait_for_selector("#command-text:has-text('folk-music/last.pt')", timeout=60_000)
+    page.select_option("#checkpoint", "prose-char/best.pt")
+    assert not page.is_visible("#checkpoint-file")  # a run with one checkpoint has nothing inside
+
+
+@needs_browser
+def test_the_command_bar_shows_only_once_there_is_a_command(page):
+    assert not page.is_visible("#command") and not page.is_visible("#copy")
+    page.select_option("#checkpoint", "prose-char/best.pt")
+    page.fill("#length", "20")
+    page.click("#generate")
+    page.wait_for_selector("#status:has-text('Done')", timeout=60_000)
+    assert page.is_visible("#command") and page.text_content("#command-text").startswith("seqgen sample")
+
+
+@needs_browser
+def test_on_a_phone_the_tunes_scroll_into_view(browser, studio):
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    try:
+        page = context.new_page()
+        page.goto(studio.url)
+        page.wait_for_selector("#checkpoint option", state="attached")
+        page.select_option("#checkpoint", "folk-music/best.pt")
+        page.fill("#tunes", "1")
+        assert page.evaluate("document.querySelector('.output').getBoundingClientRect().top") > 844 / 2  # under the form
+        page.click("#generate")
+        page.locator(".tune").first.wait_for(timeout=60_000)
+        page.wait_for_function("""() => { const top = document.querySelector('.output').getBoundingClientRect().top;
+                                          return Math.abs(top) < 30; }""")  # the results at the top of the screen
+        assert page.evaluate("window.scrollY") > 0
+    finally:
+        context.close()
 
 
 def two_tunes_drawn(page) -> None:
@@ -342,6 +449,12 @@ def wait_until(check, timeout: float = 60) -> None:
         time.sleep(0.1)
 
 
+def chosen(page, menu: str) -> str:
+    """A menu's value as the request takes it: its "other…" is the text typed beside it."""
+    value = page.input_value(f"#{menu}")
+    return page.input_value(f"#{menu}-other") if value == "\u2026other" else value
+
+
 def address(page) -> str:
     """The page's address as it is now (``page.url`` follows ``history.replaceState`` late)."""
     return page.evaluate("() => location.href")
@@ -359,7 +472,8 @@ def generated(page) -> str:
 def test_a_batch_made_in_the_page_is_in_the_history_and_its_link_restores_it(page, studio):
     page.select_option("#checkpoint", "folk-music/best.pt")
     page.fill("#tunes", "2")
-    page.fill("#meter", "3/4")
+    page.select_option("#meter", "other…")
+    page.fill("#meter-other", "3/4")
     page.fill("#seed", "21")
     batch = generated(page)
     page.locator(".tune .sheet svg").nth(1).wait_for(timeout=60_000)
@@ -373,7 +487,7 @@ def test_a_batch_made_in_the_page_is_in_the_history_and_its_link_restores_it(pag
     page.locator(".tune .sheet svg").nth(1).wait_for(timeout=30_000)
     assert [page.locator(".tune details pre").nth(i).text_content() for i in range(2)] == made
     assert page.text_content("#command-text") == command and f"Batch {batch}" in page.text_content("#status")
-    assert page.input_value("#meter") == "3/4" and page.input_value("#seed") == "21"
+    assert chosen(page, "meter") == "3/4" and page.input_value("#seed") == "21"
     page.reload()
     page.locator(".tune .sheet svg").nth(1).wait_for(timeout=30_000)
     assert batch_in(address(page)) == batch and page.locator(".tune").count() == 2
@@ -384,12 +498,13 @@ def test_a_reload_with_the_form_in_the_address_restores_the_form(page, studio):
     page.goto(f"{studio.url}?checkpoint=folk-music/best.pt&meter=6/8&key=Dmix&seed=1&tunes=3&top_k=20")
     wait_until(lambda: page.input_value("#seed") == "1")
     assert page.input_value("#checkpoint") == "folk-music/best.pt" and page.is_visible("#music-fields")
-    assert [page.input_value(f"#{f}") for f in ("meter", "key", "tunes", "top_k")] == ["6/8", "Dmix", "3", "20"]
+    assert [page.input_value(f"#{f}") for f in ("meter", "tunes", "top_k")] == ["6/8", "3", "20"]  # from its menu
+    assert chosen(page, "key") == "Dmix"
     page.fill("#temperature", "0.95")
     wait_until(lambda: "temperature=0.95" in address(page))
     page.reload()
     wait_until(lambda: page.input_value("#temperature") == "0.95")
-    assert page.input_value("#key") == "Dmix" and page.input_value("#seed") == "1"
+    assert chosen(page, "key") == "Dmix" and page.input_value("#seed") == "1"
 
 
 @needs_browser
@@ -445,7 +560,8 @@ def test_the_archive_survives_a_restart(studio_root, tmp_path):
                                          data=json.dumps({"checkpoint": "folk-music/best.pt", "tunes": 1,
                                                           "seed": 8}).encode(),
                                          headers={"Content-Type": "application/json"})
-        made = json.loads(urllib.request.urlopen(request, timeout=120).read())
+        *_, made = map(json.loads, urllib.request.urlopen(request, timeout=120).read().splitlines())
+        assert made.pop("event") == "done", made
     finally:
         assert server.interrupt() == 130
     again = Studio(root, cwd=tmp_path)

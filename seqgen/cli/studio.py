@@ -103,7 +103,7 @@ def _server(config, jobs, stopped: SignalFlag):
 
 def _bind(host: str, port: int) -> socket.socket:
     """The listening socket, bound here so that a port in use is one clear line."""
-    from ..studio.requests import limit_send_buffer
+    from ..studio.streaming import limit_send_buffer
 
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = None

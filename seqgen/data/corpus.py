@@ -63,6 +63,10 @@ class CorpusFormat(Protocol):
     def split(self, ids: np.ndarray, starts: np.ndarray, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
         """Training and held-out ids of a tokenised corpus (``starts``: where each document begins)."""
 
+    def summary(self, train_ids: np.ndarray, vocab) -> dict:
+        """What a checkpoint records of the training part besides its ids (plain values, for the
+        interfaces: ABC's meters and keys); {} for nothing."""
+
 
 def distinct_files(files: list[Path]) -> tuple[list[Path], str]:
     """``files`` with each file once: the same file named twice, or again through a symbolic or a hard

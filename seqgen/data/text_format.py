@@ -57,6 +57,9 @@ class TextFormat:
         n_val = int(len(ids) * val_fraction)
         return ids[: len(ids) - n_val], ids[len(ids) - n_val:]
 
+    def summary(self, train_ids: np.ndarray, vocab) -> dict:
+        return {}
+
 
 def _text_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in TEXT_SUFFIXES

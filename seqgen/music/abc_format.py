@@ -58,6 +58,12 @@ class AbcFormat:
         train, val = held_out_documents(len(starts) - 1, val_fraction, seed)
         return _gather(ids, starts, train), _gather(ids, starts, val)
 
+    def summary(self, train_ids: np.ndarray, vocab) -> dict:
+        """The meters and keys of the training tunes, counted (``fields_seen``)."""
+        from .fields_seen import count_fields
+
+        return {"fields": count_fields(vocab.decode(train_ids))}
+
 
 def held_out_documents(count: int, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Indices of training and held-out documents: whole tunes, chosen by a seeded shuffle."""

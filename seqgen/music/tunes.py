@@ -136,11 +136,13 @@ class TuneBatch:
 
 
 OnTune = Callable[[str, TuneCheck], None]  # a tune kept as valid: its text and its check
+OnAttempt = Callable[[int, int, int], None]  # (tune, of, attempt): tune 2 of 5 is being drawn, for the 1st time
 
 
 def sample_tunes(model, vocab, count: int, config: SampleConfig, max_rounds: int = 5,
                  on_progress: Callable[[int, int], None] | None = None, warmup=None, conditions=None,
-                 guide: bool = True, on_tune: OnTune | None = None, stop=None) -> TuneBatch:
+                 guide: bool = True, on_tune: OnTune | None = None, stop=None,
+                 on_attempt: OnAttempt | None = None) -> TuneBatch:
     """Draw ``count`` tunes; tunes that fail their check are drawn again, up to ``max_rounds``.
 
     Each round samples all missing tunes side by side as one batch, from a random stream of its
@@ -152,6 +154,10 @@ def sample_tunes(model, vocab, count: int, config: SampleConfig, max_rounds: int
     Once ``stop.is_set()`` (anything with ``is_set``), drawing ends at the next step: the batch
     holds the tunes that had ended (those ``on_tune`` had not seen yet are passed to it then),
     ``stopped`` is True, and ``invalid`` holds the latest failures, one at most per missing tune.
+
+    ``on_attempt(tune, count, attempt)`` says what is being drawn: when a round starts and after
+    each tune kept, the first tune not kept yet (1-based, numbered as ``valid`` will number it)
+    and its attempt (the round: every missing tune is drawn once a round).
     """
     batch = TuneBatch()
     failed: list[tuple[str, TuneCheck]] = []
@@ -165,10 +171,14 @@ def sample_tunes(model, vocab, count: int, config: SampleConfig, max_rounds: int
             break
         cfg = replace(config, num_samples=need, seed=stream_seed(root, round_no))
         drawn_before, failed_now = batch.attempts, []
+        drawing = (lambda: on_attempt(len(batch.valid) + 1, count, round_no + 1)) if on_attempt else lambda: None
+        drawing()
         tunes = _checked(finished_tunes(model, vocab, cfg, warmup, conditions, guide, stop), conditions, batch,
                          on_progress)
         for text, check in in_row_order(tunes):
             _keep(batch, round_no, text, check, failed_now, on_tune)
+            if check.valid and len(batch.valid) < count and not (stop is not None and stop.is_set()):
+                drawing()
         if batch.attempts - drawn_before < need:  # stopped within the round
             batch.stopped = True
             # The failures of this round, and for the tunes it left undrawn, those of the round before.

@@ -1,10 +1,10 @@
 """The studio's ASGI app: the page, and the JSON API it calls.
 
     GET  /api/checkpoints          the checkpoints under the served folder, newest first
-    POST /api/sample               text (streamed as it is drawn) or checked tunes (JSON)
+    POST /api/sample               text, or checked tunes (lines of JSON), streamed as they are drawn
     GET  /api/files/{batch}/{name} a tune's .abc, .mid or .wav
-    GET  /soundfont/{instrument}-mp3/{note}.mp3  a note for the page's player (soundfont.py)
     /api/batches...                every batch of tunes made, kept (``archive_api``)
+    GET  /soundfont/{instrument}-mp3/{note}.mp3  a note for the page's player (soundfont.py)
 
 Every request goes through the library (``seqgen.api``) as the command line does, so the same
 settings and seed give the same text and tunes in the page as with ``seqgen sample``. Errors
@@ -15,7 +15,6 @@ server stops, 500 for a failure, never a stack trace.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from pathlib import Path
@@ -30,12 +29,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from ..errors import Cancelled, SeqgenError, UsageError
 from ..evaluate import json_safe
 from ..music import tools
-from ..sample import cancelled_by
 from .catalog import Catalog
 from .archive import Archive, Starred
 from .archive_api import add_routes
 from .jobs import Busy, Jobs, Limits
-from .requests import AbandonedStreamLog, GuardedStream, SampleRequest, command_line, page_options, tune_entries
+from .requests import SampleRequest, command_line, page_options
+from .streaming import AbandonedStreamLog, GuardedStream, text_work
+from .tune_stream import tune_order, tune_stream
 from .security import Forbidden, NotFound, SameOriginOnly, allowed_hosts, checkpoint_path
 from .soundfont import soundfont_routes
 
@@ -100,25 +100,6 @@ def create_app(root: Path, host: str = "127.0.0.1", soundfont: Path | None = Non
                 "limits": {"max_length": limits.max_length, "max_tunes": limits.max_tunes},
                 "options": page_options()}
 
-    def tunes_answer(body: SampleRequest, model, job) -> dict:
-        settings = body.settings(model)
-        wanted = model.tune_conditions(body.meter, body.key, body.prime_abc)
-        with cancelled_by(job.stop):
-            batch = model.tunes(body.tunes, meter=body.meter, key=body.key, prime_abc=body.prime_abc, **settings)
-        shown = {**settings, "meter": wanted.meter, "key": wanted.key, "prime_abc": wanted.opening or None}
-        batch_id = archive.open_batch(shown, body.checkpoint)
-        for text, check in batch.valid + batch.invalid:
-            archive.add_tune(batch_id, text, check)
-        archive.finish(batch_id, {
-            "kind": "music", "checkpoint": body.checkpoint, "settings": shown,
-            "command": command_line(body.checkpoint, root, settings, body.tunes, wanted, bool(batch.invalid),
-                                    out=archive.out_path(batch_id)),
-            "summary": {"requested": body.tunes, "valid": len(batch.valid),
-                        "first_try_valid": batch.first_try_valid, "attempts": batch.attempts,
-                        "resampled": batch.resampled, "reasons": dict(batch.reasons)},
-            "tunes": tune_entries(batch, batch_id, font is not None)})
-        return archive.get(batch_id)  # as a reload of its link gives it
-
     def text_answer(body: SampleRequest, model) -> GuardedStream:
         settings = body.settings(model)
         limits.check(body.length, None)
@@ -128,20 +109,30 @@ def create_app(root: Path, host: str = "127.0.0.1", soundfont: Path | None = Non
                   "command": command_line(body.checkpoint, root, {**settings, "length": body.length}),
                   "unknown_symbols": unknown[:10]}
         job = jobs.acquire(body.checkpoint)  # held until the stream ends, stalls, or the page stops it
-        return GuardedStream(model.stream(length=body.length, **settings), job, limits.stall_seconds,
+        return GuardedStream(text_work(model.stream(length=body.length, **settings)), job, limits.stall_seconds,
                              media_type="text/plain; charset=utf-8",
                              headers={"X-Seqgen-Sample": json.dumps(json_safe(header), ensure_ascii=True),
                                       "Cache-Control": "no-store"})
 
+    def tunes_answer(body: SampleRequest, model) -> GuardedStream:
+        limits.check(None, body.tunes)
+        job = jobs.acquire(body.checkpoint)  # held until the drawing ends, however it ends
+        try:
+            order = tune_order(body, model)
+        except BaseException:
+            job()
+            raise
+        return tune_stream(model, order, archive, root, font is not None, job, limits.stall_seconds)
+
     @app.post("/api/sample")
-    async def sample(body: SampleRequest, request: Request):
+    async def sample(body: SampleRequest):
         path = checkpoint_path(Path(root), body.checkpoint)
         model = await run_in_threadpool(catalog.model, path)
         if model.kind != "music":
             return await run_in_threadpool(text_answer, body, model)
-        limits.check(None, body.tunes)
-        with jobs.running(body.checkpoint) as job:
-            return await _watched(request, job, lambda: tunes_answer(body, model, job))
+        stream = await run_in_threadpool(tunes_answer, body, model)
+        await stream.begun()  # what fails before the first tune is drawn is an HTTP error, not a line
+        return stream
 
     @app.get("/api/files/{batch}/{name}")
     def file(batch: str, name: str):
@@ -160,17 +151,6 @@ def create_app(root: Path, host: str = "127.0.0.1", soundfont: Path | None = Non
     app.include_router(soundfont_routes(font))
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app
-
-
-async def _watched(request: Request, job, work):
-    """``work()`` in a worker thread, stopped (``job.stop``) when the page goes away: nobody
-    would see what it draws."""
-    task = asyncio.ensure_future(run_in_threadpool(work))
-    while not task.done():
-        await asyncio.wait({task}, timeout=0.25)
-        if not task.done() and await request.is_disconnected():
-            job.stop.set()
-    return task.result()
 
 
 def _status(exc: SeqgenError) -> int:

@@ -10,11 +10,13 @@ import math
 import os
 import threading
 from collections import OrderedDict
+from functools import partial
 from datetime import datetime, timezone
 from pathlib import Path
 
 from .. import api
-from ..errors import CheckpointError
+from ..errors import CheckpointError, UsageError
+from ..music.fields_seen import field_choices
 from .security import ARCHIVE_FOLDER
 
 MODELS_KEPT = 2  # models held in memory at once; a third is loaded again when asked for
@@ -40,9 +42,11 @@ class Catalog:
         return sorted(found, key=lambda p: p.stat().st_mtime, reverse=True)
 
     def listing(self) -> list[dict]:
-        """One entry per checkpoint: ``id`` (its path under the folder), ``run``, ``kind``,
-        ``description``, ``perplexity`` (held out, null when none was recorded), ``modified``;
-        ``error`` instead of the model's figures for a file that does not load."""
+        """One entry per checkpoint: ``id`` (its path under the folder), ``run``, ``file``,
+        ``kind``, ``description``, ``perplexity`` (held out, null when none was recorded),
+        ``step`` (of training), ``modified``; for a music model ``fields``, the meters and keys to
+        offer (``fields_seen.field_choices``); ``error`` instead of the model's figures for a file
+        that does not load."""
         return [self.describe(p) for p in self.files()]
 
     def describe(self, path: Path) -> dict:
@@ -65,7 +69,10 @@ class Catalog:
                 held = model.held_out
                 perplexity = held.perplexity if held is not None else None
                 entry.update(kind=model.kind, description=model.description,
-                             perplexity=round(perplexity, 3) if perplexity and math.isfinite(perplexity) else None)
+                             perplexity=round(perplexity, 3) if perplexity and math.isfinite(perplexity) else None,
+                             step=model.payload.get("progress", {}).get("step"))
+                if model.kind == "music":
+                    entry["fields"] = field_choices(model.data.get("fields"), partial(_can_write, model))
             self._described[version] = entry
         return self._described[version]
 
@@ -87,6 +94,15 @@ class Catalog:
             while len(self._models) > MODELS_KEPT:
                 self._models.popitem(last=False)
         return model
+
+
+def _can_write(model: api.Model, name: str, value: str) -> bool:
+    """Whether ``model`` can be asked for tunes with this meter or key (``name``)."""
+    try:
+        model.tune_conditions(**{name: value})
+    except UsageError:
+        return False
+    return True
 
 
 def _shown(name: str) -> str:

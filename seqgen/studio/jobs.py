@@ -3,12 +3,17 @@ tunes are kept by ``archive.Archive``."""
 
 from __future__ import annotations
 
-import contextlib
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..errors import Cancelled, SeqgenError, UsageError
+
+# A page that stops a job and starts another at once can be heard before the server has seen the
+# first one's connection close, or while that job lets go of its model (at its next step): a model
+# that is taken is waited for a moment, and one whose job is stopping a while longer, before Busy.
+LETTING_GO_SECONDS = 0.5
+STOPPING_WAIT_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -65,8 +70,8 @@ class Jobs:
     def __init__(self, limits: Limits):
         self.limits = limits
         self.closing = Stop()
-        self._running: set[str] = set()
-        self._lock = threading.Lock()
+        self._running: dict[str, Stop] = {}  # model id -> the stop flag of the job holding it
+        self._freed = threading.Condition()
 
     def close(self) -> None:
         """Stop every generation at its next token; safe to call from a signal handler."""
@@ -74,26 +79,31 @@ class Jobs:
 
     def acquire(self, model_id: str) -> Job:
         """Hold ``model_id`` for one generation: the ``Job``, which lets it go when called.
-        Busy when the model (or the server) is taken, Cancelled when the server is stopping."""
-        if self.closing.is_set():
-            raise Cancelled("the server is stopping; start it again to generate")
-        with self._lock:
+        Busy when the model (or the server) is taken by a job that is not stopping, Cancelled
+        when the server is stopping."""
+        self._check_open()
+        with self._freed:
+            self._freed.wait_for(lambda: not self._taken(model_id), LETTING_GO_SECONDS)
+            self._freed.wait_for(lambda: not (self._taken(model_id) and self._stopping()), STOPPING_WAIT_SECONDS)
+            self._check_open()
             if model_id in self._running:
                 raise Busy(f"{model_id} is generating for another request; wait for it to finish or stop it")
             if len(self._running) >= self.limits.generations:
                 raise Busy(f"{len(self._running)} generations are running; wait for one to finish")
-            self._running.add(model_id)
+            stop = self._running[model_id] = Stop(self.closing)
 
         def release() -> None:
-            with self._lock:
-                self._running.discard(model_id)
-        return Job(Stop(self.closing), release)
+            with self._freed:
+                self._running.pop(model_id, None)
+                self._freed.notify_all()
+        return Job(stop, release)
 
-    @contextlib.contextmanager
-    def running(self, model_id: str):
-        """``acquire`` for the length of a ``with`` block, which gets the job."""
-        job = self.acquire(model_id)
-        try:
-            yield job
-        finally:
-            job()
+    def _check_open(self) -> None:
+        if self.closing.is_set():
+            raise Cancelled("the server is stopping; start it again to generate")
+
+    def _taken(self, model_id: str) -> bool:
+        return model_id in self._running or len(self._running) >= self.limits.generations
+
+    def _stopping(self) -> bool:
+        return any(stop.is_set() for stop in self._running.values())

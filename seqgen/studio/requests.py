@@ -1,57 +1,24 @@
 """What the page sends (``SampleRequest``) and what it gets back: the settings as the command
-line would take them, text in pieces as it is drawn, and one entry per tune."""
+line would take them, the command that makes the same, and one entry per tune (text and tunes
+reach the page as ``streaming`` draws them)."""
 
 from __future__ import annotations
 
-import asyncio
-import contextvars
-import logging
 import secrets
 import shlex
-import socket
-import threading
-import time
-import weakref
-from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Optional
 
-from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from ..config import SampleConfig, TuneOptions
-from ..errors import SeqgenError, does_not_apply
+from ..errors import does_not_apply
 from ..music.abc import tune_title
 from ..music.playback import playing_fields
 from ..options import interface_options, options
 
 TUNE_FIELDS = ("tunes", *(f.name for f in options(TuneOptions)))  # tunes, meter, key, prime_abc
 TEXT_FIELDS = ("length", "prime")
-PIECE_SECONDS = 0.05  # text is sent in pieces of what was drawn in this long: smooth, and few pieces
-CHUNKS_AHEAD = 64  # pieces drawn and not yet sent, at most
-# A page that stops reading is seen only once the bytes between the drawing and the page are full.
-# Linux grows a connection's send buffer up to 4 MB by itself: hours of text, during which a page
-# that reads nothing holds its model. A fixed buffer (the kernel doubles it) bounds that to about
-# a hundred kilobytes with asyncio's own buffer, and is still far more than a page needs at once.
-SEND_BUFFER_BYTES = 16_384
-log = logging.getLogger("seqgen.studio")
-_ABANDONED = contextvars.ContextVar("seqgen_stream_abandoned", default=False)
-
-
-def limit_send_buffer(sock) -> None:
-    """Every connection the listening ``sock`` accepts gets ``SEND_BUFFER_BYTES`` (they inherit it)."""
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER_BYTES)
-
-
-class AbandonedStreamLog(logging.Filter):
-    """uvicorn reports a response left unfinished as an error; for a stream the studio gave up
-    on purpose (its page read nothing), that line is replaced by one saying so."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if _ABANDONED.get() and record.getMessage() == "ASGI callable returned without completing response.":
-            log.warning("studio: a page read nothing for a while: its text stream was ended and its model freed")
-            return False
-        return True
 
 
 class _Request(BaseModel):
@@ -120,147 +87,24 @@ def command_line(checkpoint: str, root: Path, settings: dict, tunes: int | None 
 
 
 def tune_entries(batch, batch_id: str, sound: bool) -> list[dict]:
-    """One entry per tune, the valid ones first: its ABC, its verdict, how it is played
-    (``playback.playing_fields``) and the links to its files."""
-    entries = []
-    for n, (text, check) in enumerate(batch.valid + batch.invalid, 1):
-        first_try = check.valid and n <= batch.first_try_valid  # round 0's tunes come first
-        base = f"/api/files/{batch_id}/{n:03d}{'' if check.valid else '-invalid'}"  # as TuneFolder names it
-        playable = check.score is not None
-        entries.append({"n": n, "title": tune_title(text),
-                        "abc": text, "valid": check.valid,
-                        "verdict": "valid" if first_try else "valid, re-sampled" if check.valid else "invalid",
-                        "reasons": check.reasons, **playing_fields(text),
-                        "files": {"abc": base + ".abc", "mid": base + ".mid" if playable else None,
-                                  "wav": base + ".wav" if playable and sound else None}})
-    return entries
+    """One entry per tune, the valid ones first (``tune_entry``)."""
+    return [tune_entry(n, text, check, check.valid and n <= batch.first_try_valid, batch_id, sound)  # round 0's first
+            for n, (text, check) in enumerate(batch.valid + batch.invalid, 1)]
 
 
-async def text_pieces(pieces: Iterator[str], job, stall_seconds: float) -> AsyncIterator[str]:
-    """The pieces of a streamed sample, gathered into one chunk per ``PIECE_SECONDS``.
-
-    They are drawn in a thread of their own: torch's inference mode, which the sampler enters,
-    holds for one thread only, so every step of one sample must run in the same thread. Closing
-    this iterator (the page stopped), ``job.stop`` (the server stopping) or a page that takes
-    nothing for ``stall_seconds`` stops the drawing at the next piece; ``job`` is called by that
-    thread when it has finished with the model. A failure on the way ends the text with one line
-    saying what it was.
-    """
-    loop = asyncio.get_running_loop()
-    chunks: asyncio.Queue = asyncio.Queue()
-    room = threading.Semaphore(CHUNKS_AHEAD)  # the drawing waits for a page that reads slowly
-    stop = job.stop
-
-    def deliver(item) -> None:
-        try:
-            loop.call_soon_threadsafe(chunks.put_nowait, item)
-        except RuntimeError:
-            stop.set()  # the server's loop is gone: nobody reads any more
-
-    def wait_for_room() -> bool:
-        """Whether the page took enough to send it more, within ``stall_seconds``."""
-        until = time.monotonic() + stall_seconds
-        while not room.acquire(timeout=0.1):
-            if stop.is_set() or time.monotonic() > until:
-                stop.set()  # a page that reads nothing must not hold the model for good
-                return False
-        return True
-
-    def produce() -> None:
-        try:
-            for chunk in _gathered(pieces, stop):
-                if not wait_for_room():
-                    return
-                deliver(chunk)
-        except SeqgenError as exc:
-            deliver(f"\n[error: {exc}]\n")
-        except Exception as exc:  # noqa: BLE001  (reported in the text, and in the server's log)
-            log.exception("studio: sampling failed")
-            deliver(f"\n[error: the server failed ({type(exc).__name__}); see its terminal]\n")
-        finally:
-            if hasattr(pieces, "close"):
-                pieces.close()
-            job()
-            deliver(None)
-
-    threading.Thread(target=produce, name="seqgen-sample", daemon=True).start()
-    try:
-        while (chunk := await chunks.get()) is not None:
-            room.release()
-            yield chunk
-    finally:
-        stop.set()
-
-
-def _gathered(pieces: Iterator[str], stop) -> Iterator[str]:
-    """The pieces joined into one chunk per ``PIECE_SECONDS``, until they end or ``stop`` is set."""
-    out, until = [], time.monotonic() + PIECE_SECONDS
-    for piece in pieces:
-        if stop.is_set():
-            return
-        out.append(piece)
-        if time.monotonic() > until:
-            yield "".join(out)
-            out, until = [], time.monotonic() + PIECE_SECONDS
-    if out:
-        yield "".join(out)
-
-
-class _Abandoned(Exception):
-    """The page stopped reading (or the server is stopping): the response is given up."""
-
-
-class GuardedStream(StreamingResponse):
-    """A streamed sample that lets its model go however it ends: drawn to the end, failed,
-    stopped by the page closing the connection, by a page that stopped reading, or by the server
-    stopping; or, never sent, when it is dropped.
-
-    A send to a page that reads nothing waits at most ``stall_seconds`` (and not at all once the
-    server is stopping): the response is then left unfinished, and the server closes the
-    connection, instead of waiting for good or being cancelled with a stack trace.
-    """
-
-    def __init__(self, pieces: Iterator[str], job, stall_seconds: float, **kwargs):
-        self.job, self.stall_seconds = job, stall_seconds
-        self.release = _Once(job)
-        super().__init__(text_pieces(pieces, self.release, stall_seconds), **kwargs)
-        weakref.finalize(self, self.release)  # never sent: nothing was drawn
-
-    async def __call__(self, scope, receive, send) -> None:
-        try:
-            await super().__call__(scope, receive, self._bounded(send))
-        except _Abandoned:
-            _ABANDONED.set(True)  # expected: uvicorn closes the connection; the drawing has stopped
-        finally:
-            await self.body_iterator.aclose()  # stops the drawing, which then lets the model go
-
-    def _bounded(self, send):
-        async def bounded(message) -> None:
-            sending = asyncio.ensure_future(send(message))
-            until = time.monotonic() + self.stall_seconds
-            while not sending.done():
-                await asyncio.wait({sending}, timeout=0.1)
-                if not sending.done() and (self.job.stop.is_set() or time.monotonic() > until):
-                    sending.cancel()
-                    self.job.stop.set()
-                    raise _Abandoned()
-            sending.result()
-        return bounded
+def tune_entry(n: int, text: str, check, first_try: bool, batch_id: str, sound: bool) -> dict:
+    """Tune ``n`` of a batch (``first_try``: valid as first drawn): its ABC, its verdict, how it
+    is played (``playback.playing_fields``) and the links to its files."""
+    base = f"/api/files/{batch_id}/{n:03d}{'' if check.valid else '-invalid'}"  # as TuneFolder names it
+    playable = check.score is not None
+    return {"n": n, "title": tune_title(text),
+            "abc": text, "valid": check.valid,
+            "verdict": "valid" if first_try else "valid, re-sampled" if check.valid else "invalid",
+            "reasons": check.reasons, **playing_fields(text),
+            "files": {"abc": base + ".abc", "mid": base + ".mid" if playable else None,
+                      "wav": base + ".wav" if playable and sound else None}}
 
 
 def new_seed() -> int:
     """A seed for a request that gave none: shown with the result, so that it can be made again."""
     return secrets.randbelow(2**31)
-
-
-class _Once:
-    """Calls ``fn`` once however often it is called (the stream's model let go once)."""
-
-    def __init__(self, fn: Callable[[], None]):
-        self.fn = fn
-        self.stop = getattr(fn, "stop", None)
-
-    def __call__(self) -> None:
-        fn, self.fn = self.fn, None
-        if fn is not None:
-            fn()

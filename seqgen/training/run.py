@@ -192,11 +192,13 @@ def _run_dir(path: Path, world: World) -> Path:
 
 
 def data_record(corpus: TokenizedCorpus, split: TokenSplit, encoding: str, cfg: TrainConfig) -> dict:
-    """What a checkpoint records of its data: enough to re-read and re-split it, and the held-out ids."""
+    """What a checkpoint records of its data: enough to re-read and re-split it, the held-out ids,
+    and what its format says of the training part (a music model's meters and keys)."""
     return {"kind": corpus.kind, "sources": absolute_sources(corpus.sources), "files": [[os.path.abspath(name), digest] for name, digest in corpus.files],
             "encoding": encoding, "val_fraction": cfg.val_fraction, "seed": cfg.seed,
             "train_tokens": int(len(split.train)),
-            "val_ids": torch.from_numpy(np.asarray(split.val[:MAX_STORED_VAL_TOKENS], dtype=np.int32))}
+            "val_ids": torch.from_numpy(np.asarray(split.val[:MAX_STORED_VAL_TOKENS], dtype=np.int32)),
+            **corpus.format.summary(split.train, corpus.vocab)}
 
 
 def _model_type_of(model_cfg) -> type:

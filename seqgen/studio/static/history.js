@@ -2,8 +2,9 @@
 // the page's state in its address, so that a reload or a shared link gives the same view:
 //   /?checkpoint=folk-music/best.pt&meter=6/8&key=Dmix&seed=1&tunes=3   the form
 //   /?batch=2026-12-03-1                                                 a batch, opened again
-// Uses studio.js's $, state, showTunes, setError, setStatus and errorOf; studio.js says when the
-// checkpoints are loaded ("seqgen:checkpoints") and when a result is shown ("seqgen:result").
+// Uses studio.js's $, state, showTunes, setError, setStatus and errorOf, and menus.js's
+// checkpointId, runsOf, OTHER and showOther; studio.js says when the checkpoints are loaded
+// ("seqgen:checkpoints") and when a result is shown ("seqgen:result").
 "use strict";
 
 (() => {
@@ -17,12 +18,13 @@
   function address() {
     const parts = [];
     const add = (name, value) => parts.push(`${name}=${encodeURIComponent(value).replace(/%2F/gi, "/")}`);
-    if ($("checkpoint").value) add("checkpoint", $("checkpoint").value);
+    if (checkpointId()) add("checkpoint", checkpointId());
     const music = state.kind === "music";
     for (const id of FIELDS) {
       const field = $(id);
       if (!field || (music ? ["length", "prime"] : ["tunes", "meter", "key", "prime_abc"]).includes(id)) continue;
-      if (field.value !== "" && field.value !== history.defaults[id]) add(id, field.value);
+      const value = valueOf(id);
+      if (value !== "" && value !== history.defaults[id]) add(id, value);
     }
     if (history.shown) add("batch", history.shown);
     return parts.length ? `?${parts.join("&")}` : location.pathname;
@@ -32,17 +34,35 @@
     if (history.ready) window.history.replaceState(null, "", address());
   }
 
+  // A field's value as the request takes it: a menu's "other…" is the text typed beside it.
+  function valueOf(id) {
+    const field = $(id);
+    return field.value === OTHER && $(`${id}-other`) ? $(`${id}-other`).value : field.value;
+  }
+
   function setField(id, value) {
     const field = $(id);
     if (!field || value === undefined || value === null) return;
-    field.value = String(value);
+    value = String(value);
+    if (field.tagName !== "SELECT" || [...field.options].some((o) => o.value === value)) field.value = value;
+    else if ($(`${id}-other`)) {  // a meter or key the model's menu does not list
+      field.value = OTHER;
+      $(`${id}-other`).value = value;
+    }
+    if (field.tagName === "SELECT" && $(`${id}-other`)) showOther(id);
   }
 
+  // A checkpoint by its id: its run's entry, then (for last.pt, say) the choice inside the run.
   function setCheckpoint(id) {
-    const select = $("checkpoint");
-    if (!id || ![...select.options].some((o) => o.value === id && !o.disabled)) return false;
-    select.value = id;
-    select.dispatchEvent(new Event("change"));
+    const c = state.checkpoints.find((x) => x.id === id && !x.error);
+    const run = c ? runsOf(state.checkpoints).find((r) => r.members.includes(c)) : null;
+    if (!run) return false;
+    $("checkpoint").value = run.main.id;
+    $("checkpoint").dispatchEvent(new Event("change"));
+    if (id !== run.main.id) {
+      $("checkpoint-file").value = id;
+      $("checkpoint-file").dispatchEvent(new Event("change"));
+    }
     return true;
   }
 
@@ -50,7 +70,7 @@
   // address says of the form wins over the batch's own settings.
   async function restore() {
     const params = new URLSearchParams(location.search);
-    FIELDS.forEach((id) => { history.defaults[id] = $(id) ? $(id).value : ""; });
+    FIELDS.forEach((id) => { history.defaults[id] = $(id) ? valueOf(id) : ""; });
     if (params.get("batch")) await openBatch(params.get("batch"));
     if (params.has("checkpoint") && !setCheckpoint(params.get("checkpoint"))) {
       setError(`no checkpoint ${params.get("checkpoint")} here any more; pick one from the list`);

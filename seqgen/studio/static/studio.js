@@ -16,7 +16,8 @@ function setStatus(message) { $("status").textContent = message; }
 function setRunning(controller) {
   state.running = controller;
   $("generate").disabled = $("again").disabled = Boolean(controller);
-  $("stop").disabled = !controller || state.kind === "music";
+  $("stop").disabled = !controller;
+  $("status").classList.toggle("working", Boolean(controller));
 }
 
 async function errorOf(response) {
@@ -52,23 +53,18 @@ async function loadCheckpoints() {
   showOptions(data.options);
   const select = $("checkpoint");
   select.replaceChildren();
-  for (const c of data.checkpoints) {
+  for (const run of runsOf(data.checkpoints)) {
     const option = document.createElement("option");
-    option.value = c.id;
-    if (c.error) {
-      option.textContent = `${c.id} (cannot load)`;
-      option.disabled = true;
-    } else {
-      const ppl = c.perplexity == null ? "" : ` · ppl ${c.perplexity.toFixed(2)}`;
-      option.textContent = `${c.id} · ${c.kind}${ppl}`;
-    }
+    option.value = run.main.id;
+    option.textContent = run.name ? `${run.name} · ${checkpointLabel(run.main)}` : checkpointLabel(run.main);
+    option.disabled = Boolean(run.main.error);
     select.append(option);
   }
   if (!data.checkpoints.length) {
     setStatus(`No checkpoints under ${data.root}/ yet: train one with "seqgen train FILE".`);
   }
   const first = data.checkpoints.find((c) => !c.error);
-  if (first) select.value = first.id;
+  if (first) select.value = runsOf(data.checkpoints).find((r) => r.members.includes(first)).main.id;
   if (data.sound && !data.sound.available) {
     $("sound-note").textContent = data.sound.note;
     show($("sound-note"), true);
@@ -77,12 +73,15 @@ async function loadCheckpoints() {
   document.dispatchEvent(new CustomEvent("seqgen:checkpoints"));  // history.js: the address's state
 }
 
-function chooseCheckpoint() {
-  const c = state.checkpoints.find((x) => x.id === $("checkpoint").value);
-  state.kind = c ? c.kind : null;
+function chooseCheckpoint(event) {
+  if (!event || event.target === $("checkpoint")) showRunMembers();
+  const c = state.checkpoints.find((x) => x.id === checkpointId());
+  state.kind = c && !c.error ? c.kind : null;
   show($("music-fields"), state.kind === "music");
   show($("text-fields"), Boolean(state.kind) && state.kind !== "music");
-  $("top_p").placeholder = state.kind === "music" ? "0.7" : "1.0";
+  const defaultTopP = state.kind === "music" ? "0.7" : "1.0";
+  $("top_p").placeholder = `default ${defaultTopP}`;
+  if (state.kind === "music") { fieldMenu("meter", c.fields); fieldMenu("key", c.fields); }
   $("model-info").textContent = c && !c.error
     ? `${c.description} · ${c.kind}${c.run ? " · run " + c.run : ""} · ${c.modified.replace("T", " ").slice(0, 16)}`
     : (c ? c.error : "");
@@ -91,7 +90,7 @@ function chooseCheckpoint() {
 // -- the request --------------------------------------------------------------------------------
 
 function request(newSeed) {
-  const body = { checkpoint: $("checkpoint").value };
+  const body = { checkpoint: checkpointId() };
   const number = (id, parse) => {
     const raw = $(id).value.trim();
     if (raw !== "") body[id] = parse(raw);
@@ -103,7 +102,7 @@ function request(newSeed) {
   if (state.kind === "music") {
     number("tunes", (v) => parseInt(v, 10));
     for (const id of ["meter", "key", "prime_abc"]) {
-      const v = $(id).value.trim();
+      const v = ($(id).value === OTHER ? $(`${id}-other`).value : $(id).value).trim();
       if (v) body[id] = v;
     }
   } else {
@@ -114,13 +113,15 @@ function request(newSeed) {
 }
 
 async function generate(newSeed) {
-  if (state.running || !$("checkpoint").value) return;
+  if (state.running || !checkpointId()) return;
   if (newSeed) $("seed").value = "";
   setError("");
   const controller = new AbortController();
   setRunning(controller);
   const body = request(newSeed);
   const started = performance.now();
+  setStatus("Starting…");
+  intoViewOnPhone();
   try {
     const response = await fetch("/api/sample", {
       method: "POST", headers: { "Content-Type": "application/json" },
@@ -132,7 +133,7 @@ async function generate(newSeed) {
       return;
     }
     if (state.kind === "music") {
-      await showTunes(await response.json(), started);
+      await streamTunes(response, controller, started);
     } else {
       await streamText(response, controller);
     }
@@ -182,17 +183,75 @@ async function streamText(response, controller) {
 
 // -- tunes --------------------------------------------------------------------------------------
 
-async function showTunes(result, started) {
+// The tunes come as lines of JSON (see seqgen/studio/tune_stream.py): what is being drawn, each
+// tune as it is ready, then the whole answer.
+async function streamTunes(response, controller, started) {
+  show($("text-out"), false);
+  show($("command"), false);  // the last batch's command: not this one's
+  const list = $("tunes-out");
+  list.replaceChildren();
+  let asked = null, ended = false;
+  try {
+    for await (const event of jsonLines(response, controller.signal)) {
+      ended = event.event === "done" || event.event === "error";
+      if (event.event === "progress") {
+        asked = event.of;
+        setStatus(`Drawing tune ${event.tune} of ${event.of}, attempt ${event.attempt}…`);
+      } else if (event.event === "tune") {
+        list.append(tuneCard(event.tune));
+        if (list.children.length === 1) intoViewOnPhone();  // now there is room to scroll to
+      } else if (event.event === "done") {
+        showTunes(event, started);
+      } else if (event.event === "error") {
+        setError(event.error);
+        setStatus(`${keptTunes(list.children.length)} before it stopped.`);
+      }
+    }
+  } catch (e) {
+    if (e.name !== "AbortError") throw e;
+  }
+  if (controller.signal.aborted) {
+    setStatus(`Stopped: ${keptTunes(list.children.length)}${asked ? ` of ${asked}` : ""}.`);
+  } else if (!ended) {
+    setStatus(`The server stopped answering: ${keptTunes(list.children.length)}.`);
+  }
+}
+
+async function* jsonLines(response, signal) {
+  const reader = response.body.getReader();
+  const decoder = new TextDecoder();
+  signal.addEventListener("abort", () => reader.cancel().catch(() => {}));
+  let buffer = "";
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    buffer += decoder.decode(value, { stream: true });
+    const lines = buffer.split("\n");
+    buffer = lines.pop();
+    for (const line of lines) if (line.trim()) yield JSON.parse(line);
+  }
+}
+
+function keptTunes(n) { return n === 1 ? "1 tune kept" : `${n} tunes kept`; }
+
+// The whole answer: the tunes not shown yet (all of them for a batch opened again), the command
+// that makes them again, and the tally.
+function showTunes(result, started) {
   showCommand(result);
   show($("text-out"), false);
   const s = result.summary;
   const list = $("tunes-out");
-  list.replaceChildren();
-  for (const tune of result.tunes) list.append(tuneCard(tune));
+  const shown = new Set([...list.children].map((card) => card.dataset.n));
+  for (const tune of result.tunes) if (!shown.has(String(tune.n))) list.append(tuneCard(tune));
   const seconds = ((performance.now() - started) / 1000).toFixed(1);
   const reasons = Object.entries(s.reasons).map(([r, n]) => `${n}× ${r}`).join("; ");
   setStatus(`${s.valid} of ${s.requested} valid · ${s.first_try_valid} on the first try · ${s.attempts} drawn` +
             (reasons ? ` · rejected: ${reasons}` : "") + ` · ${seconds} s`);
+}
+
+// On a narrow screen the results are below the form: bring them (status, command, tunes) into view.
+function intoViewOnPhone() {
+  if (window.matchMedia("(max-width: 820px)").matches) document.querySelector(".output").scrollIntoView({ block: "start" });
 }
 
 function tuneCard(tune) {
@@ -266,6 +325,8 @@ function stop() { if (state.running) state.running.abort(); }
 document.addEventListener("DOMContentLoaded", () => {
   SeqgenPlayer.onError = setError;
   $("checkpoint").addEventListener("change", chooseCheckpoint);
+  $("checkpoint-file").addEventListener("change", chooseCheckpoint);
+  for (const name of ["meter", "key"]) $(name).addEventListener("change", () => showOther(name));
   $("settings").addEventListener("submit", (e) => { e.preventDefault(); generate(false); });
   $("again").addEventListener("click", () => generate(true));
   $("stop").addEventListener("click", stop);
