@@ -91,3 +91,30 @@ def test_write_takes_folder_keep_invalid_and_wav_in_that_order_the_rest_by_name(
     assert [p.name for p in one_tune_batch().write(tmp_path / "t", False, False)] == ["001.abc", "001.mid"]
     with pytest.raises(TypeError):
         one_tune_batch().write(tmp_path / "t", False, False, True)  # overwrite only by name
+
+
+def test_the_same_batch_drawn_again_leaves_the_folder_and_another_is_refused_at_its_first_file(tmp_path):
+    from seqgen.music.tune_files import DrawnAgain
+
+    folder = tmp_path / "tunes"
+    one_tune_batch().write(folder)
+    (folder / "001.mid").unlink()  # a file the folder lacks is added
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    again = DrawnAgain(folder)
+    again.write_batch(one_tune_batch())
+    assert again.settle() == ["001.mid"]
+    again.discard()
+    after = {p.name: p.read_bytes() for p in folder.iterdir()}
+    assert {k: after[k] for k in before} == before and set(after) == {"001.abc", "001.mid"}
+    other = DrawnAgain(folder)
+    (tune, check), = one_tune_batch().valid
+    with pytest.raises(SeqgenError, match="already holds tunes of an earlier batch .001.abc is not"):
+        other.write(tune.replace("T:", "T:Another "), check)
+    other.discard()
+    fewer = DrawnAgain(folder)
+    (folder / "002.abc").write_text(tune)  # the folder holds a tune more than this batch
+    fewer.write_batch(one_tune_batch())
+    with pytest.raises(SeqgenError, match="002.abc is not this batch's"):
+        fewer.settle()
+    fewer.discard()
+    assert sorted(p.name for p in folder.iterdir()) == ["001.abc", "001.mid", "002.abc"]  # no scratch left

@@ -25,7 +25,7 @@ MUSIC, TEXT = "folk-music/best.pt", "prose-char/best.pt"
 def client(studio_root, tools, tmp_path):
     """The studio as `seqgen studio` serves it, with a (generated) soundfont and no fluidsynth."""
     tools.soundfont = make_soundfont(tmp_path / "sine.sf2")
-    app = create_app(studio_root, limits=Limits(max_length=2000, max_tunes=4), files_folder=tmp_path / "files")
+    app = create_app(studio_root, limits=Limits(max_length=2000, max_tunes=4))
     with TestClient(app, base_url=BASE) as c:
         yield c
 
@@ -166,7 +166,7 @@ def test_tunes_stream_as_progress_then_each_tune_then_the_whole_answer(client, s
     result = events(post(client, checkpoint=MUSIC, tunes=3, seed=4))
     done = result[-1]
     assert done["event"] == "done" and set(done) == {"event", "kind", "checkpoint", "settings", "command", "summary",
-                                                     "tunes"}
+                                                     "tunes", "batch", "link", "created", "starred", "complete"}
     shown, drawing = [], []
     for e in result[:-1]:
         if e["event"] == "progress":
@@ -481,3 +481,167 @@ def test_a_root_folder_whose_name_is_not_utf8_answers_in_utf8(studio_root, tmp_p
         assert listed.json()["root"].endswith("runs\\xff")
         refused = client.post("/api/sample", json={"checkpoint": "broken/best.pt"})
         assert refused.status_code == 500 and "runs\\xff/broken/best.pt" in refused.json()["error"]
+
+
+# -- the archive ------------------------------------------------------------------------------
+
+@pytest.fixture
+def own_root(studio_root, tmp_path):
+    """A served folder of this test's own (the checkpoints copied), so that its archive holds
+    only what the test made."""
+    root = tmp_path / "runs"
+    for name in (MUSIC, TEXT):
+        (root / name).parent.mkdir(parents=True)
+        shutil.copy(studio_root / name, root / name)
+    return root
+
+
+@pytest.fixture
+def archived(own_root, tools):
+    with TestClient(create_app(own_root, limits=Limits(max_tunes=4)), base_url=BASE) as c:
+        yield c
+
+
+def test_every_batch_is_kept_with_its_files_and_its_answer(archived, own_root):
+    from datetime import date
+
+    first = answer(post(archived, checkpoint=MUSIC, tunes=2, meter="6/8", seed=7))
+    again = answer(post(archived, checkpoint=MUSIC, tunes=1, seed=7))
+    today = date.today().isoformat()
+    assert (first["batch"], again["batch"]) == (f"{today}-7", f"{today}-7-2")  # the name taken: a suffix
+    assert first["link"] == f"/?batch={today}-7" and first["complete"] and not first["starred"]
+    folder = own_root / "studio-archive" / first["batch"]
+    names = sorted(p.name for p in folder.iterdir())
+    stems = [t["files"]["abc"].rsplit("/", 1)[1][:-4] for t in first["tunes"]]
+    assert stems == [f"{t['n']:03d}{'' if t['valid'] else '-invalid'}" for t in first["tunes"]]
+    assert {f"{s}.abc" for s in stems} | {"batch.json"} <= set(names)
+    assert json.loads((folder / "batch.json").read_text()) == first
+    assert archived.get(f"/api/batches/{first['batch']}").json() == first  # as the page got it
+    assert f"--out {own_root.as_posix()}/studio-archive/{first['batch']} " in first["command"]
+    assert archived.get(first["tunes"][0]["files"]["abc"]).text == first["tunes"][0]["abc"]
+
+
+def test_batches_are_listed_newest_first_starred_and_deleted(archived):
+    older = answer(post(archived, checkpoint=MUSIC, tunes=1, seed=1, key="G"))["batch"]
+    newer = answer(post(archived, checkpoint=MUSIC, tunes=2, seed=2))["batch"]
+    listed = archived.get("/api/batches").json()["batches"]
+    assert [b["id"] for b in listed] == [newer, older]
+    assert listed[1]["settings"]["key"] == "G" and listed[1]["settings"]["seed"] == 1
+    assert listed[0]["checkpoint"] == MUSIC and listed[0]["tunes"] == 2 and listed[0]["link"] == f"/?batch={newer}"
+    assert 0 <= listed[0]["valid"] <= 2 and not listed[0]["starred"]
+    assert archived.post(f"/api/batches/{older}/star", json={"starred": True}).json()["starred"] is True
+    assert archived.get(f"/api/batches/{older}").json()["starred"] is True
+    refused(archived.delete(f"/api/batches/{older}"), 409, "starred", "unstar it first")
+    assert archived.delete(f"/api/batches/{newer}").json() == {"deleted": newer}
+    assert archived.delete(f"/api/batches/{older}", params={"even_starred": "true"}).status_code == 200
+    assert archived.get("/api/batches").json()["batches"] == []
+    refused(archived.get(f"/api/batches/{newer}"), 404, "no batch")
+    refused(archived.post(f"/api/batches/{newer}/star", json={"starred": "maybe"}), 400)
+
+
+@pytest.mark.parametrize("path", [
+    "/api/batches/..", "/api/batches/..%2F..%2Fprose-char", "/api/batches/2026-01-01-1%2F..%2F..",
+    "/api/batches/prose-char", "/api/files/..%2Fprose-char/best.pt", "/api/files/2026-01-01-1/..%2F001.abc",
+    "/api/files/2026-01-01-1/batch.json", "/api/batches/%2Fetc",
+])
+def test_a_batch_or_file_name_that_tries_to_escape_is_not_found(archived, path):
+    assert archived.get(path).status_code == 404
+    assert archived.delete(path).status_code in (404, 405)
+
+
+def test_a_link_in_the_archive_is_never_served_nor_deleted(archived, own_root, tmp_path):
+    batch = answer(post(archived, checkpoint=MUSIC, tunes=1, seed=4))["batch"]
+    secret = tmp_path / "secret"
+    secret.mkdir()
+    (secret / "001.abc").write_text("X:1\nK:C\nmine\n")
+    (own_root / "studio-archive" / "2026-01-01-5").symlink_to(secret)
+    (own_root / "studio-archive" / batch / "002.abc").symlink_to(secret / "001.abc")
+    assert archived.get("/api/files/2026-01-01-5/001.abc").status_code == 404
+    assert archived.get(f"/api/files/{batch}/002.abc").status_code == 404
+    assert archived.delete("/api/batches/2026-01-01-5").status_code == 404
+    assert [b["id"] for b in archived.get("/api/batches").json()["batches"]] == [batch]
+    assert (secret / "001.abc").is_file()
+
+
+def test_a_half_written_batch_is_listed_as_incomplete_not_a_failure(archived, own_root):
+    done = answer(post(archived, checkpoint=MUSIC, tunes=1, seed=9))
+    made = done["batch"]
+    for tune in done["tunes"]:  # its .mid written (in the archive's own thread) before it is copied
+        assert tune["files"]["mid"] is None or archived.get(tune["files"]["mid"]).status_code == 200
+    archive = own_root / "studio-archive"
+    shutil.copytree(archive / made, archive / "2026-01-02-3")
+    (archive / "2026-01-02-3" / "batch.json").unlink()  # stopped before anything was recorded
+    shutil.copytree(archive / made, archive / "2026-01-02-4")
+    (archive / "2026-01-02-4" / "batch.json").write_text('{"created": "2026-01-02T')  # cut short by hand
+    (archive / "2026-01-03-1").mkdir()  # nothing written yet
+    (archive / "not-a-batch").mkdir()
+    listed = {b["id"]: b for b in archived.get("/api/batches").json()["batches"]}
+    assert set(listed) == {made, "2026-01-02-3", "2026-01-02-4", "2026-01-03-1"}
+    assert listed[made]["complete"] and not listed["2026-01-02-3"]["complete"]
+    assert listed["2026-01-02-3"]["tunes"] == 1 and listed["2026-01-03-1"]["tunes"] == 0
+    opened = archived.get("/api/batches/2026-01-02-3").json()
+    assert opened["complete"] is False and len(opened["tunes"]) == 1 and opened["tunes"][0]["abc"].startswith("X:")
+    assert archived.delete("/api/batches/2026-01-02-4").status_code == 200
+
+
+def test_open_add_finish_write_a_batch_as_the_command_line_does(own_root, music_run, tmp_path):
+    from seqgen.studio.archive import Archive
+    from seqgen.music.tune_files import TuneFolder
+
+    batch = api.load(music_run.best_path).tunes(2, seed=5, max_rounds=1)
+    archive = Archive(own_root)
+    made = archive.open_batch({"seed": 5, "meter": None}, MUSIC)
+    assert archive.list()[0]["complete"] is False  # listed while it is drawn
+    for text, check in batch.valid + batch.invalid:
+        archive.add_tune(made, text, check)
+    archive.finish(made, {"summary": {"valid": len(batch.valid)}, "tunes": []})
+    assert archive.get(made)["complete"] and archive.get(made)["summary"] == {"valid": len(batch.valid)}
+    archive.close()  # the .mid files written (in a thread of the archive's own) before it returns
+    cli = tmp_path / "cli"
+    cli.mkdir()
+    TuneFolder(cli).write_batch(batch, keep_invalid=True)
+    folder = archive.folder / made
+    assert {p.name: p.read_bytes() for p in cli.iterdir()} == \
+        {p.name: p.read_bytes() for p in folder.iterdir() if p.name != "batch.json"}
+    with pytest.raises(Exception, match="the server is stopping"):
+        archive.open_batch({"seed": 5})
+
+
+def test_the_catalog_ignores_the_archive(archived, own_root):
+    (own_root / "studio-archive").mkdir()
+    shutil.copy(own_root / TEXT, own_root / "studio-archive" / "planted.pt")
+    ids = [c["id"] for c in archived.get("/api/checkpoints").json()["checkpoints"]]
+    assert sorted(ids) == sorted([MUSIC, TEXT])
+    refused(post(archived, checkpoint="studio-archive/planted.pt"), 404, "archive")
+
+
+def test_the_command_shown_finds_its_batch_already_there_and_makes_the_same_files(archived, own_root, tmp_path):
+    import shlex
+
+    shown = answer(post(archived, checkpoint=MUSIC, tunes=3, meter="6/8", seed=12))
+    folder = own_root / "studio-archive" / shown["batch"]
+    for tune in shown["tunes"]:
+        assert tune["files"]["mid"] is None or archived.get(tune["files"]["mid"]).status_code == 200
+    (folder / "001.mid").unlink(missing_ok=True)  # a file the folder lacks is added
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    args = shlex.split(shown["command"])
+    assert args[:2] == ["seqgen", "sample"]
+    again = run(*args[1:])
+    assert again.exit_code == 0, again.stderr
+    assert "already holds this batch" in again.stderr
+    after = {p.name: p.read_bytes() for p in folder.iterdir()}
+    assert {k: v for k, v in after.items() if k in before} == before and set(after) - set(before) <= {"001.mid"}
+    out = args.index("--out")
+    fresh = run(*args[1:out + 1], tmp_path / "fresh", *args[out + 2:])
+    assert fresh.exit_code == 0, fresh.stderr
+    made = {p.name: p.read_bytes() for p in (tmp_path / "fresh").iterdir()}
+    assert made == {k: v for k, v in after.items() if k != "batch.json"}  # byte for byte
+    other = run(*[a if a != "12" else "13" for a in args[1:]])
+    assert other.exit_code == 1 and "already holds tunes of an earlier batch" in other.stderr
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == after  # left as it was
+
+
+def test_an_archive_that_cannot_be_made_is_one_line_saying_so(archived, own_root):
+    (own_root / "studio-archive").write_text("a file where the archive goes")
+    refused(post(archived, checkpoint=MUSIC, tunes=1, seed=1), 500, "cannot keep tunes in", "studio-archive")
+    assert archived.get("/api/batches").json() == {"batches": []}

@@ -1,5 +1,5 @@
 """The studio's work is bounded: a page that stops reading or goes away lets its model go, a
-server that stops ends its jobs and removes its files, and the list of checkpoints answers while
+server that stops ends its jobs and leaves no temporary files, and the list of checkpoints answers while
 a hostile request is in flight. A real server on a real socket: backpressure and disconnects are
 what a test client cannot show."""
 
@@ -26,10 +26,10 @@ MUSIC, TEXT = "folk-music/best.pt", "prose-char/best.pt"
 class Server:
     """``create_app`` served by uvicorn in a thread of this process, on a free port."""
 
-    def __init__(self, root, limits: Limits, files_folder):
+    def __init__(self, root, limits: Limits):
         sock = _bind("127.0.0.1", 0)  # as `seqgen studio` listens
         self.port = sock.getsockname()[1]
-        app = create_app(root, limits=limits, files_folder=files_folder)
+        app = create_app(root, limits=limits)
         self.server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
         self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [sock]}, daemon=True)
         self.thread.start()
@@ -64,7 +64,7 @@ class Server:
 
 @pytest.fixture
 def server(studio_root, tools, tmp_path):
-    served = Server(studio_root, Limits(stall_seconds=1.5), tmp_path / "files")
+    served = Server(studio_root, Limits(stall_seconds=1.5))
     yield served
     served.stop()
 
@@ -89,7 +89,7 @@ def test_streams_a_page_does_not_read_time_out_and_free_their_slots(studio_root,
     # Streams far longer than the test waits: only the stall can free their slots. A stall shows
     # once the socket's and the server's buffers are full (some 100 kB of text), so a short stream
     # would end, and free its slot, before any stall was seen.
-    server = Server(studio_root, Limits(stall_seconds=1.5, max_length=5_000_000), tmp_path / "files")
+    server = Server(studio_root, Limits(stall_seconds=1.5, max_length=5_000_000))
     try:
         stalled = [server.send({"checkpoint": TEXT, "length": 5_000_000, "temperature": 1.0, "seed": s})
                    for s in (1, 2)]

@@ -31,6 +31,7 @@ class Studio:
     """A ``seqgen studio`` process; ``url`` once it listens."""
 
     def __init__(self, root: Path, *args: str, cwd: Path):
+        self.root, self.cwd = root, cwd
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         self.process = subprocess.Popen([sys.executable, "-m", "seqgen", "studio", str(root), "--port", "0",
                                          "--no-browser", *args], cwd=cwd, env=env, stdout=subprocess.DEVNULL,
@@ -432,3 +433,145 @@ def test_ctrl_c_stops_the_server_cleanly(studio_root, tmp_path):
     server = Studio(studio_root, cwd=tmp_path)
     assert server.interrupt() == 130
     assert "error: interrupted: seqgen studio stopped" in server.stderr and "Traceback" not in server.stderr
+
+
+# -- the archive ---------------------------------------------------------------------------------
+
+def batch_in(url: str) -> str:
+    return re.search(r"[?&]batch=([\w-]+)", url).group(1)
+
+
+def wait_until(check, timeout: float = 60) -> None:
+    """Polled from here: the page's rules (no eval) refuse Playwright's own polling of an expression."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "waited in vain"
+        time.sleep(0.1)
+
+
+def chosen(page, menu: str) -> str:
+    """A menu's value as the request takes it: its "other…" is the text typed beside it."""
+    value = page.input_value(f"#{menu}")
+    return page.input_value(f"#{menu}-other") if value == "\u2026other" else value
+
+
+def address(page) -> str:
+    """The page's address as it is now (``page.url`` follows ``history.replaceState`` late)."""
+    return page.evaluate("() => location.href")
+
+
+def generated(page) -> str:
+    """Generate, and wait for the batch to be in the address and the history: its id."""
+    page.click("#generate")
+    page.wait_for_selector("#history-list .batch.current", timeout=60_000)
+    wait_until(lambda: "batch=" in address(page))
+    return batch_in(address(page))
+
+
+@needs_browser
+def test_a_batch_made_in_the_page_is_in_the_history_and_its_link_restores_it(page, studio):
+    page.select_option("#checkpoint", "folk-music/best.pt")
+    page.fill("#tunes", "2")
+    page.select_option("#meter", "other…")
+    page.fill("#meter-other", "3/4")
+    page.fill("#seed", "21")
+    batch = generated(page)
+    page.locator(".tune .sheet svg").nth(1).wait_for(timeout=60_000)
+    assert batch.endswith("-21") and "meter=3/4" in address(page) and "seed=21" in address(page)
+    entry = page.locator(f"#history-list .batch[data-batch='{batch}']")
+    entry.wait_for()
+    assert "3/4" in entry.text_content() and "2 tunes" in entry.text_content()
+    made = [page.locator(".tune details pre").nth(i).text_content() for i in range(2)]
+    command = page.text_content("#command-text")
+    page.goto(f"{studio.url}?batch={batch}")  # the shared link, in a fresh page
+    page.locator(".tune .sheet svg").nth(1).wait_for(timeout=30_000)
+    assert [page.locator(".tune details pre").nth(i).text_content() for i in range(2)] == made
+    assert page.text_content("#command-text") == command and f"Batch {batch}" in page.text_content("#status")
+    assert chosen(page, "meter") == "3/4" and page.input_value("#seed") == "21"
+    page.reload()
+    page.locator(".tune .sheet svg").nth(1).wait_for(timeout=30_000)
+    assert batch_in(address(page)) == batch and page.locator(".tune").count() == 2
+
+
+@needs_browser
+def test_a_reload_with_the_form_in_the_address_restores_the_form(page, studio):
+    page.goto(f"{studio.url}?checkpoint=folk-music/best.pt&meter=6/8&key=Dmix&seed=1&tunes=3&top_k=20")
+    wait_until(lambda: page.input_value("#seed") == "1")
+    assert page.input_value("#checkpoint") == "folk-music/best.pt" and page.is_visible("#music-fields")
+    assert [page.input_value(f"#{f}") for f in ("meter", "tunes", "top_k")] == ["6/8", "3", "20"]  # from its menu
+    assert chosen(page, "key") == "Dmix"
+    page.fill("#temperature", "0.95")
+    wait_until(lambda: "temperature=0.95" in address(page))
+    page.reload()
+    wait_until(lambda: page.input_value("#temperature") == "0.95")
+    assert chosen(page, "key") == "Dmix" and page.input_value("#seed") == "1"
+
+
+@needs_browser
+def test_a_batch_is_starred_and_deleted_after_confirmation(page, studio):
+    asked: list[str] = []
+    page.on("dialog", lambda d: (asked.append(d.message), d.accept()))
+    page.select_option("#checkpoint", "folk-music/best.pt")
+    page.fill("#tunes", "1")
+    page.fill("#seed", "31")
+    batch = generated(page)
+    entry = page.locator(f"#history-list .batch[data-batch='{batch}']")
+    entry.locator(".star").click()
+    page.wait_for_selector(f"#history-list .batch[data-batch='{batch}'] .star[aria-pressed='true']")
+    entry.locator(".delete").click()
+    entry.wait_for(state="detached")
+    assert len(asked) == 2 and "starred" in asked[1]  # asked twice: it was starred
+    assert not (studio.root / "studio-archive" / batch).exists() and "batch=" not in address(page)
+
+
+@needs_browser
+def test_the_command_shown_makes_the_same_files(page, studio, tmp_path):
+    import shlex
+
+    page.select_option("#checkpoint", "folk-music/best.pt")
+    page.fill("#tunes", "2")
+    page.fill("#seed", "41")
+    folder = studio.root / "studio-archive" / generated(page)
+    page.locator(".tune .sheet svg").nth(1).wait_for(timeout=60_000)
+    args = shlex.split(page.text_content("#command-text"))
+    assert args[args.index("--out") + 1] == folder.as_posix()
+    seqgen = [sys.executable, "-m", "seqgen", *args[1:]]
+    again = subprocess.run(seqgen, cwd=studio.cwd, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0 and "already holds this batch" in again.stderr, again.stderr
+    out = seqgen.index("--out")
+    seqgen[out + 1] = str(tmp_path / "fresh")
+    fresh = subprocess.run(seqgen, cwd=studio.cwd, capture_output=True, text=True, timeout=300)
+    assert fresh.returncode == 0, fresh.stderr
+    made = {p.name: p.read_bytes() for p in (tmp_path / "fresh").iterdir()}
+    kept = {p.name: p.read_bytes() for p in folder.iterdir() if p.suffix in (".abc", ".mid")}
+    assert made == kept and any(name.endswith(".mid") for name in made)
+
+
+def test_the_archive_survives_a_restart(studio_root, tmp_path):
+    import json
+    import shutil
+    import urllib.request
+
+    root = tmp_path / "runs"
+    shutil.copytree(studio_root / "folk-music", root / "folk-music")
+    server = Studio(root, cwd=tmp_path)
+    try:
+        request = urllib.request.Request(server.url + "api/sample", method="POST",
+                                         data=json.dumps({"checkpoint": "folk-music/best.pt", "tunes": 1,
+                                                          "seed": 8}).encode(),
+                                         headers={"Content-Type": "application/json"})
+        *_, made = map(json.loads, urllib.request.urlopen(request, timeout=120).read().splitlines())
+        assert made.pop("event") == "done", made
+    finally:
+        assert server.interrupt() == 130
+    again = Studio(root, cwd=tmp_path)
+    try:
+        listed = json.loads(urllib.request.urlopen(again.url + "api/batches", timeout=30).read())["batches"]
+        assert [b["id"] for b in listed] == [made["batch"]]
+        opened = json.loads(urllib.request.urlopen(again.url + f"api/batches/{made['batch']}", timeout=30).read())
+        assert opened == made
+        for kind in ("abc", "mid"):
+            with urllib.request.urlopen(again.url + made["tunes"][0]["files"][kind].lstrip("/"), timeout=60) as got:
+                assert got.read() == (root / "studio-archive" / made["batch"] / got.url.rsplit("/", 1)[1]).read_bytes()
+    finally:
+        again.interrupt()

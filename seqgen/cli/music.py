@@ -123,21 +123,32 @@ def write_tunes(model, count: int, out_dir: Path, overwrite: bool, keep_invalid:
     """Sample ``count`` checked tunes into ``out_dir`` as .abc and .mid (and .wav / sheet music),
     each as soon as its number is sure; a table of how it went. Fails (exit 1) when no tune could
     be written. Ctrl-C or SIGTERM stop the drawing at the next step: the tunes that had ended are
-    written too, and one line says how many (exit 130, 143)."""
-    from ..music.tune_files import TuneFolder, prepare_folder
+    written too, and one line says how many (exit 130, 143). An ``out_dir`` that already holds
+    this very batch is left as it is (``DrawnAgain``), and said to hold it."""
+    from ..music.tune_files import DrawnAgain, TuneFolder, earlier_tunes, prepare_folder
 
     model.check_tune_count(count)  # before --out is made, or an earlier batch removed
-    writer = TuneFolder(prepare_folder(out_dir, overwrite), wav, sheet)
-    # Signals only set the flag: the drawing stops at its next step, and no file is cut short.
-    with signals_as_flag() as stop, err.status("sampling tunes...") as status:
-        batch = model.tunes(count, on_progress=lambda ok, tried: status.update(
-            f"sampling tunes: {ok}/{count} valid, {tried} drawn"), on_tune=writer.write, stop=stop, **settings)
-        writer.write_batch(batch, keep_invalid)  # what on_tune has not written: the invalid tunes, after the valid
-    if stop.signum:
-        fail(_how_far(stop.reason, writer, count), stop.exit_code)
+    again = not overwrite and bool(earlier_tunes(out_dir))
+    writer = DrawnAgain(out_dir, wav, sheet) if again else TuneFolder(prepare_folder(out_dir, overwrite), wav, sheet)
+    try:
+        # Signals only set the flag: the drawing stops at its next step, and no file is cut short.
+        with signals_as_flag() as stop, err.status("sampling tunes...") as status:
+            batch = model.tunes(count, on_progress=lambda ok, tried: status.update(
+                f"sampling tunes: {ok}/{count} valid, {tried} drawn"), on_tune=writer.write, stop=stop, **settings)
+            writer.write_batch(batch, keep_invalid)  # what on_tune has not written: the invalid tunes, after the valid
+        if stop.signum:
+            fail(f"{stop.reason}: {out_dir} was left as it was" if again else _how_far(stop.reason, writer, count),
+                 stop.exit_code)
+        added = writer.settle() if again else []
+    finally:
+        if again:
+            writer.discard()
     for line in writer.note_lines():
         err.print(f"[yellow]note:[/] {escape(line)}", highlight=False, soft_wrap=True)
     out.print(tune_table(batch, count, out_dir, keep_invalid))
+    if again:
+        err.print(escape(f"{out_dir} already holds this batch: the same files" +
+                         (f" (added {', '.join(added)})" if added else "")), highlight=False, soft_wrap=True)
     _say_what_is_missing(batch, count, keep_invalid)
 
 

@@ -67,7 +67,7 @@ def studio(
         server.run(sockets=[sock])
     finally:
         opener.cancel()
-        application.state.files.close()
+        application.state.archive.close()
         for s, handler in previous.items():
             signal.signal(s, handler)
     if stopped.signum:  # stopped cleanly, and said as any command says it was stopped

@@ -5,13 +5,20 @@ studio and ``TuneBatch.write``.
     004-invalid.abc  004-invalid.mid                                      one that failed its check
 
 A checked tune's MIDI file is written from the score its check parsed (no second parse); an
-unchecked one's (the studio's) is made from its .abc when first asked for.
+unchecked one's is made from its .abc when first asked for.
+
+A folder that already holds a batch is never mixed with another: the same batch drawn again into
+it (the same command run twice, or the command the studio shows for one of its batches) is
+compared file by file (``DrawnAgain``) and leaves it as it was; another batch is refused, or
+replaces it with ``overwrite``.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import shutil
+import tempfile
 from pathlib import Path
 
 from ..atomic import check_replaceable, write_text
@@ -27,7 +34,7 @@ def prepare_folder(out_dir: Path, overwrite: bool) -> Path:
     from .export import ensure_out_dir
 
     out_dir = ensure_out_dir(out_dir)
-    earlier = sorted(p for p in out_dir.iterdir() if TUNE_FILE.match(p.name))
+    earlier = earlier_tunes(out_dir)
     for path in earlier:  # before suggesting --overwrite: it never replaces a device, FIFO or link
         check_replaceable(path)
     if earlier and not overwrite:
@@ -36,6 +43,13 @@ def prepare_folder(out_dir: Path, overwrite: bool) -> Path:
     for path in earlier:
         path.unlink()
     return out_dir
+
+
+def earlier_tunes(out_dir: Path) -> list[Path]:
+    """The files of the batch ``out_dir`` holds: none when it is not a folder."""
+    if not Path(out_dir).is_dir():
+        return []
+    return sorted(p for p in Path(out_dir).iterdir() if TUNE_FILE.match(p.name))
 
 
 class TuneFolder:
@@ -48,22 +62,30 @@ class TuneFolder:
         self.written = self.invalid = 0
         self.notes: dict[str, list[str]] = {}
 
-    def write(self, text: str, check=None) -> Path:
+    def write(self, text: str, check=None, files: bool = True) -> Path:
         """One tune: its .abc, and with a ``check`` (``validate.TuneCheck``) that parsed it, its
-        .mid and what else was asked for. Returns the .abc file."""
-        from .export import tune_to_midi
-
+        .mid and what else was asked for (``files``; else ``write_files`` writes them later).
+        Returns the .abc file."""
         valid = check is None or check.valid
         stem = self.folder / f"{self.written + 1:03d}{'' if valid else '-invalid'}"
         abc = write_text(stem.with_suffix(".abc"), text if text.endswith("\n") else text + "\n")
         self.written += 1
         self.invalid += not valid
+        if files:
+            self.write_files(abc, check, text)
+        return abc
+
+    def write_files(self, abc: Path, check=None, text: str | None = None) -> None:
+        """The .mid of the tune ``text`` written to ``abc``, from the score its ``check`` parsed,
+        and what else was asked for; nothing without a score."""
+        from .export import tune_to_midi
+
         if check is None or check.score is None:
-            return abc
+            return
+        stem = abc.with_suffix("")
         midi = tune_to_midi(check.score, stem.with_suffix(".mid"), abc=text)
         if midi.path is not None:
             self._render(midi.path, check.score, stem)
-        return abc
 
     def write_batch(self, batch, keep_invalid: bool = False) -> list[Path]:
         """The tunes of ``batch`` (a ``tunes.TuneBatch``) not written yet, the valid ones first,
@@ -88,6 +110,54 @@ class TuneFolder:
             drawn = render_sheet(score, stem.with_suffix(".png"))
             if drawn.fallback:
                 self.notes.setdefault(drawn.fallback, []).append(drawn.path.name)
+
+
+class DrawnAgain(TuneFolder):
+    """A batch drawn into ``target``, which already holds one: written to a scratch folder inside
+    it, and each tune's files compared with the target's as they come. The first that differs
+    (or is missing there) ends the drawing: ``SeqgenError``, another batch is there, which is left
+    as it was. ``settle`` then checks that the target holds no tune more, and adds the files it
+    lacked (a .mid not made yet); ``discard`` removes the scratch folder."""
+
+    def __init__(self, target: Path, wav: bool = False, sheet: bool = False):
+        self.target = Path(target)
+        super().__init__(Path(tempfile.mkdtemp(dir=self.target, prefix=".seqgen-again-")), wav, sheet)
+
+    def write(self, text: str, check=None) -> Path:
+        abc = super().write(text, check)
+        for made in sorted(self.folder.glob(abc.stem + ".*")):
+            there = self.target / made.name
+            if (made.suffix == ".abc" or os.path.lexists(there)) and not _same_file(made, there):
+                raise self._another(made.name)
+        return abc
+
+    def settle(self) -> list[str]:
+        """The names of the files added to the target, once it is sure it holds this batch."""
+        ours = {p.name for p in self.folder.glob("*.abc")}
+        theirs = {p.name for p in earlier_tunes(self.target) if p.suffix == ".abc"}
+        if ours != theirs:
+            raise self._another(min(ours ^ theirs))
+        added = sorted(p.name for p in self.folder.iterdir() if not os.path.lexists(self.target / p.name))
+        for name in added:
+            os.replace(self.folder / name, self.target / name)
+        return added
+
+    def discard(self) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+    def _another(self, name: str) -> SeqgenError:
+        return SeqgenError(f"{self.target} already holds tunes of an earlier batch ({name} is not this batch's); "
+                           "choose another --out or pass --overwrite to replace them")
+
+
+def _same_file(made: Path, there: Path) -> bool:
+    """Whether ``there`` is a regular file (not a link) holding ``made``'s bytes."""
+    import stat
+
+    try:
+        return stat.S_ISREG(os.lstat(there).st_mode) and there.read_bytes() == made.read_bytes()
+    except OSError:
+        return False
 
 
 def midi_of(stem: Path) -> Path:

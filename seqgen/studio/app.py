@@ -3,6 +3,7 @@
     GET  /api/checkpoints          the checkpoints under the served folder, newest first
     POST /api/sample               text, or checked tunes (lines of JSON), streamed as they are drawn
     GET  /api/files/{batch}/{name} a tune's .abc, .mid or .wav
+    /api/batches...                every batch of tunes made, kept (``archive_api``)
     GET  /soundfont/{instrument}-mp3/{note}.mp3  a note for the page's player (soundfont.py)
 
 Every request goes through the library (``seqgen.api``) as the command line does, so the same
@@ -29,7 +30,9 @@ from ..errors import Cancelled, SeqgenError, UsageError
 from ..evaluate import json_safe
 from ..music import tools
 from .catalog import Catalog
-from .jobs import Busy, Files, Jobs, Limits
+from .archive import Archive, Starred
+from .archive_api import add_routes
+from .jobs import Busy, Jobs, Limits
 from .requests import SampleRequest, command_line, page_options
 from .streaming import AbandonedStreamLog, GuardedStream, text_work
 from .tune_stream import tune_order, tune_stream
@@ -37,7 +40,7 @@ from .security import Forbidden, NotFound, SameOriginOnly, allowed_hosts, checkp
 from .soundfont import soundfont_routes
 
 STATIC = Path(__file__).parent / "static"
-STATUS = {UsageError: 400, Forbidden: 403, NotFound: 404, Busy: 429, Cancelled: 503}
+STATUS = {UsageError: 400, Forbidden: 403, NotFound: 404, Starred: 409, Busy: 429, Cancelled: 503}
 MEDIA = {"abc": "text/vnd.abc; charset=utf-8", "mid": "audio/midi", "wav": "audio/wav"}
 log = logging.getLogger("seqgen.studio")
 
@@ -50,16 +53,17 @@ class SafeJSON(JSONResponse):
         return super().render(json_safe(content))
 
 
-def create_app(root: Path, host: str = "127.0.0.1", soundfont: Path | None = None, limits: Limits = Limits(),
-               files_folder: Path | None = None) -> FastAPI:
-    """The studio for the checkpoints under ``root``, answering as ``host``; ``soundfont``: the
-    General MIDI soundfont for audio (else one installed in the usual places, else none)."""
+def create_app(root: Path, host: str = "127.0.0.1", soundfont: Path | None = None,
+               limits: Limits = Limits()) -> FastAPI:
+    """The studio for the checkpoints under ``root`` (its batches kept in ``root/studio-archive``),
+    answering as ``host``; ``soundfont``: the General MIDI soundfont for audio (else one installed
+    in the usual places, else none)."""
     app = FastAPI(title="seqgen studio", docs_url=None, redoc_url=None, openapi_url=None,
                   default_response_class=SafeJSON)
-    catalog, jobs, files = Catalog(root), Jobs(limits), Files(limits, files_folder)
+    catalog, jobs, archive = Catalog(root), Jobs(limits), Archive(root)
     font = soundfont or tools.find_soundfont()
     hosts = allowed_hosts(host)
-    app.state.files, app.state.font, app.state.jobs = files, font, jobs
+    app.state.archive, app.state.font, app.state.jobs = archive, font, jobs
     server_log = logging.getLogger("uvicorn.error")
     if not any(isinstance(f, AbandonedStreamLog) for f in server_log.filters):
         server_log.addFilter(AbandonedStreamLog())
@@ -118,7 +122,7 @@ def create_app(root: Path, host: str = "127.0.0.1", soundfont: Path | None = Non
         except BaseException:
             job()
             raise
-        return tune_stream(model, order, files, root, font is not None, job, limits.stall_seconds)
+        return tune_stream(model, order, archive, root, font is not None, job, limits.stall_seconds)
 
     @app.post("/api/sample")
     async def sample(body: SampleRequest):
@@ -132,10 +136,12 @@ def create_app(root: Path, host: str = "127.0.0.1", soundfont: Path | None = Non
 
     @app.get("/api/files/{batch}/{name}")
     def file(batch: str, name: str):
-        path = files.path(batch, name, font)
+        path = archive.path(batch, name, font)
         kind = path.suffix[1:]
-        return FileResponse(path, media_type=MEDIA[kind], filename=f"seqgen-{batch[:6]}-{name}",
+        return FileResponse(path, media_type=MEDIA[kind], filename=f"seqgen-{batch}-{name}",
                             content_disposition_type="inline" if kind == "wav" else "attachment")
+
+    add_routes(app, archive)
 
     @app.get("/")
     def page():

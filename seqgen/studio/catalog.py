@@ -17,12 +17,14 @@ from pathlib import Path
 from .. import api
 from ..errors import CheckpointError, UsageError
 from ..music.fields_seen import field_choices
+from .security import ARCHIVE_FOLDER
 
 MODELS_KEPT = 2  # models held in memory at once; a third is loaded again when asked for
 
 
 class Catalog:
-    """Checkpoints under ``root`` (``root/*.pt`` and ``root/<run>/*.pt``), newest first."""
+    """Checkpoints under ``root`` (``root/*.pt`` and ``root/<run>/*.pt``, none in the studio's
+    archive), newest first."""
 
     def __init__(self, root: Path):
         self.root = Path(root)
@@ -35,7 +37,8 @@ class Catalog:
             return []
         base = self.root.resolve()
         found = [p for p in (*self.root.glob("*.pt"), *self.root.glob("*/*.pt"))
-                 if p.is_file() and p.resolve().is_relative_to(base)]  # what security.checkpoint_path accepts
+                 if p.is_file() and p.resolve().is_relative_to(base)  # what security.checkpoint_path accepts
+                 and p.relative_to(self.root).parts[0] != ARCHIVE_FOLDER]
         return sorted(found, key=lambda p: p.stat().st_mtime, reverse=True)
 
     def listing(self) -> list[dict]:

@@ -69,14 +69,16 @@ def page_options() -> dict:
 
 
 def command_line(checkpoint: str, root: Path, settings: dict, tunes: int | None = None, wanted=None,
-                 keep_invalid: bool = False) -> str:
-    """The ``seqgen sample`` command that makes the same text or tunes."""
+                 keep_invalid: bool = False, out: str | None = None) -> str:
+    """The ``seqgen sample`` command that makes the same text or tunes (into ``out``, the
+    batch's folder in the archive, which it then finds holding them already)."""
     args = ["seqgen", "sample", (Path(root) / checkpoint).as_posix()]
     if tunes is not None:
         args += ["--tunes", str(tunes)]
         for option, value in (wanted.as_options() if wanted else {}).items():
             args += [option, value]
         args += ["--keep-invalid"] if keep_invalid else []
+        args += ["--out", out] if out else []
     for name in (f.name for f in options(SampleConfig)):
         value = settings.get(name)
         if value is not None and not (name == "prime" and value == ""):
@@ -93,7 +95,7 @@ def tune_entries(batch, batch_id: str, sound: bool) -> list[dict]:
 def tune_entry(n: int, text: str, check, first_try: bool, batch_id: str, sound: bool) -> dict:
     """Tune ``n`` of a batch (``first_try``: valid as first drawn): its ABC, its verdict, how it
     is played (``playback.playing_fields``) and the links to its files."""
-    base = f"/api/files/{batch_id}/{n:03d}"
+    base = f"/api/files/{batch_id}/{n:03d}{'' if check.valid else '-invalid'}"  # as TuneFolder names it
     playable = check.score is not None
     return {"n": n, "title": tune_title(text),
             "abc": text, "valid": check.valid,

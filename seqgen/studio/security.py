@@ -6,7 +6,9 @@
   POST a browser sends, and every cross-origin fetch) must come from this server's own page.
   Browsers that say where a request comes from (``Sec-Fetch-Site``) must not say "cross-site".
 - Paths: only checkpoints under the served folder can be named, by a relative path with no
-  ``..``; one that resolves outside the folder (a symbolic link) is refused too.
+  ``..``; one that resolves outside the folder (a symbolic link) is refused too. Nothing under
+  the studio's archive (``ARCHIVE_FOLDER``) is a checkpoint; its batches and files are named by
+  plain names (``archive.BATCH_ID``, ``archive.FILE_NAME``), never by paths.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from urllib.parse import urlsplit
 from ..errors import SeqgenError
 
 LOCAL_NAMES = ("127.0.0.1", "localhost", "::1")
+ARCHIVE_FOLDER = "studio-archive"  # the studio's batches, under the served folder
 ANY_ADDRESS = "any IP address"  # in ``allowed``: a server bound to every address answers to each of them
 
 
@@ -90,6 +93,8 @@ def checkpoint_path(root: Path, name: str) -> Path:
     if pure.is_absolute() or re.match(r"^[A-Za-z]:", name) or ".." in pure.parts:
         raise Forbidden(f"{name!r}: only checkpoints under the served folder can be named (no absolute "
                         "paths, no ..)")
+    if pure.parts[0] == ARCHIVE_FOLDER:
+        raise NotFound(f"{name!r} is in the studio's archive, which holds tunes, not checkpoints")
     base = root.resolve()
     path = (base / pure).resolve()
     if not path.is_relative_to(base):

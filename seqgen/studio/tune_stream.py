@@ -6,8 +6,8 @@ per event (NDJSON, ``application/x-ndjson``)::
     {"event": "done", "kind": "music", ...}                    the whole answer: settings, command, summary, tunes
     {"event": "error", "error": "one line"}                    what ended the drawing instead
 
-Each tune's .abc is written as it comes (``Files.add_tune``), so that its links work as soon as
-the page has it. What is wrong with the request (an option, the limits, a busy model) is found
+Each tune's .abc is written as it comes (``Archive.add_tune``), so that its links work as soon as
+the page has it; the batch is kept in the archive, and the done answer is its batch.json. What is wrong with the request (an option, the limits, a busy model) is found
 before anything is drawn and stays a plain HTTP error. The drawing is ``streaming.GuardedStream``'s
 work: a page that goes away or stops reading, or the server stopping, ends it at its next step.
 """
@@ -51,16 +51,16 @@ def event(name: str, /, **fields) -> str:
     return json.dumps(json_safe({"event": name, **fields}), ensure_ascii=False) + "\n"
 
 
-def tune_stream(model, order: TuneOrder, files, root: Path, sound: bool, job, stall_seconds: float) -> GuardedStream:
+def tune_stream(model, order: TuneOrder, archive, root: Path, sound: bool, job, stall_seconds: float) -> GuardedStream:
     """The stream of ``order``'s tunes from ``model``, holding ``job`` until the drawing ends."""
-    return GuardedStream(partial(_draw, model, order, files, root, sound), job, stall_seconds,
+    return GuardedStream(partial(_draw, model, order, archive, root, sound), job, stall_seconds,
                          failure=lambda message: event("error", error=message), raise_early=True,
                          media_type=NDJSON, headers={"Cache-Control": "no-store"})
 
 
-def _draw(model, order: TuneOrder, files, root: Path, sound: bool, send, stop) -> None:
+def _draw(model, order: TuneOrder, archive, root: Path, sound: bool, send, stop) -> None:
     """Draws the tunes in this thread, sending each event as it happens."""
-    batch_id = files.open_batch()
+    batch_id = archive.open_batch(shown_settings(order), order.checkpoint)
     numbered: list[str] = []
     now = {"attempt": 1}
 
@@ -69,7 +69,7 @@ def _draw(model, order: TuneOrder, files, root: Path, sound: bool, send, stop) -
         send(event("progress", tune=tune, of=of, attempt=attempt))
 
     def ready(text: str, check) -> None:
-        files.add_tune(batch_id, text)
+        archive.add_tune(batch_id, text, check)
         numbered.append(text)
         first_try = check.valid and now["attempt"] == 1
         send(event("tune", tune=tune_entry(len(numbered), text, check, first_try, batch_id, sound)))
@@ -77,20 +77,25 @@ def _draw(model, order: TuneOrder, files, root: Path, sound: bool, send, stop) -
     batch = model.tunes(order.count, on_attempt=drawing, on_tune=ready, stop=stop, **order.ordered, **order.settings)
     for text, check in batch.invalid:  # known only once the last round is over
         ready(text, check)
-    answer = tunes_answer(order, batch, batch_id, root, sound)
-    files.finish(batch_id, answer)
+    archive.finish(batch_id, tunes_answer(order, batch, batch_id, root, sound, archive.out_path(batch_id)))
     if batch.stopped:
         send(event("error", error=f"drawing stopped after {len(batch.valid)} of {order.count} tunes"))
     else:
-        send(event("done", **answer))
+        send(event("done", **archive.get(batch_id)))  # as a reload of its link gives it
 
 
-def tunes_answer(order: TuneOrder, batch, batch_id: str, root: Path, sound: bool) -> dict:
-    """The whole answer: the settings and the command that give the same tunes, the tally, each tune."""
+def shown_settings(order: TuneOrder) -> dict:
+    """The settings as the answer shows them: the sampling settings and the tunes' order."""
+    wanted = order.wanted
+    return {**order.settings, "meter": wanted.meter, "key": wanted.key, "prime_abc": wanted.opening or None}
+
+
+def tunes_answer(order: TuneOrder, batch, batch_id: str, root: Path, sound: bool, out: str | None = None) -> dict:
+    """The whole answer: the settings and the command that give the same tunes (into ``out``),
+    the tally, each tune."""
     wanted, settings = order.wanted, order.settings
-    return {"kind": "music", "checkpoint": order.checkpoint,
-            "settings": {**settings, "meter": wanted.meter, "key": wanted.key, "prime_abc": wanted.opening or None},
-            "command": command_line(order.checkpoint, root, settings, order.count, wanted, bool(batch.invalid)),
+    return {"kind": "music", "checkpoint": order.checkpoint, "settings": shown_settings(order),
+            "command": command_line(order.checkpoint, root, settings, order.count, wanted, bool(batch.invalid), out),
             "summary": {"requested": order.count, "valid": len(batch.valid),
                         "first_try_valid": batch.first_try_valid, "attempts": batch.attempts,
                         "resampled": batch.resampled, "reasons": dict(batch.reasons)},

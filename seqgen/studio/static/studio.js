@@ -70,6 +70,7 @@ async function loadCheckpoints() {
     show($("sound-note"), true);
   }
   chooseCheckpoint();
+  document.dispatchEvent(new CustomEvent("seqgen:checkpoints"));  // history.js: the address's state
 }
 
 function chooseCheckpoint(event) {
@@ -148,6 +149,7 @@ function showCommand(result) {
   $("command-text").textContent = result.command;
   show($("command"), true);
   $("seed").placeholder = `new each time (last: ${result.settings.seed})`;
+  document.dispatchEvent(new CustomEvent("seqgen:result", { detail: result }));  // history.js: its batch
 }
 
 // -- text ---------------------------------------------------------------------------------------
