@@ -14,7 +14,10 @@ from pathlib import Path
 
 import pytest
 
+from seqgen.music.playback import playing_fields
+
 from .helpers import make_soundfont
+from .test_music_repeats import CASES as REPEAT_CASES, HEAD as REPEAT_HEAD
 
 CHROMIUM = next((p for p in map(shutil.which, ("chromium", "chromium-browser", "google-chrome")) if p), None)
 try:
@@ -406,6 +409,21 @@ def test_a_tune_plays_as_played_at_its_own_tempo(page, fields, qpm, quarters):
     assert status["qpm"] == pytest.approx(qpm)
     assert status["duration"] == pytest.approx(quarters * 60 / qpm + 0.2, abs=0.05)  # abcjs fades 0.2 s
     page.locator(".tune button.play").click()
+
+
+@needs_browser
+def test_the_page_plays_repeats_as_a_musician_reads_them(page):
+    """The server's reading of each tune (its entry's played_abc), played by the page's synth:
+    its notes counted, against the counts made by hand that the MIDI file is held to."""
+    played = {}
+    for what, body, _ in REPEAT_CASES:  # one page for all: a page each would double the time
+        text = REPEAT_HEAD + body + "\n"
+        one_tune_shown(page, abc=text, **playing_fields(text))
+        page.locator(".tune button.play:enabled").click()
+        page.wait_for_function("() => SeqgenPlayer.status().state === 'playing'", timeout=60_000)
+        played[what] = player(page)["notes"]
+        page.locator(".tune button.play").click()
+    assert played == {what: by_hand for what, _, by_hand in REPEAT_CASES}
 
 
 @needs_browser

@@ -145,7 +145,8 @@ const SeqgenPlayer = (() => {
 
   player.stop = stop;
 
-  /** What is playing, for the page's tests: state, tune, tempo, the audio clock, events seen. */
+  /** What is playing, for the page's tests: state, tune, tempo, the audio clock, events seen,
+   * notes played. */
   player.status = () => ({
     state: current ? (current.timer ? "playing" : "loading") : "stopped",
     tune: current ? current.entry.tune.n : null,
@@ -154,7 +155,13 @@ const SeqgenPlayer = (() => {
     audio: audio ? audio.state : null,
     time: audio ? audio.currentTime : null,
     events: seen.events,
+    notes: current && current.timer ? soundedNotes(current.synth) : null,
   });
+
+  // The notes the synth plays, repeats played out: abcjs's own sequence of the tune.
+  function soundedNotes(synth) {
+    return (synth.flattened ? synth.flattened.tracks : []).flat().filter((e) => e.cmd === "note").length;
+  }
 
   document.addEventListener("DOMContentLoaded", () => {
     const tempo = document.getElementById("tempo");
