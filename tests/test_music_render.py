@@ -120,6 +120,39 @@ def test_silence_stays_silent_and_quiet_audio_is_raised(tmp_path):
     assert loud.tolist() == [0, round(29204 / 3), -29204, round(29204 / 6)]  # -1 dBFS is 29204
 
 
+def sounded_notes(path: Path) -> int:
+    """The notes heard in a WAV file of notes parted by rests: its bursts of sound, counted."""
+    import numpy as np
+
+    with wave.open(str(path)) as w:
+        rate = w.getframerate()
+        frames = np.frombuffer(w.readframes(w.getnframes()), "<i2").reshape(-1, w.getnchannels())
+    loud = np.abs(frames.astype(float)).max(axis=1)
+    window = rate // 100  # 10 ms: a rest here lasts 250 ms
+    level = loud[: len(loud) // window * window].reshape(-1, window).max(axis=1)
+    on = level > 0.1 * level.max()
+    return int(on[0]) + int(np.count_nonzero(on[1:] & ~on[:-1]))
+
+
+# Each note parted from the next by a rest, so that every one is heard on its own.
+PARTED = "X:1\nT:Parted\nM:2/4\nL:1/8\nQ:1/4=120\nK:C\n"
+
+
+@pytest.mark.parametrize("body, by_hand", [  # bars enough for music21 to play repeats out
+    ("|: A2 z2 | c2 z2 | e2 z2 :| g2 z2 | a2 z2 |]", 3 + 3 + 2),  # well formed
+    ("|: A2 z2 | c2 z2 |1 e2 z2 :|2 g2 z2 | a2 z2 |]", 3 + 2 + 2),  # first and second endings
+    ("A2 z2 | c2 z2 | e2 z2 :| g2 z2 | a2 z2 |]", 3 + 3 + 2),  # a bare :|: from the start
+    ("|: A2 z2 | c2 z2 | e2 z2 || g2 z2 | a2 z2 |]", 3 + 3 + 2),  # |: closed by ||: the part twice
+])
+def test_the_wav_plays_repeats_as_a_musician_reads_them(tools, tmp_path, body, by_hand):
+    """Counted by hand; the WAV is played from the MIDI file a batch writes (tune_files)."""
+    from seqgen.music.synth import render_midi
+
+    midi = tune_to_midi(PARTED + body + "\n", tmp_path / "t.mid")
+    wav = render_midi(midi.path, tmp_path / "t.wav", make_soundfont(tmp_path / "sine.sf2"))
+    assert sounded_notes(wav) == by_hand
+
+
 def dominant_hz(frames, rate: int, start: float, end: float) -> float:
     import numpy as np
 
