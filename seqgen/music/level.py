@@ -6,6 +6,7 @@ whoever made the sound (seqgen's sampler, or fluidsynth, whose default gain leav
 
 from __future__ import annotations
 
+import io
 import wave
 from pathlib import Path
 
@@ -20,23 +21,32 @@ _FULL = 32767  # the loudest 16-bit sample
 _WIDTHS = {1: "u1", 2: "<i2", 4: "<i4"}
 
 
-def normalised(frames: np.ndarray) -> np.ndarray:
-    """``frames`` (any float scale) as 16-bit samples with their peak at ``PEAK_DBFS``."""
+def normalised(frames: np.ndarray, peak_dbfs: float = PEAK_DBFS) -> np.ndarray:
+    """``frames`` (any float scale) as 16-bit samples with their peak at ``peak_dbfs``."""
     peak = float(np.abs(frames).max()) if frames.size else 0.0
     if peak == 0.0:
         return np.zeros(frames.shape, "<i2")
-    scale = 10 ** (PEAK_DBFS / 20) * _FULL / peak
+    scale = 10 ** (peak_dbfs / 20) * _FULL / peak
     return np.clip(np.round(frames * scale), -_FULL, _FULL).astype("<i2")
 
 
-def write_wav(path: Path, frames: np.ndarray, rate: int) -> Path:
-    """``frames`` ((samples, channels), any float scale) as a 16-bit WAV file at ``path``, normalised."""
-    pcm = normalised(frames)
-    with atomic_path(Path(path)) as tmp, wave.open(str(tmp), "wb") as w:
+def wav_bytes(frames: np.ndarray, rate: int, peak_dbfs: float = PEAK_DBFS) -> bytes:
+    """``frames`` ((samples, channels) or (samples,) for mono, any float scale) as the bytes of a
+    16-bit WAV file, normalised to ``peak_dbfs``."""
+    pcm = normalised(frames, peak_dbfs)
+    out = io.BytesIO()
+    with wave.open(out, "wb") as w:
         w.setnchannels(pcm.shape[1] if pcm.ndim == 2 else 1)
         w.setsampwidth(2)
         w.setframerate(rate)
         w.writeframes(pcm.tobytes())
+    return out.getvalue()
+
+
+def write_wav(path: Path, frames: np.ndarray, rate: int) -> Path:
+    """``frames`` ((samples, channels), any float scale) as a 16-bit WAV file at ``path``, normalised."""
+    with atomic_path(Path(path)) as tmp:
+        tmp.write_bytes(wav_bytes(frames, rate))
     return Path(path)
 
 

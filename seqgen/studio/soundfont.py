@@ -10,9 +10,8 @@ reads MP3. abcjs cuts each note to its length and fades it out, so one long note
 from __future__ import annotations
 
 import functools
-import io
+import math
 import re
-import wave
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +19,7 @@ from fastapi import APIRouter
 from fastapi.responses import Response
 
 from ..music import synth, tools
+from ..music.level import wav_bytes
 from .security import NotFound
 
 # abcjs's instrument names (abcjs 6.7.2's instrumentIndexToName): the General MIDI programs in
@@ -53,7 +53,9 @@ NOTE = re.compile(r"([A-G])(b?)(\d)")
 SEMITONES = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
 HELD_SECONDS = 4.0  # longer than a folk tune's longest note (a whole note at 60 quarters a minute)
 VELOCITY = 100
-PEAK = 0.7  # every note at one peak, as in the soundfonts made for abcjs; abcjs sets each note's volume
+# every note at one peak, 0.7 of full scale, as in the soundfonts made for abcjs; abcjs sets
+# each note's volume
+PEAK_DBFS = 20 * math.log10(0.7)
 SILENCE = 0.1  # seconds: a note the soundfont cannot play (abcjs would refuse the whole tune for one)
 
 
@@ -86,15 +88,7 @@ def note_wav(font: str, bank: int, program: int, key: int) -> bytes:
         sound = synth.play_note(sounds, program, key, VELOCITY, HELD_SECONDS, bank=bank).sum(axis=1)
     if not sound.size:
         sound = np.zeros(int(SILENCE * synth.RATE), np.float32)
-    peak = float(np.abs(sound).max(initial=0.0))
-    pcm = (sound / (peak or 1.0) * PEAK * 32767).astype("<i2")
-    out = io.BytesIO()
-    with wave.open(out, "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(synth.RATE)
-        w.writeframes(pcm.tobytes())
-    return out.getvalue()
+    return wav_bytes(sound, synth.RATE, PEAK_DBFS)
 
 
 def soundfont_routes(font: Path | None) -> APIRouter:
