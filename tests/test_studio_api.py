@@ -12,6 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from seqgen import api
+from seqgen.studio import streaming
 from seqgen.studio.app import create_app
 from seqgen.studio.jobs import Limits
 
@@ -230,7 +231,12 @@ def test_without_a_seed_one_is_chosen_and_shown(client):
     assert isinstance(seed, int) and again.text == first.text
 
 
-def test_one_generation_at_a_time_per_model(client):
+def test_one_generation_at_a_time_per_model(client, monkeypatch):
+    # A page that reads nothing holds its model only once the drawing is far enough ahead: each
+    # character is its own piece, at most one waits, so no machine draws the sample out before the
+    # second request is made (a fast one drew all 2,000 characters ahead and let the model go).
+    monkeypatch.setattr(streaming, "PIECE_SECONDS", 0.0)
+    monkeypatch.setattr(streaming, "CHUNKS_AHEAD", 1)
     with client.stream("POST", "/api/sample", json={"checkpoint": TEXT, "length": 2000, "seed": 1}) as response:
         pieces = response.iter_text()
         next(pieces)
