@@ -18,9 +18,10 @@ from .errors import UsageError
 from .options import SEED, Rule, at_least, check, check_types, finite, not_negative, one_of, option, problems, typed
 
 __all__ = ["TrainConfig", "SampleConfig", "TuneOptions", "check", "check_types", "typed", "from_dict",
-           "parse_duration", "RESUMABLE", "LEVELS", "MAX_SAMPLE_TOKENS"]
+           "parse_duration", "RESUMABLE", "LEVELS", "DIRECTIONS", "MAX_SAMPLE_TOKENS"]
 
 LEVELS = ("char", "word")
+DIRECTIONS = ("forward", "backward")  # backward: the same network on the reversed token stream
 
 
 def parse_duration(text: str) -> float:
@@ -75,6 +76,9 @@ class TrainConfig:
     seed: int = option(1337, "Random seed.", check=SEED)
     max_vocab: int = option(0, "Word level: keep at most this many words (0: all).", check=not_negative())
     min_count: int = option(1, "Word level: rarer words become <unk>.", check=at_least(1))
+    direction: str = option("forward", "forward, or backward: the text read from its end to its start, for a model "
+                            "that scores fills beside a forward one (seqgen sample FORWARD --fill FILE --backward "
+                            "THIS); a backward model does not write text.", check=one_of(DIRECTIONS))
     device: str = option("auto", "auto (a CUDA GPU, else Apple's MPS, else the CPU), cpu, cuda or mps.")
     precision: str = option("auto", "auto (the fastest that runs here: bf16 on recent GPUs, fp16 on older ones, on a "
                             "CPU bf16 only where timed faster than fp32), fp32, bf16 or fp16.",
