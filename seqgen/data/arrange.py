@@ -63,21 +63,14 @@ def rearranged(ids: np.ndarray, vocab: Vocab, rate: float, seed: int, fmt=None) 
     array; ``ids`` itself when ``rate`` is 0)."""
     if rate <= 0:
         return ids
-    pre, suf, mid, end = fim_ids(vocab)
     starts = documents(ids, vocab, fmt)
     rng = np.random.default_rng([seed, _FIM_STREAM])
     chosen = np.flatnonzero(rng.random(len(starts) - 1) < rate)
-    parts, done = [], 0
-    for d in chosen.tolist():
-        first, last = int(starts[d]), int(starts[d + 1])
-        doc = ids[first:last]
-        closing = 1 if len(doc) and doc[-1] == EOS_ID else 0
-        body = doc[:len(doc) - closing]
-        i, j = cut_points(body, vocab, fmt, rng)
-        parts += [ids[done:first], [pre], body[:i], [suf], body[j:], [mid], body[i:j], [end], doc[len(body):]]
-        done = last
-    parts.append(ids[done:])
-    return np.concatenate([np.asarray(p, dtype=vocab.id_dtype) for p in parts])
+    first, last = starts[chosen], starts[chosen + 1]
+    closed = (last > first) & (np.asarray(ids)[np.maximum(last - 1, 0)] == EOS_ID)
+    ends = last - closed  # a document's closing <eos> stays after it
+    cuts = cut_points(ids, first, ends, vocab, fmt, rng)
+    return _assembled(ids, first, cuts, ends, last, fim_ids(vocab), vocab.id_dtype)
 
 
 def documents(ids: np.ndarray, vocab: Vocab, fmt=None) -> np.ndarray:
@@ -87,16 +80,35 @@ def documents(ids: np.ndarray, vocab: Vocab, fmt=None) -> np.ndarray:
     starts = named(ids, vocab) if named else None
     if starts is None:
         starts = np.append(np.arange(0, len(ids), WINDOW), len(ids))
-    return starts
+    return np.asarray(starts, dtype=np.int64)
 
 
-def cut_points(body: np.ndarray, vocab: Vocab, fmt, rng: np.random.Generator) -> tuple[int, int]:
-    """Where the middle of a document ``body`` begins and ends: just after one bar line and just
-    before a later one for half the documents with two bar lines or more, else anywhere."""
-    named = getattr(fmt, "bar_lines", None)
-    bars = named(body, vocab) if named else None
-    if bars is not None and len(bars) >= 2 and rng.random() < 0.5:
-        k, m = sorted(rng.choice(len(bars), 2, replace=False).tolist())
-        return int(bars[k][1]), int(bars[m][0])
-    i, j = sorted(rng.integers(0, len(body) + 1, 2).tolist())
-    return i, j
+def cut_points(ids: np.ndarray, first: np.ndarray, ends: np.ndarray, vocab: Vocab, fmt,
+               rng: np.random.Generator) -> np.ndarray:
+    """(n, 2) where the middle of each document ``ids[first:ends]`` begins and ends: anywhere,
+    or, for half the documents that have two bar lines or more, just after one bar line and just
+    before a later one."""
+    cuts = np.sort(rng.integers(0, (ends - first)[:, None] + 1, size=(len(first), 2)), axis=1)
+    find_bars = getattr(fmt, "bar_lines", None)
+    if find_bars:
+        for d in np.flatnonzero(rng.random(len(first)) < 0.5).tolist():
+            bars = find_bars(ids[first[d]:ends[d]], vocab)
+            if bars is not None and len(bars) >= 2:
+                k, m = np.sort(rng.choice(len(bars), 2, replace=False))
+                cuts[d] = bars[k, 1], bars[m, 0]
+    return cuts + first[:, None]
+
+
+def _assembled(ids: np.ndarray, first: np.ndarray, cuts: np.ndarray, ends: np.ndarray, last: np.ndarray,
+               fim: list[int], dtype: np.dtype) -> np.ndarray:
+    """``ids`` with each document ``[first, last)`` cut at ``cuts`` written in FIM order."""
+    pre, suf, mid, end = fim
+    out = np.empty(len(ids) + 4 * len(first), dtype=dtype)
+    at = done = 0
+    for a, (i, j), e, b in zip(first.tolist(), cuts.tolist(), ends.tolist(), last.tolist()):
+        for piece in (ids[done:a], (pre,), ids[a:i], (suf,), ids[j:e], (mid,), ids[i:j], (end,), ids[e:b]):
+            out[at:at + len(piece)] = piece
+            at += len(piece)
+        done = b
+    out[at:] = ids[done:]
+    return out
