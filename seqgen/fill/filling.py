@@ -85,7 +85,7 @@ def _candidates(model, unit: str, before: str, after: str, count: int, cfg, seed
     vocab, good, reasons = model.vocab, [], {}
     for r in range(1, MAX_ROUNDS + 1):
         on_round(r)
-        for fill in _drawn(model, unit, before, after, count, cfg, stream_seed(seed, r), how):
+        for fill in drawn_fills(model, unit, before, after, count, cfg, stream_seed(seed, r), how):
             why = fill_problem(unit, before, fill) if fill is not None else "too long"
             if why is None and fill not in good:
                 good.append(fill)
@@ -100,8 +100,9 @@ def _candidates(model, unit: str, before: str, after: str, count: int, cfg, seed
                  "try another --seed or a higher --temperature")
 
 
-def _drawn(model, unit_name: str, before: str, after: str, count: int, cfg, seed: int, how: str) -> list[str | None]:
-    """``count`` fills as text (None where one ran past a unit's length)."""
+def drawn_fills(model, unit_name: str, before: str, after: str, count: int, cfg, seed: int, how: str) -> list[str | None]:
+    """``count`` fills of one gap as text, unchecked (None where one ran past a unit's length),
+    drawn from the text before the gap (``how`` left or pair) or from both sides (fim)."""
     from ..music.bar_guide import BarGuide
 
     vocab = model.vocab
