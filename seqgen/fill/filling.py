@@ -45,7 +45,7 @@ def chosen_method(model, method: str, backward) -> str:
     if method == "fim" and not fim:
         raise UsageError(f"{model.path} was not trained to fill in the middle; train with --fill, or use "
                          "--fill-method pair")
-    if backward is not None and getattr(backward, "direction", "forward") != "backward":
+    if backward is not None and backward.payload["train_config"].get("direction", "forward") != "backward":
         raise UsageError(f"{backward.path} is not a backward model; train one with --direction backward")
     if backward is not None and backward.vocab != model.vocab:
         raise UsageError(f"{backward.path} was trained on another vocabulary than {model.path}; train both on "
@@ -56,8 +56,15 @@ def chosen_method(model, method: str, backward) -> str:
 def fill_gaps(model, text: str, n: int = 5, *, candidates: int = 20, backward=None, method: str = "auto",
               on_attempt: Callable[[int, int], None] | None = None, stop=None, **settings) -> list[FillResult]:
     """Up to ``n`` texts with every gap of ``text`` filled, best first (see the module docstring).
+    ``backward``: a loaded backward model of the same text that also judges each fill;
+    ``method``: auto, left, pair or fim (``seqgen.fill``); ``candidates``: fills drawn per gap.
     ``settings``: ``SampleConfig``'s (temperature, top_k, top_p, seed). ``on_attempt(gap, round)``
     hears each round of drawing; ``stop`` ends the work at the next token (``Cancelled``)."""
+    from ..options import typed
+
+    typed("text", text, "str")
+    if typed("n", n, "int") < 1:
+        raise UsageError(f"n must be at least 1 (got {n})")
     gapped = split_gaps(text, music=model.kind == "music")
     how = chosen_method(model, method, backward)
     cfg = model.sample_config(**settings)
