@@ -71,6 +71,11 @@ class Model:
         return self.vocab.level
 
     @property
+    def direction(self) -> str:
+        """"forward", or "backward": read from the end, to score fills; it writes no text. Older ones: forward."""
+        return (self.payload.get("train_config") or {}).get("direction") or "forward"
+
+    @property
     def model_type(self) -> str:
         return self.payload["model_type"]
 
@@ -216,6 +221,9 @@ class Model:
         model's defaults (top-p for music models)."""
         from .music.tunes import TUNE_TOP_P
 
+        if self.direction == "backward":  # what it would write runs backward: it only scores fills
+            raise UsageError(f"{self.path} is a backward model, made to score fills (seqgen sample FORWARD.pt --fill "
+                             f"FILE --backward {self.path}), not to write text; sample from a forward model")
         given = keywords(SampleConfig, args, settings)
         if "top_p" not in given and self.kind == "music":
             given["top_p"] = TUNE_TOP_P
@@ -247,23 +255,14 @@ class Model:
     def score(self, text: str | None = None, files: list[str | Path] | None = None,
               encoding: str = "utf-8") -> Score:
         """Cross-entropy (nats/token), perplexity and, for characters, bits per character of
-        ``text``, of ``files``, or (neither given) of the model's own held-out text."""
-        from .scoring import text_ids
+        ``text``, of ``files``, or (neither given) of the model's own held-out text; a backward
+        model reads each from its end."""
+        from .scoring import ids_to_score
 
         typed("text", text, "str | None")
         typed("encoding", encoding, "str")
         files = arguments.paths("files", files) if files is not None else None  # one path, or a list
-        if files == []:  # not the held-out text, which leaving files out scores
-            raise UsageError("files is empty; give files to score, or leave it out for the held-out text")
-        if text is not None and files:
-            raise UsageError("give text or files to score, not both")
-        if text is not None:
-            ids = text_ids(self.vocab, text=text)
-        elif files:
-            ids = text_ids(self.vocab, files, encoding)
-        else:
-            ids = self.data["val_ids"].numpy()
-        return self.network.score(ids)
+        return self.network.score(ids_to_score(self, text, files, encoding))
 
 
 def _show_keywords(method, classes: list[type], left_out: tuple[str, ...] = ()) -> None:
