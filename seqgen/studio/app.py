@@ -3,6 +3,7 @@
     GET  /api/checkpoints          the checkpoints under the served folder, newest first
     POST /api/sample               text, or checked tunes (lines of JSON), streamed as they are drawn
     GET  /api/files/{batch}/{name} a tune's .abc, .mid or .wav
+    POST /api/fill                 alternatives for the gaps of a tune or a text (``fill_api``)
     /api/batches...                every batch of tunes made, kept (``archive_api``)
     GET  /soundfont/{instrument}-mp3/{note}.mp3  a note for the page's player (soundfont.py)
 
@@ -32,6 +33,7 @@ from ..music import tools
 from .catalog import Catalog
 from .archive import Archive, Starred
 from .archive_api import add_routes
+from . import fill_api
 from .jobs import Busy, Jobs, Limits
 from .requests import SampleRequest, command_line, page_options
 from .streaming import AbandonedStreamLog, GuardedStream, text_work
@@ -97,7 +99,8 @@ def create_app(root: Path, host: str = "127.0.0.1", soundfont: Path | None = Non
                 "sound": {"available": font is not None,
                           "note": "" if font else f"For sound: {tools.INSTALL_HINTS['soundfont']}, or start "
                                                   "seqgen studio with --soundfont FILE."},
-                "limits": {"max_length": limits.max_length, "max_tunes": limits.max_tunes},
+                "limits": {"max_length": limits.max_length, "max_tunes": limits.max_tunes,
+                           "max_fills": limits.max_fills},
                 "options": page_options()}
 
     def text_answer(body: SampleRequest, model) -> GuardedStream:
@@ -142,6 +145,7 @@ def create_app(root: Path, host: str = "127.0.0.1", soundfont: Path | None = Non
                             content_disposition_type="inline" if kind == "wav" else "attachment")
 
     add_routes(app, archive)
+    fill_api.add_routes(app, root, catalog, jobs, archive, font is not None)
 
     @app.get("/")
     def page():
