@@ -179,6 +179,29 @@ class Model:
         return sample_tunes(self.sampler(cfg.precision), self.vocab, count, cfg, max_rounds, on_progress,
                             warmup=self.warmup, conditions=wanted, on_tune=on_tune, stop=stop, on_attempt=on_attempt)
 
+    def fill(self, text: str, n: int = 5, *, backward: "Model | str | Path | None" = None, method: str = "auto",
+             candidates: int = 20, stop=None, **settings) -> list[tuple[str, float]]:
+        """Up to ``n`` versions of ``text`` with its gaps filled, best first, as (text, score):
+        ``[...]`` in text (a word, or a whole line where it stands alone), a bar written ``...``
+        between bar lines in a tune (``|d2B AFD| ... |GFE D3|``). Everything else stays byte for
+        byte; a filled bar lasts what the meter says. ``backward``: a backward model of the same
+        text (or its path) that also judges each fill; ``method``: auto, left, pair or fim (see
+        ``seqgen.fill``). The settings are ``SampleConfig``'s (temperature, top_k, top_p, seed)."""
+        from .fill.filling import fill_gaps
+
+        typed("text", text, "str")
+        if typed("n", n, "int") < 1:
+            raise UsageError(f"n must be at least 1 (got {n})")
+        if isinstance(backward, (str, os.PathLike)):
+            backward = Model.load(backward)
+        found = fill_gaps(self, text, n, candidates=candidates, backward=backward, method=method, stop=stop, **settings)
+        return [(r.text, r.score) for r in found]
+
+    @property
+    def direction(self) -> str:
+        """``forward``, or ``backward`` for a model trained on the reversed text (it judges fills)."""
+        return self.payload["train_config"].get("direction", "forward")
+
     def check_tune_count(self, count: int) -> None:
         """UsageError unless this model draws whole tunes and ``count`` of them can be kept."""
         from .config import MAX_SAMPLE_TOKENS

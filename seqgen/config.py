@@ -17,7 +17,7 @@ from .hardware.device import PRECISIONS
 from .errors import UsageError
 from .options import SEED, Rule, at_least, check, check_types, finite, not_negative, one_of, option, problems, typed
 
-__all__ = ["TrainConfig", "SampleConfig", "TuneOptions", "check", "check_types", "typed", "from_dict",
+__all__ = ["TrainConfig", "SampleConfig", "TuneOptions", "FillOptions", "check", "check_types", "typed", "from_dict",
            "parse_duration", "RESUMABLE", "LEVELS", "MAX_SAMPLE_TOKENS"]
 
 LEVELS = ("char", "word")
@@ -152,3 +152,23 @@ class TuneOptions:
                              "[default: the model's choice]")
     prime_abc: str | None = option(None, "Music models: every tune's body starts with these bars, in eighth notes "
                                    "(\"|:d2B AFD|EFG A2B|\"). [default: none]")
+
+
+@dataclass
+class FillOptions:
+    """Filling gaps (``seqgen.fill``): where the gaps are, and how fills are drawn and ranked."""
+
+    fill: str | None = option(None, "Fill the gaps of this file (- for standard input): [...] in text, a bar "
+                              "written as ... between bar lines in a tune (| ... |). --num-samples (or --tunes) "
+                              "alternatives, best first. [default: no gaps; sample from the start]")
+    backward: str | None = option(None, "With --fill: a backward model of the same text (seqgen train "
+                                  "--direction backward) that also judges each fill. [default: none]")
+    fill_method: str = option("auto", "With --fill: auto; left (the text before the gap only); pair (how well "
+                              "the text after the gap follows, and the backward model's view); fim (a model "
+                              "trained with --fill).", check=one_of(("auto", "left", "pair", "fim")))
+    candidates: int = option(20, "With --fill: fills drawn for each gap, of which the best are kept.",
+                             check=at_least(1))
+
+    def validate(self) -> "FillOptions":
+        check(problems(self))
+        return self

@@ -40,6 +40,11 @@ _CHUNK = 4096  # sampled ids are kept in blocks of this many steps
 _cancel = threading.local()  # the stop flag of the work this thread draws for (``cancelled_by``)
 
 
+def cancel_flag():
+    """The stop flag ``cancelled_by`` set for this thread (None: nobody can stop the drawing)."""
+    return getattr(_cancel, "stop", None)
+
+
 @contextlib.contextmanager
 def cancelled_by(stop):
     """Drawing in this thread ends with ``Cancelled`` at the next token once ``stop.is_set()``:
@@ -232,7 +237,7 @@ def _steps(model, vocab, config, stop_at_eos, device, constraint, warmup) -> Ite
         contexts = np.full((n, 1), EOS_ID)  # cold: right after the end of a document
     if hasattr(model, "eval"):
         model.eval()
-    stop = getattr(_cancel, "stop", None)
+    stop = cancel_flag()
     with _lstm_kernels_for(n), threads_for_sampling():
         with torch.inference_mode():
             # Each row reads its own stretch of held-out text, then the prime, side by side.
@@ -246,7 +251,7 @@ def _steps(model, vocab, config, stop_at_eos, device, constraint, warmup) -> Ite
             with torch.inference_mode():
                 scores = scores.float().cpu().clone()  # a copy: the model's own scores stay as they are
                 scores[:, UNK_ID] = float("-inf")  # <unk> is what the model could not spell: never written
-                nxt = _pick(constraint.restrict(scores) if constraint else scores, config, gen)  # (N,)
+                nxt = pick_tokens(constraint.restrict(scores) if constraint else scores, config, gen)  # (N,)
                 if constraint:
                     constraint.advance(nxt)
                 if stop_at_eos:
@@ -271,7 +276,7 @@ def _lstm_kernels_for(rows: int):
     return _KERNELS.held(False) if rows < 16 else contextlib.nullcontext()
 
 
-def _pick(logits: torch.Tensor, config: SampleConfig, gen: torch.Generator) -> torch.Tensor:
+def pick_tokens(logits: torch.Tensor, config: SampleConfig, gen: torch.Generator) -> torch.Tensor:
     """One token a row of ``logits`` (N, V), -inf where a token is ruled out (<unk>, a constraint):
     never one of those, at any temperature, top-k or top-p."""
     if config.temperature < GREEDY_BELOW:

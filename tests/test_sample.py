@@ -7,7 +7,7 @@ from seqgen.errors import SeqgenWarning, UsageError
 from seqgen.models.rnn import RNNLM
 from seqgen.models.rnn_config import ModelConfig
 from seqgen.hardware.device import threads_for_sampling
-from seqgen.sample import _pick, filter_logits, for_sampling, generate, prime_ids
+from seqgen.sample import pick_tokens, filter_logits, for_sampling, generate, prime_ids
 from seqgen.data.vocab import Vocab
 
 from .helpers import assert_one_line_error, run
@@ -61,12 +61,12 @@ def test_draws_follow_the_distribution_and_never_pick_what_was_cut():
     probs = torch.tensor([0.0, 0.5, 0.3, 0.0, 0.15, 0.05])
     logits = torch.log(probs).expand(20_000, -1)  # one row per draw
     gen = torch.Generator().manual_seed(0)
-    drawn = _pick(logits, SampleConfig(temperature=1.0), gen)
+    drawn = pick_tokens(logits, SampleConfig(temperature=1.0), gen)
     freq = torch.bincount(drawn, minlength=6) / len(drawn)
     assert torch.allclose(freq, probs, atol=0.01) and freq[0] == freq[3] == 0
-    cut = _pick(logits, SampleConfig(temperature=1.0, top_k=2), gen)
+    cut = pick_tokens(logits, SampleConfig(temperature=1.0, top_k=2), gen)
     assert set(cut.tolist()) == {1, 2}
-    assert _pick(logits[:3], SampleConfig(temperature=0), gen).tolist() == [1, 1, 1]
+    assert pick_tokens(logits[:3], SampleConfig(temperature=0), gen).tolist() == [1, 1, 1]
 
 
 def test_unknown_prime_symbols_are_reported_not_fatal(char_model):

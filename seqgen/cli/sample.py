@@ -20,9 +20,15 @@ TUNE_OPTIONS = ("tunes", "keep_invalid", "wav", "sheet", "meter", "key", "prime_
 
 
 def _sampling_options():
-    from ..config import SampleConfig, TuneOptions
+    from ..config import FillOptions, SampleConfig, TuneOptions
 
-    return [SampleConfig, TuneOptions]
+    return [SampleConfig, TuneOptions, FillOptions]
+
+
+def _fill_options():
+    from ..config import FillOptions
+
+    return [FillOptions]
 
 
 def _tune_options():
@@ -56,6 +62,14 @@ def sample(
 
     model = api.Model.load(checkpoint, on_found=announce)
     ordered = {name: options.pop(name) for name in _names(_tune_options())}  # --meter, --key, --prime-abc
+    filling = {name: options.pop(name) for name in _names(_fill_options())}  # --fill, --backward, ...
+    if filling["fill"] is not None:
+        from .fill import fill_command
+
+        _refuse_what_cannot_apply(ctx, model.kind, tunes, False)
+        return fill_command(ctx, model, filling, tunes, options.pop("num_samples"), out, overwrite, keep_invalid,
+                            wav, sheet, options)
+    refuse_options(ctx, ("backward", "fill_method", "candidates"), "without --fill")
     _refuse_what_cannot_apply(ctx, model.kind, tunes, any(ordered.values()))
     length, num_samples = options.pop("length"), options.pop("num_samples")
     settings = options  # prime, temperature, top_k, ...: every other sampling option, by name

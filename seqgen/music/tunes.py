@@ -212,10 +212,10 @@ def _keep(batch: TuneBatch, round_no: int, text: str, check: TuneCheck, failed: 
             on_tune(text, check)
     else:
         failed.append((text, check))
-        batch.reasons.update({_kind(r) for r in check.reasons})
+        batch.reasons.update({reason_kind(r) for r in check.reasons})
 
 
-def _kind(reason: str) -> str:
+def reason_kind(reason: str) -> str:
     """Group reasons for the summary table: every wrong bar counts as one kind."""
     return "a bar has the wrong length" if is_bar_problem(reason) else reason
 
