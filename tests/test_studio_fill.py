@@ -159,6 +159,18 @@ def test_more_than_five_alternatives_are_refused(client):
     refused(fill(client, checkpoint=TEXT, text=TEXT_GAPPED, temperature=-1), 400, "temperature")
 
 
+def test_more_than_eight_gaps_are_refused_before_anything_is_drawn(client, tune):
+    refused(fill(client, checkpoint=TEXT, text="a [...] " * 9), 400, "at most 8 gaps", "(got 9)")
+    refused(fill(client, checkpoint=MUSIC, text=gapped(tune, 0, 1, 2, 3, 4) + "| ... " * 4 + "|\n"), 400,
+            "at most 8 gaps")
+
+
+def test_a_bar_no_draw_can_fill_is_one_line_saying_what_to_try(client):
+    # No bar of 12 whole notes is within the tiny model's reach: every draw fails its check.
+    tune = "X:1\nM:48/4\nL:1/8\nK:G\n|GABc dBAG|\n| ... |\n|GABc dBAG|\n"
+    refused(fill(client, checkpoint=MUSIC, text=tune, n=1, seed=1), 422, "no fill", "another")
+
+
 def test_a_busy_model_is_refused_and_another_may_fill(client, tune, monkeypatch):
     # As in test_studio_api: a page that reads nothing holds the text model while this runs.
     monkeypatch.setattr(streaming, "PIECE_SECONDS", 0.0)

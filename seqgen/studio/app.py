@@ -10,8 +10,8 @@
 Every request goes through the library (``seqgen.api``) as the command line does, so the same
 settings and seed give the same text and tunes in the page as with ``seqgen sample``. Errors
 reach the page as ``{"error": "one line saying what to do"}``: 400 for a bad option, 403 for
-a path or origin refused, 404 for what is not there, 429 when the model is busy, 503 while the
-server stops, 500 for a failure, never a stack trace.
+a path or origin refused, 404 for what is not there, 422 for a gap no fill drawn could fill, 429
+when the model is busy, 503 while the server stops, 500 for a failure, never a stack trace.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..errors import Cancelled, SeqgenError, UsageError
 from ..evaluate import json_safe
+from ..fill.filling import NoFill
 from ..music import tools
 from .catalog import Catalog
 from .archive import Archive, Starred
@@ -42,7 +43,7 @@ from .security import Forbidden, NotFound, SameOriginOnly, allowed_hosts, checkp
 from .soundfont import soundfont_routes
 
 STATIC = Path(__file__).parent / "static"
-STATUS = {UsageError: 400, Forbidden: 403, NotFound: 404, Starred: 409, Busy: 429, Cancelled: 503}
+STATUS = {UsageError: 400, Forbidden: 403, NotFound: 404, Starred: 409, NoFill: 422, Busy: 429, Cancelled: 503}
 MEDIA = {"abc": "text/vnd.abc; charset=utf-8", "mid": "audio/midi", "wav": "audio/wav"}
 log = logging.getLogger("seqgen.studio")
 

@@ -55,9 +55,9 @@ def add_routes(app: FastAPI, root: Path, catalog, jobs, archive, sound: bool) ->
 def fill_answer(body: FillRequest, model, root: Path, jobs, archive, sound: bool) -> dict:
     """The alternatives for ``body``'s gaps, drawn by ``model`` while it is held; what is wrong
     with the request is found before the model is taken."""
-    jobs.limits.check_fills(body.n)
     music = model.kind == "music"
-    gaps = len(split_gaps(body.text, music).pieces) - 1  # UsageError when there is none
+    gaps = len(split_gaps(body.text, music).units)  # UsageError when there is none
+    jobs.limits.check_fills(body.n, gaps)
     settings = {"seed": body.seed if body.seed is not None else new_seed(),
                 "temperature": model.sample_config(**_given(body, "temperature")).temperature}
     job = jobs.acquire(body.checkpoint)

@@ -50,16 +50,36 @@ const SeqgenFill = (() => {
     return text;
   }
 
-  // Lights the notes of ``indices`` on a sheet drawn from ``drawnText`` (abcjs knows where each
-  // note was in the text it drew).
-  function light(drawn, drawnText, indices, cls) {
-    const spans = bars(drawnText);
+  const spansOf = (abc, indices) => [...indices].sort((a, b) => a - b).map((i) => bars(abc)[i]);
+
+  // Lights the notes in ``spans`` of the text a sheet was drawn from (abcjs knows where each of
+  // its notes was in that text).
+  function light(drawn, spans, cls) {
     for (const line of drawn.lines || []) for (const staff of line.staff || []) for (const voice of staff.voices || []) {
       for (const el of voice) {
-        const lit = indices.has(barAt(spans, el.startChar));
+        const lit = spans.some(([start, end]) => start <= el.startChar && el.startChar < end);
         for (const svg of (el.abselem && el.abselem.elemset) || []) if (svg) svg.classList.toggle(cls, lit);
       }
     }
+  }
+
+  // The lines of music of ``abc`` that hold ``spans``, under its header (less its titles) and the
+  // fields met on the way: a short tune, so that the alternatives are seen together; and the spans
+  // where they are in it. It is what plays, too: the new bar among its neighbours.
+  function excerpt(abc, spans) {
+    const body = abc.indexOf("\n", abc.search(/^K:.*$/m)) + 1;
+    const last = Math.max(...spans.map(([start]) => start));
+    let text = abc.slice(0, body).replace(/^[TRC]:.*\n/gm, ""), pos = body;  // no titles: the tune has them
+    const moved = [];
+    for (const line of abc.slice(body).split(/(?<=\n)/)) {
+      const inside = spans.filter(([start]) => pos <= start && start < pos + line.length);
+      if (inside.length || (/^[A-Za-z+]:/.test(line) && pos < last)) {
+        for (const [start, end] of inside) moved.push([start - pos + text.length, end - pos + text.length]);
+        text += line.endsWith("\n") ? line : line + "\n";
+      }
+      pos += line.length;
+    }
+    return { text, spans: moved };
   }
 
   // -- a tune's card ------------------------------------------------------------------------------
@@ -86,7 +106,7 @@ const SeqgenFill = (() => {
     if (bar < 0) return;
     if (event && event.shiftKey) entry.selected.has(bar) ? entry.selected.delete(bar) : entry.selected.add(bar);
     else entry.selected = new Set([bar]);
-    light(entry.drawn, drawnText(entry.tune), entry.selected, "fill-selected");
+    light(entry.drawn, spansOf(drawnText(entry.tune), entry.selected), "fill-selected");
     const n = entry.selected.size;
     entry.button.hidden = !n;
     entry.button.textContent = n > 1 ? `New bars here (${n})` : "New bar here";
@@ -96,31 +116,36 @@ const SeqgenFill = (() => {
   const drawnText = (tune) => tune.played_abc || tune.abc;
 
   async function newBars(entry) {
+    if (asking) return;
     const chosen = new Set(entry.selected);
     const panel = alternativesPanel(entry.card, `Drawing ${ALTERNATIVES} alternatives…`);
+    entry.button.disabled = true;
     const result = await ask(entry.checkpoint, gapped(entry.tune.abc, chosen), panel);
+    entry.button.disabled = false;
     if (!result) return;
     panel.status.textContent = `${result.alternatives.length} alternatives, best first · ${result.command}`;
     for (const alternative of result.alternatives) panel.list.append(tuneChoice(entry, alternative, chosen));
   }
 
   function tuneChoice(entry, alternative, chosen) {
-    const item = choiceItem(alternative);
-    const sheet = document.createElement("div");
-    sheet.className = "sheet";
-    const tools = document.createElement("div");
-    tools.className = "tools";
+    const was = spansOf(entry.tune.abc, chosen).map(([start, end]) => entry.tune.abc.slice(start, end).trim());
+    const same = alternative.fills.every((bar, i) => bar.trim() === was[i]);
+    const use = () => entry.card.replaceWith(tuneCard({ ...alternative, n: entry.tune.n, title: entry.tune.title }));
+    const [item, tools] = choiceItem(alternative, use, same ? "as it was" : "");
     const play = document.createElement("button");
     play.type = "button";
     play.className = "play";
     play.textContent = "▶ Play";
     play.disabled = true;
-    tools.append(play, useButton(() => entry.card.replaceWith(tuneCard({ ...alternative, n: entry.tune.n, title: entry.tune.title }))));
-    item.append(sheet, tools);
+    tools.prepend(play);
+    const sheet = document.createElement("div");
+    sheet.className = "sheet";
+    item.append(sheet);
     requestAnimationFrame(() => {
-      const [drawn] = ABCJS.renderAbc(sheet, drawnText(alternative), { responsive: "resize", add_classes: true, paddingleft: 0 });
-      light(drawn, drawnText(alternative), chosen, "fill-new");
-      if (soundHere()) SeqgenPlayer.attach(item, sheet, drawn, alternative, tools);
+      const shown = excerpt(drawnText(alternative), spansOf(drawnText(alternative), chosen));
+      const [drawn] = ABCJS.renderAbc(sheet, shown.text, { responsive: "resize", add_classes: true, paddingleft: 0 });
+      light(drawn, shown.spans, "fill-new");
+      if (soundHere()) SeqgenPlayer.attach(item, sheet, drawn, alternative, tools);  // the lines shown
     });
     return item;
   }
@@ -165,15 +190,19 @@ const SeqgenFill = (() => {
     return { panel, status, list };
   }
 
-  function choiceItem(alternative) {
+  // An alternative's entry, and its bar of tools: "Use this" (which calls ``use``), then what it is.
+  function choiceItem(alternative, use, note = "") {
     const item = document.createElement("li");
     item.className = "alternative";
-    const head = document.createElement("p");
-    head.className = "hint";
+    const tools = document.createElement("div");
+    tools.className = "tools";
+    const what = document.createElement("span");
+    what.className = "hint";
     const verdict = alternative.verdict ? ` · ${alternative.verdict}` : "";
-    head.textContent = `${alternative.rank}. score ${alternative.score.toFixed(2)}${verdict}`;
-    item.append(head);
-    return item;
+    what.textContent = `${alternative.rank}. score ${alternative.score.toFixed(2)}${verdict}${note ? ` · ${note}` : ""}`;
+    tools.append(useButton(use), what);
+    item.append(tools);
+    return [item, tools];
   }
 
   function useButton(use) {
@@ -213,14 +242,14 @@ const SeqgenFill = (() => {
     if (!result) return;
     panel.status.textContent = `${result.alternatives.length} alternatives, best first · ${result.command}`;
     for (const alternative of result.alternatives) {
-      const item = choiceItem(alternative);
+      const [item] = choiceItem(alternative, () => { out.textContent = alternative.text; });
       const [made] = alternative.fills;
       const shown = document.createElement("p");
       shown.className = "excerpt";
       const mark = document.createElement("mark");
       mark.textContent = made;
       shown.append("…" + whole.slice(Math.max(0, span[0] - CONTEXT), span[0]), mark, whole.slice(span[1], span[1] + CONTEXT) + "…");
-      item.append(shown, useButton(() => { out.textContent = alternative.text; }));
+      item.append(shown);
       panel.list.append(item);
     }
   }
