@@ -101,7 +101,7 @@ def create_app(root: Path, host: str = "127.0.0.1", soundfont: Path | None = Non
                           "note": "" if font else f"For sound: {tools.INSTALL_HINTS['soundfont']}, or start "
                                                   "seqgen studio with --soundfont FILE."},
                 "limits": {"max_length": limits.max_length, "max_tunes": limits.max_tunes,
-                           "max_fills": limits.max_fills},
+                           "max_fills": limits.max_fills, "max_gaps": limits.max_gaps},
                 "options": page_options()}
 
     def text_answer(body: SampleRequest, model) -> GuardedStream:

@@ -143,7 +143,7 @@ const SeqgenFill = (() => {
     item.append(sheet);
     requestAnimationFrame(() => {
       const shown = excerpt(drawnText(alternative), spansOf(drawnText(alternative), chosen));
-      const [drawn] = ABCJS.renderAbc(sheet, shown.text, { responsive: "resize", add_classes: true, paddingleft: 0 });
+      const [drawn] = ABCJS.renderAbc(sheet, shown.text, { responsive: "resize", add_classes: true, paddingleft: 0, paddingtop: 0, paddingbottom: 0 });
       light(drawn, shown.spans, "fill-new");
       if (soundHere()) SeqgenPlayer.attach(item, sheet, drawn, alternative, tools);  // the lines shown
     });
