@@ -47,14 +47,10 @@ def main() -> None:
     backward = api.load(args.backward) if args.backward else None
     fim = api.load(args.fim) if args.fim else None
     cases = make_cases(forward, args.unit, args.cases, args.seed)
-    ways = {"left": (forward, None, "left"), "pair (forward only)": (forward, None, "pair")}
-    if backward:
-        ways["pair"] = (forward, backward, "pair")
+    ways = ["left", "pair (forward only)"] + (["pair"] if backward else [])
+    rows = measure(forward, backward, "left", ways, cases, args)  # one drawing, judged three ways
     if fim:
-        ways["fim"] = (fim, None, "fim")
-        ways["fim model, left"] = (fim, None, "left")
-    rows = {name: measure(model, back, how, cases, args) for name, (model, back, how) in ways.items()}
-    if fim:
+        rows.update(measure(fim, None, "fim", ["fim"], cases, args))
         rows["held-out nats/token"] = {"plain": forward.held_out.cross_entropy, "fim": fim.held_out.cross_entropy}
     print(table(rows, args.unit, len(cases)))
     if args.out:
@@ -107,38 +103,39 @@ def bar_case(tune: str, rng: random.Random):
     return tune[:a], tune[a:b], tune[b:], others
 
 
-def measure(model, backward, how: str, cases, args) -> dict:
+def measure(model, backward, drawing: str, ways: list[str], cases, args) -> dict:
+    """Each of ``ways``' figures over ``cases``, from one drawing of candidates per case."""
     from seqgen.fill.checks import fill_problem
     from seqgen.fill.filling import drawn_fills
     from seqgen.fill.judge import judge
 
     cfg = model.sample_config(seed=args.seed)
-    fits, drawn_all, ranks, per_note, same, copies = 0, 0, [], [], 0, 0
+    fits = drawn_all = 0
+    found = {way: {"ranks": [], "per_note": [], "same": 0, "copies": 0} for way in ways}
     for k, (before, true, after, others) in enumerate(cases):
-        drawn = drawn_fills(model, args.unit, before, after, args.candidates - 1, cfg, args.seed + k,
-                            "fim" if how == "fim" else "left")
+        drawn = drawn_fills(model, args.unit, before, after, args.candidates - 1, cfg, args.seed + k, drawing)
         good = [d for d in drawn if d is not None and fill_problem(args.unit, before, d) is None]
         fits, drawn_all = fits + len(good), drawn_all + len(drawn)
-        candidates = [true] + [d for d in good if d.strip() != true.strip()]
+        candidates = [true] + [d for d in dict.fromkeys(good) if d.strip() != true.strip()]
         rated = judge(model, before, after, candidates, backward)
-        score = rated[how]
-        ranks.append(1 + int((score[1:] > score[0]).sum()))
+        forward_only = rated["pair"] - rated.get("backward", 0)  # pair is forward + backward where given
         notes = max(1, len(NOTE.findall(QUOTED.sub("", true)))) if args.unit == "bar" else max(1, int(rated["tokens"][0]))
-        own = rated["fim"][0] if how == "fim" else rated["fill_logp"][0]
-        if how == "pair" and backward is not None:  # the two directions' views of the same span
-            own = (own + rated["backward_fill"][0]) / 2
-        per_note.append(float(own) / notes)
-        if len(candidates) > 1:
-            pick = candidates[1 + int(np.argmax(score[1:]))] if score[0] < score[1:].max() else true
-        else:
-            pick = true
-        same += pick.strip() == true.strip()
-        copies += pick.strip() != true.strip() and pick.strip() in others
-        print(f"{how}: case {k + 1}/{len(cases)}", file=sys.stderr, end="\r")
+        for way in ways:
+            score = {"left": rated["left"], "pair (forward only)": forward_only}.get(way, rated.get(way))
+            own = rated["fim"][0] if way == "fim" else rated["fill_logp"][0]
+            if way == "pair":  # the two directions' views of the same span
+                own = (own + rated["backward_fill"][0]) / 2
+            f = found[way]
+            f["ranks"].append(1 + int((score[1:] > score[0]).sum()))
+            f["per_note"].append(float(own) / notes)
+            pick = candidates[int(np.argmax(score))].strip()
+            f["same"] += pick == true.strip()
+            f["copies"] += pick != true.strip() and pick in others
+        print(f"{drawing}: case {k + 1}/{len(cases)}", file=sys.stderr, end="\r")
     n = len(cases)
-    return {"fit_pct": 100 * fits / max(1, drawn_all), "true_logp_per_note": statistics.mean(per_note),
-            "mean_rank": statistics.mean(ranks),
-            "first_choice_true_pct": 100 * same / n, "first_choice_copy_pct": 100 * copies / n}
+    return {way: {"fit_pct": 100 * fits / max(1, drawn_all), "true_logp_per_note": statistics.mean(f["per_note"]),
+                  "mean_rank": statistics.mean(f["ranks"]), "first_choice_true_pct": 100 * f["same"] / n,
+                  "first_choice_copy_pct": 100 * f["copies"] / n} for way, f in found.items()}
 
 
 def table(rows: dict, unit: str, n: int) -> str:

@@ -25,11 +25,11 @@ import numpy as np
 from . import arguments
 from .training import checkpoint as ckpt
 from .config import SampleConfig, TuneOptions
-from .errors import UsageError, does_not_apply
+from .errors import UsageError
 from .evaluate import Score
-from .training.loop import TrainResult
 from .options import keywords, signature, typed
-from .options import options as option_fields  # train's **options takes the short name
+from .options import options as option_fields
+from .train_call import train  # noqa: F401  (seqgen.api.train, as before)
 
 ONE_SAMPLE = ("num_samples",)  # settings that streaming has no use for: it draws one sample
 WHOLE_TUNE = ("prime", "length", "num_samples")  # a tune runs from X: to its end; count gives how many
@@ -69,6 +69,11 @@ class Model:
     @property
     def level(self) -> str:
         return self.vocab.level
+
+    @property
+    def direction(self) -> str:
+        """"forward", or "backward": read from the end, to score fills; it writes no text. Older ones: forward."""
+        return (self.payload.get("train_config") or {}).get("direction") or "forward"
 
     @property
     def model_type(self) -> str:
@@ -179,28 +184,16 @@ class Model:
         return sample_tunes(self.sampler(cfg.precision), self.vocab, count, cfg, max_rounds, on_progress,
                             warmup=self.warmup, conditions=wanted, on_tune=on_tune, stop=stop, on_attempt=on_attempt)
 
-    def fill(self, text: str, n: int = 5, *, backward: "Model | str | Path | None" = None, method: str = "auto",
-             candidates: int = 20, stop=None, **settings) -> list[tuple[str, float]]:
+    def fill(self, text: str, n: int = 5, **settings) -> list[tuple[str, float]]:
         """Up to ``n`` versions of ``text`` with its gaps filled, best first, as (text, score):
-        ``[...]`` in text (a word, or a whole line where it stands alone), a bar written ``...``
-        between bar lines in a tune (``|d2B AFD| ... |GFE D3|``). Everything else stays byte for
-        byte; a filled bar lasts what the meter says. ``backward``: a backward model of the same
-        text (or its path) that also judges each fill; ``method``: auto, left, pair or fim (see
-        ``seqgen.fill``). The settings are ``SampleConfig``'s (temperature, top_k, top_p, seed)."""
+        ``[...]`` in text, a bar ``...`` between bar lines in a tune; the rest stays byte for byte
+        (``seqgen.fill.filling.fill_gaps``: also ``backward``, ``method``, ``candidates``, ``stop``,
+        and the sampling settings)."""
         from .fill.filling import fill_gaps
 
-        typed("text", text, "str")
-        if typed("n", n, "int") < 1:
-            raise UsageError(f"n must be at least 1 (got {n})")
-        if isinstance(backward, (str, os.PathLike)):
-            backward = Model.load(backward)
-        found = fill_gaps(self, text, n, candidates=candidates, backward=backward, method=method, stop=stop, **settings)
-        return [(r.text, r.score) for r in found]
-
-    @property
-    def direction(self) -> str:
-        """``forward``, or ``backward`` for a model trained on the reversed text (it judges fills)."""
-        return self.payload["train_config"].get("direction", "forward")
+        if isinstance(settings.get("backward"), (str, os.PathLike)):
+            settings["backward"] = Model.load(settings["backward"])
+        return [(r.text, r.score) for r in fill_gaps(self, text, n, **settings)]
 
     def check_tune_count(self, count: int) -> None:
         """UsageError unless this model draws whole tunes and ``count`` of them can be kept."""
@@ -228,6 +221,9 @@ class Model:
         model's defaults (top-p for music models)."""
         from .music.tunes import TUNE_TOP_P
 
+        if self.direction == "backward":  # what it would write runs backward: it only scores fills
+            raise UsageError(f"{self.path} is a backward model, made to score fills (seqgen sample FORWARD.pt --fill "
+                             f"FILE --backward {self.path}), not to write text; sample from a forward model")
         given = keywords(SampleConfig, args, settings)
         if "top_p" not in given and self.kind == "music":
             given["top_p"] = TUNE_TOP_P
@@ -259,23 +255,14 @@ class Model:
     def score(self, text: str | None = None, files: list[str | Path] | None = None,
               encoding: str = "utf-8") -> Score:
         """Cross-entropy (nats/token), perplexity and, for characters, bits per character of
-        ``text``, of ``files``, or (neither given) of the model's own held-out text."""
-        from .scoring import text_ids
+        ``text``, of ``files``, or (neither given) of the model's own held-out text; a backward
+        model reads each from its end."""
+        from .scoring import ids_to_score
 
         typed("text", text, "str | None")
         typed("encoding", encoding, "str")
         files = arguments.paths("files", files) if files is not None else None  # one path, or a list
-        if files == []:  # not the held-out text, which leaving files out scores
-            raise UsageError("files is empty; give files to score, or leave it out for the held-out text")
-        if text is not None and files:
-            raise UsageError("give text or files to score, not both")
-        if text is not None:
-            ids = text_ids(self.vocab, text=text)
-        elif files:
-            ids = text_ids(self.vocab, files, encoding)
-        else:
-            ids = self.data["val_ids"].numpy()
-        return self.network.score(ids)
+        return self.network.score(ids_to_score(self, text, files, encoding))
 
 
 def _show_keywords(method, classes: list[type], left_out: tuple[str, ...] = ()) -> None:
@@ -290,61 +277,6 @@ _show_keywords(Model.stream, [SampleConfig], ONE_SAMPLE)
 _show_keywords(Model.tunes, [SampleConfig, TuneOptions], WHOLE_TUNE)
 _show_keywords(Model.sample_config, [SampleConfig])
 _show_keywords(Model.tune_conditions, [TuneOptions])
-
-
-def train(*sources: str | Path, model: str = "rnn", resume: str | Path | None = None, out: str | Path | None = None,
-          overwrite: bool = False, encoding: str = "utf-8", on_event: Callable[[str, dict], None] | None = None,
-          stop=None, backend: str = "auto", **options) -> TrainResult:
-    """Train a model on text files, folders or ``builtin:NAME`` tune collections, or continue the
-    run saved in ``resume``; return the run (its folder, checkpoints, best validation loss).
-
-    ``options`` are named as the command line's: ``level``, ``hidden``, ``layers``, ``cell``,
-    ``seq_len``, ``batch_size``, ``lr``, ``max_steps``, ``time_budget`` ("90s", "10m" or seconds), ...;
-    ``seqgen train --help`` lists them all with their defaults. ``on_event(kind, info)`` sees the
-    run's progress ("start", "step", "eval", "end", ...); ``stop`` (a ``threading.Event``) ends it
-    cleanly at the next step. Started by torchrun, every process calls this and they train one
-    model together (``backend``: auto, gloo or nccl).
-    """
-    from dataclasses import fields
-
-    from .config import TrainConfig
-    from .models import config_fields, model_class, model_types
-    from .training.strategies import training_of
-    from .training.run import new_run, resume_run
-
-    sources = arguments.paths("sources", list(sources))  # as the command line takes them: several, or a list
-    for name, value, kind in (("model", model, "str"), ("encoding", encoding, "str"),
-                              ("overwrite", overwrite, "bool"), ("backend", backend, "str")):
-        typed(name, value, kind)
-    resume = arguments.path("resume", resume) if resume is not None else None
-    out = arguments.path("out", out) if out is not None else None
-    arguments.callback("on_event", on_event)
-    arguments.stop_flag(stop)
-    given = {k: v for k, v in options.items() if v is not None}
-    for f in option_fields(TrainConfig):  # the command line's text ("10m"), read as the option says
-        if f.metadata.get("reader") and isinstance(given.get(f.name), str):
-            given[f.name] = f.metadata["reader"](given[f.name])
-    if resume is not None:
-        if sources:
-            raise UsageError("--resume continues a run on its own text; give no sources with it")
-        return resume_run(Path(resume), given, Path(out) if out else None, on_event, stop, overwrite, backend)
-    cls = model_class(model)
-    train_names = {f.name for f in fields(TrainConfig)}
-    mine = config_fields(cls)
-    elsewhere = set().union(*(config_fields(model_class(m)) for m in model_types())) - mine
-    wrong = [k for k in given if k not in train_names | mine]
-    unknown = [k for k in wrong if k not in elsewhere]
-    if unknown:
-        raise UsageError(f"unknown option{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}")
-    wrong += [k for k in given if k in training_of(cls).unused_settings]
-    if wrong:
-        raise does_not_apply(["--" + k.replace("_", "-") for k in wrong], f"to --model {cls.name}")
-    cfg = TrainConfig(**{k: v for k, v in given.items() if k in train_names})
-    model_cfg = cls.Config.for_level(cfg.level) if hasattr(cls.Config, "for_level") else cls.Config()
-    for name in mine & set(given):
-        setattr(model_cfg, name, given[name])
-    return new_run(sources, model_cfg, cfg, Path(out) if out else None, encoding, on_event,
-                   stop, overwrite, backend)
 
 
 def load(path: str | Path | None = None, root: str | Path = ckpt.DEFAULT_ROOT) -> Model:

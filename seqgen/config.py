@@ -18,9 +18,10 @@ from .errors import UsageError
 from .options import SEED, Rule, at_least, check, check_types, finite, not_negative, one_of, option, problems, typed
 
 __all__ = ["TrainConfig", "SampleConfig", "TuneOptions", "FillOptions", "check", "check_types", "typed", "from_dict",
-           "parse_duration", "RESUMABLE", "LEVELS", "MAX_SAMPLE_TOKENS"]
+           "parse_duration", "RESUMABLE", "LEVELS", "DIRECTIONS", "MAX_SAMPLE_TOKENS"]
 
 LEVELS = ("char", "word")
+DIRECTIONS = ("forward", "backward")  # backward: the same network on the reversed token stream
 
 
 def parse_duration(text: str) -> float:
@@ -75,13 +76,24 @@ class TrainConfig:
     seed: int = option(1337, "Random seed.", check=SEED)
     max_vocab: int = option(0, "Word level: keep at most this many words (0: all).", check=not_negative())
     min_count: int = option(1, "Word level: rarer words become <unk>.", check=at_least(1))
+    direction: str = option("forward", "forward, or backward: the text read from its end to its start, for a model "
+                            "that scores fills beside a forward one (seqgen sample FORWARD --fill FILE --backward "
+                            "THIS); a backward model does not write text.", check=one_of(DIRECTIONS))
+    fill_rate: float = option(0.0, "Fill in the middle: this share of the training documents (tunes; of plain text, "
+                              "windows of 256 tokens) rearranged as prefix, suffix, middle, so that the model learns "
+                              "to fill a gap; 0.5 is a good start. The held-out text stays plain. [default: 0 (off)]",
+                              check=Rule(lambda v: 0.0 <= v <= 1.0, "must be from 0 to 1"))
     device: str = option("auto", "auto (a CUDA GPU, else Apple's MPS, else the CPU), cpu, cuda or mps.")
     precision: str = option("auto", "auto (the fastest that runs here: bf16 on recent GPUs, fp16 on older ones, on a "
                             "CPU bf16 only where timed faster than fp32), fp32, bf16 or fp16.",
                             check=one_of(PRECISIONS))
 
     def validate(self) -> "TrainConfig":
-        check(problems(self))
+        found = problems(self)
+        if not found and self.direction == "backward" and self.fill_rate > 0:
+            found.append("--fill-rate trains a forward model to write fills; a backward model (--direction backward) "
+                         "only scores them: give one or the other")
+        check(found)
         return self
 
     def to_dict(self) -> dict:
@@ -165,7 +177,7 @@ class FillOptions:
                                   "--direction backward) that also judges each fill. [default: none]")
     fill_method: str = option("auto", "With --fill: auto; left (the text before the gap only); pair (how well "
                               "the text after the gap follows, and the backward model's view); fim (a model "
-                              "trained with --fill).", check=one_of(("auto", "left", "pair", "fim")))
+                              "trained with --fill-rate).", check=one_of(("auto", "left", "pair", "fim")))
     candidates: int = option(20, "With --fill: fills drawn for each gap, of which the best are kept.",
                              check=at_least(1))
 

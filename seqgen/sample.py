@@ -30,6 +30,7 @@ import torch
 from .config import SampleConfig
 from .hardware.device import SharedSetting, threads_for_sampling
 from .errors import Cancelled, UsageError
+from .data.fim import fim_ids
 from .data.vocab import EOS_ID, UNK_ID, Vocab, WordJoiner
 
 OnText = Callable[[int, str], None]  # (sample index, new text) as it is generated
@@ -231,6 +232,7 @@ def _steps(model, vocab, config, stop_at_eos, device, constraint, warmup) -> Ite
     gen = torch.Generator(device="cpu")
     gen.manual_seed(stream_seed(root))
     n = config.num_samples
+    never = [UNK_ID, *fim_ids(vocab)]  # <unk>: what the model could not spell; FIM tokens: no gap here
     start, _ = prime_ids(vocab, config.prime)
     contexts = warmup.contexts(n, stream_seed(root, WARMUP_STREAM)) if warmup is not None else None
     if contexts is None:
@@ -250,7 +252,7 @@ def _steps(model, vocab, config, stop_at_eos, device, constraint, warmup) -> Ite
                 raise Cancelled("drawing stopped: nobody waits for it any more")
             with torch.inference_mode():
                 scores = scores.float().cpu().clone()  # a copy: the model's own scores stay as they are
-                scores[:, UNK_ID] = float("-inf")  # <unk> is what the model could not spell: never written
+                scores[:, never] = float("-inf")  # never written
                 nxt = pick_tokens(constraint.restrict(scores) if constraint else scores, config, gen)  # (N,)
                 if constraint:
                     constraint.advance(nxt)

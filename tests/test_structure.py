@@ -102,8 +102,9 @@ LAYERS = [
     ("generation", ["seqgen.sample"]),
     ("music", ["seqgen.music.*"]),
     ("formats", ["seqgen.formats"]),
+    ("filling", ["seqgen.fill.*"]),
     ("training", ["seqgen.training.*"]),
-    ("doors", ["seqgen.scoring", "seqgen.api", "seqgen.sample_output"]),
+    ("doors", ["seqgen.scoring", "seqgen.api", "seqgen.train_call", "seqgen.sample_output"]),
     ("interfaces", ["seqgen", "seqgen.__main__", "seqgen.cli.*", "seqgen.studio.*", "seqgen.bench.*"]),
 ]
 

@@ -42,7 +42,8 @@ class Corpus:
 
 
 class CorpusFormat(Protocol):
-    """A kind of training data: which sources it reads, and how."""
+    """A kind of training data: which sources it reads, and how. It may also say how filling in
+    the middle cuts its training text (``fill_documents``, ``bar_lines``: see ``arrange.py``)."""
 
     name: str
 

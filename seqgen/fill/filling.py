@@ -13,12 +13,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..data.vocab import EOS_ID
 from ..errors import SeqgenError, UsageError
 from ..sample import cancelled_by, stream_seed
 from .checks import fill_problem
 from .draw import Unit, draw_fills
 from .gaps import split_gaps
-from .judge import REACH, can_fill_in_the_middle, judge, text_ids
+from ..data import fim
+from .judge import REACH, judge, text_ids
 
 METHODS = ("auto", "left", "pair", "fim")
 MAX_ROUNDS = 5
@@ -41,23 +43,30 @@ def chosen_method(model, method: str, backward) -> str:
     backward) pair; a method the model cannot do is a UsageError."""
     if method not in METHODS:
         raise UsageError(f"--fill-method must be one of {', '.join(METHODS)} (got {method!r})")
-    fim = can_fill_in_the_middle(model.vocab)
-    if method == "fim" and not fim:
-        raise UsageError(f"{model.path} was not trained to fill in the middle; train with --fill, or use "
-                         "--fill-method pair")
-    if backward is not None and getattr(backward, "direction", "forward") != "backward":
+    can = fim.can_fill(model.vocab)
+    if method == "fim" and not can:
+        raise UsageError(f"{model.path} was not trained to fill in the middle; train one with --fill-rate "
+                         "0.5, or use --fill-method pair")
+    if backward is not None and backward.direction != "backward":
         raise UsageError(f"{backward.path} is not a backward model; train one with --direction backward")
     if backward is not None and backward.vocab != model.vocab:
         raise UsageError(f"{backward.path} was trained on another vocabulary than {model.path}; train both on "
                          "the same text")
-    return method if method != "auto" else ("fim" if fim else "pair")
+    return method if method != "auto" else ("fim" if can else "pair")
 
 
 def fill_gaps(model, text: str, n: int = 5, *, candidates: int = 20, backward=None, method: str = "auto",
               on_attempt: Callable[[int, int], None] | None = None, stop=None, **settings) -> list[FillResult]:
     """Up to ``n`` texts with every gap of ``text`` filled, best first (see the module docstring).
+    ``backward``: a loaded backward model of the same text that also judges each fill;
+    ``method``: auto, left, pair or fim (``seqgen.fill``); ``candidates``: fills drawn per gap.
     ``settings``: ``SampleConfig``'s (temperature, top_k, top_p, seed). ``on_attempt(gap, round)``
     hears each round of drawing; ``stop`` ends the work at the next token (``Cancelled``)."""
+    from ..options import typed
+
+    typed("text", text, "str")
+    if typed("n", n, "int") < 1:
+        raise UsageError(f"n must be at least 1 (got {n})")
     gapped = split_gaps(text, music=model.kind == "music")
     how = chosen_method(model, method, backward)
     cfg = model.sample_config(**settings)
@@ -107,10 +116,8 @@ def drawn_fills(model, unit_name: str, before: str, after: str, count: int, cfg,
 
     vocab = model.vocab
     if how == "fim":
-        from ..data import fim
-
         unit = Unit(unit_name, vocab, end_id=fim.end_id(vocab))
-        ids = np.concatenate([[1], fim.fim_context(vocab, before, after[:REACH * 4])])
+        ids = np.concatenate([[EOS_ID], fim.fim_context(vocab, before, after[:REACH * 4])])
         contexts = np.tile(ids.astype(np.int64), (count, 1))
     else:
         unit = Unit(unit_name, vocab)
@@ -118,7 +125,7 @@ def drawn_fills(model, unit_name: str, before: str, after: str, count: int, cfg,
         lead = lead if lead is not None else np.ones((count, 1), dtype=np.int64)
         contexts = np.concatenate([lead, np.tile(text_ids(vocab, before)[-REACH:], (count, 1))], axis=1)
     guide = BarGuide(vocab, before, count) if unit_name == "bar" else None
-    banned = [vocab.index[t] for t in ("<fim-prefix>", "<fim-suffix>", "<fim-middle>") if t in vocab.index]
+    banned = fim.fim_ids(vocab)[:3] if how == "fim" else fim.fim_ids(vocab)  # <fim-end> ends a middle
     drawn = draw_fills(model.sampler(cfg.precision), unit, contexts, cfg, seed, guide, banned)
     return [_as_text(vocab, d.tokens) if d.ended else None for d in drawn]
 

@@ -13,19 +13,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..data import fim
 from ..data.vocab import EOS_ID
 from .score import continuation_logprobs
 
 WINDOW = 200
 REACH = 2000  # tokens read on each side of the gap, at most: a recurrent state forgets far text anyway
-FIM_NAMES = ("<fim-prefix>", "<fim-suffix>", "<fim-middle>", "<fim-end>")
-
-
-def can_fill_in_the_middle(vocab) -> bool:
-    """The model was trained to fill in the middle: its vocabulary has the four FIM tokens."""
-    return all(name in vocab.index for name in FIM_NAMES)
-
-
 def text_ids(vocab, text: str) -> list[int]:
     """``text`` as ids, a piece of a line: at word level the line is not closed unless it ends."""
     if not text:
@@ -66,9 +59,7 @@ def judge(model, before: str, after: str, fills: list[str], backward=None) -> di
         rated["backward"] = np.array([lp.sum() for lp in back])
         rated["backward_fill"] = np.array([lp[:len(b)].sum() for lp, b in zip(back, back_ids)])
         rated["pair"] = rated["pair"] + rated["backward"]
-    if can_fill_in_the_middle(vocab):
-        from ..data import fim
-
+    if fim.can_fill(vocab):
         context = np.concatenate([[EOS_ID], fim.fim_context(vocab, before, after)]).astype(np.int64)
         end = fim.end_id(vocab)
         rated["fim"] = np.array([lp.sum() for lp in continuation_logprobs(model.network, context,

@@ -15,6 +15,7 @@ from ..data.corpus import Corpus, plural
 from ..errors import CorpusError
 from ..data.text_format import _text_files
 from .abc import abc_files, is_builtin, source_paths
+from .fill_units import bar_line_spans, tune_starts
 from .verdicts import parse_cache_tag
 
 
@@ -57,6 +58,14 @@ class AbcFormat:
     def split(self, ids: np.ndarray, starts: np.ndarray, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
         train, val = held_out_documents(len(starts) - 1, val_fraction, seed)
         return _gather(ids, starts, train), _gather(ids, starts, val)
+
+    def fill_documents(self, train_ids: np.ndarray, vocab) -> np.ndarray | None:
+        """Filling in the middle rearranges whole tunes (``data/arrange.py``)."""
+        return tune_starts(train_ids, vocab)
+
+    def bar_lines(self, ids: np.ndarray, vocab) -> np.ndarray | None:
+        """Where a tune's bar lines are, so that a middle can be whole bars."""
+        return bar_line_spans(ids, vocab)
 
     def summary(self, train_ids: np.ndarray, vocab) -> dict:
         """The meters and keys of the training tunes, counted (``fields_seen``)."""

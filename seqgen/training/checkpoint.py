@@ -19,6 +19,7 @@ from pathlib import Path
 import torch
 
 from ..atomic import file_kind, write_bytes
+from ..config import DIRECTIONS
 from ..errors import CheckpointError, UsageError, first_line
 
 FORMAT = "seqgen-checkpoint"
@@ -153,6 +154,10 @@ def check(payload: dict) -> None:
         raise ValueError("its held-out text is missing or empty")
     if int(ids.min()) < 0 or int(ids.max()) >= len(tokens):
         raise ValueError("its held-out text has token ids outside its vocabulary")
+    stored = payload.get("train_config")
+    direction = stored.get("direction", "forward") if isinstance(stored, dict) else "forward"  # older: forward
+    if direction not in DIRECTIONS:
+        raise ValueError(f"it reads its text in no direction seqgen knows ({direction!r}; {' or '.join(DIRECTIONS)})")
     for key in ("model_config", "model_state"):
         if not isinstance(payload.get(key), dict):
             raise ValueError(f"its {key.replace('_', ' ')} is missing")

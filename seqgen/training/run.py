@@ -28,6 +28,7 @@ from .plot import LossCurve
 from .schedule import Progress, limit_reached
 from .snapshot import check_fits, check_session
 from .strategies import Run, training_of
+from ..data.arrange import as_trained, for_filling
 from ..data.tokens import TokenizedCorpus, TokenSplit, split_ids
 from ..data.vocab import UNK_ID, Vocab
 
@@ -53,9 +54,11 @@ def new_run(specs: list[str], model_cfg, cfg: TrainConfig, out_dir: Path | None 
 def _new_run(cls, specs, model_cfg, cfg, out_dir, encoding, emit, stop, overwrite, world) -> TrainResult:
     with world.main_first():  # rank 0 reads, checks and caches the data; the others then read the cache
         data = _tokenize(specs, cfg, encoding, None, emit)
+    data = for_filling(data, cfg.fill_rate)  # the FIM tokens join the vocabulary
     split = split_ids(data, cfg.val_fraction, cfg.seed)
+    trained = _as_trained(data, split, cfg)  # the record below keeps the text as read
     # Checked before any folder is made: too little text for a batch (the strategy's), or to hold out.
-    start = training_of(cls).prepare(cls, model_cfg, cfg, split, len(data.vocab), world)
+    start = training_of(cls).prepare(cls, model_cfg, cfg, trained, len(data.vocab), world)
     _check_held_out(split)
     run_dir = _run_dir(Path(out_dir) if out_dir else runs.new_run_dir(specs, cfg.level, _tag(cls, model_cfg)), world)
     record = {"vocab": data.vocab.to_dict(), "data": data_record(data, split, encoding, cfg),
@@ -63,7 +66,7 @@ def _new_run(cls, specs, model_cfg, cfg, out_dir, encoding, emit, stop, overwrit
     with runs.RunLock(run_dir) if world.is_main else contextlib.nullcontext():
         if world.is_main:
             runs.claim_for_new_run(run_dir, overwrite)
-        return start(Run(cfg, data, split, record, run_dir, world, _drawing_loss_curve(emit, run_dir, world), stop))
+        return start(Run(cfg, data, trained, record, run_dir, world, _drawing_loss_curve(emit, run_dir, world), stop))
 
 
 def resume_run(path: Path, changes: dict | None = None, out_dir: Path | None = None,
@@ -147,6 +150,7 @@ def _resume(path, state, cls, cfg, progress, run_dir, emit, stop, overwrite, wor
     split = split_ids(data, cfg.val_fraction, cfg.seed)
     if len(split.train) != state["data"]["train_tokens"]:
         raise CorpusError("the training text changed since this run started; --resume needs the same files")
+    split = _as_trained(data, split, cfg)
     start = training_of(cls).prepare_resume(model, state, cfg, split, world)
     # A run from before run ids and content hashes takes them up from here on.
     record = {"vocab": state["vocab"], "data": {"files": [list(f) for f in data.files], **state["data"]},
@@ -199,6 +203,11 @@ def data_record(corpus: TokenizedCorpus, split: TokenSplit, encoding: str, cfg: 
             "train_tokens": int(len(split.train)),
             "val_ids": torch.from_numpy(np.asarray(split.val[:MAX_STORED_VAL_TOKENS], dtype=np.int32)),
             **corpus.format.summary(split.train, corpus.vocab)}
+
+
+def _as_trained(data: TokenizedCorpus, split: TokenSplit, cfg: TrainConfig) -> TokenSplit:
+    """What the model trains on: ``split`` in the run's direction, documents rearranged to fill."""
+    return as_trained(split, cfg.direction, cfg.fill_rate, cfg.seed, data.vocab, data.format)
 
 
 def _model_type_of(model_cfg) -> type:
