@@ -80,6 +80,24 @@ def test_shift_click_chooses_several_bars(page):
     assert card.get_attribute("data-selected-bars") == "1"
 
 
+# Tunes and what each of their bars with notes holds, by hand: chord names, decorations, inline
+# fields and comments are no bar lines; endings, repeats and double bars are.
+BARS = [
+    ('K:G\n|:"G"d2B AFD|"D7"!trill!EFG A2B|[1 c3 d3:|[2 c3 B3||\n', ['"G"d2B AFD', '"D7"!trill!EFG A2B', " c3 d3", " c3 B3"]),
+    ("K:G\nGABc|1 dedB:|2 d2 g2|]\n", ["GABc", " dedB", " d2 g2"]),
+    ("K:D\nA2|[M:3/4]B2 c2 d2|e6|]\n", ["A2", "[M:3/4]B2 c2 d2", "e6"]),
+    ("K:G\n[GB]2 AB|c4|% a comment | with a bar\nP:B\nz2 dB::g4|\n", ["[GB]2 AB", "c4", "z2 dB", "g4"]),
+    ('X:1\nT:No body\nK:G\n"only a chord name"|\n', []),
+]
+
+
+def test_the_page_finds_each_bar_where_a_musician_does(page):
+    for tune, expected in BARS:
+        found = page.evaluate("(abc) => SeqgenFill.bars(abc).map(([start, end]) => abc.slice(start, end))", tune)
+        assert found == expected, tune
+        assert [tune[start:end] for start, end in bar_spans(tune)] == expected  # the tests' own reading agrees
+
+
 def test_a_span_of_text_is_regenerated_and_the_rest_kept(page):
     page.select_option("#checkpoint", "prose-char/best.pt")
     page.fill("#prime", "The ")

@@ -40,6 +40,8 @@ const SeqgenFill = (() => {
     return found;
   }
 
+  fill.bars = bars;  // for the page's tests
+
   const barAt = (spans, char) => spans.findIndex(([start, end]) => start <= char && char < end);
 
   // The text with each of ``indices`` (bars with notes, counted from 0) written as a gap.
