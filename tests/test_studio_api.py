@@ -67,7 +67,7 @@ def test_the_checkpoints_newest_first_with_kind_and_perplexity(client, studio_ro
     assert listed == [(MUSIC, "music", "folk-music"), (TEXT, "text", "prose-char")]
     assert all(c["perplexity"] > 1 and c["description"].startswith("lstm") for c in data["checkpoints"])
     assert data["sound"] == {"available": True, "note": ""}
-    assert data["limits"] == {"max_length": 2000, "max_tunes": 4}
+    assert data["limits"] == {"max_length": 2000, "max_tunes": 4, "max_fills": 5, "max_gaps": 8}
 
 
 def test_a_music_checkpoint_offers_the_meters_and_keys_of_its_training_tunes(client, studio_root):

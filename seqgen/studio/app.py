@@ -3,14 +3,15 @@
     GET  /api/checkpoints          the checkpoints under the served folder, newest first
     POST /api/sample               text, or checked tunes (lines of JSON), streamed as they are drawn
     GET  /api/files/{batch}/{name} a tune's .abc, .mid or .wav
+    POST /api/fill                 alternatives for the gaps of a tune or a text (``fill_api``)
     /api/batches...                every batch of tunes made, kept (``archive_api``)
     GET  /soundfont/{instrument}-mp3/{note}.mp3  a note for the page's player (soundfont.py)
 
 Every request goes through the library (``seqgen.api``) as the command line does, so the same
 settings and seed give the same text and tunes in the page as with ``seqgen sample``. Errors
 reach the page as ``{"error": "one line saying what to do"}``: 400 for a bad option, 403 for
-a path or origin refused, 404 for what is not there, 429 when the model is busy, 503 while the
-server stops, 500 for a failure, never a stack trace.
+a path or origin refused, 404 for what is not there, 422 for a gap no fill drawn could fill, 429
+when the model is busy, 503 while the server stops, 500 for a failure, never a stack trace.
 """
 
 from __future__ import annotations
@@ -28,10 +29,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..errors import Cancelled, SeqgenError, UsageError
 from ..evaluate import json_safe
+from ..fill.filling import NoFill
 from ..music import tools
 from .catalog import Catalog
 from .archive import Archive, Starred
 from .archive_api import add_routes
+from . import fill_api
 from .jobs import Busy, Jobs, Limits
 from .requests import SampleRequest, command_line, page_options
 from .streaming import AbandonedStreamLog, GuardedStream, text_work
@@ -40,7 +43,7 @@ from .security import Forbidden, NotFound, SameOriginOnly, allowed_hosts, checkp
 from .soundfont import soundfont_routes
 
 STATIC = Path(__file__).parent / "static"
-STATUS = {UsageError: 400, Forbidden: 403, NotFound: 404, Starred: 409, Busy: 429, Cancelled: 503}
+STATUS = {UsageError: 400, Forbidden: 403, NotFound: 404, Starred: 409, NoFill: 422, Busy: 429, Cancelled: 503}
 MEDIA = {"abc": "text/vnd.abc; charset=utf-8", "mid": "audio/midi", "wav": "audio/wav"}
 log = logging.getLogger("seqgen.studio")
 
@@ -97,7 +100,8 @@ def create_app(root: Path, host: str = "127.0.0.1", soundfont: Path | None = Non
                 "sound": {"available": font is not None,
                           "note": "" if font else f"For sound: {tools.INSTALL_HINTS['soundfont']}, or start "
                                                   "seqgen studio with --soundfont FILE."},
-                "limits": {"max_length": limits.max_length, "max_tunes": limits.max_tunes},
+                "limits": {"max_length": limits.max_length, "max_tunes": limits.max_tunes,
+                           "max_fills": limits.max_fills, "max_gaps": limits.max_gaps},
                 "options": page_options()}
 
     def text_answer(body: SampleRequest, model) -> GuardedStream:
@@ -142,6 +146,7 @@ def create_app(root: Path, host: str = "127.0.0.1", soundfont: Path | None = Non
                             content_disposition_type="inline" if kind == "wav" else "attachment")
 
     add_routes(app, archive)
+    fill_api.add_routes(app, root, catalog, jobs, archive, font is not None)
 
     @app.get("/")
     def page():

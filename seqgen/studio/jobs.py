@@ -22,6 +22,8 @@ class Limits:
 
     max_length: int = 20_000  # tokens of one text sample
     max_tunes: int = 20  # tunes of one request
+    max_fills: int = 5  # alternatives of one fill
+    max_gaps: int = 8  # gaps of one fill: each is drawn for every alternative kept so far
     generations: int = 2  # generations running at once, over all models
     stall_seconds: float = 30.0  # a text stream whose page reads nothing for this long is ended
 
@@ -32,6 +34,14 @@ class Limits:
         if tunes is not None and tunes > self.max_tunes:
             raise UsageError(f"at most {self.max_tunes} tunes at a time here (got {tunes}); "
                              "use seqgen sample --tunes for more")
+
+    def check_fills(self, n: int, gaps: int) -> None:
+        if n > self.max_fills:
+            raise UsageError(f"at most {self.max_fills} alternatives at a time here (got {n}); "
+                             "use seqgen sample --fill for more")
+        if gaps > self.max_gaps:
+            raise UsageError(f"at most {self.max_gaps} gaps at a time here (got {gaps}); fill a few, then "
+                             "the next ones, or use seqgen sample --fill")
 
 
 class Busy(SeqgenError):

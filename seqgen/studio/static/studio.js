@@ -275,8 +275,7 @@ function tuneCard(tune) {
   const sheet = document.createElement("div");
   sheet.className = "sheet";
   card.append(sheet);
-  const bar = tools(tune);
-  card.append(bar);
+  const bar = card.appendChild(tools(tune));
   const details = document.createElement("details");
   const summary = document.createElement("summary");
   summary.textContent = "ABC";
@@ -288,8 +287,10 @@ function tuneCard(tune) {
   // is played (repeat signs repaired), so that its notes light up in the order they sound.
   requestAnimationFrame(() => {
     if (!window.ABCJS) { sheet.textContent = "(sheet music needs abcjs, which did not load)"; return; }
-    const [drawn] = ABCJS.renderAbc(sheet, tune.played_abc || tune.abc, { responsive: "resize", add_classes: true, paddingleft: 0 });
+    const [drawn] = ABCJS.renderAbc(sheet, tune.played_abc || tune.abc,
+                                    { responsive: "resize", add_classes: true, paddingleft: 0, ...SeqgenFill.sheetOptions(card) });
     if (soundHere()) SeqgenPlayer.attach(card, sheet, drawn, tune, bar);
+    SeqgenFill.attach(card, sheet, drawn, tune, bar);  // fill.js: its bars can be chosen and drawn anew
   });
   return card;
 }
