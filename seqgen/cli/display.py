@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+from ..training.timing import describe
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
@@ -101,6 +102,11 @@ class TrainDisplay:
             "no best.pt here (no validation loss was finite), " if not math.isfinite(info["best_val_loss"]) else \
             "no best.pt here (this session did not improve on the run's best), "
         self.console.print(escape(f"checkpoints: {best}{info['last_path']} (last)"))
+        if info.get("val_loss_all") is not None:
+            self.console.print(f"held-out loss of the last weights on all {info['val_tokens']:,} held-out tokens: "
+                               f"{info['val_loss_all']:.4f} nats/token")
+        if info.get("time"):
+            self.console.print(escape(describe(info["time"])), soft_wrap=True)
 
     def on_counting(self, info: dict) -> None:
         self.counting = self.console.status(f"counting: {info['model']}...")

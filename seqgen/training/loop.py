@@ -29,10 +29,15 @@ from ..errors import SeqgenError
 from .schedule import Progress, after_evaluation, fraction_done, limit_reached, lr_at
 from .snapshot import restore, snapshot
 from .step import Stepper
+from .timing import TimeShares
 
 OnEvent = Callable[[str, dict], None]
 MAX_BAD_STEPS = 5  # consecutive non-finite losses before training gives up
 REPORT_EVERY = 10  # steps between progress events
+# A timed run's evaluations along the way read a sample of the held-out text (its start, the same
+# each time) sized to take at most this share of the training time; the last one reads it all.
+EVAL_SHARE = 0.03
+PROBE_TOKENS = 4096  # held-out tokens timed once to size those evaluations
 
 
 @dataclass
@@ -45,6 +50,7 @@ class TrainResult:
     reason: str  # why training stopped: epochs, max-steps, time-budget, early-stop, interrupted (or
     # terminated: a signal), counted
     steps_done: int = 0  # steps taken in this session (a resumed run had taken some before)
+    time: dict | None = None  # where this session's time went (``timing.TimeShares.report``)
 
 
 class Trainer:
@@ -61,6 +67,10 @@ class Trainer:
         self.device, self.precision = world.device, world.precision(cfg.precision)
         self.stepper = Stepper(model, self.device, self.precision, cfg.lr, cfg.weight_decay, cfg.clip, world)
         self.progress, self.hidden = Progress(), None
+        self.shares = TimeShares()
+        self.reserve = 0.0  # seconds the last evaluation will take (a timed run's steps end before)
+        self.val_loss_all: float | None = None
+        self.last_val = (0, math.nan)  # (held-out tokens read, loss) of the last evaluation
         if state:
             self._restore(state)
         self.started_at = self.progress.step
@@ -79,12 +89,13 @@ class Trainer:
     def _run(self) -> TrainResult:
         cfg, p = self.cfg, self.progress
         clock = time.perf_counter() - p.elapsed
+        self.shares = TimeShares()
         since_eval: list[float] = []
-        eval_cost, bad_steps, reason, loss = 0.0, 0, "", None
+        bad_steps, reason, loss = 0, "", None
         tick, tick_tokens = time.perf_counter(), 0
         while True:
             # -- stop? a limit or early stopping (rank 0 decides for all), or a signal to any rank
-            reason = self.world.agree(reason or limit_reached(cfg, p, eval_cost),
+            reason = self.world.agree(reason or limit_reached(cfg, p, self.reserve),
                                       getattr(self.stop, "reason", "interrupted") if self.stop.is_set() else "")
             if reason:
                 break
@@ -92,7 +103,7 @@ class Trainer:
                 p.epoch, p.batch_index, self.hidden = p.epoch + 1, 0, None
                 continue
             # -- schedule
-            lr = lr_at(cfg, p, len(self.stream))
+            lr = lr_at(cfg, p, len(self.stream), self.reserve)
             # -- step
             loss = self._step(lr)
             p.elapsed = time.perf_counter() - clock
@@ -106,34 +117,41 @@ class Trainer:
             # -- report
             if p.step % REPORT_EVERY == 0 or p.step == 1:
                 now = time.perf_counter()
-                self.emit("step", {"step": p.step, "epoch": p.epoch, "loss": loss, "lr": lr,
+                self._report("step", {"step": p.step, "epoch": p.epoch, "loss": loss, "lr": lr,
                                    "tokens_per_s": tick_tokens / max(now - tick, 1e-9), "elapsed": p.elapsed,
-                                   "progress": fraction_done(cfg, p, len(self.stream))})
+                                   "progress": fraction_done(cfg, p, len(self.stream), self.reserve)})
                 tick, tick_tokens = now, 0
             # -- evaluate and save
             if p.step % cfg.eval_every == 0:
-                started = time.perf_counter()
                 reason = self._evaluate(since_eval)
                 since_eval = []
-                eval_cost = time.perf_counter() - started
         if since_eval or not self.world.share(self.last_path.exists()):
-            self._evaluate(since_eval)
+            self._evaluate(since_eval, last=True)
         else:
             self._save(self.last_path)
+            if cfg.time_budget and self.world.is_main:  # the last step was evaluated on a sample
+                with self.shares.timing("evaluations"):
+                    self.val_loss_all = self._score_all()
         self.world.barrier()  # every rank leaves once rank 0 has saved
+        spent = self.shares.report()
         self.emit("end", {"reason": reason, "step": p.step, "steps_done": p.step - self.started_at,
                           "best_val_loss": p.best_val_loss,  # no best.pt where no loss was finite
                           "best_path": str(self.best_path) if self.best_path.exists() else None,
-                          "last_path": str(self.last_path), "progress": fraction_done(cfg, p, len(self.stream)),
-                          "last_loss": loss})
+                          "last_path": str(self.last_path),
+                          "progress": fraction_done(cfg, p, len(self.stream), self.reserve), "last_loss": loss,
+                          "val_loss_all": self.val_loss_all, "val_tokens": len(self.val), "time": spent})
         return TrainResult(self.run_dir, self.best_path, self.last_path, p.best_val_loss, p.step, reason,
-                           p.step - self.started_at)
+                           p.step - self.started_at, spent)
 
     def _step(self, lr: float) -> float | None:
-        x, y = self.stream.batch(self.progress.batch_index)
+        with self.shares.timing("batches"):
+            x, y = self.stream.batch(self.progress.batch_index)
         self.progress.batch_index += 1
+        started = time.perf_counter()
         with self.world.peers_watched():  # DistributedDataParallel's gradient all-reduce, with a rank gone
-            loss, self.hidden = self.stepper.step(x, y, self.hidden, lr)
+            loss, self.hidden = self.stepper.step(x, y, self.hidden, lr, self.shares)
+        if self.shares.first_step is None:
+            self.shares.first_step = time.perf_counter() - started
         if loss is not None:
             self.progress.step += 1
             self.progress.tokens_seen += x.numel() * self.world.size
@@ -148,15 +166,24 @@ class Trainer:
             raise SeqgenError(f"training diverged: {bad_steps} steps in a row had a non-finite loss; the last "
                               f"good checkpoints are in {self.run_dir}; try a lower --lr")
 
-    def _evaluate(self, train_losses: list[float]) -> str:
-        """Score held-out text, log, save; return "early-stop" when it is time to stop."""
+    def _evaluate(self, train_losses: list[float], last: bool = False) -> str:
+        """Score held-out text, log, save; return "early-stop" when it is time to stop. The last
+        evaluation of a timed run also reads all of the held-out text."""
         cfg, p = self.cfg, self.progress
         hidden = self.world.gather_state(self.hidden)  # every rank's rows, for the checkpoint
         train_loss = self.world.mean(float(np.mean(train_losses))) if train_losses else None
         if not self.world.is_main:
             return ""
-        val = self.val[: cfg.eval_tokens] if cfg.eval_tokens else self.val
-        score = self.stepper.module.score(val, self.device, self.precision)
+        with self.shares.timing("evaluations"):
+            val = self.val[: self._eval_size()]
+            started = time.perf_counter()
+            score = self.stepper.module.score(val, self.device, self.precision)
+            seconds = time.perf_counter() - started
+            if last and cfg.time_budget:
+                self.val_loss_all = self._score_all() if len(val) < len(self.val) else score.cross_entropy
+            self.last_val = (len(val), score.cross_entropy)
+        if cfg.time_budget:  # the last evaluation: this one again, then all of the held-out text
+            self.reserve = seconds * (1 + len(self.val) / max(len(val), 1))
         improved, verdict = after_evaluation(cfg, p, score.cross_entropy)
         if verdict == "plateau":
             self.emit("note", {"message": f"no improvement in {p.bad_evals} validations: learning rate halved"})
@@ -164,14 +191,51 @@ class Trainer:
                   "train_loss": train_loss,
                   "val_loss": score.cross_entropy, "val_ppl": score.perplexity, "lr": self.stepper.lr,
                   "best": improved, "run_id": self.record["run_id"]}  # whose record (runs.check_same_run)
+        if last and self.val_loss_all is not None:
+            record["val_loss_all"] = self.val_loss_all
         with self._writing(self.run_dir / "metrics.jsonl"):
             runs.append_metrics(self.run_dir, record)
         if math.isfinite(score.cross_entropy):  # a non-finite model is never saved over a good one
             self._save(self.last_path, hidden)
             if improved:
                 self._save(self.best_path, hidden)
-        self.emit("eval", record)
+        self._report("eval", record)
         return "early-stop" if verdict == "early-stop" else ""
+
+    def _score_all(self) -> float:
+        """The loss on all of the held-out text (that of the last evaluation, where it read all)."""
+        read, loss = self.last_val
+        if read >= len(self.val):
+            return loss
+        return self.stepper.module.score(self.val, self.device, self.precision).cross_entropy
+
+    def _report(self, kind: str, info: dict) -> None:
+        """An event to the listeners (the progress bar, the log, the loss curve), timed."""
+        with self.shares.timing("reporting"):
+            self.emit(kind, info)
+
+    def _eval_size(self) -> int:
+        """The held-out tokens an evaluation reads: ``--eval-tokens`` of them; in a timed run, as
+        many as take at most ``EVAL_SHARE`` of the training time between two evaluations, timed
+        once on a few tokens (and kept in the checkpoint, so that every evaluation of the run
+        reads the same text)."""
+        cfg, p = self.cfg, self.progress
+        cap = min(cfg.eval_tokens, len(self.val)) if cfg.eval_tokens else len(self.val)
+        if not cfg.time_budget:
+            return cap
+        if not p.eval_size:
+            probe = self.val[:PROBE_TOKENS]
+            started = time.perf_counter()
+            self.stepper.module.score(probe, self.device, self.precision)
+            rate = len(probe) / max(time.perf_counter() - started, 1e-9)
+            seconds = self.shares.seconds
+            step_seconds = (seconds["learn"] + seconds["update"] + seconds["batches"]) / max(1, p.step - self.started_at)
+            p.eval_size = int(min(cap, max(min(PROBE_TOKENS, cap), rate * EVAL_SHARE * cfg.eval_every * step_seconds)))
+            if p.eval_size < len(self.val):
+                self.emit("note", {"message": f"evaluations along the way read {p.eval_size:,} of the "
+                                              f"{len(self.val):,} held-out tokens (at most {EVAL_SHARE:.0%} of the "
+                                              "time); the last reads them all"})
+        return min(p.eval_size, cap)
 
     @contextlib.contextmanager
     def _writing(self, path: Path):
@@ -186,7 +250,8 @@ class Trainer:
     def _save(self, path: Path, hidden=None) -> None:
         hidden = self.world.gather_state(self.hidden) if hidden is None else hidden
         if self.world.is_main:
-            checkpoint.save(snapshot(self, hidden), path)
+            with self.shares.timing("checkpoints"):
+                checkpoint.save(snapshot(self, hidden), path)
 
     def _restore(self, state: dict) -> None:
         self.progress = restore(self, state)

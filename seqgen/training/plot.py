@@ -1,7 +1,10 @@
-"""The loss curve of a run, ``loss.png``: drawn again after each evaluation, from metrics.jsonl.
+"""The loss curve of a run, ``loss.png``: drawn from metrics.jsonl after evaluations, and at the end.
 
 It listens to training's events (``LossCurve`` is an ``on_event`` callback), so the training
-loop knows nothing about plotting.
+loop knows nothing about plotting. Drawing takes a while (matplotlib is imported at the first,
+and each takes a good part of a second on a laptop), so it is skipped after an evaluation while
+the drawings so far have taken more than ``SHARE`` of the run's time: a short evaluation interval
+then costs no learning. The curve is always drawn once more at the end.
 """
 
 from __future__ import annotations
@@ -11,10 +14,13 @@ import os
 import shutil
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 from ..atomic import atomic_path
 from .runs import read_metrics
+
+SHARE = 0.02  # of a run's time, at most, spent drawing its curve along the way
 
 
 def plot_loss_curve(run_dir: Path) -> Path | None:
@@ -83,11 +89,24 @@ def _writable_folder(path: Path) -> bool:
 
 
 class LossCurve:
-    """An event listener: redraws ``<run>/loss.png`` after each evaluation."""
+    """An event listener: redraws ``<run>/loss.png`` after an evaluation (within ``SHARE`` of the
+    time) and at the end of the run."""
 
     def __init__(self, run_dir: Path):
         self.run_dir = run_dir
+        self.started, self.spent, self.behind = time.perf_counter(), 0.0, False
 
     def __call__(self, kind: str, info: dict) -> None:
         if kind == "eval":
-            plot_loss_curve(self.run_dir)
+            if self.spent <= SHARE * (time.perf_counter() - self.started):
+                self._draw()
+            else:
+                self.behind = True
+        elif kind == "end" and self.behind:
+            self._draw()
+
+    def _draw(self) -> None:
+        start = time.perf_counter()
+        self.behind = False
+        plot_loss_curve(self.run_dir)
+        self.spent += time.perf_counter() - start

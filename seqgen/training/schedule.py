@@ -28,6 +28,7 @@ class Progress:
     best_val_loss: float = math.inf
     bad_evals: int = 0  # evaluations since the last improvement
     lr_scale: float = 1.0  # halved when a step's loss is not finite, or validation loss plateaus
+    eval_size: int = 0  # held-out tokens each evaluation of a timed run reads (0: not decided yet)
 
 
 def progress_from(record) -> Progress:
@@ -37,7 +38,7 @@ def progress_from(record) -> Progress:
     if not isinstance(record, dict) or "step" not in record:
         raise ValueError("its progress record is missing or empty (no step)")
     p = Progress(**{k: v for k, v in record.items() if k in Progress.__dataclass_fields__})
-    for name in ("step", "epoch", "batch_index", "tokens_seen", "bad_evals"):
+    for name in ("step", "epoch", "batch_index", "tokens_seen", "bad_evals", "eval_size"):
         value = getattr(p, name)
         if type(value) is not int or value < 0:
             raise ValueError(f"its progress has {name} {value!r}, not a whole number from 0")
@@ -51,34 +52,35 @@ def progress_from(record) -> Progress:
     return p
 
 
-def fraction_done(cfg: TrainConfig, p: Progress, batches_per_epoch: int) -> float:
-    """How far through the run, 0 to 1: the furthest along of its limits."""
+def fraction_done(cfg: TrainConfig, p: Progress, batches_per_epoch: int, reserve: float = 0.0) -> float:
+    """How far through the run, 0 to 1: the furthest along of its limits. ``reserve``: seconds of
+    the time budget kept for the last evaluation, which come after the last step."""
     done = [(p.epoch + p.batch_index / batches_per_epoch) / cfg.epochs]
     if cfg.max_steps:
         done.append(p.step / cfg.max_steps)
     if cfg.time_budget:
-        done.append(p.elapsed / cfg.time_budget)
+        done.append(p.elapsed / max(cfg.time_budget - reserve, 1e-9))
     return min(1.0, max(done))
 
 
-def lr_at(cfg: TrainConfig, p: Progress, batches_per_epoch: int) -> float:
+def lr_at(cfg: TrainConfig, p: Progress, batches_per_epoch: int, reserve: float = 0.0) -> float:
     """Linear warm-up, then cosine decay to a tenth of --lr (see the module docstring)."""
     warm = min(1.0, (p.step + 1) / cfg.warmup_steps) if cfg.warmup_steps else 1.0
-    cosine = 0.5 * (1 + math.cos(math.pi * fraction_done(cfg, p, batches_per_epoch)))
+    cosine = 0.5 * (1 + math.cos(math.pi * fraction_done(cfg, p, batches_per_epoch, reserve)))
     return cfg.lr * p.lr_scale * warm * (0.1 + 0.9 * cosine)
 
 
-def limit_reached(cfg: TrainConfig, p: Progress, eval_cost: float = 0.0) -> str:
+def limit_reached(cfg: TrainConfig, p: Progress, reserve: float = 0.0) -> str:
     """The limit the run has reached ("epochs", "max-steps", "time-budget"), or "".
 
-    ``eval_cost``: seconds the last evaluation took; a run stops before a step whose evaluation
-    would end past the time budget.
+    ``reserve``: seconds the last evaluation will take; a timed run's steps end that long before
+    the budget, so that with its last evaluation the run ends on time (and the schedule with it).
     """
     if p.epoch >= cfg.epochs:
         return "epochs"
     if cfg.max_steps and p.step >= cfg.max_steps:
         return "max-steps"
-    if cfg.time_budget and p.elapsed + eval_cost >= cfg.time_budget:
+    if cfg.time_budget and p.elapsed + reserve >= cfg.time_budget:
         return "time-budget"
     return ""
 

@@ -6,6 +6,7 @@ reports is the speed training gets.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import torch
@@ -37,12 +38,15 @@ class Stepper:
     def lr(self) -> float:
         return self.opt.param_groups[0]["lr"]
 
-    def step(self, x: torch.Tensor, y: torch.Tensor, hidden: Any, lr: float) -> tuple[float | None, Any]:
+    def step(self, x: torch.Tensor, y: torch.Tensor, hidden: Any, lr: float, shares=None) -> tuple[float | None, Any]:
         """Train on one batch (B, T); return its loss and the state to carry on with (the model's
         own kind of state: None before the first batch; the model cuts its history off).
 
         A non-finite loss changes nothing and gives (None, None): the caller decides what to do.
+        ``shares`` (a ``timing.TimeShares``) is told the seconds of the step's own forward and
+        backward ("learn") and of the update around them ("update").
         """
+        start = time.perf_counter()
         for group in self.opt.param_groups:
             group["lr"] = lr
         self.module.train()
@@ -53,11 +57,15 @@ class Stepper:
         if not self.world.all_finite(value):
             return None, None
         self.scaler.scale(loss).backward()
+        learned = time.perf_counter()
         if self.clip:
             self.scaler.unscale_(self.opt)
             torch.nn.utils.clip_grad_norm_(self.module.parameters(), self.clip)
         self.scaler.step(self.opt)
         self.scaler.update()
+        if shares is not None:
+            shares.add("learn", learned - start)
+            shares.add("update", time.perf_counter() - learned)
         # The next batch starts from this state without back-propagating into this one's graph.
         return value, self.module.detach_state(hidden)
 
