@@ -93,7 +93,8 @@ def bar_case(tune: str, rng: random.Random):
     for m in re.finditer(r"[|:\]\[\d]*\|[:\d]*|:\|", tune[start:]):
         spans.append((at, start + m.start()))
         at = start + m.end()
-    inner = [(a, b) for a, b in spans[1:-1] if "\n" not in tune[a:b] and tune[a:b].strip()]
+    bars = [(a, b) for a, b in spans if tune[a:b].strip()]  # not the nothing before a leading |:
+    inner = [(a, b) for a, b in bars[1:-1] if "\n" not in tune[a:b]]
     if not inner:
         return None
     a, b = rng.choice(inner)
