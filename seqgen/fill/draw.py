@@ -51,7 +51,7 @@ class Unit:
         return not (text.isalnum() or text in "'-")  # a word ends at a space, a stop, a comma...
 
     def ruled_out(self) -> list[int]:
-        """Tokens a fill never holds: <unk>, and at word level the end of a line inside a word."""
+        """Tokens a fill never holds: <unk>, which the model could not spell."""
         return [UNK_ID]
 
 

@@ -91,7 +91,7 @@ def _candidates(model, unit: str, before: str, after: str, count: int, cfg, seed
                 on_round: Callable[[int], None]) -> list[str]:
     """Distinct fills of one gap that pass their check, from up to ``MAX_ROUNDS`` rounds of
     ``count`` draws (fewer rounds once there are ``count // 4`` or more)."""
-    vocab, good, reasons = model.vocab, [], {}
+    good, reasons = [], {}
     for r in range(1, MAX_ROUNDS + 1):
         on_round(r)
         for fill in drawn_fills(model, unit, before, after, count, cfg, stream_seed(seed, r), how):
