@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import UsageError
-from .vocab import UNK_ID, Vocab, split_words
+from .vocab import Vocab
 
 FIM_TOKENS = ("<fim-prefix>", "<fim-suffix>", "<fim-middle>", "<fim-end>")
 
@@ -47,14 +47,7 @@ def fim_context(vocab: Vocab, prefix: str, suffix: str) -> np.ndarray:
     that does not end with a newline does not end its line (the text goes on in the gap)."""
     _check_can_fill(vocab)
     pre, suf, mid, _ = (np.array([vocab.index[t]], dtype=np.int64) for t in FIM_TOKENS)
-    return np.concatenate([pre, _piece_ids(vocab, prefix), suf, _piece_ids(vocab, suffix), mid])
-
-
-def _piece_ids(vocab: Vocab, text: str) -> np.ndarray:
-    if vocab.level == "char":
-        return vocab.encode(text).astype(np.int64)
-    get = vocab.index.get
-    return np.array([get(w, UNK_ID) for w in split_words(text, close_last_line=False)], dtype=np.int64)
+    return np.concatenate([pre, vocab.encode_piece(prefix), suf, vocab.encode_piece(suffix), mid]).astype(np.int64)
 
 
 def _check_can_fill(vocab: Vocab) -> None:

@@ -167,6 +167,13 @@ class Vocab:
             pieces = [self._encode_words(words) for words in word_pieces(text)]
         return np.concatenate(pieces) if pieces else np.zeros(0, dtype=self.id_dtype)
 
+    def encode_piece(self, text: str) -> np.ndarray:
+        """``text`` as ids where it is a piece of a line (the text on either side of a gap): at
+        word level its last line is not closed with ``<eos>`` unless the text ends it."""
+        if self.level == "char":
+            return self.encode(text)
+        return self._encode_words(split_words(text, close_last_line=False))
+
     def _encode_words(self, words: list[str]) -> np.ndarray:
         get = self.index.get
         return np.fromiter((get(w, UNK_ID) for w in words), dtype=self.id_dtype, count=len(words))

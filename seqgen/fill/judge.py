@@ -20,13 +20,8 @@ from .score import continuation_logprobs
 WINDOW = 200
 REACH = 2000  # tokens read on each side of the gap, at most: a recurrent state forgets far text anyway
 def text_ids(vocab, text: str) -> list[int]:
-    """``text`` as ids, a piece of a line: at word level the line is not closed unless it ends."""
-    if not text:
-        return []
-    ids = vocab.encode(text).tolist()
-    if vocab.level == "word" and not text.endswith("\n") and ids and ids[-1] == EOS_ID:
-        ids = ids[:-1]
-    return ids
+    """``text`` as ids, a piece of a line (``Vocab.encode_piece``), as a list to join rows with."""
+    return vocab.encode_piece(text).tolist()
 
 
 def scoring_context(model, ids: list[int]) -> np.ndarray:
