@@ -15,7 +15,7 @@ from .helpers import run, tiny_model, tiny_train
 
 def test_a_timed_run_says_where_its_time_went_and_scores_all_held_out_text_last(prose_file, tmp_path):
     events = []
-    result = new_run([str(prose_file)], tiny_model(), tiny_train(max_steps=0, time_budget=6.0, eval_every=10,
+    result = new_run([str(prose_file)], tiny_model(), tiny_train(max_steps=0, time_budget=6.0, eval_every=10, patience=0,
                                                                    eval_tokens=0),
                      out_dir=tmp_path / "run", on_event=lambda kind, info: events.append((kind, info)))
     end = next(info for kind, info in events if kind == "end")
@@ -34,8 +34,8 @@ def test_a_timed_run_says_where_its_time_went_and_scores_all_held_out_text_last(
         assert notes == [f"evaluations along the way read {size:,} of the {len(held_out):,} held-out tokens "
                          "(at most 3% of the time); the last reads them all"]
         sample = model.network.score(held_out[:size]).cross_entropy
-        assert evals[-1]["val_loss"] == pytest.approx(sample, rel=1e-4)
-    assert end["progress"] == pytest.approx(1.0, abs=0.05)
+        assert evals[-1]["val_loss"] == pytest.approx(sample, rel=1e-3)  # fp32 sums in another order: 1e-4 apart seen
+    assert end["reason"] == "time-budget" and end["progress"] == pytest.approx(1.0, abs=0.05)
 
 
 def test_the_summary_prints_the_shares(prose_file, in_tmp):

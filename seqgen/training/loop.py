@@ -125,13 +125,13 @@ class Trainer:
             if p.step % cfg.eval_every == 0:
                 reason = self._evaluate(since_eval)
                 since_eval = []
-        if since_eval or not self.world.share(self.last_path.exists()):
+        # A timed run's last evaluation reads all of the held-out text, also where the last step
+        # was evaluated on a sample along the way (rank 0 knows; the others follow it).
+        sampled = bool(cfg.time_budget) and self.last_val[0] < len(self.val)
+        if since_eval or not self.world.share(self.last_path.exists() and not sampled):
             self._evaluate(since_eval, last=True)
         else:
             self._save(self.last_path)
-            if cfg.time_budget and self.world.is_main:  # the last step was evaluated on a sample
-                with self.shares.timing("evaluations"):
-                    self.val_loss_all = self._score_all()
         self.world.barrier()  # every rank leaves once rank 0 has saved
         spent = self.shares.report()
         self.emit("end", {"reason": reason, "step": p.step, "steps_done": p.step - self.started_at,
@@ -182,7 +182,7 @@ class Trainer:
             if last and cfg.time_budget:
                 self.val_loss_all = self._score_all() if len(val) < len(self.val) else score.cross_entropy
             self.last_val = (len(val), score.cross_entropy)
-        if cfg.time_budget:  # the last evaluation: this one again, then all of the held-out text
+        if cfg.time_budget and not last:  # the last evaluation: this one again, then all of the held-out text
             self.reserve = seconds * (1 + len(self.val) / max(len(val), 1))
         improved, verdict = after_evaluation(cfg, p, score.cross_entropy)
         if verdict == "plateau":
