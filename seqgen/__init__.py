@@ -26,7 +26,8 @@ from .errors import CheckpointError, CorpusError, MusicError, SeqgenError, Seqge
 
 # Imported when first used, so that importing any part of seqgen (a worker process that only checks
 # tunes with music21, say) does not load torch.
-_LAZY = {"Model": "api", "load": "api", "train": "train_call", "Score": "evaluate", "TrainResult": "training.loop"}
+_LAZY = {"Model": "api", "load": "api", "train": "train_call", "plan": "train_call", "Score": "evaluate",
+         "TrainResult": "training.loop"}
 
 
 def __getattr__(name: str):

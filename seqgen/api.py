@@ -29,7 +29,7 @@ from .errors import UsageError
 from .evaluate import Score
 from .options import keywords, signature, typed
 from .options import options as option_fields
-from .train_call import train  # noqa: F401  (seqgen.api.train, as before)
+from .train_call import plan, train  # noqa: F401  (seqgen.api.train, as before)
 
 ONE_SAMPLE = ("num_samples",)  # settings that streaming has no use for: it draws one sample
 WHOLE_TUNE = ("prime", "length", "num_samples")  # a tune runs from X: to its end; count gives how many

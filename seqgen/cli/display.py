@@ -57,6 +57,9 @@ class TrainDisplay:
         if info["done"] >= info["total"]:
             self.preparing.stop()
 
+    def on_plan(self, info: dict) -> None:
+        self.console.print(escape(info["message"]))
+
     def on_start(self, info: dict) -> None:
         if self.preparing is not None:
             self.preparing.stop()

@@ -36,6 +36,7 @@ def train(
     overwrite: Annotated[bool, typer.Option(help="Replace the run --out holds, or (with --resume) a last.pt further along.")] = False,
     nproc: Annotated[int, typer.Option(help="Train on this many processes of this machine (one per GPU, or per CPU core), as torchrun --standalone --nproc-per-node does.")] = 1,
     backend: Annotated[str, typer.Option(help="With several processes: auto (NCCL on GPUs, gloo on CPUs), gloo or nccl.")] = "auto",
+    plan: Annotated[bool, typer.Option("--plan", help="Print the model --time-budget would train on this machine (shape, tokens, epochs), then stop without training.")] = False,
     **settings,
 ) -> None:
     """Train a language model on text or ABC tunes and save checkpoints under checkpoints/."""
@@ -45,9 +46,15 @@ def train(
 
     if not paths and not resume:
         raise UsageError("give a text file, folder or builtin:NAME to train on (or --resume CKPT)")
+    options = {name: settings[name] for name in given(ctx, *settings)}  # the rest: each config's default
+    if plan:
+        if resume or nproc != 1:
+            raise UsageError("--plan plans a new run in one process; leave out --resume and --nproc")
+        made = api.plan(*(paths or []), model=model, encoding=encoding, **options)
+        typer.echo(made.describe())
+        return
     if nproc != 1:
         return _launch(ctx, nproc, model, settings["device"], backend)
-    options = {name: settings[name] for name in given(ctx, *settings)}  # the rest: each config's default
     display = TrainDisplay() if rank_from_env() == 0 else None
     with Interrupts() as interrupts:
         def on_event(kind: str, info: dict) -> None:

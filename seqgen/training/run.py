@@ -19,11 +19,13 @@ from . import checkpoint, runs
 from ..config import RESUMABLE, TrainConfig
 from ..data.corpus import absolute_sources, check_stored_sources
 from .distributed import World
+from ..hardware.device import choose_device
 from .launch import announce_run_dir
 from ..errors import CheckpointError, CorpusError, UsageError, warn
 from ..formats import tokenize_corpus
 from .loop import OnEvent, TrainResult
 from ..models import model_class
+from .plan import Plan, plan_for
 from .plot import LossCurve
 from .schedule import Progress, limit_reached
 from .snapshot import check_fits, check_session
@@ -34,29 +36,41 @@ from ..data.vocab import UNK_ID, Vocab
 
 MAX_STORED_VAL_TOKENS = 2_000_000  # held-out ids kept in the checkpoint for `seqgen eval`
 
-__all__ = ["TrainResult", "new_run", "resume_run"]
+__all__ = ["TrainResult", "new_run", "resume_run", "plan_run"]
 
 
 def new_run(specs: list[str], model_cfg, cfg: TrainConfig, out_dir: Path | None = None, encoding: str = "utf-8",
             on_event: OnEvent | None = None, stop: threading.Event | None = None, overwrite: bool = False,
-            backend: str = "auto") -> TrainResult:
+            backend: str = "auto", plan: frozenset[str] | None = None) -> TrainResult:
     """A new model of the type whose configuration ``model_cfg`` is, trained on ``specs`` (in every
-    process of the run, when torchrun started several)."""
+    process of the run, when torchrun started several). ``plan``: size the model to the time
+    budget (``plan.py``), leaving alone the options named in it (those the user gave)."""
     emit = on_event or (lambda kind, info: None)
     cls = _model_type_of(model_cfg)
     cfg.validate()
     model_cfg.validate()
     with _world(cfg.device, backend) as world:
         training_of(cls).check(cls, cfg, world)
-        return _new_run(cls, specs, model_cfg, cfg, out_dir, encoding, emit, stop, overwrite, world)
+        return _new_run(cls, specs, model_cfg, cfg, out_dir, encoding, emit, stop, overwrite, world, plan)
 
 
-def _new_run(cls, specs, model_cfg, cfg, out_dir, encoding, emit, stop, overwrite, world) -> TrainResult:
-    with world.main_first():  # rank 0 reads, checks and caches the data; the others then read the cache
-        data = _tokenize(specs, cfg, encoding, None, emit)
-    data = for_filling(data, cfg.fill_rate)  # the FIM tokens join the vocabulary
-    split = split_ids(data, cfg.val_fraction, cfg.seed)
-    trained = _as_trained(data, split, cfg)  # the record below keeps the text as read
+def plan_run(specs: list[str], model_cfg, cfg: TrainConfig, encoding: str = "utf-8",
+             on_event: OnEvent | None = None, given: frozenset[str] = frozenset()) -> Plan:
+    """The plan ``new_run`` would follow for this text and time budget, without training."""
+    cls = _model_type_of(model_cfg)
+    cfg.validate()
+    model_cfg.validate()
+    data, _, trained = _read(specs, cfg, encoding, on_event or (lambda kind, info: None), World())
+    return plan_for(cls, model_cfg, cfg, len(trained.train), len(data.vocab), World(device=choose_device(cfg.device)),
+                    given)
+
+
+def _new_run(cls, specs, model_cfg, cfg, out_dir, encoding, emit, stop, overwrite, world, plan) -> TrainResult:
+    data, split, trained = _read(specs, cfg, encoding, emit, world)
+    if plan is not None:
+        made = plan_for(cls, model_cfg, cfg, len(trained.train), len(data.vocab), world, plan)
+        emit("plan", {**made.to_dict(), "message": made.describe()})
+        model_cfg, cfg = made.apply(model_cfg, cfg)
     # Checked before any folder is made: too little text for a batch (the strategy's), or to hold out.
     start = training_of(cls).prepare(cls, model_cfg, cfg, trained, len(data.vocab), world)
     _check_held_out(split)
@@ -67,6 +81,15 @@ def _new_run(cls, specs, model_cfg, cfg, out_dir, encoding, emit, stop, overwrit
         if world.is_main:
             runs.claim_for_new_run(run_dir, overwrite)
         return start(Run(cfg, data, trained, record, run_dir, world, _drawing_loss_curve(emit, run_dir, world), stop))
+
+
+def _read(specs: list[str], cfg: TrainConfig, encoding: str, emit: OnEvent, world: World):
+    """The text read and tokenised, its split, and the split as the model trains on it."""
+    with world.main_first():  # rank 0 reads, checks and caches the data; the others then read the cache
+        data = _tokenize(specs, cfg, encoding, None, emit)
+    data = for_filling(data, cfg.fill_rate)  # the FIM tokens join the vocabulary
+    split = split_ids(data, cfg.val_fraction, cfg.seed)
+    return data, split, _as_trained(data, split, cfg)  # the checkpoint's record keeps the text as read
 
 
 def resume_run(path: Path, changes: dict | None = None, out_dir: Path | None = None,

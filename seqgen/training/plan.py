@@ -1,0 +1,130 @@
+"""``--time-budget``'s plan: the recurrent model this machine can train best in the time, on this text.
+
+A bigger model learns more from each token but reads fewer tokens in the time; past the text's
+size, each further pass teaches less. So the plan measures how fast this machine trains each
+candidate shape (``plan_probe``), counts the tokens the budget buys each, and picks the shape whose
+held-out loss the fitted rule (``plan_rule``) expects to be lowest. A run that reads the text about
+once or less has nothing to overfit, and dropout would only slow it: its dropout is then 0.
+
+It plans only what the user left open: with ``--hidden`` or ``--layers`` given there is no plan,
+and a given ``--dropout`` is kept. Batch, window and learning rate stay the defaults.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, replace
+
+from .plan_rule import RULE, recurrent_params
+
+# (layers, hidden) the plan chooses among, from the smallest to the biggest
+SHAPES = ((1, 128), (1, 256), (2, 256), (2, 384), (2, 512), (2, 768), (2, 1024), (3, 1024))
+# A timed run's tokens per second over its whole time, against the probe's bare step: the rest goes
+# to batches, evaluations, checkpoints and reporting (training/timing.py measures each).
+LEARN_SHARE = 0.85
+# Past this many parameters per training token a model only memorises (the rule's repetition
+# term alone would let any model grow on a small text).
+MAX_PARAMS_PER_TOKEN = 5.0
+MIN_TRAINING_SHARE = 0.1  # of a budget the probe overran: training still gets this much
+EPOCHS_WITHOUT_DROPOUT = 1.0  # runs of at most this many passes over the text train without dropout
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The shape chosen and what the budget buys it on this machine."""
+
+    layers: int
+    hidden: int
+    dropout: float | None  # None: the level's default (or the user's --dropout) stays
+    params: int
+    tokens_per_s: float  # measured training speed of this shape here (all processes together)
+    tokens: int  # tokens the budget is expected to train
+    epochs: float
+    budget_s: float  # seconds for training, the probe's taken off
+    probe_s: float  # seconds spent measuring speeds this time (0 when all were cached)
+    device: str
+    cell: str = "lstm"
+
+    def describe(self) -> str:
+        dropout = "" if self.dropout is None else f", dropout {self.dropout:g}"
+        probe = f"; speeds measured in {self.probe_s:.1f} s" if self.probe_s else "; speeds from the cache"
+        return (f"plan: {self.layers}x{self.hidden} {self.cell.upper()} ({self.params / 1e6:.1f} M parameters{dropout}), "
+                f"~{self.tokens / 1e6:.1f} M tokens, ~{self.epochs:.1f} epochs in {_duration(self.budget_s)} on "
+                f"this machine ({self.device}, {self.tokens_per_s:,.0f} tokens/s{probe})")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def apply(self, model_cfg, cfg):
+        """The configurations with the plan's shape, dropout and training time."""
+        dropout = {} if self.dropout is None else {"dropout": self.dropout}
+        return (replace(model_cfg, layers=self.layers, hidden=self.hidden, **dropout),
+                replace(cfg, time_budget=self.budget_s))
+
+
+def choose(speeds: dict[tuple[int, int], float], budget_s: float, train_tokens: int, vocab_size: int,
+           device: str, probe_s: float = 0.0, dropout_given: bool = False, cell: str = "lstm") -> Plan:
+    """The plan for measured ``speeds`` (tokens/s of each shape): the expected-best shape, the
+    smallest when two tie. Deterministic: the same speeds give the same plan."""
+    seconds = max(budget_s - probe_s, MIN_TRAINING_SHARE * budget_s)
+    options = []
+    for layers, hidden in sorted(speeds, key=lambda s: recurrent_params(*s, vocab_size)):
+        params = recurrent_params(layers, hidden, vocab_size)
+        tokens = speeds[(layers, hidden)] * seconds * LEARN_SHARE
+        fits = params <= MAX_PARAMS_PER_TOKEN * train_tokens
+        if fits or not options:  # the smallest shape is always an option
+            options.append((RULE.loss(params, max(tokens, 1.0), train_tokens), layers, hidden, params, tokens))
+    _, layers, hidden, params, tokens = min(options, key=lambda o: o[0])
+    epochs = tokens / max(train_tokens, 1)
+    dropout = None if dropout_given or epochs > EPOCHS_WITHOUT_DROPOUT else 0.0
+    return Plan(layers, hidden, dropout, params, speeds[(layers, hidden)], int(tokens), epochs, seconds, probe_s,
+                device, cell)
+
+
+def make_plan(budget_s: float, train_tokens: int, vocab_size: int, device, precision: str, batch_size: int,
+              build_shape: Callable, processes: int = 1, dropout_given: bool = False, cell: str = "lstm") -> Plan:
+    """Measure (or recall) this machine's speed for the shapes worth measuring, then ``choose``.
+
+    Shapes are measured from the smallest up, and no further once the expected loss has got worse
+    twice in a row (a bigger model is slower still) or the model outgrows the text: a short budget
+    then measures only small, quick shapes."""
+    from .plan_probe import speed
+
+    speeds: dict[tuple[int, int], float] = {}
+    spent, best, worse = 0.0, math.inf, 0
+    for layers, hidden in SHAPES:
+        params = recurrent_params(layers, hidden, vocab_size)
+        if speeds and params > MAX_PARAMS_PER_TOKEN * train_tokens:
+            break
+        tokens_per_s, seconds = speed(layers, hidden, build_shape, device, precision, vocab_size, batch_size)
+        speeds[(layers, hidden)] = tokens_per_s * processes
+        spent += seconds
+        expected = RULE.loss(params, max(tokens_per_s * processes * budget_s * LEARN_SHARE, 1.0), train_tokens)
+        worse = 0 if expected < best else worse + 1
+        best = min(best, expected)
+        if worse == 2:
+            break
+    return choose(speeds, budget_s, train_tokens, vocab_size, f"{device.type} {precision}", spent, dropout_given,
+                  cell)
+
+
+def plan_for(cls, model_cfg, cfg, train_tokens: int, vocab_size: int, world, given: frozenset[str]) -> Plan:
+    """The plan for a run of model type ``cls``: rank 0 measures this machine and plans, and every
+    rank follows its plan. ``given``: the options the user set (a given --dropout stays)."""
+    from ..hardware.device import resolve_precision
+
+    def build(layers: int, hidden: int):
+        return cls.build(replace(model_cfg, layers=layers, hidden=hidden), vocab_size)
+
+    if not world.is_main:
+        return world.share(None)
+    precision = resolve_precision(cfg.precision, world.device)
+    return world.share(make_plan(cfg.time_budget, train_tokens, vocab_size, world.device, precision,
+                                 cfg.batch_size, build, world.size, "dropout" in given, model_cfg.cell))
+
+
+def _duration(seconds: float) -> str:
+    if seconds >= 3600:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 60:.1f} min" if seconds >= 60 else f"{seconds:.0f} s"

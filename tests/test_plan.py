@@ -1,0 +1,164 @@
+"""``--time-budget``'s plan: the shape chosen for measured speeds, the rule it rests on, the probe and
+its cache, and the plan followed by a real run."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+import seqgen
+from seqgen.errors import UsageError
+from seqgen.models.rnn import RNNLM
+from seqgen.models.rnn_config import ModelConfig
+from seqgen.training import plan_probe
+from seqgen.training.checkpoint import load
+from seqgen.training.plan import MAX_PARAMS_PER_TOKEN, SHAPES, choose, make_plan
+from seqgen.training.plan_rule import RULE, Rule, fit, recurrent_params
+
+from .helpers import assert_one_line_error, run
+
+GRID = Path(__file__).resolve().parent.parent / "benchmarks" / "plan" / "grid.jsonl"
+VOCAB = 67
+# tokens/s of each shape on a 2-core CPU of about 100 GFLOP/s fp32: the bigger, the slower, about
+# as the parameter count grows
+SPEEDS = {(1, 128): 40_000.0, (1, 256): 16_000.0, (2, 256): 9_000.0, (2, 384): 6_500.0, (2, 512): 4_400.0,
+          (2, 768): 2_000.0, (2, 1024): 1_150.0, (3, 1024): 750.0}
+
+
+def test_the_rule_is_the_fit_of_the_committed_runs():
+    # RULE's constants come from scripts/fit_plan.py on the grid in the repo, not from a guess.
+    records = [json.loads(line) for line in GRID.read_text(encoding="utf-8").splitlines() if line.strip()]
+    assert len(records) >= 10
+    fitted = fit(records)
+    assert (fitted.alpha, fitted.beta, fitted.R) == (RULE.alpha, RULE.beta, RULE.R)
+    for name in ("E", "A", "B"):
+        assert getattr(fitted, name) == pytest.approx(getattr(RULE, name), rel=1e-3)
+
+
+def test_a_fit_recovers_a_known_rule():
+    # A second implementation: losses made by a rule of known constants are fitted back to it.
+    known = Rule(E=1.2, A=40.0, alpha=0.35, B=300.0, beta=0.45, R=5.0)
+    records = [{"layers": layers, "hidden": hidden, "vocab_size": VOCAB, "tokens": tokens, "train_tokens": 1_000_000,
+                "val_loss": known.loss(recurrent_params(layers, hidden, VOCAB), tokens, 1_000_000)}
+               for layers, hidden in SHAPES[:6] for tokens in (300_000, 1_000_000, 3_000_000)]
+    fitted = fit(records)
+    assert (fitted.alpha, fitted.beta, fitted.R) == (known.alpha, known.beta, known.R)
+    assert fitted.E == pytest.approx(known.E, abs=1e-6) and fitted.B == pytest.approx(known.B, rel=1e-4)
+
+
+def test_the_rule_rewards_parameters_and_tokens_and_repeats_less():
+    small, big = recurrent_params(1, 128, VOCAB), recurrent_params(2, 512, VOCAB)
+    assert RULE.loss(big, 2e6, 1e6) < RULE.loss(small, 2e6, 1e6)
+    assert RULE.loss(small, 4e6, 1e7) < RULE.loss(small, 2e6, 1e7)
+    # a second pass over the text teaches less than new text would
+    assert RULE.loss(small, 4e6, 1e6) > RULE.loss(small, 4e6, 1e7)
+    assert RULE.effective_tokens(5e5, 1e6) == 5e5 and RULE.effective_tokens(3e6, 1e6) < 3e6
+
+
+def test_the_plan_is_the_same_for_the_same_speeds():
+    plans = {choose(dict(SPEEDS), 600, 1_000_000, VOCAB, "cpu fp32") for _ in range(3)}
+    assert len(plans) == 1
+
+
+def test_the_plan_grows_with_the_budget_and_stays_in_the_grid():
+    sizes = [choose(SPEEDS, budget, 1_000_000, VOCAB, "cpu fp32").params for budget in (30, 60, 180, 600, 1800)]
+    assert sizes == sorted(sizes) and sizes[0] < sizes[-1]
+
+
+def test_a_thirty_second_budget_gets_a_small_model():
+    plan = choose(SPEEDS, 30, 3_000_000, VOCAB, "cpu fp32")
+    assert plan.params <= recurrent_params(2, 256, VOCAB)
+    assert plan.tokens == pytest.approx(SPEEDS[(plan.layers, plan.hidden)] * 30 * 0.85, rel=1e-6)
+    assert plan.epochs < 1 and plan.dropout == 0.0  # less than one pass: nothing to overfit
+
+
+def test_a_huge_budget_on_a_big_text_gets_the_biggest_model():
+    plan = choose(SPEEDS, 1000 * 3600, 500_000_000, VOCAB, "cpu fp32")
+    assert (plan.layers, plan.hidden) == SHAPES[-1]
+
+
+def test_a_tiny_text_gets_a_model_it_cannot_merely_memorise():
+    plan = choose(SPEEDS, 1000 * 3600, 20_000, VOCAB, "cpu fp32")  # a huge budget, 20 k tokens of text
+    assert (plan.layers, plan.hidden) == SHAPES[0]
+    mid = choose(SPEEDS, 1000 * 3600, 400_000, VOCAB, "cpu fp32")
+    assert mid.params <= MAX_PARAMS_PER_TOKEN * 400_000 < recurrent_params(*SHAPES[-1], VOCAB)
+    assert mid.dropout is None  # many passes: the level's dropout stays
+
+
+def test_a_given_dropout_is_kept():
+    assert choose(SPEEDS, 30, 1_000_000, VOCAB, "cpu fp32", dropout_given=True).dropout is None
+
+
+def test_the_probe_measures_once_per_machine_and_stops_where_bigger_cannot_win(monkeypatch, tmp_path):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    timed = []
+
+    def fake_step(build, device, precision, vocab_size, batch_size):
+        model = build()
+        shape = (model.config.layers, model.config.hidden)
+        timed.append(shape)
+        return SPEEDS[shape]
+
+    monkeypatch.setattr(plan_probe, "time_step", fake_step)
+    def build(layers, hidden):
+        return RNNLM.build(ModelConfig(layers=layers, hidden=hidden), VOCAB)
+
+    first = make_plan(60, 1_000_000, VOCAB, torch.device("cpu"), "fp32", 16, build)
+    assert first == choose({s: SPEEDS[s] for s in timed}, 60, 1_000_000, VOCAB, "cpu fp32", first.probe_s)
+    assert timed == list(SHAPES[:len(timed)]) and len(timed) < len(SHAPES)  # the big shapes were not measured
+    measured = list(timed)
+    second = make_plan(60, 1_000_000, VOCAB, torch.device("cpu"), "fp32", 16, build)
+    assert timed == measured and second.probe_s == 0  # all from the cache
+    assert (second.layers, second.hidden) == (first.layers, first.hidden)
+
+
+def test_the_real_probe_times_a_training_step():
+    fast = plan_probe.time_step(lambda: RNNLM.build(ModelConfig(layers=1, hidden=32), VOCAB), torch.device("cpu"),
+                                "fp32", VOCAB, 4)
+    slow = plan_probe.time_step(lambda: RNNLM.build(ModelConfig(layers=1, hidden=256), VOCAB), torch.device("cpu"),
+                                "fp32", VOCAB, 4)
+    assert fast > slow > 0
+
+
+def test_a_timed_run_without_a_shape_follows_its_plan(prose_file, tmp_path):
+    events = []
+    result = seqgen.train(prose_file, time_budget="4s", seq_len=16, batch_size=8, eval_every=5, out=tmp_path / "p",
+                          on_event=lambda kind, info: events.append((kind, info)))
+    plans = [info for kind, info in events if kind == "plan"]
+    assert len(plans) == 1 and plans[0]["message"].startswith("plan: ")
+    saved = load(result.last_path)
+    assert (saved["model_config"]["layers"], saved["model_config"]["hidden"]) == (plans[0]["layers"],
+                                                                                  plans[0]["hidden"])
+    # the probe's seconds come off the training time
+    assert saved["train_config"]["time_budget"] == pytest.approx(plans[0]["budget_s"])
+    assert plans[0]["budget_s"] <= 4.0
+
+
+def test_a_given_shape_is_not_planned(prose_file, tmp_path):
+    events = []
+    seqgen.train(prose_file, time_budget="2s", hidden=24, seq_len=16, batch_size=8, out=tmp_path / "g",
+                 on_event=lambda kind, info: events.append((kind, info)))
+    assert not [info for kind, info in events if kind == "plan"]
+
+
+def test_plan_prints_the_plan_and_trains_nothing(prose_file, in_tmp):
+    result = run("train", prose_file, "--time-budget", "10m", "--plan", "--seq-len", "16")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("plan: ") and "epochs in 10.0 min" in result.stdout
+    assert not (in_tmp / "checkpoints").exists()
+
+
+@pytest.mark.parametrize("extra, words", [
+    ([], ["--plan", "--time-budget"]),
+    (["--time-budget", "1m", "--hidden", "64"], ["--plan", "--hidden", "nothing to plan"]),
+])
+def test_plan_refuses_what_it_cannot_plan(prose_file, in_tmp, extra, words):
+    assert_one_line_error(run("train", prose_file, "--plan", *extra), 2, *words)
+
+
+def test_plan_in_python_needs_a_budget(prose_file):
+    with pytest.raises(UsageError, match="--time-budget"):
+        seqgen.plan(prose_file)
