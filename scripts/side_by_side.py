@@ -24,9 +24,10 @@ do: seqgen's asleep (``OMP_WAIT_POLICY=PASSIVE``), nanoGPT's as OpenMP does by d
 Each run adds one JSON line to ``OUT/runs.jsonl`` (arm, budget, seed, loss, steps, tokens, wall
 seconds of the whole command, the model, the machine: CPU, flags, torch's kernels, caps, threads),
 arms in turns within each budget and seed, so that a machine that slows down affects them alike.
-A run already there (same arm, budget, seed, text and machine description) is not run again, so a
-long benchmark stopped half-way goes on where it stopped. At the end a markdown table: median
-(min-max) per arm and budget. Run it on a quiet machine: anything else running takes the cores.
+A run already there (same arm, budget, seed, text, machine description and code: seqgen's version
+and git commit) is not run again, so a long benchmark stopped half-way goes on where it stopped.
+At the end a markdown table: median (min-max) per arm and budget. Run it on a quiet machine:
+anything else running takes the cores.
 """
 
 from __future__ import annotations
@@ -43,10 +44,13 @@ import time
 from pathlib import Path
 
 ENV = dict(os.environ)  # before seqgen is imported, which sets OMP_WAIT_POLICY: the arms' own choice
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout, uninstalled
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # run from a checkout, uninstalled
 
+import seqgen  # noqa: E402
 from seqgen.config import parse_duration  # noqa: E402
 from seqgen.data.tokens import content_hash  # noqa: E402
+from seqgen.errors import UsageError  # noqa: E402
 
 ARMS = {"plan": [], "default": ["--hidden", "512", "--layers", "2"], "nanogpt": None}
 AVX2 = {"ONEDNN_MAX_CPU_ISA": "AVX2", "ATEN_CPU_CAPABILITY": "avx2"}
@@ -71,6 +75,16 @@ def machine(env: dict) -> dict:
     description["capped"] = bool(description["isa_caps"])
     description["key"] = hashlib.sha256(json.dumps(description, sort_keys=True).encode()).hexdigest()[:16]
     return description
+
+
+def code() -> str:
+    """seqgen's version and, in a git checkout, its commit: runs of other code are other runs."""
+    try:
+        done = subprocess.run(["git", "-C", str(ROOT), "describe", "--always", "--dirty"], capture_output=True,
+                              text=True)
+    except OSError:  # no git
+        done = None
+    return f"seqgen {seqgen.__version__}" + (f" ({done.stdout.strip()})" if done and done.returncode == 0 else "")
 
 
 def seqgen_arm(arm: str, text: str, budget: str, seed: int, env: dict, scratch: Path) -> dict:
@@ -112,24 +126,45 @@ def table(records: list[dict], arms: list[str], budgets: list[str]) -> str:
     return "\n".join(lines)
 
 
+def listed(kind, check=lambda item: None):
+    """An argparse type: a comma-separated list of ``kind``, each item checked."""
+    def read(text: str) -> list:
+        try:
+            items = [kind(item) for item in text.split(",")]
+            for item in items:
+                check(item)
+        except (ValueError, UsageError) as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+        return items
+    return read
+
+
+def known_arm(arm: str) -> None:
+    if arm not in ARMS:
+        raise ValueError(f"unknown arm {arm!r}; choose from {', '.join(ARMS)}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("text", help="a text file, e.g. tiny-shakespeare's input.txt")
+    parser.add_argument("text", type=Path, help="a text file, e.g. tiny-shakespeare's input.txt")
     parser.add_argument("--out", type=Path, required=True, help="folder of runs.jsonl")
-    parser.add_argument("--budgets", default="3m,10m,30m", help="time budgets, comma-separated")
-    parser.add_argument("--seeds", default="1,2,3", help="seeds, comma-separated")
-    parser.add_argument("--arms", default=",".join(ARMS), help=f"arms, comma-separated: {', '.join(ARMS)}")
+    parser.add_argument("--budgets", type=listed(str, parse_duration), default="3m,10m,30m",
+                        help="time budgets, comma-separated")
+    parser.add_argument("--seeds", type=listed(int), default="1,2,3", help="seeds, comma-separated")
+    parser.add_argument("--arms", type=listed(str, known_arm), default=",".join(ARMS),
+                        help=f"arms, comma-separated: {', '.join(ARMS)}")
     parser.add_argument("--avx2", action="store_true", help="as on a CPU without AVX-512 or bf16 (emulated)")
     args = parser.parse_args()
-    budgets, seeds, arms = args.budgets.split(","), [int(s) for s in args.seeds.split(",")], args.arms.split(",")
-    if unknown := [a for a in arms if a not in ARMS]:
-        parser.error(f"unknown arm(s) {', '.join(unknown)}; choose from {', '.join(ARMS)}")
+    if not args.text.is_file():
+        parser.error(f"{args.text}: no such file")
+    budgets, seeds, arms, text = args.budgets, args.seeds, args.arms, str(args.text)
     env = {**ENV, **(AVX2 if args.avx2 else {})}
-    here, text_hash = machine(env), content_hash(Path(args.text))
+    here, text_hash, version = machine(env), content_hash(args.text), code()
     args.out.mkdir(parents=True, exist_ok=True)
     log = args.out / "runs.jsonl"
     records = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
-    records = [r for r in records if r["text_hash"] == text_hash and r["machine"]["key"] == here["key"]]
+    this = (text_hash, here["key"], version)
+    records = [r for r in records if (r["text_hash"], r["machine"]["key"], r.get("code")) == this]
     for budget in budgets:
         for seed in seeds:
             for arm in arms:
@@ -137,17 +172,17 @@ def main() -> None:
                     continue
                 print(f"{arm}, {budget}, seed {seed} ...", end=" ", flush=True)
                 load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None  # before: what ran beside it
-                figures = (nanogpt_arm(args.text, budget, seed, env) if arm == "nanogpt"
-                           else seqgen_arm(arm, args.text, budget, seed, env, args.out))
+                figures = (nanogpt_arm(text, budget, seed, env) if arm == "nanogpt"
+                           else seqgen_arm(arm, text, budget, seed, env, args.out))
                 record = {"arm": arm, "budget": budget, "budget_s": parse_duration(budget), "seed": seed, **figures,
-                          "text": Path(args.text).name, "text_hash": text_hash, "machine": here,
+                          "text": args.text.name, "text_hash": text_hash, "code": version, "machine": here,
                           "load_average_before": load}
                 with log.open("a", encoding="utf-8") as fh:
                     fh.write(json.dumps(record) + "\n")
                 records.append(record)
                 print(f"{record['loss']:.4f} nats/char, {record['steps']:,} steps, {record['wall_s']:.0f} s")
     caps = ", ".join(f"{k}={v}" for k, v in here["isa_caps"].items()) or "none"
-    print(f"\nHeld-out nats/char, median (min-max) over seeds: {Path(args.text).name}, {here['cpu_model']} "
+    print(f"\nHeld-out nats/char, median (min-max) over seeds: {args.text.name}, {here['cpu_model']} "
           f"({', '.join(here['cpu_flags'])}; torch's kernels {here['cpu_capability']}; caps: {caps}), "
           f"{here['threads']} thread{'s' if here['threads'] > 1 else ''}, torch {here['torch']}\n")
     print(table(records, arms, budgets))
