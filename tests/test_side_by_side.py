@@ -1,0 +1,90 @@
+"""scripts/side_by_side.py and its nanoGPT arm (scripts/nanogpt_recipe.py): the nanoGPT arm is
+scored on every held-out prediction once, on seqgen's own split, and a benchmark stopped half-way
+goes on without running a run again."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from seqgen.training import checkpoint
+
+SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
+
+
+def script(name: str):
+    spec = importlib.util.spec_from_file_location(name, SCRIPTS / f"{name}.py")
+    module = sys.modules[name] = importlib.util.module_from_spec(spec)  # its dataclasses look it up there
+    spec.loader.exec_module(module)
+    return module
+
+
+nanogpt = script("nanogpt_recipe")
+TINY = nanogpt.Recipe(block_size=8, n_layer=1, n_head=2, n_embd=16)
+
+
+@pytest.mark.parametrize("n, block, stride", [(2, 8, 2), (8, 8, 8), (9, 8, 2), (10, 8, 3), (10, 4, 2), (101, 64, 16),
+                                              (1000, 64, 1), (1000, 64, 64)])
+def test_the_windows_count_each_prediction_once_with_context_in_the_block(n, block, stride):
+    counted, contexts = [], []
+    for start, count in nanogpt.scoring_windows(n, block, stride):
+        length = min(block, n - 1)
+        assert 0 <= start and start + length <= n - 1  # a window reads ids before the last one only
+        counted += range(start + length - count + 1, start + length + 1)  # the ids it predicts and counts
+        contexts += [t - start for t in counted[len(contexts):]]
+    assert sorted(counted) == list(range(1, n)) and len(counted) == n - 1  # ids[1:], each once
+    first = min(block, n - 1)
+    assert all(c >= min(t, block - stride + 1) for t, c in zip(counted[first:], contexts[first:]))
+
+
+def test_the_score_is_every_prediction_after_as_much_as_the_block_holds():
+    torch.manual_seed(0)
+    model = nanogpt.GPT(TINY, vocab_size=12)
+    ids = np.random.default_rng(0).integers(0, 12, 50)
+    score = nanogpt.score(model, ids, block=8, stride=1, rows=7)
+    assert score.tokens == len(ids) - 1  # what a seqgen model's score counts on the same ids
+    expected = 0.0
+    with torch.no_grad():
+        for t in range(1, len(ids)):  # each one alone, after the (up to) 8 ids before it
+            before = torch.from_numpy(ids[max(0, t - 8):t])[None]
+            expected += float(F.cross_entropy(model(before)[0, -1:], torch.tensor([ids[t]])))
+    assert score.nll == pytest.approx(expected, rel=1e-5)
+    assert nanogpt.score(model, ids, block=8, stride=5).tokens == len(ids) - 1
+
+
+def test_the_split_is_the_one_seqgen_trains_and_validates_on(char_run):
+    data = checkpoint.load(char_run.best_path)["data"]
+    train, val, vocab_size = nanogpt.seqgen_split(data["sources"][0], data["seed"])
+    assert np.array_equal(val, data["val_ids"].numpy()) and len(train) == data["train_tokens"]
+    assert vocab_size == len(checkpoint.load(char_run.best_path)["vocab"]["tokens"])
+
+
+def test_a_benchmark_goes_on_where_it_stopped(tmp_path, monkeypatch, capsys):
+    side_by_side = script("side_by_side")
+    text = tmp_path / "text.txt"
+    text.write_text("some text\n" * 100)
+    ran = []
+    monkeypatch.setattr(side_by_side, "machine", lambda env: {"key": "k", "isa_caps": {}, "cpu_model": "cpu",
+                                                              "cpu_flags": [], "cpu_capability": "X", "threads": 1,
+                                                              "torch": "t"})
+    monkeypatch.setattr(side_by_side, "nanogpt_arm",
+                        lambda *args: ran.append(("nanogpt", *args[1:3])) or {"loss": 2.0, "steps": 1, "wall_s": 1})
+    monkeypatch.setattr(side_by_side, "seqgen_arm",
+                        lambda arm, *args: ran.append((arm, *args[1:3])) or {"loss": 1.5, "steps": 1, "wall_s": 1})
+    argv = ["side_by_side.py", str(text), "--out", str(tmp_path / "out"), "--budgets", "1m", "--seeds", "1,2"]
+    monkeypatch.setattr(sys, "argv", argv)
+    side_by_side.main()
+    assert len(ran) == 6
+    monkeypatch.setattr(sys, "argv", argv[:-1] + ["1,2,3"])
+    side_by_side.main()
+    assert ran[6:] == [("plan", "1m", 3), ("default", "1m", 3), ("nanogpt", "1m", 3)]  # only the new seed
+    records = [json.loads(line) for line in (tmp_path / "out" / "runs.jsonl").read_text().splitlines()]
+    assert len(records) == 9 and {r["seed"] for r in records} == {1, 2, 3}
+    assert "| nanogpt | 2.000 (2.000-2.000), 3 seeds |" in capsys.readouterr().out
