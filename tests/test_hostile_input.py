@@ -9,6 +9,7 @@ import time
 import pytest
 import torch
 
+from seqgen.data.vocab import PIECE_CHARS
 from seqgen.training import checkpoint
 from .helpers import TINY, assert_one_line_error, run, seqgen_process
 
@@ -55,7 +56,8 @@ def test_broken_checkpoints(in_tmp, char_run, kind, words):
 @pytest.mark.slow
 def test_one_endless_line_trains_at_both_levels(in_tmp):
     corpus = in_tmp / "one-line.txt"
-    corpus.write_text("the quick brown fox jumps over the lazy dog, " * 1_200_000)  # 54 MB, no newline
+    phrase = "the quick brown fox jumps over the lazy dog, "
+    corpus.write_text(phrase * (3 * PIECE_CHARS // len(phrase) + 1))  # 13 MB, no newline: read in 4 pieces
     for level in ("char", "word"):
         result = run("train", corpus, "--level", level, *TINY, "--out", in_tmp / level)
         assert result.exit_code == 0, result.stderr

@@ -15,6 +15,7 @@ import uvicorn
 
 from seqgen.cli.studio import _bind
 from seqgen.models.rnn import RNNLM
+from seqgen.studio import streaming
 from seqgen.studio.app import create_app
 from seqgen.studio.jobs import Limits
 
@@ -85,10 +86,14 @@ def slow_drawing(monkeypatch):
 
 
 @pytest.mark.slow
-def test_streams_a_page_does_not_read_time_out_and_free_their_slots(studio_root, tools, tmp_path, caplog):
+def test_streams_a_page_does_not_read_time_out_and_free_their_slots(studio_root, tools, tmp_path, caplog,
+                                                                   monkeypatch):
     # Streams far longer than the test waits: only the stall can free their slots. A stall shows
-    # once the socket's and the server's buffers are full (some 100 kB of text), so a short stream
-    # would end, and free its slot, before any stall was seen.
+    # once the socket's and the server's buffers are full (some 100 kB), so a short stream would
+    # end, and free its slot, before any stall was seen. Each character its own piece, at most one
+    # drawn ahead: the buffers fill with a sixth of the characters (a chunk's framing is 5 bytes).
+    monkeypatch.setattr(streaming, "PIECE_SECONDS", 0.0)
+    monkeypatch.setattr(streaming, "CHUNKS_AHEAD", 1)
     server = Server(studio_root, Limits(stall_seconds=1.5, max_length=5_000_000))
     try:
         stalled = [server.send({"checkpoint": TEXT, "length": 5_000_000, "temperature": 1.0, "seed": s})

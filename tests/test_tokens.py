@@ -69,7 +69,7 @@ def test_text_split_holds_out_the_end(prose_file, cache):
     np.testing.assert_array_equal(np.concatenate([split.train, split.val]), data.ids)
 
 
-def test_tunes_are_held_out_whole(cache):
+def test_tunes_are_held_out_whole():  # the session's cache: the folk tunes are checked once a session
     data = tokenize_corpus(["builtin:folk"], "char")
     assert data.kind == "abc" and len(data.starts) - 1 > 150
     split = split_ids(data, 0.1, seed=3)
