@@ -22,40 +22,39 @@ from .helpers import assert_one_line_error, run
 
 GRID = Path(__file__).resolve().parent.parent / "benchmarks" / "plan" / "grid.jsonl"
 VOCAB = 67
-# tokens/s of each shape on a 2-core CPU of about 100 GFLOP/s fp32: the bigger, the slower, about
-# as the parameter count grows
-SPEEDS = {(1, 128): 40_000.0, (1, 256): 16_000.0, (2, 256): 9_000.0, (2, 384): 6_500.0, (2, 512): 4_400.0,
-          (2, 768): 2_000.0, (2, 1024): 1_150.0, (3, 1024): 750.0}
+# tokens/s of each shape on a CPU of 100 GFLOP/s (6 FLOPs per parameter and token, forward and back)
+SPEEDS = {shape: 100e9 / (6 * recurrent_params(*shape, VOCAB)) for shape in SHAPES}
 
 
 def test_the_rule_is_the_fit_of_the_committed_runs():
-    # RULE's constants come from scripts/fit_plan.py on the grid in the repo, not from a guess.
+    # RULE's curves come from scripts/fit_plan.py on the runs in the repo, not from a guess.
     records = [json.loads(line) for line in GRID.read_text(encoding="utf-8").splitlines() if line.strip()]
-    assert len(records) >= 10
     fitted = fit(records)
-    assert (fitted.alpha, fitted.beta, fitted.R) == (RULE.alpha, RULE.beta, RULE.R)
-    for name in ("E", "A", "B"):
-        assert getattr(fitted, name) == pytest.approx(getattr(RULE, name), rel=1e-3)
+    assert (fitted.beta, fitted.R) == (RULE.beta, RULE.R)
+    assert fitted.curves.keys() == RULE.curves.keys() and len(RULE.curves) >= 4
+    for name, (E, B) in RULE.curves.items():
+        assert fitted.curves[name] == pytest.approx((E, B), rel=1e-3)
 
 
-def test_a_fit_recovers_a_known_rule():
-    # A second implementation: losses made by a rule of known constants are fitted back to it.
-    known = Rule(E=1.2, A=40.0, alpha=0.35, B=300.0, beta=0.45, R=5.0)
-    records = [{"layers": layers, "hidden": hidden, "vocab_size": VOCAB, "tokens": tokens, "train_tokens": 1_000_000,
-                "val_loss": known.loss(recurrent_params(layers, hidden, VOCAB), tokens, 1_000_000)}
-               for layers, hidden in SHAPES[:6] for tokens in (300_000, 1_000_000, 3_000_000)]
+def test_a_fit_recovers_known_curves():
+    # A second implementation: losses made by curves of known constants are fitted back to them.
+    known = Rule(beta=0.35, R=5.0, curves={"1x128": (1.5, 40.0), "2x512": (1.1, 90.0)})
+    records = [{"corpus": "tiny-shakespeare", "dropout": 0.2, "layers": layers, "hidden": hidden, "tokens": tokens,
+                "train_tokens": 1_000_000, "val_loss": known.loss(layers, hidden, tokens, 1_000_000)}
+               for layers, hidden in ((1, 128), (2, 512)) for tokens in (300_000, 1_000_000, 3_000_000, 9_000_000)]
+    records.append({**records[0], "corpus": "another text", "val_loss": 9.0})  # not the fit's text
     fitted = fit(records)
-    assert (fitted.alpha, fitted.beta, fitted.R) == (known.alpha, known.beta, known.R)
-    assert fitted.E == pytest.approx(known.E, abs=1e-6) and fitted.B == pytest.approx(known.B, rel=1e-4)
+    assert (fitted.beta, fitted.R) == (known.beta, known.R)
+    for name, curve in known.curves.items():
+        assert fitted.curves[name] == pytest.approx(curve, rel=1e-6)
 
 
-def test_the_rule_rewards_parameters_and_tokens_and_repeats_less():
-    small, big = recurrent_params(1, 128, VOCAB), recurrent_params(2, 512, VOCAB)
-    assert RULE.loss(big, 2e6, 1e6) < RULE.loss(small, 2e6, 1e6)
-    assert RULE.loss(small, 4e6, 1e7) < RULE.loss(small, 2e6, 1e7)
-    # a second pass over the text teaches less than new text would
-    assert RULE.loss(small, 4e6, 1e6) > RULE.loss(small, 4e6, 1e7)
+def test_each_curve_falls_with_tokens_and_repeated_text_teaches_less():
+    for layers, hidden in SHAPES:
+        assert RULE.loss(layers, hidden, 4e6, 1e7) < RULE.loss(layers, hidden, 2e6, 1e7)
+        assert RULE.loss(layers, hidden, 4e6, 1e6) > RULE.loss(layers, hidden, 4e6, 1e7)
     assert RULE.effective_tokens(5e5, 1e6) == 5e5 and RULE.effective_tokens(3e6, 1e6) < 3e6
+    assert RULE.loss(5, 5000, 1e6, 1e6) is None  # never measured: no curve
 
 
 def test_the_plan_is_the_same_for_the_same_speeds():
@@ -69,15 +68,16 @@ def test_the_plan_grows_with_the_budget_and_stays_in_the_grid():
 
 
 def test_a_thirty_second_budget_gets_a_small_model():
-    plan = choose(SPEEDS, 30, 3_000_000, VOCAB, "cpu fp32")
+    plan = choose(SPEEDS, 30, 10_000_000, VOCAB, "cpu fp32")
     assert plan.params <= recurrent_params(2, 256, VOCAB)
     assert plan.tokens == pytest.approx(SPEEDS[(plan.layers, plan.hidden)] * 30 * 0.85, rel=1e-6)
-    assert plan.epochs < 1 and plan.dropout == 0.0  # less than one pass: nothing to overfit
+    assert plan.epochs < 1 and plan.dropout == 0.0  # less than a pass: little to overfit
 
 
-def test_a_huge_budget_on_a_big_text_gets_the_biggest_model():
+def test_a_huge_budget_on_a_big_text_gets_a_big_model():
+    # the two biggest shapes' curves end within 0.02 nats of each other: either is right
     plan = choose(SPEEDS, 1000 * 3600, 500_000_000, VOCAB, "cpu fp32")
-    assert (plan.layers, plan.hidden) == SHAPES[-1]
+    assert (plan.layers, plan.hidden) in SHAPES[-2:] and plan.epochs > 10 and plan.dropout is None
 
 
 def test_a_tiny_text_gets_a_model_it_cannot_merely_memorise():
@@ -137,11 +137,13 @@ def test_a_timed_run_without_a_shape_follows_its_plan(prose_file, tmp_path):
     assert plans[0]["budget_s"] <= 4.0
 
 
-def test_a_given_shape_is_not_planned(prose_file, tmp_path):
+@pytest.mark.parametrize("options", [{"hidden": 24}, {"level": "word", "max_vocab": 300}])
+def test_a_given_shape_or_a_word_model_is_not_planned(prose_file, tmp_path, options):
     events = []
-    seqgen.train(prose_file, time_budget="2s", hidden=24, seq_len=16, batch_size=8, out=tmp_path / "g",
-                 on_event=lambda kind, info: events.append((kind, info)))
+    seqgen.train(prose_file, time_budget="2s", seq_len=16, batch_size=8, out=tmp_path / "g",
+                 on_event=lambda kind, info: events.append((kind, info)), **options)
     assert not [info for kind, info in events if kind == "plan"]
+    assert [kind for kind, _ in events].count("start") == 1
 
 
 def test_plan_prints_the_plan_and_trains_nothing(prose_file, in_tmp):
@@ -154,6 +156,7 @@ def test_plan_prints_the_plan_and_trains_nothing(prose_file, in_tmp):
 @pytest.mark.parametrize("extra, words", [
     ([], ["--plan", "--time-budget"]),
     (["--time-budget", "1m", "--hidden", "64"], ["--plan", "--hidden", "nothing to plan"]),
+    (["--time-budget", "1m", "--level", "word"], ["--plan", "character", "--hidden"]),
 ])
 def test_plan_refuses_what_it_cannot_plan(prose_file, in_tmp, extra, words):
     assert_one_line_error(run("train", prose_file, "--plan", *extra), 2, *words)
