@@ -96,7 +96,7 @@ def test_the_probe_measures_once_per_machine_and_stops_where_bigger_cannot_win(m
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     timed = []
 
-    def fake_step(build, device, precision, vocab_size, batch_size):
+    def fake_step(build, device, precision, vocab_size, batch):
         model = build()
         shape = (model.config.layers, model.config.hidden)
         timed.append(shape)
@@ -106,20 +106,20 @@ def test_the_probe_measures_once_per_machine_and_stops_where_bigger_cannot_win(m
     def build(layers, hidden):
         return RNNLM.build(ModelConfig(layers=layers, hidden=hidden), VOCAB)
 
-    first = make_plan(60, 1_000_000, VOCAB, torch.device("cpu"), "fp32", 16, build)
+    first = make_plan(60, 1_000_000, VOCAB, torch.device("cpu"), "fp32", (16, 128), build)
     assert first == choose({s: SPEEDS[s] for s in timed}, 60, 1_000_000, VOCAB, "cpu fp32", first.probe_s)
     assert timed == list(SHAPES[:len(timed)]) and len(timed) < len(SHAPES)  # the big shapes were not measured
     measured = list(timed)
-    second = make_plan(60, 1_000_000, VOCAB, torch.device("cpu"), "fp32", 16, build)
+    second = make_plan(60, 1_000_000, VOCAB, torch.device("cpu"), "fp32", (16, 128), build)
     assert timed == measured and second.probe_s == 0  # all from the cache
     assert (second.layers, second.hidden) == (first.layers, first.hidden)
 
 
 def test_the_real_probe_times_a_training_step():
     fast = plan_probe.time_step(lambda: RNNLM.build(ModelConfig(layers=1, hidden=32), VOCAB), torch.device("cpu"),
-                                "fp32", VOCAB, 4)
+                                "fp32", VOCAB, (4, 16))
     slow = plan_probe.time_step(lambda: RNNLM.build(ModelConfig(layers=1, hidden=256), VOCAB), torch.device("cpu"),
-                                "fp32", VOCAB, 4)
+                                "fp32", VOCAB, (4, 16))
     assert fast > slow > 0
 
 

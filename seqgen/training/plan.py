@@ -89,7 +89,7 @@ def choose(speeds: dict[tuple[int, int], float], budget_s: float, train_tokens: 
                 device, cell)
 
 
-def make_plan(budget_s: float, train_tokens: int, vocab_size: int, device, precision: str, batch_size: int,
+def make_plan(budget_s: float, train_tokens: int, vocab_size: int, device, precision: str, batch: tuple[int, int],
               build_shape: Callable, processes: int = 1, dropout_given: bool = False, cell: str = "lstm") -> Plan:
     """Measure (or recall) this machine's speed for the shapes worth measuring, then ``choose``.
 
@@ -104,7 +104,7 @@ def make_plan(budget_s: float, train_tokens: int, vocab_size: int, device, preci
         params = recurrent_params(layers, hidden, vocab_size)
         if speeds and params > MAX_PARAMS_PER_TOKEN * train_tokens:
             break
-        tokens_per_s, seconds = speed(layers, hidden, build_shape, device, precision, vocab_size, batch_size)
+        tokens_per_s, seconds = speed(layers, hidden, build_shape, device, precision, vocab_size, batch)
         speeds[(layers, hidden)] = tokens_per_s * processes
         spent += seconds
         expected = RULE.loss(layers, hidden, tokens_per_s * processes * budget_s * LEARN_SHARE, train_tokens)
@@ -128,7 +128,7 @@ def plan_for(cls, model_cfg, cfg, train_tokens: int, vocab_size: int, world, giv
         return world.share(None)
     precision = resolve_precision(cfg.precision, world.device)
     return world.share(make_plan(cfg.time_budget, train_tokens, vocab_size, world.device, precision,
-                                 cfg.batch_size, build, world.size, "dropout" in given, model_cfg.cell))
+                                 (cfg.batch_size, cfg.seq_len), build, world.size, "dropout" in given, model_cfg.cell))
 
 
 def _duration(seconds: float) -> str:

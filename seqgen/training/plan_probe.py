@@ -1,11 +1,12 @@
 """How fast this machine trains each shape the plan may choose: measured, then cached.
 
 A shape's speed is tokens per second of the real training step (``step.Stepper``: forward,
-backward, clipping, AdamW) on a batch of the run's width and a short window, timed after one
-warm-up step (oneDNN builds its kernels there). A short window is enough: an LSTM's cost per token
-does not depend on how many time steps it unrolls. Speeds are kept in
-``$XDG_CACHE_HOME/seqgen/plan_speeds.json`` under the machine's key (its CPU, caps and torch), the
-device, precision, threads and shape, so a second plan on the same machine probes nothing.
+backward, clipping, AdamW) on a batch of the run's size (``--batch-size`` x ``--seq-len``), timed
+after two warm-up steps (oneDNN builds its kernels there). The batch must be the run's: clipping and
+the optimiser cost the same per step whatever its length, so a shorter window would make big
+models look slower than they train. Speeds are kept in ``$XDG_CACHE_HOME/seqgen/plan_speeds.json``
+under the machine's key (its CPU, caps and torch), the device, precision, threads, shape and batch,
+so a second plan on the same machine probes nothing.
 """
 
 from __future__ import annotations
@@ -18,25 +19,27 @@ from ..cache import cache_path, load_json, save_json
 from ..hardware import machine
 from .step import Stepper
 
-PROBE_WINDOW = 32  # time steps per probed batch
-PROBE_STEPS = 2  # timed steps per shape, after the warm-up; the faster one counts
-SPEED_RULES = 1  # bump when the probe changes: cached speeds then no longer hold
+WARM_UP_STEPS = 2  # oneDNN builds its kernels, the allocator its pools: the first steps are slow
+PROBE_STEPS = 3  # timed steps per shape; the fastest counts (other work only ever slows a step)
+SPEED_RULES = 2  # bump when the probe changes: cached speeds then no longer hold
 
 
 def shape_key(device: torch.device, precision: str, layers: int, hidden: int, vocab_size: int,
-              batch_size: int) -> str:
+              batch: tuple[int, int]) -> str:
     """Where a shape's speed is kept in the cache: everything that changes it."""
     return (f"{machine.key()}|{device.type}|{precision}|threads={torch.get_num_threads()}|"
-            f"{layers}x{hidden}|vocab={vocab_size}|batch={batch_size}")
+            f"{layers}x{hidden}|vocab={vocab_size}|batch={batch[0]}x{batch[1]}")
 
 
-def time_step(build, device: torch.device, precision: str, vocab_size: int, batch_size: int) -> float:
-    """Tokens per second of a training step of the model ``build()`` makes."""
+def time_step(build, device: torch.device, precision: str, vocab_size: int, batch: tuple[int, int]) -> float:
+    """Tokens per second of a training step of the model ``build()`` makes, on ``batch`` (sequences,
+    time steps)."""
     gen = torch.Generator().manual_seed(0)
-    x = torch.randint(vocab_size, (batch_size, PROBE_WINDOW), generator=gen)
-    y = torch.randint(vocab_size, (batch_size, PROBE_WINDOW), generator=gen)
+    x = torch.randint(vocab_size, batch, generator=gen)
+    y = torch.randint(vocab_size, batch, generator=gen)
     stepper = Stepper(build(), device, precision, lr=1e-4)
-    stepper.step(x, y, None, 1e-4)  # warm-up
+    for _ in range(WARM_UP_STEPS):
+        stepper.step(x, y, None, 1e-4)
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     times = []
@@ -46,19 +49,19 @@ def time_step(build, device: torch.device, precision: str, vocab_size: int, batc
         if device.type == "cuda":
             torch.cuda.synchronize(device)
         times.append(time.perf_counter() - start)
-    return batch_size * PROBE_WINDOW / min(times)
+    return batch[0] * batch[1] / min(times)
 
 
 def speed(layers: int, hidden: int, build_shape, device: torch.device, precision: str, vocab_size: int,
-          batch_size: int) -> tuple[float, float]:
+          batch: tuple[int, int]) -> tuple[float, float]:
     """Tokens per second of the (layers, hidden) shape, and the seconds spent measuring it (0 when
     the cache had it). ``build_shape(layers, hidden)`` makes the model."""
-    key = shape_key(device, precision, layers, hidden, vocab_size, batch_size)
+    key = shape_key(device, precision, layers, hidden, vocab_size, batch)
     cached = _load().get(key)
     if isinstance(cached, (int, float)) and cached > 0:
         return float(cached), 0.0
     start = time.perf_counter()
-    found = time_step(lambda: build_shape(layers, hidden), device, precision, vocab_size, batch_size)
+    found = time_step(lambda: build_shape(layers, hidden), device, precision, vocab_size, batch)
     save_json(cache_file(), lambda: {"rules": SPEED_RULES, "speeds": {**_load(), key: found}},
               "plan's speed cache", "the shape will be timed again next time")
     return found, time.perf_counter() - start
