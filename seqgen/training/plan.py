@@ -55,7 +55,8 @@ class Plan:
     def describe(self) -> str:
         dropout = "" if self.dropout is None else f", dropout {self.dropout:g}"
         probe = f"; speeds measured in {self.probe_s:.1f} s" if self.probe_s else "; speeds from the cache"
-        return (f"plan: {self.layers}x{self.hidden} {self.cell.upper()} ({self.params / 1e6:.1f} M parameters{dropout}), "
+        shape = f"{self.layers}x{self.hidden} {self.cell.upper()}"
+        return (f"plan: {shape} ({self.params / 1e6:.1f} M parameters{dropout}), "
                 f"~{self.tokens / 1e6:.1f} M tokens, ~{self.epochs:.1f} epochs in {_duration(self.budget_s)} on "
                 f"this machine ({self.device}, {self.tokens_per_s:,.0f} tokens/s{probe})")
 
@@ -128,7 +129,8 @@ def plan_for(cls, model_cfg, cfg, train_tokens: int, vocab_size: int, world, giv
         return world.share(None)
     precision = resolve_precision(cfg.precision, world.device)
     return world.share(make_plan(cfg.time_budget, train_tokens, vocab_size, world.device, precision,
-                                 (cfg.batch_size, cfg.seq_len), build, world.size, "dropout" in given, model_cfg.cell))
+                                 (cfg.batch_size, cfg.seq_len), build, world.size, "dropout" in given,
+                                 model_cfg.cell))
 
 
 def _duration(seconds: float) -> str:

@@ -11,11 +11,12 @@ so past the first epoch D_eff grows towards U * (1 + R).
 Measured shapes, not a law in the parameter count: in the runs a 1x256 LSTM learnt faster than a
 2x256 one of twice the parameters, at every token count, so the count alone does not rank shapes
 (a law ``E + A / N ** alpha + B[shape] / D ** beta`` missed the runs by up to 0.03 nats, these
-curves by 0.005). A shape without runs is not a candidate. The curves are the least-squares fit of ``fit`` to the
-tiny-shakespeare runs of ``benchmarks/plan/grid.jsonl`` (``scripts/plan_grid.py``);
+curves by 0.005). A shape without runs is not a candidate. The curves are the least-squares fit of
+``fit`` to the tiny-shakespeare runs of ``benchmarks/plan/grid.jsonl`` (``scripts/plan_grid.py``);
 ``scripts/fit_plan.py`` refits them and prints them for this file, and a test checks that the two
-agree. Only differences between shapes matter to the plan, so a text harder than the grid's, which
-raises every curve, leaves its choice alone.
+agree. Only differences between shapes matter to the plan: it assumes that a text harder than the
+grid's raises every curve alike (on O'Neill's tunes the curves, like the runs, put 2x512 behind
+2x384 at about equal time, though by less).
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ class Rule:
     curves: dict[str, tuple[float, float]] = field(default_factory=dict)  # "2x512": (E, B)
 
     def effective_tokens(self, tokens: float, unique: float) -> float:
-        """Tokens read, counted as new ones: each epoch after the first worth less than the one before."""
+        """Tokens read, counted as new ones: each epoch after the first worth less than the last."""
         if tokens <= unique:
             return tokens
         return unique * (1 + self.R * (1 - math.exp(-(tokens / unique - 1) / self.R)))
