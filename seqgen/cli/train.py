@@ -36,7 +36,7 @@ def train(
     overwrite: Annotated[bool, typer.Option(help="Replace the run --out holds, or (with --resume) a last.pt further along.")] = False,
     nproc: Annotated[int, typer.Option(help="Train on this many processes of this machine (one per GPU, or per CPU core), as torchrun --standalone --nproc-per-node does.")] = 1,
     backend: Annotated[str, typer.Option(help="With several processes: auto (NCCL on GPUs, gloo on CPUs), gloo or nccl.")] = "auto",
-    plan: Annotated[bool, typer.Option("--plan", help="Print the model --time-budget would train on this machine (shape, tokens, epochs), then stop without training.")] = False,
+    plan: Annotated[bool, typer.Option("--plan/--no-plan", help="Print the model --time-budget would train on this machine (shape, tokens, epochs), then stop without training.")] = False,
     **settings,
 ) -> None:
     """Train a language model on text or ABC tunes and save checkpoints under checkpoints/."""
