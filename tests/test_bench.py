@@ -16,7 +16,7 @@ import seqgen.bench
 import seqgen.bench.peak
 import seqgen.bench.run
 import seqgen.bench.sampling
-import seqgen.bench.timing
+import seqgen.hardware.timing
 import seqgen.hardware.device
 import seqgen.hardware.machine
 import seqgen.hardware.precision
@@ -28,7 +28,7 @@ from seqgen.bench.peak import lstm_flops_per_token
 from seqgen.bench.reference import ReferenceLM, ReferenceLoop
 from seqgen.bench.run import settings
 from seqgen.bench.sampling import sampling_models
-from seqgen.bench.timing import interleave
+from seqgen.hardware.timing import interleave
 from seqgen.bench.tokenise import tokenise_speed
 from seqgen.cli import app
 from seqgen.models.rnn_config import ModelConfig
@@ -201,7 +201,7 @@ def test_functions_are_timed_round_robin_after_their_warm_up():
 
 def test_gpu_timings_wait_for_the_gpu():
     # A GPU returns before it computes: the clock must be read after synchronising (no GPU needed).
-    assert seqgen.bench.timing.synchronizer(torch.device("cuda")) is torch.cuda.synchronize
+    assert seqgen.hardware.timing.synchronizer(torch.device("cuda")) is torch.cuda.synchronize
     syncs = []
     interleave({"A": lambda: syncs.append("call")}, repeats=2, warmup=0, sync=lambda: syncs.append("sync"))
     assert syncs == ["sync", "call", "sync"] * 2

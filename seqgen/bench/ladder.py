@@ -22,7 +22,7 @@ from ..models.rnn_config import ModelConfig
 from ..models.rnn import RNNLM
 from ..training.step import Stepper
 from .reference import ReferenceLM, ReferenceLoop
-from .timing import interleave, rates, spread_figures, synchronizer
+from ..hardware.timing import interleave, rates, spread_figures, synchronizer
 
 RUNGS = ("reference", "seqgen_fp32", "seqgen_mixed", "seqgen_adaptive")
 SPEEDUPS = {"seqgen_fp32": "fp32", "seqgen_mixed": "mixed", "seqgen_adaptive": "adaptive"}

@@ -16,7 +16,7 @@ import time
 import torch
 
 from ..models.rnn_config import ModelConfig
-from .timing import interleave, rates, synchronizer
+from ..hardware.timing import interleave, rates, synchronizer
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 

@@ -12,7 +12,7 @@ from ..models.rnn_config import ModelConfig
 from ..models.rnn import RNNLM
 from ..sample import for_sampling, generate
 from ..data.vocab import Vocab
-from .timing import interleave, rates, spread_figures
+from ..hardware.timing import interleave, rates, spread_figures
 
 PRECISIONS = ("int8", "fp32")
 

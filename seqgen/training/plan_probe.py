@@ -17,6 +17,7 @@ import torch
 
 from ..cache import cache_path, load_json, save_json
 from ..hardware import machine
+from ..hardware.timing import interleave, synchronizer
 from .step import Stepper
 
 WARM_UP_STEPS = 2  # oneDNN builds its kernels, the allocator its pools: the first steps are slow
@@ -38,18 +39,9 @@ def time_step(build, device: torch.device, precision: str, vocab_size: int, batc
     x = torch.randint(vocab_size, batch, generator=gen)
     y = torch.randint(vocab_size, batch, generator=gen)
     stepper = Stepper(build(), device, precision, lr=1e-4)
-    for _ in range(WARM_UP_STEPS):
-        stepper.step(x, y, None, 1e-4)
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    times = []
-    for _ in range(PROBE_STEPS):
-        start = time.perf_counter()
-        stepper.step(x, y, None, 1e-4)
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        times.append(time.perf_counter() - start)
-    return batch[0] * batch[1] / min(times)
+    times = interleave({"step": lambda: stepper.step(x, y, None, 1e-4)}, PROBE_STEPS, WARM_UP_STEPS,
+                       synchronizer(device))
+    return batch[0] * batch[1] / min(times["step"])
 
 
 def speed(layers: int, hidden: int, build_shape, device: torch.device, precision: str, vocab_size: int,
