@@ -39,3 +39,19 @@ def save_json(path: Path, build: Callable[[], object], what: str, otherwise: str
         write_text(path, json.dumps(build()))
     except OSError as exc:
         warn(f"could not save the {what} {path} ({exc.strerror or exc}); {otherwise}")
+
+
+def load_entries(path: Path, field: str, rules: int, what: str, otherwise: str) -> dict[str, object]:
+    """The ``field`` dict of a cache file written under ``rules`` (a version: a cache written by
+    other rules no longer holds, and reads as empty); empty when there is none."""
+    data = load_json(path, what, otherwise)
+    ok = isinstance(data, dict) and data.get("rules") == rules and isinstance(data.get(field), dict)
+    return dict(data[field]) if ok else {}
+
+
+def save_entries(path: Path, field: str, rules: int, entries: dict[str, object], what: str, unreadable: str,
+                 unwritable: str) -> None:
+    """Add ``entries`` to the ``field`` dict of a cache file, merged with what another process may
+    have written since it was read (``unreadable`` and ``unwritable``: what happens otherwise)."""
+    save_json(path, lambda: {"rules": rules, field: {**load_entries(path, field, rules, what, unreadable), **entries}},
+              what, unwritable)

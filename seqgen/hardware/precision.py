@@ -22,7 +22,7 @@ from pathlib import Path
 import torch
 
 from . import machine
-from ..cache import cache_path, load_json, save_json
+from ..cache import cache_path, load_entries, save_entries
 
 DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 PROBE = (512, 16, 8)  # hidden (= input) width, batch, time steps of the timed LSTM: the default model's width
@@ -94,12 +94,12 @@ def cache_file() -> Path:
     return cache_path("precision.json")
 
 
+WHAT, UNREADABLE, UNWRITABLE = "precision cache", "bf16 is timed again", "bf16 will be timed again next time"
+
+
 def _load() -> dict[str, object]:
-    data = load_json(cache_file(), "precision cache", "bf16 is timed again")
-    ok = isinstance(data, dict) and data.get("rules") == VERDICT_RULES and isinstance(data.get("speedups"), dict)
-    return dict(data["speedups"]) if ok else {}
+    return load_entries(cache_file(), "speedups", VERDICT_RULES, WHAT, UNREADABLE)
 
 
 def _save(cache: dict[str, object]) -> None:
-    save_json(cache_file(), lambda: {"rules": VERDICT_RULES, "speedups": {**_load(), **cache}},
-              "precision cache", "bf16 will be timed again next time")
+    save_entries(cache_file(), "speedups", VERDICT_RULES, cache, WHAT, UNREADABLE, UNWRITABLE)

@@ -15,7 +15,7 @@ import time
 
 import torch
 
-from ..cache import cache_path, load_json, save_json
+from ..cache import cache_path, load_entries, save_entries
 from ..hardware import machine
 from ..hardware.timing import interleave, synchronizer
 from .step import Stepper
@@ -23,6 +23,7 @@ from .step import Stepper
 WARM_UP_STEPS = 2  # oneDNN builds its kernels, the allocator its pools: the first steps are slow
 PROBE_STEPS = 3  # timed steps per shape; the fastest counts (other work only ever slows a step)
 SPEED_RULES = 2  # bump when the probe changes: cached speeds then no longer hold
+WHAT, UNREADABLE = "plan's speed cache", "the shapes are timed again"
 
 
 def shape_key(device: torch.device, precision: str, layers: int, hidden: int, vocab_size: int,
@@ -54,8 +55,8 @@ def speed(layers: int, hidden: int, build_shape, device: torch.device, precision
         return float(cached), 0.0
     start = time.perf_counter()
     found = time_step(lambda: build_shape(layers, hidden), device, precision, vocab_size, batch)
-    save_json(cache_file(), lambda: {"rules": SPEED_RULES, "speeds": {**_load(), key: found}},
-              "plan's speed cache", "the shape will be timed again next time")
+    save_entries(cache_file(), "speeds", SPEED_RULES, {key: found}, WHAT, UNREADABLE,
+                 "the shape will be timed again next time")
     return found, time.perf_counter() - start
 
 
@@ -64,6 +65,4 @@ def cache_file():
 
 
 def _load() -> dict[str, object]:
-    data = load_json(cache_file(), "plan's speed cache", "the shapes are timed again")
-    ok = isinstance(data, dict) and data.get("rules") == SPEED_RULES and isinstance(data.get("speeds"), dict)
-    return dict(data["speeds"]) if ok else {}
+    return load_entries(cache_file(), "speeds", SPEED_RULES, WHAT, UNREADABLE)
