@@ -78,10 +78,8 @@ def choose(speeds: dict[tuple[int, int], float], budget_s: float, train_tokens: 
     options = []
     for layers, hidden in sorted(speeds, key=lambda s: recurrent_params(*s, vocab_size)):
         params = recurrent_params(layers, hidden, vocab_size)
-        tokens = speeds[(layers, hidden)] * seconds * LEARN_SHARE
-        fits = params <= MAX_PARAMS_PER_TOKEN * train_tokens
-        expected = RULE.loss(layers, hidden, tokens, train_tokens)
-        if expected is not None and (fits or not options):  # the smallest shape is always an option
+        tokens, expected = _outlook(layers, hidden, speeds[(layers, hidden)], seconds, train_tokens)
+        if expected is not None and (_fits(params, train_tokens) or not options):  # the smallest is always one
             options.append((expected, layers, hidden, params, tokens))
     _, layers, hidden, params, tokens = min(options, key=lambda o: o[0])
     epochs = tokens / max(train_tokens, 1)
@@ -102,19 +100,30 @@ def make_plan(budget_s: float, train_tokens: int, vocab_size: int, device, preci
     speeds: dict[tuple[int, int], float] = {}
     spent, best, worse = 0.0, math.inf, 0
     for layers, hidden in SHAPES:
-        params = recurrent_params(layers, hidden, vocab_size)
-        if speeds and params > MAX_PARAMS_PER_TOKEN * train_tokens:
+        if speeds and not _fits(recurrent_params(layers, hidden, vocab_size), train_tokens):
             break
         tokens_per_s, seconds = speed(layers, hidden, build_shape, device, precision, vocab_size, batch)
         speeds[(layers, hidden)] = tokens_per_s * processes
         spent += seconds
-        expected = RULE.loss(layers, hidden, tokens_per_s * processes * budget_s * LEARN_SHARE, train_tokens)
+        _, expected = _outlook(layers, hidden, speeds[(layers, hidden)], budget_s, train_tokens)
         worse = 0 if expected < best else worse + 1
         best = min(best, expected)
         if worse == 2:
             break
     return choose(speeds, budget_s, train_tokens, vocab_size, f"{device.type} {precision}", spent, dropout_given,
                   cell)
+
+
+def _outlook(layers: int, hidden: int, tokens_per_s: float, seconds: float, train_tokens: int):
+    """The tokens a shape reads in ``seconds`` of a timed run here, and the held-out loss the rule
+    expects of it then (None for a shape never measured)."""
+    tokens = tokens_per_s * seconds * LEARN_SHARE
+    return tokens, RULE.loss(layers, hidden, tokens, train_tokens)
+
+
+def _fits(params: int, train_tokens: int) -> bool:
+    """Whether a model of ``params`` is a candidate for a text of ``train_tokens`` at all."""
+    return params <= MAX_PARAMS_PER_TOKEN * train_tokens
 
 
 def plan_for(cls, model_cfg, cfg, train_tokens: int, vocab_size: int, world, given: frozenset[str]) -> Plan:

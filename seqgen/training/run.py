@@ -60,9 +60,9 @@ def plan_run(specs: list[str], model_cfg, cfg: TrainConfig, encoding: str = "utf
     cls = _model_type_of(model_cfg)
     cfg.validate()
     model_cfg.validate()
-    data, _, trained = _read(specs, cfg, encoding, on_event or (lambda kind, info: None), World())
-    return plan_for(cls, model_cfg, cfg, len(trained.train), len(data.vocab), World(device=choose_device(cfg.device)),
-                    given)
+    world = World(device=choose_device(cfg.device))
+    data, _, trained = _read(specs, cfg, encoding, on_event or (lambda kind, info: None), world)
+    return plan_for(cls, model_cfg, cfg, len(trained.train), len(data.vocab), world, given)
 
 
 def _new_run(cls, specs, model_cfg, cfg, out_dir, encoding, emit, stop, overwrite, world, plan) -> TrainResult:
