@@ -24,7 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
-import torch
+from seqgen.training import checkpoint
 
 DEFAULT_OUT = Path(__file__).resolve().parent.parent / "benchmarks" / "plan" / "grid.jsonl"
 
@@ -48,7 +48,7 @@ def one_run(corpus: str, layers: int, hidden: int, steps: int, dropout: float, s
             sys.exit(f"{' '.join(command)} failed:\n{done.stderr[-3000:]}")
         evals = [json.loads(line) for line in Path(folder, "metrics.jsonl").read_text().splitlines()]
         evals = [e for e in evals if "val_loss" in e]
-        saved = torch.load(Path(folder, "last.pt"), map_location="cpu", weights_only=False)
+        saved = checkpoint.load(Path(folder, "last.pt"))
         return {**evals[-1], "train_tokens": int(saved["data"]["train_tokens"]),
                 "vocab_size": int(saved["model_config"]["vocab_size"])}
 

@@ -89,14 +89,14 @@ def code() -> str:
 
 def seqgen_arm(arm: str, text: str, budget: str, seed: int, env: dict, scratch: Path) -> dict:
     """One ``seqgen train`` run: its final loss on all of the held-out text and what it did."""
-    import torch
+    from seqgen.training import checkpoint
 
     command = ["train", text, "--time-budget", budget, "--seed", str(seed), *ARMS[arm]]
     with tempfile.TemporaryDirectory(dir=scratch) as folder:  # its checkpoints are large and not needed again
         run_dir = Path(folder) / "run"
         _, wall = run([sys.executable, "-m", "seqgen", *command, "--out", str(run_dir)], env)
         last = json.loads((run_dir / "metrics.jsonl").read_text().splitlines()[-1])
-        state = torch.load(run_dir / "last.pt", weights_only=True, map_location="cpu")
+        state = checkpoint.load(run_dir / "last.pt")
         model = {**state["model_config"], "params": sum(t.numel() for t in state["model_state"].values())}
     return {"loss": last.get("val_loss_all", last["val_loss"]), "steps": last["step"], "tokens": last["tokens"],
             "wall_s": wall, "train_s": last["elapsed"], "model": model, "command": "seqgen " + " ".join(command),
