@@ -4,7 +4,7 @@
 
 Prints the fitted ``Rule(...)`` (to paste into seqgen/training/plan_rule.py as ``RULE``), each run's
 measured held-out loss beside its shape's curve (the runs of other texts and dropouts too, which
-the curves are not fitted to), and the largest miss. tests/test_plan.py checks that ``RULE`` is
+the curves are not fitted to, and other learning rates), and the largest miss. tests/test_plan.py checks that ``RULE`` is
 this fit of the committed grid.
 """
 
@@ -14,9 +14,13 @@ import json
 import sys
 from pathlib import Path
 
-from seqgen.training.plan_rule import FIT_CORPUS, FIT_DROPOUT, fit
+from seqgen.training.plan_rule import DEFAULT_LR, FIT_CORPUS, FIT_DROPOUT, fit
 
 GRID = Path(__file__).resolve().parent.parent / "benchmarks" / "plan" / "grid.jsonl"
+
+
+def lr_of(record: dict) -> float:
+    return record.get("lr") or DEFAULT_LR
 
 
 def main() -> None:
@@ -25,15 +29,18 @@ def main() -> None:
     rule = fit(records)
     opening = f"RULE = Rule(beta={rule.beta}, R={rule.R}, curves={{"
     curves = f",\n{' ' * len(opening)}".join(f'"{name}": ({E:.4f}, {B:.4f})' for name, (E, B) in rule.curves.items())
-    print(f"{opening}{curves}}})")
-    print("\n| corpus | shape | dropout | tokens | epochs | measured | curve |\n|---|---|---|---|---|---|---|")
+    lrs = ", ".join(f'"{name}": {lr:g}' for name, lr in rule.lrs.items())
+    print(f"{opening}{curves}}},\n{' ' * len('RULE = Rule(')}lrs={{{lrs}}})")
+    print("\n| corpus | shape | dropout | lr | tokens | epochs | measured | curve |\n|---|---|---|---|---|---|---|---|")
     misses = []
-    for r in sorted(records, key=lambda r: (r["corpus"], r["layers"], r["hidden"], r["dropout"], r["tokens"])):
+    for r in sorted(records, key=lambda r: (r["corpus"], r["layers"], r["hidden"], r["dropout"], lr_of(r), r["tokens"])):
         fitted = rule.loss(r["layers"], r["hidden"], r["tokens"], r["train_tokens"])
+        fitted = fitted if lr_of(r) == rule.lr(r["layers"], r["hidden"]) else None
         if fitted is not None and r["corpus"] == FIT_CORPUS and r["dropout"] == FIT_DROPOUT:
             misses.append(abs(fitted - r["val_loss"]))
         shown = "-" if fitted is None else f"{fitted:.4f}"
-        print(f"| {r['corpus']} | {r['layers']}x{r['hidden']} | {r['dropout']:g} | {r['tokens'] / 1e6:.2f} M | "
+        print(f"| {r['corpus']} | {r['layers']}x{r['hidden']} | {r['dropout']:g} | {lr_of(r):g} | "
+              f"{r['tokens'] / 1e6:.2f} M | "
               f"{r['tokens'] / r['train_tokens']:.1f} | {r['val_loss']:.4f} | {shown} |")
     print(f"\n{len(misses)} runs fitted; largest miss {max(misses):.4f} nats, mean {sum(misses) / len(misses):.4f}")
 

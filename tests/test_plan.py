@@ -17,7 +17,7 @@ from seqgen.models.rnn_config import ModelConfig
 from seqgen.training import plan_probe
 from seqgen.training.checkpoint import load
 from seqgen.training.plan import MAX_PARAMS_PER_TOKEN, SHAPES, choose, make_plan
-from seqgen.training.plan_rule import RULE, Rule, fit, recurrent_params
+from seqgen.training.plan_rule import DEFAULT_LR, LR_TOLERANCE, RULE, Rule, fit, recurrent_params
 
 from .helpers import assert_one_line_error, run
 
@@ -35,6 +35,7 @@ def test_the_rule_is_the_fit_of_the_committed_runs():
     assert fitted.curves.keys() == RULE.curves.keys() and len(RULE.curves) >= 4
     for name, (E, B) in RULE.curves.items():
         assert fitted.curves[name] == pytest.approx((E, B), rel=1e-3)
+    assert fitted.lrs == RULE.lrs and RULE.lrs.keys() == RULE.curves.keys()
 
 
 def test_a_fit_recovers_known_curves():
@@ -48,6 +49,17 @@ def test_a_fit_recovers_known_curves():
     assert (fitted.beta, fitted.R) == (known.beta, known.R)
     for name, curve in known.curves.items():
         assert fitted.curves[name] == pytest.approx(curve, rel=1e-6)
+
+
+def test_each_shape_learns_at_the_lowest_rate_as_good_as_the_best():
+    # Hand-made runs of one shape at four rates, a sweep at 1 M tokens: 8e-3 is best, 4e-3 is within
+    # LR_TOLERANCE of it (so taken: lower is safer), 2e-3 is not; 1.6e-2 ran only once (no curve).
+    losses = {2e-3: 1.80, 4e-3: 1.80 - 0.09 + LR_TOLERANCE / 2, 8e-3: 1.71, 1.6e-2: 1.5}
+    records = [{"corpus": "tiny-shakespeare", "dropout": 0.2, "layers": 1, "hidden": 256, "lr": lr, "tokens": tokens,
+                "train_tokens": 1_000_000, "val_loss": loss + (0.4 if tokens < 1e6 else 0.0)}
+               for lr, loss in losses.items() for tokens in ((1_000_000,) if lr == 1.6e-2 else (250_000, 1_000_000))]
+    assert fit(records).lrs == {"1x256": 4e-3}
+    assert fit([{**r, "lr": None} for r in records if r["lr"] == 2e-3]).lrs == {"1x256": DEFAULT_LR}
 
 
 def test_each_curve_falls_with_tokens_and_repeated_text_teaches_less():
@@ -89,8 +101,14 @@ def test_a_tiny_text_gets_a_model_it_cannot_merely_memorise():
     assert mid.dropout is None  # many passes: the level's dropout stays
 
 
+def test_the_plan_trains_at_its_shapes_rate_unless_one_is_given():
+    plan = choose(SPEEDS, 600, 1_000_000, VOCAB, "cpu fp32")
+    assert plan.lr == RULE.lrs[f"{plan.layers}x{plan.hidden}"] and f"lr {plan.lr:g}" in plan.describe()
+    assert choose(SPEEDS, 600, 1_000_000, VOCAB, "cpu fp32", given=frozenset({"lr"})).lr is None
+
+
 def test_a_given_dropout_is_kept():
-    assert choose(SPEEDS, 30, 1_000_000, VOCAB, "cpu fp32", dropout_given=True).dropout is None
+    assert choose(SPEEDS, 30, 1_000_000, VOCAB, "cpu fp32", given=frozenset({"dropout"})).dropout is None
 
 
 def test_the_probe_measures_once_per_machine_and_stops_where_bigger_cannot_win(monkeypatch, tmp_path):
@@ -133,6 +151,7 @@ def test_a_timed_run_without_a_shape_follows_its_plan(prose_file, tmp_path):
     saved = load(result.last_path)
     assert (saved["model_config"]["layers"], saved["model_config"]["hidden"]) == (plans[0]["layers"],
                                                                                   plans[0]["hidden"])
+    assert saved["train_config"]["lr"] == plans[0]["lr"] == RULE.lr(plans[0]["layers"], plans[0]["hidden"])
     # the probe's seconds come off the training time
     assert saved["train_config"]["time_budget"] == pytest.approx(plans[0]["budget_s"])
     assert plans[0]["budget_s"] <= 4.0

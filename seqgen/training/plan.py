@@ -3,12 +3,14 @@
 A bigger model learns more from each token but reads fewer tokens in the time; past the text's
 size, each further pass teaches less. So the plan measures how fast this machine trains each
 candidate shape (``plan_probe``), counts the tokens the budget buys each, and picks the shape whose
-held-out loss the measured learning curves (``plan_rule``) expect to be lowest. A run that reads the
-text twice or less has little to overfit, and dropout would only slow its learning: its dropout is
-then 0.
+held-out loss the measured learning curves (``plan_rule``) expect to be lowest, and trains it at
+the learning rate its curve was measured at. A run that reads the text twice or less has little to
+overfit, and dropout would only slow its learning: its dropout is then 0.
 
 It plans only what the user left open: with ``--hidden`` or ``--layers`` given there is no plan,
-and a given ``--dropout`` is kept. Batch, window and learning rate stay the defaults.
+and a given ``--dropout`` or ``--lr`` is kept. Batch and window stay the defaults: on a CPU a step's
+tokens per second hardly change with the batch's size, so a bigger batch would only mean fewer
+steps.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ class Plan:
     layers: int
     hidden: int
     dropout: float | None  # None: the level's default (or the user's --dropout) stays
+    lr: float | None  # None: the user's --lr stays
     params: int
     tokens_per_s: float  # measured training speed of this shape here (all processes together)
     tokens: int  # tokens the budget is expected to train
@@ -54,6 +57,7 @@ class Plan:
 
     def describe(self) -> str:
         dropout = "" if self.dropout is None else f", dropout {self.dropout:g}"
+        dropout += "" if self.lr is None else f", lr {self.lr:g}"
         probe = f"; speeds measured in {self.probe_s:.1f} s" if self.probe_s else "; speeds from the cache"
         shape = f"{self.layers}x{self.hidden} {self.cell.upper()}"
         return (f"plan: {shape} ({self.params / 1e6:.1f} M parameters{dropout}), "
@@ -64,16 +68,18 @@ class Plan:
         return asdict(self)
 
     def apply(self, model_cfg, cfg):
-        """The configurations with the plan's shape, dropout and training time."""
+        """The configurations with the plan's shape, dropout, learning rate and training time."""
         dropout = {} if self.dropout is None else {"dropout": self.dropout}
+        lr = {} if self.lr is None else {"lr": self.lr}
         return (replace(model_cfg, layers=self.layers, hidden=self.hidden, **dropout),
-                replace(cfg, time_budget=self.budget_s))
+                replace(cfg, time_budget=self.budget_s, **lr))
 
 
 def choose(speeds: dict[tuple[int, int], float], budget_s: float, train_tokens: int, vocab_size: int,
-           device: str, probe_s: float = 0.0, dropout_given: bool = False, cell: str = "lstm") -> Plan:
+           device: str, probe_s: float = 0.0, given: frozenset[str] = frozenset(), cell: str = "lstm") -> Plan:
     """The plan for measured ``speeds`` (tokens/s of each shape): the expected-best shape, the
-    smallest when two tie. Deterministic: the same speeds give the same plan."""
+    smallest when two tie. Deterministic: the same speeds give the same plan. ``given``: the options
+    the user set, which the plan leaves alone (``dropout``, ``lr``)."""
     seconds = max(budget_s - probe_s, MIN_TRAINING_SHARE * budget_s)
     options = []
     for layers, hidden in sorted(speeds, key=lambda s: recurrent_params(*s, vocab_size)):
@@ -83,13 +89,15 @@ def choose(speeds: dict[tuple[int, int], float], budget_s: float, train_tokens: 
             options.append((expected, layers, hidden, params, tokens))
     _, layers, hidden, params, tokens = min(options, key=lambda o: o[0])
     epochs = tokens / max(train_tokens, 1)
-    dropout = None if dropout_given or epochs > EPOCHS_WITHOUT_DROPOUT else 0.0
-    return Plan(layers, hidden, dropout, params, speeds[(layers, hidden)], int(tokens), epochs, seconds, probe_s,
+    dropout = None if "dropout" in given or epochs > EPOCHS_WITHOUT_DROPOUT else 0.0
+    lr = None if "lr" in given else RULE.lr(layers, hidden)
+    return Plan(layers, hidden, dropout, lr, params, speeds[(layers, hidden)], int(tokens), epochs, seconds, probe_s,
                 device, cell)
 
 
 def make_plan(budget_s: float, train_tokens: int, vocab_size: int, device, precision: str, batch: tuple[int, int],
-              build_shape: Callable, processes: int = 1, dropout_given: bool = False, cell: str = "lstm") -> Plan:
+              build_shape: Callable, processes: int = 1, given: frozenset[str] = frozenset(),
+              cell: str = "lstm") -> Plan:
     """Measure (or recall) this machine's speed for the shapes worth measuring, then ``choose``.
 
     Shapes are measured from the smallest up, and no further once the expected loss has got worse
@@ -110,8 +118,7 @@ def make_plan(budget_s: float, train_tokens: int, vocab_size: int, device, preci
         best = min(best, expected)
         if worse == 2:
             break
-    return choose(speeds, budget_s, train_tokens, vocab_size, f"{device.type} {precision}", spent, dropout_given,
-                  cell)
+    return choose(speeds, budget_s, train_tokens, vocab_size, f"{device.type} {precision}", spent, given, cell)
 
 
 def _outlook(layers: int, hidden: int, tokens_per_s: float, seconds: float, train_tokens: int):
@@ -128,7 +135,7 @@ def _fits(params: int, train_tokens: int) -> bool:
 
 def plan_for(cls, model_cfg, cfg, train_tokens: int, vocab_size: int, world, given: frozenset[str]) -> Plan:
     """The plan for a run of model type ``cls``: rank 0 measures this machine and plans, and every
-    rank follows its plan. ``given``: the options the user set (a given --dropout stays)."""
+    rank follows its plan. ``given``: the options the user set (a given --dropout or --lr stays)."""
     from ..hardware.device import resolve_precision
 
     def build(layers: int, hidden: int):
@@ -138,8 +145,7 @@ def plan_for(cls, model_cfg, cfg, train_tokens: int, vocab_size: int, world, giv
         return world.share(None)
     precision = resolve_precision(cfg.precision, world.device)
     return world.share(make_plan(cfg.time_budget, train_tokens, vocab_size, world.device, precision,
-                                 (cfg.batch_size, cfg.seq_len), build, world.size, "dropout" in given,
-                                 model_cfg.cell))
+                                 (cfg.batch_size, cfg.seq_len), build, world.size, given, model_cfg.cell))
 
 
 def _duration(seconds: float) -> str:

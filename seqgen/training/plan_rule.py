@@ -1,5 +1,5 @@
 """The plan's rule: the held-out loss each model shape reaches after D training tokens of a text of
-U tokens, fitted to measured runs.
+U tokens, fitted to measured runs, and the peak learning rate the shape learns best with.
 
     loss(shape, D) = E[shape] + B[shape] / D_eff ** beta
 
@@ -17,18 +17,28 @@ curves by 0.005). A shape without runs is not a candidate. The curves are the le
 agree. Only differences between shapes matter to the plan: it assumes that a text harder than the
 grid's raises every curve alike (on O'Neill's tunes the curves, like the runs, put 2x512 behind
 2x384 at about equal time, though by less).
+
+Each shape's curve is that of its own learning rate: the rate whose run was best where the grid
+tried several rates for the shape (the same number of steps each), the lowest of those within
+``LR_TOLERANCE`` of the best. A high rate buys little past that and risks a run that diverges on
+another text. A small model wants a higher rate than seqgen's default: in the grid a 1x256 LSTM
+after 1,000 steps was 0.15 nats better at 1.2e-2 than at 3e-3.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 
+from ..config import TrainConfig
+
 FIT_CORPUS = "tiny-shakespeare"
 FIT_DROPOUT = 0.2  # the curves are those of the default dropout
+DEFAULT_LR = next(f.default for f in fields(TrainConfig) if f.name == "lr")  # a run that gave no --lr
+LR_TOLERANCE = 0.01  # nats: a rate this close to the best rate's loss is as good, and the lower is safer
 
 
 @dataclass(frozen=True)
@@ -36,6 +46,7 @@ class Rule:
     beta: float
     R: float  # how many epochs' worth a repeated text gives at most, on top of its first
     curves: dict[str, tuple[float, float]] = field(default_factory=dict)  # "2x512": (E, B)
+    lrs: dict[str, float] = field(default_factory=dict)  # "2x512": the peak rate its curve was measured at
 
     def effective_tokens(self, tokens: float, unique: float) -> float:
         """Tokens read, counted as new ones: each epoch after the first worth less than the last."""
@@ -52,13 +63,18 @@ class Rule:
         E, B = curve
         return E + B / max(self.effective_tokens(tokens, unique), 1.0) ** self.beta
 
+    def lr(self, layers: int, hidden: int) -> float:
+        """The peak learning rate the shape's curve was measured at."""
+        return self.lrs.get(f"{layers}x{hidden}", DEFAULT_LR)
+
 
 # Fitted by scripts/fit_plan.py to benchmarks/plan/grid.jsonl.
-RULE = Rule(beta=0.325, R=8.0, curves={"1x128": (1.0955, 92.7311),
-                                       "1x256": (0.9257, 91.8029),
-                                       "2x256": (0.8155, 108.5600),
-                                       "2x384": (0.5210, 117.1503),
-                                       "2x512": (0.5364, 108.5552)})
+RULE = Rule(beta=0.775, R=5.0, curves={"1x128": (1.5220, 15207.1077),
+                                       "1x256": (1.4068, 14853.4579),
+                                       "2x256": (1.5076, 16884.4493),
+                                       "2x384": (1.2841, 16087.6879),
+                                       "2x512": (1.2260, 18159.9835)},
+            lrs={"1x128": 0.012, "1x256": 0.012, "2x256": 0.012, "2x384": 0.012, "2x512": 0.006})
 
 BETAS = tuple(round(0.05 + 0.025 * i, 3) for i in range(39))  # 0.05 .. 1.0
 REPEATS = (1.0, 2.0, 3.0, 5.0, 8.0, 13.0, 20.0, 50.0)
@@ -74,19 +90,22 @@ def recurrent_params(layers: int, hidden: int, vocab_size: int, embed: int = 0) 
 
 def fit(records: Iterable[dict]) -> Rule:
     """The curves that fit the runs best (least squares on the loss): for each (beta, R) on a grid,
-    each shape's E and B by a linear fit of its own runs; the (beta, R) of the least total error,
-    every curve falling (B > 0). Only shapes with runs at two token counts or more get a curve."""
-    shapes: dict[str, list[tuple[float, float, float]]] = {}
+    each shape's E and B by a linear fit of its runs at its learning rate (``pick_lr``); the (beta,
+    R) of the least total error, every curve falling (B > 0). Only shapes with runs at two token
+    counts or more at their rate get a curve."""
+    runs_by_shape: dict[str, dict[float, list[tuple[float, float, float]]]] = {}
     for r in records:
         if r["corpus"] == FIT_CORPUS and r["dropout"] == FIT_DROPOUT:
-            shapes.setdefault(f"{r['layers']}x{r['hidden']}", []).append((r["tokens"], r["train_tokens"], r["val_loss"]))
-    shapes = {name: runs for name, runs in shapes.items() if len({t for t, _, _ in runs}) >= 2}
+            by_lr = runs_by_shape.setdefault(f"{r['layers']}x{r['hidden']}", {})
+            by_lr.setdefault(r.get("lr") or DEFAULT_LR, []).append((r["tokens"], r["train_tokens"], r["val_loss"]))
+    lrs = {name: lr for name, by_lr in runs_by_shape.items() if (lr := pick_lr(by_lr)) is not None}
+    shapes = {name: runs_by_shape[name][lr] for name, lr in lrs.items()}
     if not shapes:
         raise ValueError(f"no shape has runs at two token counts on {FIT_CORPUS}")
     best: tuple[float, Rule] | None = None
     for R in REPEATS:
         for beta in BETAS:
-            rule, error = Rule(beta, R), 0.0
+            rule, error = Rule(beta, R, lrs=dict(sorted(lrs.items()))), 0.0
             for name, runs in sorted(shapes.items()):
                 x = np.array([rule.effective_tokens(t, u) ** -beta for t, u, _ in runs])
                 y = np.array([loss for _, _, loss in runs])
@@ -99,3 +118,22 @@ def fit(records: Iterable[dict]) -> Rule:
     if not math.isfinite(best[0]):
         raise ValueError("no curves that fall with more tokens fit these runs")
     return best[1]
+
+
+def pick_lr(runs_by_lr: dict[float, list[tuple[float, float, float]]]) -> float | None:
+    """A shape's learning rate, from its runs (tokens, text tokens, loss) at each rate: among the
+    rates with runs at two token counts or more (a curve), compared where most of them were run
+    (the most tokens, of equal counts), the lowest within ``LR_TOLERANCE`` of the best. None when no
+    rate has a curve."""
+    curved = {lr: runs for lr, runs in runs_by_lr.items() if len({t for t, _, _ in runs}) >= 2}
+    if not curved:
+        return None
+    counts: dict[float, int] = {}
+    for runs in curved.values():
+        for tokens in {t for t, _, _ in runs}:
+            counts[tokens] = counts.get(tokens, 0) + 1
+    where = max(counts, key=lambda tokens: (counts[tokens], tokens))
+    losses = {lr: min(loss for t, _, loss in runs if t == where) for lr, runs in curved.items()
+              if any(t == where for t, _, _ in runs)}
+    best = min(losses.values())
+    return min(lr for lr, loss in losses.items() if loss <= best + LR_TOLERANCE)
