@@ -30,7 +30,9 @@ def main() -> None:
     opening = f"RULE = Rule(beta={rule.beta}, R={rule.R}, curves={{"
     curves = f",\n{' ' * len(opening)}".join(f'"{name}": ({E:.4f}, {B:.4f})' for name, (E, B) in rule.curves.items())
     lrs = ", ".join(f'"{name}": {lr:g}' for name, lr in rule.lrs.items())
-    print(f"{opening}{curves}}},\n{' ' * len('RULE = Rule(')}lrs={{{lrs}}})")
+    reach = ", ".join(f'"{name}": {epochs:g}' for name, epochs in rule.reach.items())
+    indent = " " * len("RULE = Rule(")
+    print(f"{opening}{curves}}},\n{indent}lrs={{{lrs}}},\n{indent}reach={{{reach}}})")
     print("\n| corpus | shape | dropout | lr | tokens | epochs | measured | curve |\n|---|---|---|---|---|---|---|---|")
     misses = []
     for r in sorted(records, key=lambda r: (r["corpus"], r["layers"], r["hidden"], r["dropout"], lr_of(r), r["tokens"])):

@@ -58,7 +58,9 @@ class TrainConfig:
     level: str = option("char", "Tokens: char or word.", check=one_of(LEVELS))
     seq_len: int = option(128, "Truncated BPTT length; the state carries across batches.", check=at_least(1))
     batch_size: int = option(16, "Sequences per batch (per process).", check=at_least(1))
-    lr: float = option(3e-3, "Peak learning rate (AdamW, warm-up then cosine decay).", check=_POSITIVE)
+    lr: float = option(3e-3, "Peak learning rate (AdamW, warm-up then cosine decay). [default: 0.003; with "
+                             "--time-budget and no shape given, the rate of the shape the plan chooses]",
+                      check=_POSITIVE)
     weight_decay: float = option(0.01, "AdamW weight decay.")
     warmup_steps: int = option(100, "Steps of linear warm-up of the learning rate.", check=not_negative())
     clip: float = option(1.0, "Gradient-norm clipping (0: off).",

@@ -18,6 +18,11 @@ agree. Only differences between shapes matter to the plan: it assumes that a tex
 grid's raises every curve alike (on O'Neill's tunes the curves, like the runs, put 2x512 behind
 2x384 at about equal time, though by less).
 
+A curve is not followed past the most passes over the text its shape was run for: there the plan
+expects no further gain. At a high rate a two-layer model stops gaining after two passes or so (in
+the grid a 2x384 LSTM was as good after 2 passes as after 3.3), which a curve fitted to shorter
+runs cannot know; a one-layer model went on gaining to six.
+
 Each shape's curve is that of its own learning rate: the rate whose run was best where the grid
 tried several rates for the shape (the same number of steps each), the lowest of those within
 ``LR_TOLERANCE`` of the best. A high rate buys little past that and risks a run that diverges on
@@ -47,6 +52,7 @@ class Rule:
     R: float  # how many epochs' worth a repeated text gives at most, on top of its first
     curves: dict[str, tuple[float, float]] = field(default_factory=dict)  # "2x512": (E, B)
     lrs: dict[str, float] = field(default_factory=dict)  # "2x512": the peak rate its curve was measured at
+    reach: dict[str, float] = field(default_factory=dict)  # "2x512": the most passes over the text measured
 
     def effective_tokens(self, tokens: float, unique: float) -> float:
         """Tokens read, counted as new ones: each epoch after the first worth less than the last."""
@@ -61,6 +67,7 @@ class Rule:
         if curve is None:
             return None
         E, B = curve
+        tokens = min(tokens, self.reach.get(f"{layers}x{hidden}", math.inf) * unique)
         return E + B / max(self.effective_tokens(tokens, unique), 1.0) ** self.beta
 
     def lr(self, layers: int, hidden: int) -> float:
@@ -69,12 +76,13 @@ class Rule:
 
 
 # Fitted by scripts/fit_plan.py to benchmarks/plan/grid.jsonl.
-RULE = Rule(beta=0.775, R=5.0, curves={"1x128": (1.5220, 15207.1077),
-                                       "1x256": (1.4068, 14853.4579),
-                                       "2x256": (1.5076, 16884.4493),
-                                       "2x384": (1.2841, 16087.6879),
-                                       "2x512": (1.2260, 18159.9835)},
-            lrs={"1x128": 0.012, "1x256": 0.012, "2x256": 0.012, "2x384": 0.012, "2x512": 0.006})
+RULE = Rule(beta=1.0, R=13.0, curves={"1x128": (1.5898, 258597.6144),
+                                      "1x256": (1.4728, 252940.6337),
+                                      "2x256": (1.5930, 281425.4062),
+                                      "2x384": (1.4011, 248446.4845),
+                                      "2x512": (1.3179, 302685.6633)},
+            lrs={"1x128": 0.012, "1x256": 0.012, "2x256": 0.012, "2x384": 0.012, "2x512": 0.006},
+            reach={"1x128": 6.12, "1x256": 6.12, "2x256": 2.04, "2x384": 3.33, "2x512": 2.04})
 
 BETAS = tuple(round(0.05 + 0.025 * i, 3) for i in range(39))  # 0.05 .. 1.0
 REPEATS = (1.0, 2.0, 3.0, 5.0, 8.0, 13.0, 20.0, 50.0)
@@ -92,7 +100,8 @@ def fit(records: Iterable[dict]) -> Rule:
     """The curves that fit the runs best (least squares on the loss): for each (beta, R) on a grid,
     each shape's E and B by a linear fit of its runs at its learning rate (``pick_lr``); the (beta,
     R) of the least total error, every curve falling (B > 0). Only shapes with runs at two token
-    counts or more at their rate get a curve."""
+    counts or more at their rate get a curve; each reaches as many passes over the text as its
+    longest run."""
     runs_by_shape: dict[str, dict[float, list[tuple[float, float, float]]]] = {}
     for r in records:
         if r["corpus"] == FIT_CORPUS and r["dropout"] == FIT_DROPOUT:
@@ -100,12 +109,13 @@ def fit(records: Iterable[dict]) -> Rule:
             by_lr.setdefault(r.get("lr") or DEFAULT_LR, []).append((r["tokens"], r["train_tokens"], r["val_loss"]))
     lrs = {name: lr for name, by_lr in runs_by_shape.items() if (lr := pick_lr(by_lr)) is not None}
     shapes = {name: runs_by_shape[name][lr] for name, lr in lrs.items()}
+    reach = {name: round(max(t / u for t, u, _ in runs), 2) for name, runs in sorted(shapes.items())}
     if not shapes:
         raise ValueError(f"no shape has runs at two token counts on {FIT_CORPUS}")
     best: tuple[float, Rule] | None = None
     for R in REPEATS:
         for beta in BETAS:
-            rule, error = Rule(beta, R, lrs=dict(sorted(lrs.items()))), 0.0
+            rule, error = Rule(beta, R, lrs=dict(sorted(lrs.items())), reach=reach), 0.0
             for name, runs in sorted(shapes.items()):
                 x = np.array([rule.effective_tokens(t, u) ** -beta for t, u, _ in runs])
                 y = np.array([loss for _, _, loss in runs])
