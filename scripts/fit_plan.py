@@ -3,9 +3,9 @@
     python scripts/fit_plan.py [GRID]     (default: benchmarks/plan/grid.jsonl)
 
 Prints the fitted ``Rule(...)`` (to paste into seqgen/training/plan_rule.py as ``RULE``), each run's
-measured held-out loss beside its shape's curve (the runs of other texts and dropouts too, which
-the curves are not fitted to, and other learning rates), and the largest miss. tests/test_plan.py checks that ``RULE`` is
-this fit of the committed grid.
+measured held-out loss beside its shape's curve (the runs of other texts, dropouts and learning
+rates too, which the curves are not fitted to), and the largest miss. tests/test_plan.py checks
+that ``RULE`` is this fit of the committed grid.
 """
 
 from __future__ import annotations
@@ -35,7 +35,8 @@ def main() -> None:
     print(f"{opening}{curves}}},\n{indent}lrs={{{lrs}}},\n{indent}reach={{{reach}}})")
     print("\n| corpus | shape | dropout | lr | tokens | epochs | measured | curve |\n|---|---|---|---|---|---|---|---|")
     misses = []
-    for r in sorted(records, key=lambda r: (r["corpus"], r["layers"], r["hidden"], r["dropout"], lr_of(r), r["tokens"])):
+    order = ("corpus", "layers", "hidden", "dropout")
+    for r in sorted(records, key=lambda r: (*(r[k] for k in order), lr_of(r), r["tokens"])):
         fitted = rule.loss(r["layers"], r["hidden"], r["tokens"], r["train_tokens"])
         fitted = fitted if lr_of(r) == rule.lr(r["layers"], r["hidden"]) else None
         if fitted is not None and r["corpus"] == FIT_CORPUS and r["dropout"] == FIT_DROPOUT:

@@ -35,7 +35,8 @@ def test_the_rule_is_the_fit_of_the_committed_runs():
     assert fitted.curves.keys() == RULE.curves.keys() and len(RULE.curves) >= 4
     for name, (E, B) in RULE.curves.items():
         assert fitted.curves[name] == pytest.approx((E, B), rel=1e-3)
-    assert fitted.lrs == RULE.lrs and RULE.lrs.keys() == RULE.curves.keys()
+    assert fitted.lrs == RULE.lrs and fitted.reach == RULE.reach
+    assert RULE.lrs.keys() == RULE.reach.keys() == RULE.curves.keys()
 
 
 def test_a_fit_recovers_known_curves():
@@ -68,6 +69,14 @@ def test_each_curve_falls_with_tokens_and_repeated_text_teaches_less():
         assert RULE.loss(layers, hidden, 4e6, 1e6) > RULE.loss(layers, hidden, 4e6, 1e7)
     assert RULE.effective_tokens(5e5, 1e6) == 5e5 and RULE.effective_tokens(3e6, 1e6) < 3e6
     assert RULE.loss(5, 5000, 1e6, 1e6) is None  # never measured: no curve
+
+
+def test_a_curve_expects_no_gain_past_the_most_passes_its_shape_was_run_for():
+    rule = Rule(beta=0.5, R=5.0, curves={"2x384": (1.4, 100.0)}, reach={"2x384": 2.0})
+    assert rule.loss(2, 384, 1.5e6, 1e6) > rule.loss(2, 384, 2e6, 1e6) == rule.loss(2, 384, 9e6, 1e6)
+    records = [{"corpus": "tiny-shakespeare", "dropout": 0.2, "layers": 2, "hidden": 384, "tokens": tokens,
+                "train_tokens": 1_000_000, "val_loss": 1.4 + 100 / tokens ** 0.5} for tokens in (5e5, 3.3e6)]
+    assert fit(records).reach == {"2x384": 3.3}
 
 
 def test_the_plan_is_the_same_for_the_same_speeds():

@@ -10,18 +10,18 @@ so past the first epoch D_eff grows towards U * (1 + R).
 
 Measured shapes, not a law in the parameter count: in the runs a 1x256 LSTM learnt faster than a
 2x256 one of twice the parameters, at every token count, so the count alone does not rank shapes
-(a law ``E + A / N ** alpha + B[shape] / D ** beta`` missed the runs by up to 0.03 nats, these
-curves by 0.005). A shape without runs is not a candidate. The curves are the least-squares fit of
+(a law ``E + A / N ** alpha + B[shape] / D ** beta`` missed the default rate's runs by up to 0.03
+nats, per-shape curves by 0.005). A shape without runs is not a candidate. The curves are the least-squares fit of
 ``fit`` to the tiny-shakespeare runs of ``benchmarks/plan/grid.jsonl`` (``scripts/plan_grid.py``);
 ``scripts/fit_plan.py`` refits them and prints them for this file, and a test checks that the two
 agree. Only differences between shapes matter to the plan: it assumes that a text harder than the
-grid's raises every curve alike (on O'Neill's tunes the curves, like the runs, put 2x512 behind
-2x384 at about equal time, though by less).
+grid's raises every curve alike (the grid's O'Neill runs, at the default rate, are not enough to
+say).
 
 A curve is not followed past the most passes over the text its shape was run for: there the plan
 expects no further gain. At a high rate a two-layer model stops gaining after two passes or so (in
-the grid a 2x384 LSTM was as good after 2 passes as after 3.3), which a curve fitted to shorter
-runs cannot know; a one-layer model went on gaining to six.
+the grid a 2x384 LSTM was as good after 2 passes as after 3.3), which this form of curve cannot
+follow; a one-layer model went on gaining to six.
 
 Each shape's curve is that of its own learning rate: the rate whose run was best where the grid
 tried several rates for the shape (the same number of steps each), the lowest of those within
