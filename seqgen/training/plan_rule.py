@@ -11,10 +11,10 @@ so past the first epoch D_eff grows towards U * (1 + R).
 Measured shapes, not a law in the parameter count: in the runs a 1x256 LSTM learnt faster than a
 2x256 one of twice the parameters, at every token count, so the count alone does not rank shapes
 (a law ``E + A / N ** alpha + B[shape] / D ** beta`` missed the default rate's runs by up to 0.03
-nats, per-shape curves by 0.005). A shape without runs is not a candidate. The curves are the least-squares fit of
-``fit`` to the tiny-shakespeare runs of ``benchmarks/plan/grid.jsonl`` (``scripts/plan_grid.py``);
-``scripts/fit_plan.py`` refits them and prints them for this file, and a test checks that the two
-agree. Only differences between shapes matter to the plan: it assumes that a text harder than the
+nats, per-shape curves by 0.005). A shape without runs is not a candidate. The curves are the
+least-squares fit of ``fit`` to the tiny-shakespeare runs of ``benchmarks/plan/grid.jsonl``
+(``scripts/plan_grid.py``); ``scripts/fit_plan.py`` refits them and prints them for this file, and
+a test checks that the two agree. Only differences between shapes matter to the plan: it assumes that a text harder than the
 grid's raises every curve alike (the grid's O'Neill runs, at the default rate, are not enough to
 say).
 
