@@ -14,13 +14,9 @@ import json
 import sys
 from pathlib import Path
 
-from seqgen.training.plan_rule import DEFAULT_LR, FIT_CORPUS, FIT_DROPOUT, fit
+from seqgen.training.plan_rule import FIT_CORPUS, FIT_DROPOUT, fit, lr_of
 
 GRID = Path(__file__).resolve().parent.parent / "benchmarks" / "plan" / "grid.jsonl"
-
-
-def lr_of(record: dict) -> float:
-    return record.get("lr") or DEFAULT_LR
 
 
 def main() -> None:

@@ -56,11 +56,11 @@ class Plan:
     cell: str = "lstm"
 
     def describe(self) -> str:
-        dropout = "" if self.dropout is None else f", dropout {self.dropout:g}"
-        dropout += "" if self.lr is None else f", lr {self.lr:g}"
+        chosen = "" if self.dropout is None else f", dropout {self.dropout:g}"
+        chosen += "" if self.lr is None else f", lr {self.lr:g}"
         probe = f"; speeds measured in {self.probe_s:.1f} s" if self.probe_s else "; speeds from the cache"
         shape = f"{self.layers}x{self.hidden} {self.cell.upper()}"
-        return (f"plan: {shape} ({self.params / 1e6:.1f} M parameters{dropout}), "
+        return (f"plan: {shape} ({self.params / 1e6:.1f} M parameters{chosen}), "
                 f"~{self.tokens / 1e6:.1f} M tokens, ~{self.epochs:.1f} epochs in {_duration(self.budget_s)} on "
                 f"this machine ({self.device}, {self.tokens_per_s:,.0f} tokens/s{probe})")
 

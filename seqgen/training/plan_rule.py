@@ -14,9 +14,9 @@ Measured shapes, not a law in the parameter count: in the runs a 1x256 LSTM lear
 nats, per-shape curves by 0.005). A shape without runs is not a candidate. The curves are the
 least-squares fit of ``fit`` to the tiny-shakespeare runs of ``benchmarks/plan/grid.jsonl``
 (``scripts/plan_grid.py``); ``scripts/fit_plan.py`` refits them and prints them for this file, and
-a test checks that the two agree. Only differences between shapes matter to the plan: it assumes that a text harder than the
-grid's raises every curve alike (the grid's O'Neill runs, at the default rate, are not enough to
-say).
+a test checks that the two agree. Only differences between shapes matter to the plan: it assumes
+that a text harder than the grid's raises every curve alike (the grid's O'Neill runs, at the
+default rate, are not enough to say).
 
 A curve is not followed past the most passes over the text its shape was run for: there the plan
 expects no further gain. At a high rate a two-layer model stops gaining after two passes or so (in
@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -42,7 +42,7 @@ from ..config import TrainConfig
 
 FIT_CORPUS = "tiny-shakespeare"
 FIT_DROPOUT = 0.2  # the curves are those of the default dropout
-DEFAULT_LR = next(f.default for f in fields(TrainConfig) if f.name == "lr")  # a run that gave no --lr
+DEFAULT_LR = TrainConfig.lr  # a run that gave no --lr
 LR_TOLERANCE = 0.01  # nats: a rate this close to the best rate's loss is as good, and the lower is safer
 
 
@@ -63,16 +63,16 @@ class Rule:
     def loss(self, layers: int, hidden: int, tokens: float, unique: float) -> float | None:
         """The held-out loss (nats per token) expected of the shape after ``tokens`` of a text of
         ``unique``; None for a shape never measured."""
-        curve = self.curves.get(f"{layers}x{hidden}")
+        curve = self.curves.get(shape_name(layers, hidden))
         if curve is None:
             return None
         E, B = curve
-        tokens = min(tokens, self.reach.get(f"{layers}x{hidden}", math.inf) * unique)
+        tokens = min(tokens, self.reach.get(shape_name(layers, hidden), math.inf) * unique)
         return E + B / max(self.effective_tokens(tokens, unique), 1.0) ** self.beta
 
     def lr(self, layers: int, hidden: int) -> float:
         """The peak learning rate the shape's curve was measured at."""
-        return self.lrs.get(f"{layers}x{hidden}", DEFAULT_LR)
+        return self.lrs.get(shape_name(layers, hidden), DEFAULT_LR)
 
 
 # Fitted by scripts/fit_plan.py to benchmarks/plan/grid.jsonl.
@@ -86,6 +86,16 @@ RULE = Rule(beta=1.0, R=13.0, curves={"1x128": (1.5898, 258597.6144),
 
 BETAS = tuple(round(0.05 + 0.025 * i, 3) for i in range(39))  # 0.05 .. 1.0
 REPEATS = (1.0, 2.0, 3.0, 5.0, 8.0, 13.0, 20.0, 50.0)
+
+
+def shape_name(layers: int, hidden: int) -> str:
+    """A shape as the rule's tables name it: "2x512"."""
+    return f"{layers}x{hidden}"
+
+
+def lr_of(record: dict) -> float:
+    """The peak learning rate of a grid run (a run without one had the default)."""
+    return record.get("lr") or DEFAULT_LR
 
 
 def recurrent_params(layers: int, hidden: int, vocab_size: int, embed: int = 0) -> int:
@@ -105,8 +115,8 @@ def fit(records: Iterable[dict]) -> Rule:
     runs_by_shape: dict[str, dict[float, list[tuple[float, float, float]]]] = {}
     for r in records:
         if r["corpus"] == FIT_CORPUS and r["dropout"] == FIT_DROPOUT:
-            by_lr = runs_by_shape.setdefault(f"{r['layers']}x{r['hidden']}", {})
-            by_lr.setdefault(r.get("lr") or DEFAULT_LR, []).append((r["tokens"], r["train_tokens"], r["val_loss"]))
+            by_lr = runs_by_shape.setdefault(shape_name(r["layers"], r["hidden"]), {})
+            by_lr.setdefault(lr_of(r), []).append((r["tokens"], r["train_tokens"], r["val_loss"]))
     lrs = {name: lr for name, by_lr in runs_by_shape.items() if (lr := pick_lr(by_lr)) is not None}
     shapes = {name: runs_by_shape[name][lr] for name, lr in lrs.items()}
     reach = {name: round(max(t / u for t, u, _ in runs), 2) for name, runs in sorted(shapes.items())}
