@@ -56,7 +56,7 @@ def export_one_file(args: tuple[Path, Path, bool]) -> tuple[str, Counter, list[s
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, help="folder for the MIDI files (default: a temporary one)")
     parser.add_argument("--verify", action="store_true", help="compare each MIDI file with a fresh parse too")
     parser.add_argument("--workers", type=int, default=None, help="processes (default: one per core)")

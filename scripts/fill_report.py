@@ -30,7 +30,7 @@ QUOTED = re.compile(r'"[^"]*"|![^!]*!|\{[^}]*\}')
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("checkpoint", type=Path)
     parser.add_argument("--backward", type=Path)
     parser.add_argument("--fim", type=Path, help="a model trained with --fill (the same text)")

@@ -81,7 +81,7 @@ def studio(music: Path, out: Path, env: dict) -> dict | str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("corpus", type=Path)
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--avx2", action="store_true", help="as on a CPU without AVX-512 or bf16 (emulated)")

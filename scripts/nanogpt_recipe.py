@@ -266,7 +266,7 @@ def train(train_ids: np.ndarray, val_ids: np.ndarray, vocab_size: int, budget_s:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("text", help="a text file (tiny-shakespeare's input.txt)")
     parser.add_argument("--time-budget", required=True, help="e.g. 90s, 10m, 1h")
     parser.add_argument("--seed", type=int, default=1337)

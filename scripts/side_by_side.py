@@ -145,7 +145,7 @@ def known_arm(arm: str) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("text", type=Path, help="a text file, e.g. tiny-shakespeare's input.txt")
     parser.add_argument("--out", type=Path, required=True, help="folder of runs.jsonl")
     parser.add_argument("--budgets", type=listed(str, parse_duration), default="3m,10m,30m",

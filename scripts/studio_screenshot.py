@@ -30,7 +30,7 @@ from pathlib import Path
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("folder", type=Path)
     parser.add_argument("--out", type=Path, default=Path("docs/studio.png"))
     parser.add_argument("--tunes", type=int, default=5)

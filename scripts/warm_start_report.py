@@ -25,7 +25,7 @@ from seqgen.data.vocab import EOS_ID  # noqa: E402
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("checkpoint")
     parser.add_argument("--documents", type=int, default=100)
     parser.add_argument("--tokens", type=int, default=60)
