@@ -2,10 +2,13 @@
 a sample of the held-out text and the last on all of it, and a schedule that ends with the budget."""
 
 
+import numpy as np
 import pytest
 
 from seqgen import api
 from seqgen.config import TrainConfig
+from seqgen.training import loop
+from seqgen.training.loop import spread_sample
 from seqgen.training.run import new_run
 from seqgen.training.schedule import Progress, fraction_done, limit_reached, lr_at
 from seqgen.training.timing import PARTS, describe
@@ -13,7 +16,8 @@ from seqgen.training.timing import PARTS, describe
 from .helpers import run, tiny_model, tiny_train
 
 
-def test_a_timed_run_says_where_its_time_went_and_scores_all_held_out_text_last(prose_file, tmp_path):
+def test_a_timed_run_says_where_its_time_went_and_scores_all_held_out_text_last(prose_file, tmp_path, monkeypatch):
+    monkeypatch.setattr(loop, "SAMPLE_TOKENS", 2048)  # this held-out text is smaller than the usual least sample
     events = []
     result = new_run([str(prose_file)], tiny_model(), tiny_train(max_steps=0, time_budget=6.0, eval_every=10, patience=0,
                                                                    eval_tokens=0),
@@ -30,12 +34,40 @@ def test_a_timed_run_says_where_its_time_went_and_scores_all_held_out_text_last(
     assert end["val_loss_all"] == pytest.approx(model.score().cross_entropy, rel=1e-4)
     assert evals[-1]["val_loss_all"] == end["val_loss_all"] and end["val_tokens"] == len(held_out)
     size = model.payload["progress"]["eval_size"]
-    if size < len(held_out):  # the evaluations along the way read the start of it, said so once
-        assert notes == [f"evaluations along the way read {size:,} of the {len(held_out):,} held-out tokens "
-                         "(at most 3% of the time); the last reads them all"]
-        sample = model.network.score(held_out[:size]).cross_entropy
+    if size < len(held_out):  # the evaluations along the way read a sample spread over it, said so once
+        assert notes == [f"evaluations along the way read {size:,} of the {len(held_out):,} held-out tokens, "
+                         "spread over them, every 10 steps; the last reads them all"]
+        sample = model.network.score(spread_sample(held_out, size)).cross_entropy
         assert evals[-1]["val_loss"] == pytest.approx(sample, rel=1e-3)  # fp32 sums in another order: 1e-4 apart seen
+    else:  # this machine scores all of it within the share: the note would have nothing to say
+        assert notes == []
     assert end["reason"] == "time-budget" and end["progress"] == pytest.approx(1.0, abs=0.05)
+
+
+def test_a_sample_spreads_over_the_held_out_text():
+    ids = np.arange(100_000)
+    sample = spread_sample(ids, 10_000)
+    pieces = np.split(sample, np.flatnonzero(np.diff(sample) != 1) + 1)
+    assert len(pieces) == 10_000 // loop.SAMPLE_PIECE and 10_000 - len(pieces) < len(sample) <= 10_000
+    assert sample[0] == 0 and sample[-1] == len(ids) - 1  # from its start to its end
+    gaps = np.diff([piece[0] for piece in pieces])
+    assert gaps.max() - gaps.min() <= 1  # evenly
+    assert np.array_equal(spread_sample(ids, 10_000), sample)  # the same text at every evaluation
+
+
+def test_a_fast_step_spaces_the_evaluations_of_a_timed_run(prose_file, tmp_path):
+    # A tiny model's step takes a millisecond or two, as a GPU's step of a real one: evaluating every
+    # 100 steps would spend its time scoring and saving. Without --eval-every, the run spaces them.
+    events = []
+    result = new_run([str(prose_file)], tiny_model(), tiny_train(max_steps=0, time_budget=5.0, patience=0,
+                                                                   eval_every=0, eval_tokens=0),
+                     out_dir=tmp_path / "run", on_event=lambda kind, info: events.append((kind, info)))
+    every = api.load(result.last_path).payload["progress"]["eval_every"]
+    steps = [info["step"] for kind, info in events if kind == "eval"]
+    assert every > loop.EVAL_EVERY and steps[0] == loop.EVAL_EVERY
+    assert all(step % every == 0 for step in steps[1:-1]) and len(steps) <= loop.EVALS_PER_BUDGET + 2
+    notes = [info["message"] for kind, info in events if kind == "note"]
+    assert notes == [f"evaluations every {every:,} steps (spaced for the budget)"]
 
 
 def test_the_summary_prints_the_shares(prose_file, in_tmp):

@@ -34,10 +34,20 @@ from .timing import TimeShares
 OnEvent = Callable[[str, dict], None]
 MAX_BAD_STEPS = 5  # consecutive non-finite losses before training gives up
 REPORT_EVERY = 10  # steps between progress events
-# A timed run's evaluations along the way read a sample of the held-out text (its start, the same
-# each time) sized to take at most this share of the training time; the last one reads it all.
+# A timed run's evaluations along the way read a sample of the held-out text (the same each time)
+# sized to take at most this share of the training time; the last one reads it all.
 EVAL_SHARE = 0.03
 PROBE_TOKENS = 4096  # held-out tokens timed once to size those evaluations
+# The sample is at least this many tokens (all where there are fewer), since the loss on a few
+# thousand can wander from one evaluation to the next by more than training gains, which early
+# stopping reads as a stall; and it is taken in pieces spread evenly over the held-out text, since
+# its start alone can be easier or harder than the rest.
+SAMPLE_TOKENS = 32_768
+SAMPLE_PIECE = 1024
+EVAL_EVERY = 100  # steps between evaluations where --eval-every is not given
+# Where a step is fast (a GPU), a timed run spaces its evaluations (and the checkpoints saved with
+# each) further, to about this many in its budget: enough for the loss curve and early stopping.
+EVALS_PER_BUDGET = 50
 
 
 @dataclass
@@ -71,6 +81,8 @@ class Trainer:
         self.reserve = 0.0  # seconds the last evaluation will take (a timed run's steps end before)
         self.val_loss_all: float | None = None
         self.last_val = (0, math.nan)  # (held-out tokens read, loss) of the last evaluation
+        self.eval_seconds = 0.0  # the last evaluation's time on rank 0, its checkpoints included
+        self._sample: np.ndarray | None = None
         if state:
             self._restore(state)
         self.started_at = self.progress.step
@@ -122,9 +134,12 @@ class Trainer:
                                    "progress": fraction_done(cfg, p, len(self.stream), self.reserve)})
                 tick, tick_tokens = now, 0
             # -- evaluate and save
-            if p.step % cfg.eval_every == 0:
+            if p.step % (cfg.eval_every or p.eval_every or EVAL_EVERY) == 0:
                 reason = self._evaluate(since_eval)
                 since_eval = []
+                if cfg.time_budget and not p.eval_every:  # a timed run's first evaluation
+                    p.eval_every = cfg.eval_every or self.world.share(self._spaced())
+                    self._say_how_evaluations_go()
         # A timed run's last evaluation reads all of the held-out text, also where the last step
         # was evaluated on a sample along the way (rank 0 knows; the others follow it).
         sampled = bool(cfg.time_budget) and self.last_val[0] < len(self.val)
@@ -174,8 +189,9 @@ class Trainer:
         train_loss = self.world.mean(float(np.mean(train_losses))) if train_losses else None
         if not self.world.is_main:
             return ""
+        began = time.perf_counter()
         with self.shares.timing("evaluations"):
-            val = self.val[: self._eval_size()]
+            val = self._held_out_sample()
             started = time.perf_counter()
             score = self.stepper.module.score(val, self.device, self.precision)
             seconds = time.perf_counter() - started
@@ -199,8 +215,36 @@ class Trainer:
             self._save(self.last_path, hidden)
             if improved:
                 self._save(self.best_path, hidden)
+        self.eval_seconds = time.perf_counter() - began
         self._report("eval", record)
         return "early-stop" if verdict == "early-stop" else ""
+
+    def _spaced(self) -> int:
+        """Steps between a timed run's evaluations where --eval-every was not given: at least
+        EVAL_EVERY, and so that there are at most about EVALS_PER_BUDGET in the budget and each,
+        its checkpoints included (the first one's time), takes at most EVAL_SHARE of the time."""
+        if not self.world.is_main:
+            return 0  # rank 0's count is shared
+        step_s = self._step_seconds()
+        return max(EVAL_EVERY, math.ceil(self.cfg.time_budget / EVALS_PER_BUDGET / step_s),
+                   math.ceil(self.eval_seconds / (EVAL_SHARE * step_s)))
+
+    def _say_how_evaluations_go(self) -> None:
+        if not self.world.is_main:
+            return
+        size, every = len(self._held_out_sample()), self.progress.eval_every
+        spaced = "" if self.cfg.eval_every else " (spaced for the budget)"
+        if size < len(self.val):
+            self.emit("note", {"message": f"evaluations along the way read {size:,} of the {len(self.val):,} "
+                                          f"held-out tokens, spread over them, every {every:,} steps{spaced}; "
+                                          "the last reads them all"})
+        elif every != EVAL_EVERY:
+            self.emit("note", {"message": f"evaluations every {every:,} steps{spaced}"})
+
+    def _step_seconds(self) -> float:
+        """Seconds of one step so far in this session: the step, its update and its batch."""
+        seconds, steps = self.shares.seconds, max(1, self.progress.step - self.started_at)
+        return max((seconds["learn"] + seconds["update"] + seconds["batches"]) / steps, 1e-9)
 
     def _score_all(self) -> float:
         """The loss on all of the held-out text (that of the last evaluation, where it read all)."""
@@ -214,27 +258,34 @@ class Trainer:
         with self.shares.timing("reporting"):
             self.emit(kind, info)
 
+    def _held_out_sample(self) -> np.ndarray:
+        """What an evaluation reads: the held-out text's first ``--eval-tokens``; in a timed run,
+        ``_eval_size()`` tokens in pieces spread evenly over it (the same each time)."""
+        if self._sample is None:
+            size = self._eval_size()
+            if not self.cfg.time_budget or size >= len(self.val):
+                self._sample = self.val[:size]
+            else:
+                self._sample = spread_sample(self.val, size)
+        return self._sample
+
     def _eval_size(self) -> int:
         """The held-out tokens an evaluation reads: ``--eval-tokens`` of them; in a timed run, as
-        many as take at most ``EVAL_SHARE`` of the training time between two evaluations, timed
-        once on a few tokens (and kept in the checkpoint, so that every evaluation of the run
-        reads the same text)."""
+        many as take at most ``EVAL_SHARE`` of the training time between two evaluations at the
+        usual spacing, timed once on a few tokens, and at least SAMPLE_TOKENS (kept in the
+        checkpoint, so that every evaluation of the run reads the same text)."""
         cfg, p = self.cfg, self.progress
         cap = min(cfg.eval_tokens, len(self.val)) if cfg.eval_tokens else len(self.val)
         if not cfg.time_budget:
             return cap
         if not p.eval_size:
             probe = self.val[:PROBE_TOKENS]
+            self.stepper.module.score(probe, self.device, self.precision)  # the first call sets up (cuDNN): untimed
             started = time.perf_counter()
             self.stepper.module.score(probe, self.device, self.precision)
             rate = len(probe) / max(time.perf_counter() - started, 1e-9)
-            seconds = self.shares.seconds
-            step_seconds = (seconds["learn"] + seconds["update"] + seconds["batches"]) / max(1, p.step - self.started_at)
-            p.eval_size = int(min(cap, max(min(PROBE_TOKENS, cap), rate * EVAL_SHARE * cfg.eval_every * step_seconds)))
-            if p.eval_size < len(self.val):
-                self.emit("note", {"message": f"evaluations along the way read {p.eval_size:,} of the "
-                                              f"{len(self.val):,} held-out tokens (at most {EVAL_SHARE:.0%} of the "
-                                              "time); the last reads them all"})
+            every = cfg.eval_every or EVAL_EVERY
+            p.eval_size = int(min(cap, max(min(SAMPLE_TOKENS, cap), rate * EVAL_SHARE * every * self._step_seconds())))
         return min(p.eval_size, cap)
 
     @contextlib.contextmanager
@@ -255,3 +306,12 @@ class Trainer:
 
     def _restore(self, state: dict) -> None:
         self.progress = restore(self, state)
+
+
+def spread_sample(ids: np.ndarray, size: int) -> np.ndarray:
+    """``size`` tokens of ``ids`` (less what dividing them into pieces leaves over) in pieces of
+    about SAMPLE_PIECE spread evenly from its start to its end, joined (each junction costs one prediction across it, the same at every evaluation)."""
+    pieces = max(1, size // SAMPLE_PIECE)
+    length = size // pieces
+    starts = np.linspace(0, len(ids) - length, pieces).round().astype(np.int64)
+    return np.concatenate([ids[s:s + length] for s in starts])

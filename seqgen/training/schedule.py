@@ -29,6 +29,7 @@ class Progress:
     bad_evals: int = 0  # evaluations since the last improvement
     lr_scale: float = 1.0  # halved when a step's loss is not finite, or validation loss plateaus
     eval_size: int = 0  # held-out tokens each evaluation of a timed run reads (0: not decided yet)
+    eval_every: int = 0  # steps between a timed run's evaluations, where --eval-every was not given (0: not decided yet)
 
 
 def progress_from(record) -> Progress:
@@ -38,7 +39,7 @@ def progress_from(record) -> Progress:
     if not isinstance(record, dict) or "step" not in record:
         raise ValueError("its progress record is missing or empty (no step)")
     p = Progress(**{k: v for k, v in record.items() if k in Progress.__dataclass_fields__})
-    for name in ("step", "epoch", "batch_index", "tokens_seen", "bad_evals", "eval_size"):
+    for name in ("step", "epoch", "batch_index", "tokens_seen", "bad_evals", "eval_size", "eval_every"):
         value = getattr(p, name)
         if type(value) is not int or value < 0:
             raise ValueError(f"its progress has {name} {value!r}, not a whole number from 0")
