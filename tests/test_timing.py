@@ -17,7 +17,7 @@ from .helpers import run, tiny_model, tiny_train
 
 
 def test_a_timed_run_says_where_its_time_went_and_scores_all_held_out_text_last(prose_file, tmp_path, monkeypatch):
-    monkeypatch.setattr(loop, "SAMPLE_TOKENS", 2048)  # this held-out text is smaller than the usual least sample
+    monkeypatch.setattr(loop, "SAMPLE_TOKENS", 2048)  # this held-out text is below the usual least sample
     events = []
     result = new_run([str(prose_file)], tiny_model(), tiny_train(max_steps=0, time_budget=6.0, eval_every=10, patience=0,
                                                                    eval_tokens=0),

@@ -310,7 +310,8 @@ class Trainer:
 
 def spread_sample(ids: np.ndarray, size: int) -> np.ndarray:
     """``size`` tokens of ``ids`` (less what dividing them into pieces leaves over) in pieces of
-    about SAMPLE_PIECE spread evenly from its start to its end, joined (each junction costs one prediction across it, the same at every evaluation)."""
+    about SAMPLE_PIECE spread evenly from its start to its end, joined (each junction costs one
+    prediction across it, the same at every evaluation)."""
     pieces = max(1, size // SAMPLE_PIECE)
     length = size // pieces
     starts = np.linspace(0, len(ids) - length, pieces).round().astype(np.int64)
