@@ -3,11 +3,13 @@
 reads it is seqgen's own and runs for real."""
 
 import contextlib
+from pathlib import Path
 
 import pytest
 import torch
 import torch.distributed
 
+import seqgen.training.launch
 import seqgen.training.step
 from seqgen.hardware.device import resolve_precision
 from seqgen.training.distributed import World
@@ -16,7 +18,7 @@ from seqgen.models.rnn import RNNLM
 from seqgen.models.rnn_config import ModelConfig
 from seqgen.training.step import Stepper
 
-from .helpers import fake_runs
+from .helpers import assert_one_line_error, fake_runs, run
 
 CPU, CUDA = torch.device("cpu"), torch.device("cuda")
 
@@ -90,3 +92,28 @@ def test_more_processes_than_gpus_or_nccl_on_cpus_are_refused(two_gpus, monkeypa
         World.current("cuda")
     with pytest.raises(UsageError, match="--backend nccl needs CUDA GPUs"):
         World.current("cpu", backend="nccl")
+
+
+@pytest.mark.parametrize("trained_on, given, launched", [
+    ("cpu", [], True),  # it goes on where it was trained: one process a core
+    ("auto", [], False),  # it would take the GPU: one process at most
+    ("auto", ["--device", "cpu"], True),
+])
+def test_a_resumed_run_gets_processes_for_the_device_it_resumes_on(monkeypatch, tmp_path, trained_on, given, launched):
+    # A machine with one GPU and four cores; the message a run stopped with (seqgen train --resume
+    # last.pt --nproc 2) must work there for a run trained on the CPU.
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    monkeypatch.setattr(seqgen.training.launch.os, "cpu_count", lambda: 4)
+    starts = []
+    monkeypatch.setattr(seqgen.training.launch, "launch", lambda nproc, args, backend="auto": starts.append(args) or 0)
+    payload = torch.load(Path(__file__).parent / "data" / "checkpoints_v2" / "char.pt", map_location="cpu",
+                         weights_only=True)
+    payload["train_config"]["device"] = trained_on
+    torch.save(payload, tmp_path / "last.pt")
+    result = run("train", "--resume", tmp_path / "last.pt", "--nproc", "2", *given)
+    if launched:
+        assert result.exit_code == 0, result.output
+        assert [sorted(args) for args in starts] == [sorted(["--resume", str(tmp_path / "last.pt"), *given])]
+    else:
+        assert_one_line_error(result, 2, "--nproc 2: this machine has 1 GPU")
+        assert not starts

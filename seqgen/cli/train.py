@@ -54,7 +54,8 @@ def train(
         typer.echo(made.describe())
         return
     if nproc != 1:
-        return _launch(ctx, nproc, model, settings["device"], backend)
+        device = settings["device"] if given(ctx, "device") or not resume else _stored_device(resume)
+        return _launch(ctx, nproc, model, device, backend)
     display = TrainDisplay() if rank_from_env() == 0 else None
     with Interrupts() as interrupts:
         def on_event(kind: str, info: dict) -> None:
@@ -78,6 +79,14 @@ def train(
             processes = int(os.environ.get("WORLD_SIZE", "1"))
             sys.stderr.write(f"saved {result.last_path}; continue with: {resume_command(result.last_path, processes)}\n")
         raise typer.Exit(Interrupts.exit_codes[result.reason])
+
+
+def _stored_device(resume: Path) -> str:
+    """The device a resumed run computes on when --device is not given: the one it was trained with
+    (a run trained on the CPU goes on there, on a machine with a GPU too)."""
+    from ..training import checkpoint
+
+    return (checkpoint.load(resume).get("train_config") or {}).get("device") or "auto"
 
 
 def _launch(ctx: typer.Context, nproc: int, model: str, device: str, backend: str) -> None:
