@@ -205,16 +205,17 @@ def stream(model, vocab: Vocab, config: SampleConfig, device: torch.device | str
     if config.prime:
         yield config.prime
     text = _Text(vocab, config.prime, keep=False)
-    for _, token in draw(model, vocab, config.with_samples(1), False, device, None, warmup):
-        yield text.add(token)
+    with contextlib.closing(draw(model, vocab, config.with_samples(1), False, device, None, warmup)) as drawing:
+        yield from (text.add(token) for _, token in drawing)  # a stream closed early ends its drawing now
 
 
 def draw(model, vocab: Vocab, config: SampleConfig, stop_at_eos: bool = False, device: torch.device | str = "cpu",
          constraint: Constraint | None = None, warmup: Warmup | None = None) -> Iterator[tuple[int, int]]:
     """(row, token id) for each token drawn, row by row within a step, step by step."""
-    for drawn in _steps(model, vocab, config, stop_at_eos, device, constraint, warmup):
-        for row in (drawn >= 0).nonzero().squeeze(1).tolist():
-            yield row, int(drawn[row])
+    with contextlib.closing(_steps(model, vocab, config, stop_at_eos, device, constraint, warmup)) as steps:
+        for drawn in steps:
+            for row in (drawn >= 0).nonzero().squeeze(1).tolist():
+                yield row, int(drawn[row])
 
 
 def _steps(model, vocab, config, stop_at_eos, device, constraint, warmup) -> Iterator[torch.Tensor]:

@@ -149,6 +149,25 @@ def test_streams_closed_out_of_order_leave_no_setting_behind(text_model):
     assert x.grad is not None
 
 
+def test_a_closed_stream_lets_go_of_the_settings_however_long_its_parts_live(text_model, monkeypatch):
+    # A stream draws through generators within generators. Closing it must end them, and their hold
+    # on the process's settings, there and then: not when the last reference to each goes (CPython
+    # counts references, but a reference cycle waits for the collector, and other Pythons collect
+    # later). Here something keeps a reference to each drawing a stream starts.
+    from seqgen import sample
+
+    kept = []
+    real = sample.draw
+    monkeypatch.setattr(sample, "draw", lambda *args, **kwargs: kept.append(real(*args, **kwargs)) or kept[-1])
+    before = torch.backends.mkldnn.enabled
+    first, second = text_model.stream(length=50, seed=1), text_model.stream(length=50, seed=2)
+    next(first), next(second)
+    first.close()
+    assert next(second)
+    second.close()
+    assert len(kept) == 2 and torch.backends.mkldnn.enabled == before
+
+
 def test_the_command_line_the_studio_and_eval_come_in_through_model_load(char_run, monkeypatch):
     from seqgen import api
     from seqgen.studio.catalog import Catalog
