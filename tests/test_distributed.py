@@ -20,9 +20,10 @@ from .helpers import seqgen_process, start_seqgen
 
 pytestmark = pytest.mark.slow  # every test here trains in two processes
 
-# fp32 and no dropout: what differs between 1 and 2 processes is then only the order of sums.
+# fp32 and no dropout: what differs between 1 and 2 processes is then only the order of sums. On the
+# CPU, by name: on a machine with a GPU "auto" would take it (and refuse two processes on one GPU).
 SMALL = ["--hidden", "32", "--layers", "1", "--seq-len", "16", "--dropout", "0", "--precision", "fp32",
-         "--eval-every", "10"]
+         "--eval-every", "10", "--device", "cpu"]
 TOLERANCE = 1e-5  # relative, on losses: float sums in another order
 # The run the tests below hold others to: two processes, 8 rows each, long enough to be cut mid-run.
 STRAIGHT = [*SMALL, "--batch-size", "8", "--max-steps", "100"]
@@ -161,7 +162,7 @@ def test_errors_are_said_once(in_tmp, prose_file):
     missing = seqgen("train", "missing.txt", *SMALL, "--nproc", "2", cwd=in_tmp)
     assert missing.returncode == 1 and missing.stderr.count("error:") == 1, missing.stderr
     assert "missing.txt: no such file" in missing.stderr and "Traceback" not in missing.stderr
-    too_many = seqgen("train", prose_file, "--nproc", str((os.cpu_count() or 1) + 1), cwd=in_tmp)
+    too_many = seqgen("train", prose_file, "--device", "cpu", "--nproc", str((os.cpu_count() or 1) + 1), cwd=in_tmp)
     assert too_many.returncode == 2 and "CPU core" in too_many.stderr
     ngram = seqgen("train", prose_file, "--model", "ngram", "--nproc", "2", cwd=in_tmp)
     assert ngram.returncode == 2 and "counted in one process" in ngram.stderr

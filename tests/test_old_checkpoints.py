@@ -2,8 +2,9 @@
 score, sample and resume as they did then. A checkpoint holds only tensors and plain values, no
 classes, so moving a module must not break one; these files prove it for each kind of model.
 
-The files in tests/data/checkpoints_v2 were made by seqgen 0.2.0 from 20,000 characters of the
-Python documentation's text (and O'Neill's tunes), tiny on purpose:
+The files in tests/data/checkpoints_v2 were made by seqgen 0.2.0 from the first 20,000 characters of
+``FIXED_PROSE`` (the Python documentation's text as Python 3.11.7 has it; another Python's differs)
+and O'Neill's tunes, tiny on purpose:
     seqgen train prose.txt --hidden 16 --layers 1 --seq-len 16 --batch-size 8 --max-steps 20 \\
         --eval-every 10 --precision fp32 [--level word --cell gru --softmax adaptive --no-tie --max-vocab 500]
     seqgen train prose.txt --model ngram --order 3
@@ -19,7 +20,7 @@ import torch
 import seqgen
 from seqgen.training import checkpoint
 
-from .helpers import PROSE, run
+from .helpers import FIXED_PROSE, run
 
 DATA = Path(__file__).parent / "data" / "checkpoints_v2"
 EXPECTED = json.loads((DATA / "expected.json").read_text(encoding="utf-8"))
@@ -38,11 +39,11 @@ def test_an_old_checkpoint_scores_and_samples_as_it_did(name):
 
 def test_an_old_run_resumes(in_tmp):
     # The run read its text again from the absolute path it recorded, on the machine that made it.
-    # Here that text (its first 20,000 characters of PROSE, the same bytes: the run checks their
-    # hash) is written to this test's folder, and the copy's record of where it lies is moved
+    # Here that text (the first 20,000 characters of FIXED_PROSE, the same bytes: the run checks
+    # their hash) is written to this test's folder, and the copy's record of where it lies is moved
     # there; nothing else in the file changes (torch's own reader and writer, not seqgen's).
     text = in_tmp / "prose.txt"
-    text.write_text(PROSE[:20_000], encoding="utf-8")
+    text.write_text(FIXED_PROSE[:20_000], encoding="utf-8")
     payload = torch.load(DATA / "char.pt", map_location="cpu", weights_only=True)
     (recorded,) = payload["data"]["sources"]
     payload["data"]["sources"] = [str(text)]
