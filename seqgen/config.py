@@ -71,9 +71,9 @@ class TrainConfig:
                                 "more. [default: no limit]", check=not_negative(), reader=parse_duration)
     val_fraction: float = option(0.1, "Share of the text held out for validation.",
                                  check=Rule(lambda v: 0.0 < v < 0.5, "must be between 0 and 0.5"))
-    eval_every: int = option(0, "Steps between validations. [default: 100; in a timed run at least 100, "
-                                "and as many more as keep them to about 50 in the budget and their time, "
-                                "checkpoints included, under 3% of it]", check=not_negative())
+    eval_every: int = option(0, "Steps between validations (0: as by default). [default: 100; in a timed "
+                                "run at least 100, and as many more as keep them to about 50 in the budget "
+                                "and their time, checkpoints included, under 3% of it]", check=not_negative())
     eval_tokens: int = option(200_000, "Held-out tokens scored at each validation (0: all).", check=not_negative())
     patience: int = option(6, "Validations without improvement before stopping early (0: never).",
                            check=not_negative())

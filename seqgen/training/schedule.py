@@ -29,7 +29,7 @@ class Progress:
     bad_evals: int = 0  # evaluations since the last improvement
     lr_scale: float = 1.0  # halved when a step's loss is not finite, or validation loss plateaus
     eval_size: int = 0  # held-out tokens each evaluation of a timed run reads (0: not decided yet)
-    eval_every: int = 0  # steps between a timed run's evaluations, where --eval-every was not given (0: not decided yet)
+    eval_every: int = 0  # steps between a timed run's evaluations, set at its first (0: not yet)
 
 
 def progress_from(record) -> Progress:
