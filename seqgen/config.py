@@ -13,7 +13,7 @@ import math
 import secrets
 from dataclasses import asdict, dataclass, fields, replace
 
-from .hardware.device import PRECISIONS
+from .hardware import PRECISIONS
 from .errors import UsageError
 from .options import SEED, Rule, at_least, check, check_types, finite, not_negative, one_of, option, problems, typed
 

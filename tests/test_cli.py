@@ -2,6 +2,8 @@
 
 import json
 import shutil
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -217,6 +219,21 @@ def test_help_explains_every_command():
         result = run(*command, "--help")
         assert result.exit_code == 0
     assert "--time-budget" in run("train", "--help").stdout
+
+
+COMMANDS = ["train", "sample", "eval", "evaluate", "corpora", "export", "check", "studio", "bench"]
+
+
+@pytest.mark.parametrize("args", [["--version"], ["--help"], *([c, "--help"] for c in COMMANDS)], ids=" ".join)
+def test_help_and_version_answer_without_loading_torch(args):
+    """Loading torch takes seconds (numpy and music21 a fraction): help and the version need none
+    of them. Python's own import log (-X importtime) says what a real process loaded."""
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "seqgen", *args], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr[-2000:]
+    loaded = {line.rsplit("|", 1)[1].strip() for line in done.stderr.splitlines() if line.startswith("import time:")}
+    assert {"seqgen.cli", "typer"} <= loaded  # the log is read right
+    assert not loaded & {"torch", "numpy", "music21", "matplotlib", "fastapi"}
 
 
 # -- several temperatures, the same seed at each; what the command line prints, from Python too ------

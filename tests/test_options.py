@@ -11,7 +11,7 @@ import seqgen.api
 import seqgen.config
 from seqgen import UsageError
 from seqgen.config import SampleConfig, TrainConfig, TuneOptions
-from seqgen.models import base, model_class, model_types
+from seqgen.models import registry, model_class, model_types
 from seqgen.models.ngram import NGramConfig
 from seqgen.options import flag, not_negative, option, options
 
@@ -71,8 +71,8 @@ def test_a_model_type_brings_its_own_options_to_train_help(monkeypatch):
         name, Config, trained_by = "wobble", WobbleConfig, "counting"
         from_state = config_dict = state = describe = score = next_scores = for_sampling = None
 
-    monkeypatch.setattr(base, "_TYPES", dict(base._TYPES))
-    base.register(Wobble)
+    monkeypatch.setattr(registry, "_TYPES", dict(registry._TYPES))
+    registry.register(Wobble)
     assert "--wobble" in _flags(_help("train")) and "How far the wobble model looks back." in _help("train")
 
 

@@ -10,7 +10,7 @@ import torch
 
 from seqgen.config import check
 from seqgen.evaluate import Score
-from seqgen.models import base, register
+from seqgen.models import model_class, registry, register
 
 from .helpers import assert_one_line_error, run
 
@@ -76,7 +76,7 @@ class BigramLM:
 
 @pytest.fixture
 def bigram(monkeypatch):
-    monkeypatch.setattr(base, "_TYPES", dict(base._TYPES))  # registered for this test only
+    monkeypatch.setattr(registry, "_TYPES", dict(registry._TYPES))  # registered for this test only
     register(BigramLM)
 
 
@@ -96,5 +96,18 @@ def test_a_registered_toy_model_goes_through_the_command_line(bigram, in_tmp, pr
 
 def test_without_registration_its_checkpoints_are_refused(bigram, in_tmp, prose_file):
     assert run("train", prose_file, "--model", "bigram", "--out", "bigram").exit_code == 0
-    del base._TYPES["bigram"]
+    del registry._TYPES["bigram"]
     assert_one_line_error(run("sample", "bigram/best.pt"), 1, "unknown model type 'bigram'")
+
+
+def test_the_built_in_types_are_known_by_name_and_settings_before_their_modules_load():
+    """The command line builds its options from ``model_config`` without loading a model's module
+    (torch); each built-in entry must name the class that module defines, with its Config."""
+    assert registry.model_types()[:2] == ["rnn", "ngram"]
+    for name, (module, attribute, config) in registry.BUILTIN.items():
+        cls = model_class(name)
+        assert (cls.__module__, cls.__name__, cls.name, cls.Config) == (module, attribute, name, config)
+        assert registry.model_config(name) is config
+    from seqgen.models import KneserNeyLM, RNNLM
+
+    assert (RNNLM, KneserNeyLM) == (model_class("rnn"), model_class("ngram"))

@@ -7,7 +7,7 @@ import torch
 from seqgen import api
 from seqgen.training import strategies
 from seqgen.errors import UsageError
-from seqgen.models import base, model_class, register
+from seqgen.models import registry, model_class, register
 from seqgen.training.step import Stepper
 
 from .test_registry import BigramLM
@@ -26,7 +26,7 @@ class NotedCounting(strategies.Counting):
 
 @pytest.fixture
 def own_way(monkeypatch):
-    monkeypatch.setattr(base, "_TYPES", dict(base._TYPES))  # registered for this test only
+    monkeypatch.setattr(registry, "_TYPES", dict(registry._TYPES))  # registered for this test only
     way = NotedCounting()
     register(type("OwnWayBigram", (BigramLM,), {"name": "ownway", "trained_by": way}))
     return way
@@ -42,12 +42,12 @@ def test_a_model_type_trains_the_way_its_strategy_object_says(own_way, tmp_path,
 
 
 def test_a_way_of_training_is_named_or_given():
-    assert base.WAYS_OF_TRAINING == tuple(strategies.STRATEGIES)
+    assert registry.WAYS_OF_TRAINING == tuple(strategies.STRATEGIES)
     assert isinstance(strategies.training_of(model_class("rnn")), strategies.GradientDescent)
     assert isinstance(strategies.training_of(model_class("ngram")), strategies.Counting)
     with pytest.raises(TypeError, match="not a model type"):
         register(type("Misspelt", (BigramLM,), {"name": "misspelt", "trained_by": "gradiant"}))
-    assert "misspelt" not in base.model_types()
+    assert "misspelt" not in registry.model_types()
 
 
 def test_counting_refuses_several_processes_and_gradient_descent_takes_them():

@@ -15,9 +15,8 @@ from pathlib import Path
 
 import typer
 
-from ..training.distributed import PeerLost, rank_from_env
+from ..training.process_env import LAUNCHED, PeerLost, rank_from_env
 from ..errors import SeqgenError, SeqgenWarning, Terminated, does_not_apply, raise_terminated
-from ..training.launch import LAUNCHED
 from .streams import OutputError, ReaderGone, quiet_stdout, stdout
 
 app = typer.Typer(help="Train recurrent language models on text and folk tunes, and generate from them.",

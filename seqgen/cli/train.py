@@ -10,7 +10,7 @@ from typing import Annotated, Optional
 import typer
 
 from ..config import TrainConfig
-from ..training.distributed import rank_from_env
+from ..training.process_env import rank_from_env
 from .common import Interrupts, app, friendly, given
 from .config_options import config_options
 
@@ -18,9 +18,9 @@ from .config_options import config_options
 def _training_options() -> list[type]:
     """The training configuration, then every registered model type's own (``--order`` is the
     n-gram's): read when the command line is built, so a model type registered later is in it."""
-    from ..models import model_class, model_types
+    from ..models.registry import model_config, model_types
 
-    return [TrainConfig, *(model_class(name).Config for name in model_types())]
+    return [TrainConfig, *(model_config(name) for name in model_types())]
 
 
 @app.command()
@@ -91,7 +91,7 @@ def _stored_device(resume: Path) -> str:
 
 def _launch(ctx: typer.Context, nproc: int, model: str, device: str, backend: str) -> None:
     """``--nproc N``: this same command in N processes, started by PyTorch's launcher."""
-    from ..training.distributed import under_torchrun
+    from ..training.process_env import under_torchrun
     from ..errors import UsageError
     from ..training.launch import check_nproc, launch
     from ..models import model_class

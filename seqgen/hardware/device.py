@@ -16,9 +16,8 @@ import threading
 import torch
 
 from ..errors import UsageError
+from . import PRECISIONS
 from .precision import DTYPES, fastest_cpu_precision, runs_in
-
-PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 
 
 def choose_device(name: str = "auto") -> torch.device:

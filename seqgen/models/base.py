@@ -1,5 +1,5 @@
-"""What a model type is, and the registry that training, checkpoints, scoring, sampling and the
-command line find model types in.
+"""What a model type is (``registry.py`` holds them by name, for training, checkpoints, scoring,
+sampling and the command line).
 
 A model type is one class with the members of ``LanguageModel`` and a name. Adding one is a
 module with the class and one line, ``register(MyModel)``; from then on ``seqgen train --model
@@ -19,7 +19,6 @@ from typing import Any, ClassVar, Protocol
 import numpy as np
 import torch
 
-from ..errors import UsageError
 from ..evaluate import Score
 
 
@@ -61,36 +60,3 @@ class LanguageModel(Protocol):
 
     def for_sampling(self, precision: str) -> "LanguageModel":
         """The model to sample with (a faster copy, or itself)."""
-
-
-_TYPES: dict[str, type] = {}
-WAYS_OF_TRAINING = ("gradient", "counting")  # the names strategies.STRATEGIES gives a strategy to
-
-
-def register(cls: type) -> type:
-    """Make ``cls`` a model type under ``cls.name`` (usable as a decorator)."""
-    missing = [m for m in ("name", "Config", "trained_by", "from_state", "config_dict", "state", "describe",
-                           "score", "next_scores", "for_sampling") if not hasattr(cls, m)]
-    way = getattr(cls, "trained_by", None)
-    if missing or not (way in WAYS_OF_TRAINING or hasattr(way, "prepare")):
-        raise TypeError(f"{cls.__name__} is not a model type: missing {', '.join(missing) or 'trained_by'}")
-    _TYPES[cls.name] = cls
-    return cls
-
-
-def model_types() -> list[str]:
-    return list(_TYPES)
-
-
-def model_class(name: str) -> type:
-    """The class of model type ``name``; UsageError listing the known ones."""
-    try:
-        return _TYPES[name]
-    except KeyError:
-        raise UsageError(f"--model must be one of {', '.join(_TYPES)} (got {name!r})") from None
-
-
-def config_fields(cls: type) -> set[str]:
-    from dataclasses import fields
-
-    return {f.name for f in fields(cls.Config)} - {"vocab_size"}

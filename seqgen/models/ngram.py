@@ -17,31 +17,14 @@ distribution sums to one. A context never seen at order k passes p_{k-1} through
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
 
 from ..evaluate import Score
-from ..options import Rule, check, option, problems
+from .ngram_config import MAX_ORDER, NGramConfig
 
-MAX_ORDER = 7
 _TABLE_FIELDS = ("keys", "counts", "total", "gamma", "discounts")
-
-
-@dataclass
-class NGramConfig:
-    """The n-gram model's one setting."""
-
-    order: int = option(5, f"--model ngram: the n-gram order, 1 to {MAX_ORDER}.",
-                        check=Rule(lambda v: 1 <= v <= MAX_ORDER, f"must be between 1 and {MAX_ORDER}"))
-
-    def validate(self) -> "NGramConfig":
-        check(problems(self))
-        return self
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 def _check_order(order: int) -> int:

@@ -23,6 +23,7 @@ import torch
 
 from ..hardware.device import choose_device, resolve_precision
 from ..errors import SeqgenError, UsageError, first_line
+from .process_env import PeerLost, under_torchrun
 
 BACKENDS = ("auto", "gloo", "nccl")
 # How long a rank waits in a collective for the others: longer than rank 0 takes to evaluate and
@@ -31,19 +32,6 @@ COLLECTIVE_TIMEOUT = timedelta(minutes=10)
 # Why a run stops, as numbers for a collective; the larger wins when ranks differ (a signal to any
 # rank stops them all).
 REASONS = ("", "epochs", "max-steps", "time-budget", "early-stop", "interrupted", "terminated")
-
-
-class PeerLost(SeqgenError):
-    """Another process of the run stopped while this one waited for it."""
-
-
-def under_torchrun() -> bool:
-    return "RANK" in os.environ and "WORLD_SIZE" in os.environ and "LOCAL_RANK" in os.environ
-
-
-def rank_from_env() -> int:
-    """This process's rank (0 when not started by torchrun)."""
-    return int(os.environ.get("RANK", "0"))
 
 
 @dataclass

@@ -18,10 +18,9 @@ import torch
 
 from ..atomic import write_bytes
 from ..errors import SeqgenError, UsageError
+from .process_env import LAUNCHED, RUN_FILE
 from .runs import resume_command
 
-RUN_FILE = "SEQGEN_RUN_FILE"  # where rank 0 writes its run folder, for the launcher's last line
-LAUNCHED = "SEQGEN_LAUNCHED"  # set in the processes this launcher starts: they leave failures to it
 
 
 class RankDied(SeqgenError):

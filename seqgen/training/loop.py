@@ -24,7 +24,8 @@ import numpy as np
 from . import checkpoint, runs
 from ..data.batches import BatchStream
 from ..config import TrainConfig
-from .distributed import PeerLost, World
+from .distributed import World
+from .process_env import PeerLost
 from ..errors import SeqgenError
 from .schedule import Progress, after_evaluation, fraction_done, limit_reached, lr_at
 from .snapshot import restore, snapshot

@@ -136,7 +136,7 @@ class Counting:
         raise UsageError("a model made by counting does not resume: train it again instead")
 
 
-# By the names of models.base.WAYS_OF_TRAINING, which a model type's trained_by is checked against.
+# By the names of models.registry.WAYS_OF_TRAINING, which a model type's trained_by is checked against.
 STRATEGIES: dict[str, Strategy] = {"gradient": GradientDescent(), "counting": Counting()}
 
 
