@@ -1,35 +1,20 @@
 """``python -m seqgen`` and the ``seqgen`` command.
 
-The command line takes a second or more to load (typer, rich, every command's module), longer on
-a busy machine: a Ctrl-C or SIGTERM in that time ends it as it ends any command, in one line and
-130 or 143, not in a stack trace from inside an import (or, for SIGTERM, with no word at all).
+The command line loads in a fraction of a second (typer, rich, every command's options); a
+command then loads what it needs (torch, music21), for a second or more, longer on a busy
+machine. A Ctrl-C or SIGTERM at any moment of that ends it as it ends any command, in one line and
+130 or 143, never in a stack trace from inside an import or in silence (``signals.py``).
 """
 
-import signal
-import sys
-
-from .errors import Terminated, raise_terminated
+from . import signals
 
 
 def run() -> None:
-    previous = signal.signal(signal.SIGTERM, raise_terminated)
-    try:
-        from .cli import main
-    except KeyboardInterrupt:
-        _stop("interrupted", 130)
-    except Terminated:
-        _stop("terminated", 143)
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+    # From here on a signal is held back until a command runs, and there ends it in one line.
+    signals.install()
+    from .cli import main
+
     main()
-
-
-def _stop(reason: str, code: int) -> None:
-    try:
-        sys.stderr.write(f"error: {reason}\n")
-    except OSError:
-        pass  # stderr closed or full: the exit code still says it
-    raise SystemExit(code)
 
 
 if __name__ == "__main__":

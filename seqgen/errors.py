@@ -38,11 +38,6 @@ class Terminated(BaseException):
     (``seqgen.__main__``) can raise it before the command line itself has loaded."""
 
 
-def raise_terminated(signum, frame):
-    """A SIGTERM handler: ``Terminated`` where the program is."""
-    raise Terminated
-
-
 class Cancelled(SeqgenError):
     """Work stopped before it finished because nobody waits for it any more: its client went
     away, or the server is stopping."""

@@ -95,8 +95,8 @@ def test_modules_stay_short():
 # whatever format it is handed; music brings its ABC format to the registry (formats), which sits
 # above both, and training and scoring, which choose a corpus's format, sit above the registry.
 LAYERS = [
-    ("foundation", ["seqgen.errors", "seqgen.options", "seqgen.atomic", "seqgen.cache", "seqgen.hardware.*",
-                    "seqgen.config", "seqgen.evaluate", "seqgen.arguments"]),
+    ("foundation", ["seqgen.errors", "seqgen.signals", "seqgen.options", "seqgen.atomic", "seqgen.cache",
+                    "seqgen.hardware.*", "seqgen.config", "seqgen.evaluate", "seqgen.arguments"]),
     ("data", ["seqgen.data.*"]),
     ("models", ["seqgen.models.*"]),
     ("generation", ["seqgen.sample"]),

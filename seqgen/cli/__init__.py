@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 
 from .. import __version__
+from ..errors import Terminated
 from . import train, sample, music, studio, bench  # noqa: F401, I001  (each registers its commands, in this order)
 from .common import app, say_error
 from .streams import Diagnostics, Guarded, OutputError, ReaderGone, quiet_stdout, write
@@ -49,6 +50,10 @@ def main() -> None:
         quiet_stdout()
         say_error("interrupted")
         sys.exit(130)
+    except Terminated:  # likewise
+        quiet_stdout()
+        say_error("terminated")
+        sys.exit(143)
     except ReaderGone:  # help or --version; inside a command, ``friendly`` has stopped already
         quiet_stdout()
         # The pipe cuts the output, not the verdict: no command at all is still a usage error.

@@ -16,7 +16,8 @@ from pathlib import Path
 import typer
 
 from ..training.process_env import LAUNCHED, PeerLost, rank_from_env
-from ..errors import SeqgenError, SeqgenWarning, Terminated, does_not_apply, raise_terminated
+from ..errors import SeqgenError, SeqgenWarning, Terminated, does_not_apply
+from ..signals import command_runs, raise_signal
 from .streams import OutputError, ReaderGone, quiet_stdout, stdout
 
 app = typer.Typer(help="Train recurrent language models on text and folk tunes, and generate from them.",
@@ -56,7 +57,8 @@ def friendly(fn):
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         warnings.showwarning = _show_warning
-        previous = _on_sigterm(raise_terminated)
+        previous = _on_signals(raise_signal)
+        command_runs()
         try:
             result = fn(*args, **kwargs)
             stdout.flush()
@@ -81,17 +83,19 @@ def friendly(fn):
             raise typer.Exit(0)
         finally:
             warnings.showwarning = _python_show_warning
-            _on_sigterm(previous)
+            _on_signals(previous)
     return wrapper
 
 
 
-def _on_sigterm(handler):
-    """Install ``handler`` for SIGTERM (None: leave it) and return the one before; only the main
-    thread may (a test runner may call a command from another)."""
+def _on_signals(handler):
+    """Install ``handler`` for SIGINT and SIGTERM (a dict of handlers: each its own; None: leave
+    them) and return the ones before; only the main thread may (a test runner may call a command
+    from another)."""
     if handler is None or threading.current_thread() is not threading.main_thread():
         return None
-    return signal.signal(signal.SIGTERM, handler)
+    return {s: signal.signal(s, handler[s] if isinstance(handler, dict) else handler)
+            for s in (signal.SIGINT, signal.SIGTERM)}
 
 
 def given(ctx: typer.Context, *names: str) -> list[str]:
@@ -179,7 +183,8 @@ class Interrupts:
 
     def _handle(self, signum, frame):
         if not self.training:
-            raise KeyboardInterrupt if signum == signal.SIGINT else Terminated
+            raise_signal(signum, frame)
+            return  # held back until the import under way has ended
         if self.signum is None:
             self.signum = signum
             self.stop.reason = self.reasons[signum]

@@ -1,0 +1,69 @@
+"""Ctrl-C and SIGTERM as exceptions (``KeyboardInterrupt``, ``Terminated``) where the program is,
+except inside an import or before the command runs.
+
+An exception raised while a module loads can be lost or changed on its way out: a class body
+turns one raised in ``__set_name__`` into a RuntimeError (a traceback instead of "interrupted"),
+a module that tries an optional import catches all, a finaliser swallows it. torch, numpy and
+music21 load inside commands, for a second or more, so a signal often comes then. There it is
+held back and sent again as soon as the import has ended (a timer looks every few
+milliseconds). Free of torch and of the command line, so that start-up can use it.
+"""
+
+from __future__ import annotations
+
+import signal
+
+from .errors import Terminated
+
+EXCEPTIONS = {signal.SIGINT: KeyboardInterrupt, signal.SIGTERM: Terminated}
+_LOOK_AGAIN = 0.005  # seconds between looks while an import goes on
+_held: list[int] = []  # the signal waiting for an import to end
+_starting: list[bool] = [False]  # the command line has started and no command runs yet
+
+
+def raise_signal(signum: int, frame) -> None:
+    """The handler for SIGINT and SIGTERM: the signal's exception here, or once the import under
+    way has ended."""
+    if not _held_back(frame):
+        raise EXCEPTIONS[signum]
+    if not _held:
+        _held.append(signum)
+        signal.signal(signal.SIGALRM, _raise_held)
+        signal.setitimer(signal.ITIMER_REAL, _LOOK_AGAIN)
+
+
+def _raise_held(_signum: int, frame) -> None:
+    """The import has ended: the held signal again, to whatever handles it now (this handler, or
+    one a command has put in its place since: a flag that stops a loop, training's save)."""
+    if _held_back(frame):
+        signal.setitimer(signal.ITIMER_REAL, _LOOK_AGAIN)
+        return
+    signal.signal(signal.SIGALRM, signal.SIG_DFL)
+    signal.raise_signal(_held.pop())
+
+
+def _held_back(frame) -> bool:
+    return _starting[0] or _importing(frame)
+
+
+def _importing(frame) -> bool:
+    """Whether ``frame`` runs inside an import: Python's import machinery is among its callers."""
+    while frame is not None:
+        if frame.f_code.co_filename.startswith("<frozen importlib._bootstrap"):
+            return True
+        frame = frame.f_back
+    return False
+
+
+def install() -> None:
+    """At the command line's start: ``raise_signal`` handles SIGINT and SIGTERM, and holds them
+    back until a command runs (``command_runs``). Typer, reading the options, would end a Ctrl-C
+    in silence (exit 130, no word) and leave a SIGTERM to kill the process with no word at all."""
+    _starting[0] = True
+    for signum in EXCEPTIONS:
+        signal.signal(signum, raise_signal)
+
+
+def command_runs() -> None:
+    """A command has started: a signal held since start-up reaches it (within milliseconds)."""
+    _starting[0] = False
