@@ -17,33 +17,37 @@ from .errors import Terminated
 
 EXCEPTIONS = {signal.SIGINT: KeyboardInterrupt, signal.SIGTERM: Terminated}
 _LOOK_AGAIN = 0.005  # seconds between looks while an import goes on
-_held: list[int] = []  # the signal waiting for an import to end
-_starting: list[bool] = [False]  # the command line has started and no command runs yet
+_held: int | None = None  # the signal waiting for an import (or start-up) to end
+_starting = False  # the command line has started and no command runs yet
 
 
 def raise_signal(signum: int, frame) -> None:
     """The handler for SIGINT and SIGTERM: the signal's exception here, or once the import under
-    way has ended."""
+    way (or the start-up) has ended."""
+    global _held
     if not _held_back(frame):
         raise EXCEPTIONS[signum]
-    if not _held:
-        _held.append(signum)
+    if _held is None:
+        _held = signum
         signal.signal(signal.SIGALRM, _raise_held)
         signal.setitimer(signal.ITIMER_REAL, _LOOK_AGAIN)
 
 
 def _raise_held(_signum: int, frame) -> None:
-    """The import has ended: the held signal again, to whatever handles it now (this handler, or
-    one a command has put in its place since: a flag that stops a loop, training's save)."""
+    """The import (or start-up) has ended: the held signal again, to whatever handles it now (this
+    handler, or one a command has put in its place since: a flag that stops a loop, training's
+    save)."""
+    global _held
     if _held_back(frame):
         signal.setitimer(signal.ITIMER_REAL, _LOOK_AGAIN)
         return
     signal.signal(signal.SIGALRM, signal.SIG_DFL)
-    signal.raise_signal(_held.pop())
+    signum, _held = _held, None
+    signal.raise_signal(signum)
 
 
 def _held_back(frame) -> bool:
-    return _starting[0] or _importing(frame)
+    return _starting or _importing(frame)
 
 
 def _importing(frame) -> bool:
@@ -59,11 +63,13 @@ def install() -> None:
     """At the command line's start: ``raise_signal`` handles SIGINT and SIGTERM, and holds them
     back until a command runs (``command_runs``). Typer, reading the options, would end a Ctrl-C
     in silence (exit 130, no word) and leave a SIGTERM to kill the process with no word at all."""
-    _starting[0] = True
+    global _starting
+    _starting = True
     for signum in EXCEPTIONS:
         signal.signal(signum, raise_signal)
 
 
 def command_runs() -> None:
     """A command has started: a signal held since start-up reaches it (within milliseconds)."""
-    _starting[0] = False
+    global _starting
+    _starting = False

@@ -17,7 +17,7 @@ import typer
 
 from ..training.process_env import LAUNCHED, PeerLost, rank_from_env
 from ..errors import SeqgenError, SeqgenWarning, Terminated, does_not_apply
-from ..signals import command_runs, raise_signal
+from ..signals import EXCEPTIONS, command_runs, raise_signal
 from .streams import OutputError, ReaderGone, quiet_stdout, stdout
 
 app = typer.Typer(help="Train recurrent language models on text and folk tunes, and generate from them.",
@@ -57,7 +57,7 @@ def friendly(fn):
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         warnings.showwarning = _show_warning
-        previous = _on_signals(raise_signal)
+        previous = _on_signals(dict.fromkeys(EXCEPTIONS, raise_signal))  # SIGINT, SIGTERM
         command_runs()
         try:
             result = fn(*args, **kwargs)
@@ -88,14 +88,12 @@ def friendly(fn):
 
 
 
-def _on_signals(handler):
-    """Install ``handler`` for SIGINT and SIGTERM (a dict of handlers: each its own; None: leave
-    them) and return the ones before; only the main thread may (a test runner may call a command
-    from another)."""
-    if handler is None or threading.current_thread() is not threading.main_thread():
+def _on_signals(handlers: dict | None) -> dict | None:
+    """Install ``handlers`` (signal: handler; None: leave them) and return the ones before; only
+    the main thread may (a test runner may call a command from another)."""
+    if handlers is None or threading.current_thread() is not threading.main_thread():
         return None
-    return {s: signal.signal(s, handler[s] if isinstance(handler, dict) else handler)
-            for s in (signal.SIGINT, signal.SIGTERM)}
+    return {s: signal.signal(s, handler) for s, handler in handlers.items()}
 
 
 def given(ctx: typer.Context, *names: str) -> list[str]:

@@ -3,9 +3,8 @@
 ``auto`` picks CUDA, then Apple MPS, then the CPU; and the fastest precision that runs there: bf16
 autocast on a GPU that has bf16 natively (Ampere and newer) where a step of cuDNN's LSTM runs in it,
 else fp16 with loss scaling; on a CPU bf16 only where oneDNN runs it and it measurably trains
-faster than fp32 (precision.py); fp32 elsewhere. Weights
-and optimizer state stay fp32 in every case; autocast runs the matrix products (and cuDNN's or
-oneDNN's LSTM) in the lower precision.
+faster than fp32 (precision.py); fp32 elsewhere. Weights and optimizer state stay fp32 in every
+case; autocast runs the matrix products (and cuDNN's or oneDNN's LSTM) in the lower precision.
 """
 
 from __future__ import annotations

@@ -2,9 +2,9 @@
 model type is: ``base.py``). The classes load torch, so they load on first use: ``from
 seqgen.models import RNNLM`` or ``model_class("rnn")``."""
 
-from .registry import config_fields, model_class, model_config, model_types, register
+from .registry import BUILTIN, config_fields, model_class, model_config, model_types, register
 
-_CLASSES = {"RNNLM": "rnn", "KneserNeyLM": "ngram"}
+_CLASSES = {attribute: name for name, (_, attribute, _) in BUILTIN.items()}  # RNNLM: rnn, ...
 
 
 def __getattr__(name: str):

@@ -22,7 +22,6 @@ from .process_env import LAUNCHED, RUN_FILE
 from .runs import resume_command
 
 
-
 class RankDied(SeqgenError):
     """A process of the run died (a signal, an out-of-memory kill)."""
 
