@@ -1,8 +1,12 @@
 """How fast this machine trains each shape the plan may choose: measured, then cached.
 
 A shape's speed is tokens per second of the real training step (``step.Stepper``: forward,
-backward, clipping, AdamW) on a batch of the run's size (``--batch-size`` x ``--seq-len``), timed
-after two warm-up steps (oneDNN builds its kernels there). The batch must be the run's: clipping and
+backward, clipping, AdamW) on a batch of the run's size (``--batch-size`` x ``--seq-len``), once
+it has settled: two warm-up steps (oneDNN builds its kernels there), then timed steps until three
+in a row are no faster than the best so far. A big model takes longer to settle: a 2x512 LSTM's
+first four steps on a 2-core AVX-512 CPU ran at 3,500 to 5,400 tokens/s and the rest at 6,200, so
+a fixed three timed steps made it look half as fast as it trains, and the plan passed it over for
+a smaller shape that then did worse. The batch must be the run's: clipping and
 the optimiser cost the same per step whatever its length, so a shorter window would make big
 models look slower than they train. Speeds are kept in ``$XDG_CACHE_HOME/seqgen/plan_speeds.json``
 under the machine's key (its CPU, caps and torch), the device, precision, threads, shape and batch,
@@ -17,12 +21,17 @@ import torch
 
 from ..cache import cache_path, load_entries, save_entries
 from ..hardware import machine
-from ..hardware.timing import interleave, synchronizer
+from ..hardware.timing import synchronizer
 from .step import Stepper
 
 WARM_UP_STEPS = 2  # oneDNN builds its kernels, the allocator its pools: the first steps are slow
-PROBE_STEPS = 3  # timed steps per shape; the fastest counts (other work only ever slows a step)
-SPEED_RULES = 2  # bump when the probe changes: cached speeds then no longer hold
+# Timed steps go on until this many in a row are no faster, by SETTLED, than the best so far; the
+# best counts (other work only ever slows a step). A shape still speeding up after MAX_STEPS timed
+# steps is taken at its best so far.
+PROBE_STEPS = 3
+SETTLED = 0.05
+MAX_STEPS = 12
+SPEED_RULES = 3  # bump when the probe changes: cached speeds then no longer hold
 WHAT, UNREADABLE = "plan's speed cache", "the shapes are timed again"
 
 
@@ -40,9 +49,29 @@ def time_step(build, device: torch.device, precision: str, vocab_size: int, batc
     x = torch.randint(vocab_size, batch, generator=gen)
     y = torch.randint(vocab_size, batch, generator=gen)
     stepper = Stepper(build(), device, precision, lr=1e-4)
-    times = interleave({"step": lambda: stepper.step(x, y, None, 1e-4)}, PROBE_STEPS, WARM_UP_STEPS,
-                       synchronizer(device))
-    return batch[0] * batch[1] / min(times["step"])
+    sync = synchronizer(device)
+
+    def step() -> None:
+        stepper.step(x, y, None, 1e-4)
+        sync()
+
+    return batch[0] * batch[1] / settled_seconds(step)
+
+
+def settled_seconds(step, clock=time.perf_counter) -> float:
+    """Seconds of one call of ``step`` once its time has settled: the fastest timed call, after
+    ``WARM_UP_STEPS`` untimed ones, of calls made until ``PROBE_STEPS`` in a row are no faster by
+    ``SETTLED`` than the best before them (at most ``MAX_STEPS`` timed)."""
+    for _ in range(WARM_UP_STEPS):
+        step()
+    best, unimproved, timed = float("inf"), 0, 0
+    while unimproved < PROBE_STEPS and timed < MAX_STEPS:
+        start = clock()
+        step()
+        seconds, timed = clock() - start, timed + 1
+        unimproved = 0 if seconds < best * (1 - SETTLED) else unimproved + 1
+        best = min(best, seconds)
+    return best
 
 
 def speed(layers: int, hidden: int, build_shape, device: torch.device, precision: str, vocab_size: int,
