@@ -2,12 +2,16 @@
 the same text: held-out nats/char after each time budget, over several seeds.
 
     python scripts/side_by_side.py input.txt --out results/ [--budgets 3m,10m,30m] [--seeds 1,2,3]
-        [--arms plan,default,nanogpt] [--avx2]
+        [--arms plan,default,nanogpt,1x128,1x256,2x256,2x384,2x512] [--avx2]
 
 Arms, each run as its own process with torch's default threads (``OMP_NUM_THREADS`` sets them):
 
 - ``plan``: ``seqgen train TEXT --time-budget B --seed S``, the model's shape left to seqgen;
 - ``default``: the same with ``--hidden 512 --layers 2`` given (the 2x512 LSTM);
+- ``1x128``, ``1x256``, ``2x256``, ``2x384``, ``2x512``: the plan held to that one shape of its grid,
+  with the learning rate and dropout the plan would give it for this budget here (``--hidden``,
+  ``--layers``, ``--lr`` and, where the plan drops it, ``--dropout 0`` given), so that the plan's
+  choice can be held against every shape it chose from;
 - ``nanogpt``: nanoGPT's CPU recipe with its ``max_iters`` set by the budget
   (``scripts/nanogpt_recipe.py``, whose docstring says how), trained on seqgen's training part.
 
@@ -51,10 +55,18 @@ import seqgen  # noqa: E402
 from seqgen.config import parse_duration  # noqa: E402
 from seqgen.data.tokens import content_hash  # noqa: E402
 from seqgen.errors import UsageError  # noqa: E402
+from seqgen.training.plan import SHAPES  # noqa: E402
 
-ARMS = {"plan": [], "default": ["--hidden", "512", "--layers", "2"], "nanogpt": None}
+ARMS = {"plan": [], "default": ["--hidden", "512", "--layers", "2"], "nanogpt": None,
+        **{f"{layers}x{hidden}": (layers, hidden) for layers, hidden in SHAPES}}
 AVX2 = {"ONEDNN_MAX_CPU_ISA": "AVX2", "ATEN_CPU_CAPABILITY": "avx2"}
 RECIPE = Path(__file__).with_name("nanogpt_recipe.py")
+# The plan for one shape: the plan's candidates narrowed to it, so that its rate and dropout are
+# those the plan gives that shape for this budget, text and machine (its speed measured or cached).
+PLAN_FOR_SHAPE = ("import json, sys, seqgen; from seqgen.training import plan; "
+                  "plan.SHAPES = ((int(sys.argv[2]), int(sys.argv[3])),); "
+                  "print(json.dumps(seqgen.plan(sys.argv[1], time_budget=sys.argv[4], seed=int(sys.argv[5]))"
+                  ".to_dict()))")
 DESCRIBE = ("import json, os, torch; from seqgen.hardware.machine import describe; "
             "print(json.dumps({**describe(), 'threads': torch.get_num_threads(), 'cpu_count': os.cpu_count()}))")
 
@@ -91,7 +103,7 @@ def seqgen_arm(arm: str, text: str, budget: str, seed: int, env: dict, scratch: 
     """One ``seqgen train`` run: its final loss on all of the held-out text and what it did."""
     from seqgen.training import checkpoint
 
-    command = ["train", text, "--time-budget", budget, "--seed", str(seed), *ARMS[arm]]
+    command = ["train", text, "--time-budget", budget, "--seed", str(seed), *options(arm, text, budget, seed, env)]
     with tempfile.TemporaryDirectory(dir=scratch) as folder:  # its checkpoints are large and not needed again
         run_dir = Path(folder) / "run"
         _, wall = run([sys.executable, "-m", "seqgen", *command, "--out", str(run_dir)], env)
@@ -101,6 +113,17 @@ def seqgen_arm(arm: str, text: str, budget: str, seed: int, env: dict, scratch: 
     return {"loss": last.get("val_loss_all", last["val_loss"]), "steps": last["step"], "tokens": last["tokens"],
             "wall_s": wall, "train_s": last["elapsed"], "model": model, "command": "seqgen " + " ".join(command),
             "omp_wait_policy": env.get("OMP_WAIT_POLICY", "PASSIVE (seqgen's default)")}
+
+
+def options(arm: str, text: str, budget: str, seed: int, env: dict) -> list[str]:
+    """``seqgen train``'s options for a seqgen arm: a shape's are those the plan gives it."""
+    if not isinstance(ARMS[arm], tuple):
+        return ARMS[arm]
+    layers, hidden = ARMS[arm]
+    done, _ = run([sys.executable, "-c", PLAN_FOR_SHAPE, text, str(layers), str(hidden), budget, str(seed)], env)
+    made = json.loads(done.stdout.splitlines()[-1])
+    return (["--hidden", str(hidden), "--layers", str(layers), "--lr", f"{made['lr']:g}"]
+            + (["--dropout", "0"] if made["dropout"] == 0 else []))
 
 
 def nanogpt_arm(text: str, budget: str, seed: int, env: dict) -> dict:
@@ -151,7 +174,7 @@ def main() -> None:
     parser.add_argument("--budgets", type=listed(str, parse_duration), default="3m,10m,30m",
                         help="time budgets, comma-separated")
     parser.add_argument("--seeds", type=listed(int), default="1,2,3", help="seeds, comma-separated")
-    parser.add_argument("--arms", type=listed(str, known_arm), default=",".join(ARMS),
+    parser.add_argument("--arms", type=listed(str, known_arm), default="plan,default,nanogpt",
                         help=f"arms, comma-separated: {', '.join(ARMS)}")
     parser.add_argument("--avx2", action="store_true", help="as on a CPU without AVX-512 or bf16 (emulated)")
     args = parser.parse_args()

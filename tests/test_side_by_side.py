@@ -1,11 +1,12 @@
 """scripts/side_by_side.py and its nanoGPT arm (scripts/nanogpt_recipe.py): the nanoGPT arm is
-scored on every held-out prediction once, on seqgen's own split, and a benchmark stopped half-way
-goes on without running a run again."""
+scored on every held-out prediction once, on seqgen's own split; a shape's arm trains as the plan
+would train that shape; and a benchmark stopped half-way goes on without running a run again."""
 
 from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -88,3 +89,17 @@ def test_a_benchmark_goes_on_where_it_stopped(tmp_path, monkeypatch, capsys):
     records = [json.loads(line) for line in (tmp_path / "out" / "runs.jsonl").read_text().splitlines()]
     assert len(records) == 9 and {r["seed"] for r in records} == {1, 2, 3}
     assert "| nanogpt | 2.000 (2.000-2.000), 3 seeds |" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("budget, dropped", [("2s", True), ("2m", False)])
+def test_a_shape_arm_trains_its_shape_at_the_rate_and_dropout_the_plan_gives_it(prose_file, budget, dropped):
+    """A shape of the plan's grid, run as the plan would run it: its own learning rate, and dropout
+    0 where the budget reads the text twice or less (2 s of a 1x128 LSTM: under one pass
+    over 108 k training characters; 2 min: many passes, even on a slow machine)."""
+    from seqgen.training.plan_rule import RULE
+
+    side_by_side = script("side_by_side")
+    options = side_by_side.options("1x128", str(prose_file), budget, 1, dict(os.environ))
+    assert options[:6] == ["--hidden", "128", "--layers", "1", "--lr", f"{RULE.lrs['1x128']:g}"]
+    assert options[6:] == (["--dropout", "0"] if dropped else [])
+    assert side_by_side.options("default", str(prose_file), budget, 1, {}) == ["--hidden", "512", "--layers", "2"]
