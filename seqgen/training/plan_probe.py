@@ -3,14 +3,13 @@
 A shape's speed is tokens per second of the real training step (``step.Stepper``: forward,
 backward, clipping, AdamW) on a batch of the run's size (``--batch-size`` x ``--seq-len``), once
 it has settled: two warm-up steps (oneDNN builds its kernels there), then timed steps until three
-in a row are no faster than the best so far. A big model takes longer to settle: a 2x512 LSTM's
-first four steps on a 2-core AVX-512 CPU ran at 3,500 to 5,400 tokens/s and the rest at 6,200, so
-a fixed three timed steps made it look half as fast as it trains, and the plan passed it over for
-a smaller shape that then did worse. The batch must be the run's: clipping and
-the optimiser cost the same per step whatever its length, so a shorter window would make big
-models look slower than they train. Speeds are kept in ``$XDG_CACHE_HOME/seqgen/plan_speeds.json``
-under the machine's key (its CPU, caps and torch), the device, precision, threads, shape and batch,
-so a second plan on the same machine probes nothing.
+in a row are no faster than the best so far. A big model can take several steps more to settle (a
+2x512 LSTM on a 2-core AVX-512 CPU did): timed over a fixed three steps it looked much slower than
+it trains, and the plan passed it over for a smaller shape that then did worse. The batch must be
+the run's: clipping and the optimiser cost the same per step whatever its length, so a shorter
+window would make big models look slower than they train. Speeds are kept in
+``$XDG_CACHE_HOME/seqgen/plan_speeds.json`` under the machine's key (its CPU, caps and torch), the
+device, precision, threads, shape and batch, so a second plan on the same machine probes nothing.
 """
 
 from __future__ import annotations
