@@ -28,6 +28,7 @@ from seqgen.bench.peak import lstm_flops_per_token
 from seqgen.bench.reference import ReferenceLM, ReferenceLoop
 from seqgen.bench.run import settings
 from seqgen.bench.sampling import sampling_models
+from seqgen.hardware import timing
 from seqgen.hardware.timing import interleave
 from seqgen.bench.tokenise import tokenise_speed
 from seqgen.cli import app
@@ -192,19 +193,69 @@ def test_seqgen_in_bf16_computes_the_references_loss_within_bf16s_rounding(tie):
     assert cos > 0.99
 
 
+class SteadyClock:
+    """A clock that moves a second each time it is read: every timed call takes one second, and
+    times settle at once."""
+
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        self.now += 1.0
+        return self.now
+
+
 def test_functions_are_timed_round_robin_after_their_warm_up():
     calls = []
-    times = interleave({name: (lambda name=name: calls.append(name)) for name in "ABC"}, repeats=3, warmup=2)
-    assert calls == list("ABC") * 5
-    assert {name: len(t) for name, t in times.items()} == {"A": 3, "B": 3, "C": 3}
+    times = interleave({name: (lambda name=name: calls.append(name)) for name in "ABC"}, repeats=3, warmup=2,
+                       clock=SteadyClock())
+    # two warm-up rounds, one round to set each best and SETTLE_RUN not faster, three timed
+    assert calls == list("ABC") * (2 + 1 + timing.SETTLE_RUN + 3)
+    assert times == {name: [1.0, 1.0, 1.0] for name in "ABC"}
+
+
+def test_functions_are_timed_only_once_all_have_settled():
+    # B speeds up over its first calls (as a big model's step does); A is steady from the start.
+    # Timing begins when B has settled, and A is called in every round meanwhile.
+    now = [0.0]
+    b_times = iter([9, 7, 5, 3, 2, 2, 2, 2.05, 2, 2, 2])
+    fns = {"A": lambda: now.__setitem__(0, now[0] + 1.0), "B": lambda: now.__setitem__(0, now[0] + next(b_times))}
+    times = interleave(fns, repeats=2, warmup=1, clock=lambda: now[0])
+    assert times == {"A": [1.0, 1.0], "B": [2.0, 2.0]}
+    assert next(b_times) == 2  # one warm-up (9); 7 5 3 2, then 2 2 2.05 none 5 % faster: settled; two timed
+
+
+def test_a_settled_time_is_the_best_once_calls_stop_getting_faster():
+    """Calls that speed up for a while (a big model's first steps) are timed until three in a row
+    gain nothing: the fastest counts, not the fastest of the first three timed."""
+    durations = iter([9, 9, 8, 6, 5, 4, 4.1, 3.9, 4, 100])  # two warm-up calls, then settling at ~4
+    now = [0.0]
+
+    def call():
+        now[0] += next(durations)
+
+    assert timing.settled_seconds(call, clock=lambda: now[0]) == pytest.approx(3.9)
+    assert next(durations) == 100  # stopped after 4.1, 3.9, 4: none 5 % faster than 4
+
+    speeding_up = iter([9.0, 9.0] + [8.0 * 0.9 ** k for k in range(100)])  # never settles
+    calls = [0]
+
+    def faster():
+        calls[0] += 1
+        now[0] += next(speeding_up)
+
+    best = timing.settled_seconds(faster, clock=lambda: now[0])
+    assert calls[0] == timing.WARM_UP_CALLS + timing.MAX_SETTLING
+    assert best == pytest.approx(8.0 * 0.9 ** (timing.MAX_SETTLING - 1))
 
 
 def test_gpu_timings_wait_for_the_gpu():
     # A GPU returns before it computes: the clock must be read after synchronising (no GPU needed).
     assert seqgen.hardware.timing.synchronizer(torch.device("cuda")) is torch.cuda.synchronize
     syncs = []
-    interleave({"A": lambda: syncs.append("call")}, repeats=2, warmup=0, sync=lambda: syncs.append("sync"))
-    assert syncs == ["sync", "call", "sync"] * 2
+    interleave({"A": lambda: syncs.append("call")}, repeats=2, warmup=0, sync=lambda: syncs.append("sync"),
+               clock=SteadyClock())
+    assert syncs == ["sync", "call", "sync"] * (1 + timing.SETTLE_RUN + 2)
 
 
 def test_the_ladders_rungs_are_timed_in_turns(monkeypatch):
@@ -219,11 +270,12 @@ def test_the_ladders_rungs_are_timed_in_turns(monkeypatch):
     large = settings(TINY, 2100)[2]
     values, _ = ladder_figures(large, CPU, MIXED, "no bf16 here", repeats=2, warmup=1)
     ran = [rung for rung in RUNGS if rung != "seqgen_mixed" or MIXED]
-    assert calls == ran * 3
+    rounds = len(calls) // len(ran)  # one warm-up, until each settled, two timed
+    assert calls == ran * rounds and rounds >= 1 + 1 + timing.SETTLE_RUN + 2
     assert all(values[f"word_large_{rung}_tokens_per_s"] > 0 for rung in ran)
 
 
-def fixed_times(fns, repeats, warmup, sync=None):
+def fixed_times(fns, repeats, warmup, sync=None, clock=None):
     """interleave() as if every call took 1, 2 and 4 seconds: rates are then work/2, work/4, work."""
     return {name: [1.0, 2.0, 4.0] for name in fns}
 

@@ -143,30 +143,6 @@ def test_the_probe_measures_once_per_machine_and_stops_where_bigger_cannot_win(m
     assert (second.layers, second.hidden) == (first.layers, first.hidden)
 
 
-def test_the_probe_times_steps_until_they_settle():
-    """Steps that speed up for a while (a big model's first steps) are timed until three in a row
-    gain nothing: the fastest counts, not the fastest of the first three timed."""
-    durations = iter([9, 9, 8, 6, 5, 4, 4.1, 3.9, 4, 100])  # two warm-up steps, then settling at ~4
-    now = [0.0]
-
-    def step():
-        now[0] += next(durations)
-
-    assert plan_probe.settled_seconds(step, clock=lambda: now[0]) == pytest.approx(3.9)
-    assert next(durations) == 100  # stopped after 4.1, 3.9, 4: none 5 % faster than 4
-
-    speeding_up = iter([9.0, 9.0] + [8.0 * 0.9 ** k for k in range(100)])  # never settles
-    calls = [0]
-
-    def faster():
-        calls[0] += 1
-        now[0] += next(speeding_up)
-
-    best = plan_probe.settled_seconds(faster, clock=lambda: now[0])
-    assert calls[0] == plan_probe.WARM_UP_STEPS + plan_probe.MAX_STEPS
-    assert best == pytest.approx(8.0 * 0.9 ** (plan_probe.MAX_STEPS - 1))
-
-
 def test_the_real_probe_times_a_training_step():
     fast = plan_probe.time_step(lambda: RNNLM.build(ModelConfig(layers=1, hidden=32), VOCAB), torch.device("cpu"),
                                 "fp32", VOCAB, (4, 16))

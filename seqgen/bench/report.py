@@ -89,7 +89,8 @@ def table_notes(f: dict) -> list[str]:
     notes = [f"{f['cpu_model']} ({' '.join(f['cpu_flags']) or 'flags unknown'}; torch {f['torch']} runs {f['cpu_capability']} "
              f"kernels{caps})",
              f"{f['device']}, {f['threads']} threads{load}; seqgen trains in {f['precision']} here",
-             f"{f['sizes']} run: median of {f['repeats']} timed runs after {f['warmup']} untimed ones, rungs in turns",
+             (f"{f['sizes']} run: median of {f['repeats']} timed runs once the times settled ({f['warmup']} untimed "
+              "runs or more before), rungs in turns"),
              f"matrix products: {f['matmul_shapes']}",
              "speed-up: over the pytorch/examples loop on the same model and batch; for sampling, int8 over fp32"]
     notes += [f"{prefix}: {f[prefix + '_model']}" for prefix in TITLES]

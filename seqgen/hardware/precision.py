@@ -7,27 +7,27 @@ autocast and checks that it really computed in that precision.
 
 Running is not being faster: on some CPUs with AVX512-BF16, oneDNN's bf16 LSTM trains a 512-wide
 model slower than fp32 (it converts weights and states every time step). So on the CPU ``auto``
-times one LSTM training step of the default width in each precision, once per kind of machine
-(about a second), and keeps the verdict in ``$XDG_CACHE_HOME/seqgen/precision.json`` under
-``machine.key()``.
+times one LSTM training step of the default width in each precision, once its time has settled
+(``timing.interleave``), once per kind of machine (a second or two), and keeps the verdict in
+``$XDG_CACHE_HOME/seqgen/precision.json`` under ``machine.key()``.
 """
 
 from __future__ import annotations
 
 import functools
 import statistics
-import time
 from pathlib import Path
 
 import torch
 
 from . import machine
+from .timing import interleave
 from ..cache import cache_path, load_entries, save_entries
 
 DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 PROBE = (512, 16, 8)  # hidden (= input) width, batch, time steps of the timed LSTM: the default model's width
 CLEARLY_FASTER = 1.1  # bf16 must beat fp32 by this much to be chosen: fp32 is exact, so a tie goes to it
-VERDICT_RULES = 1  # bump when the probe changes: cached verdicts then no longer hold
+VERDICT_RULES = 2  # bump when the probe changes: cached verdicts then no longer hold
 
 
 @functools.cache
@@ -67,25 +67,19 @@ def bf16_speedup() -> float:
 
 
 def _time_bf16_over_fp32(repeats: int = 3) -> float:
-    """Median step times, in turns (fp32, bf16, fp32, ...) so that other work slows both alike."""
+    """Median step times once they have settled, in turns (fp32, bf16, fp32, ...) so that other
+    work slows both alike."""
     hidden, batch, steps = PROBE
     gen = torch.Generator().manual_seed(0)
     lstm = torch.nn.LSTM(hidden, hidden, batch_first=True)
     x = torch.randn(batch, steps, hidden, generator=gen)
 
-    def step(precision: str) -> float:
-        start = time.perf_counter()
+    def step(precision: str) -> None:
         with torch.autocast("cpu", dtype=DTYPES.get(precision, torch.float32), enabled=precision != "fp32"):
             out, _ = lstm(x)
         out.float().sum().backward()
-        return time.perf_counter() - start
 
-    times: dict[str, list[float]] = {"fp32": [], "bf16": []}
-    for i in range(repeats + 1):  # the first round warms up (oneDNN builds its primitives)
-        for precision in times:
-            t = step(precision)
-            if i:
-                times[precision].append(t)
+    times = interleave({p: functools.partial(step, p) for p in ("fp32", "bf16")}, repeats, warmup=1)
     return statistics.median(times["fp32"]) / statistics.median(times["bf16"])
 
 

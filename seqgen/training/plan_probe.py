@@ -2,10 +2,9 @@
 
 A shape's speed is tokens per second of the real training step (``step.Stepper``: forward,
 backward, clipping, AdamW) on a batch of the run's size (``--batch-size`` x ``--seq-len``), once
-it has settled: two warm-up steps (oneDNN builds its kernels there), then timed steps until three
-in a row are no faster than the best so far. A big model can take several steps more to settle (a
-2x512 LSTM on a 2-core AVX-512 CPU did): timed over a fixed three steps it looked much slower than
-it trains, and the plan passed it over for a smaller shape that then did worse. The batch must be
+it has settled (``hardware.timing.settled_seconds``): timed over a fixed three steps after two
+warm-up ones, a 2x512 LSTM looked much slower than it trains, and the plan passed it over for a
+smaller shape that then did worse. The batch must be
 the run's: clipping and the optimiser cost the same per step whatever its length, so a shorter
 window would make big models look slower than they train. Speeds are kept in
 ``$XDG_CACHE_HOME/seqgen/plan_speeds.json`` under the machine's key (its CPU, caps and torch), the
@@ -20,16 +19,9 @@ import torch
 
 from ..cache import cache_path, load_entries, save_entries
 from ..hardware import machine
-from ..hardware.timing import synchronizer
+from ..hardware.timing import settled_seconds, synchronizer
 from .step import Stepper
 
-WARM_UP_STEPS = 2  # oneDNN builds its kernels, the allocator its pools: the first steps are slow
-# Timed steps go on until this many in a row are no faster, by SETTLED, than the best so far; the
-# best counts (other work only ever slows a step). A shape still speeding up after MAX_STEPS timed
-# steps is taken at its best so far.
-PROBE_STEPS = 3
-SETTLED = 0.05
-MAX_STEPS = 12
 SPEED_RULES = 3  # bump when the probe changes: cached speeds then no longer hold
 WHAT, UNREADABLE = "plan's speed cache", "the shapes are timed again"
 
@@ -55,22 +47,6 @@ def time_step(build, device: torch.device, precision: str, vocab_size: int, batc
         sync()
 
     return batch[0] * batch[1] / settled_seconds(step)
-
-
-def settled_seconds(step, clock=time.perf_counter) -> float:
-    """Seconds of one call of ``step`` once its time has settled: the fastest timed call, after
-    ``WARM_UP_STEPS`` untimed ones, of calls made until ``PROBE_STEPS`` in a row are no faster by
-    ``SETTLED`` than the best before them (at most ``MAX_STEPS`` timed)."""
-    for _ in range(WARM_UP_STEPS):
-        step()
-    best, unimproved, timed = float("inf"), 0, 0
-    while unimproved < PROBE_STEPS and timed < MAX_STEPS:
-        start = clock()
-        step()
-        seconds, timed = clock() - start, timed + 1
-        unimproved = 0 if seconds < best * (1 - SETTLED) else unimproved + 1
-        best = min(best, seconds)
-    return best
 
 
 def speed(layers: int, hidden: int, build_shape, device: torch.device, precision: str, vocab_size: int,
