@@ -17,10 +17,15 @@ What differs, and why:
 
 - The time budget sets ``max_iters``: the first ``PROBE_ITERS`` steps (inside the warm-up, whose
   rate does not depend on ``max_iters``) are timed, and so is scoring a piece of the held-out
-  text; ``max_iters`` is then the steps that fit in what is left after the final scoring.
-  The probe, the training and the final scoring all count in the budget, as a timed
-  ``seqgen train`` counts its own last evaluation. Should the machine slow down, training stops
-  at the budget, before ``max_iters``.
+  text; ``max_iters`` is then the steps that fit in what is left after the final scoring. The
+  first steps are slower than the rest, and a run sized from them alone ends before its budget;
+  so once a tenth of the training time has gone (``RESIZE_AT``), or sooner should ``max_iters``
+  come first, it is sized once more from every step since the probe. The cosine then bends a
+  little (from the old ``max_iters`` to the new); the recipe's 100-step warm-up is over by then
+  except in runs of seconds, where the rate does not depend on ``max_iters`` yet.
+  The probe, the training and the final scoring all count in the budget, as a timed ``seqgen
+  train`` counts its own last evaluation. Should the machine slow down, training stops at the
+  budget, before ``max_iters``.
 - No evaluations along the way (nanoGPT's every 250 steps): the figure is the final model's, as
   for seqgen's arms, so they would only take time from training.
 - The data is seqgen's: its character tokens (the vocabulary of the whole text, as nanoGPT's
@@ -66,6 +71,7 @@ from seqgen.formats import tokenize_corpus  # noqa: E402
 PROBE_ITERS = 20  # training steps timed to plan max_iters (the first few, less steady, not timed)
 UNTIMED_ITERS = 4
 PROBE_CHARS = 4096  # held-out characters scored to time the final scoring
+RESIZE_AT = 0.1  # of the training time after the probe: max_iters is sized again from its steps
 
 
 @dataclass
@@ -220,6 +226,11 @@ def score(model: GPT, ids: np.ndarray, block: int, stride: int, rows: int = 256)
 
 
 # -- training for a time budget -----------------------------------------------------------------
+def iters_that_fit(done: int, seconds_per_step: float, seconds_left: float) -> int:
+    """``max_iters`` for a run that has done ``done`` steps and has ``seconds_left`` for more."""
+    return done + max(0, int(seconds_left / seconds_per_step))
+
+
 def train(train_ids: np.ndarray, val_ids: np.ndarray, vocab_size: int, budget_s: float, seed: int,
           r: Recipe | None = None, stride: int | None = None) -> dict:
     """Train nanoGPT's recipe for ``budget_s`` seconds (scoring included); its figures."""
@@ -252,15 +263,24 @@ def train(train_ids: np.ndarray, val_ids: np.ndarray, vocab_size: int, budget_s:
     score(model, val_ids[:PROBE_CHARS + 1], r.block_size, stride)
     reserve = (time.perf_counter() - probe_started) * len(val_ids) / min(len(val_ids), PROBE_CHARS + 1)
     deadline = started + budget_s - reserve
-    max_iters = PROBE_ITERS + max(0, int((deadline - time.perf_counter()) / per_step))
+    resumed = time.perf_counter()
+    max_iters = probe_iters = iters_that_fit(PROBE_ITERS, per_step, deadline - resumed)
+    resize_at = resumed + RESIZE_AT * (deadline - resumed)
     it = PROBE_ITERS
-    while it < max_iters and time.perf_counter() < deadline:
+    while (now := time.perf_counter()) < deadline:
+        if resize_at is not None and (now >= resize_at or it >= max_iters):
+            if it > PROBE_ITERS:
+                per_step = (now - resumed) / (it - PROBE_ITERS)
+            max_iters, resize_at = iters_that_fit(it, per_step, deadline - now), None
+        if it >= max_iters:
+            break
         step(it, max_iters)
         it += 1
     trained = time.perf_counter() - started
     result = score(model, val_ids, r.block_size, stride)
     return {"loss": result.cross_entropy, "held_out_predictions": result.tokens, "steps": it, "max_iters": max_iters,
-            "tokens": it * r.batch_size * r.block_size, "seconds_per_step": per_step, "train_seconds": trained,
+            "probe_max_iters": probe_iters, "tokens": it * r.batch_size * r.block_size, "seconds_per_step": per_step,
+            "train_seconds": trained,
             "seconds_with_scoring": time.perf_counter() - started, "stride": stride,
             "params": sum(p.numel() for p in model.parameters()), "recipe": asdict(r)}
 

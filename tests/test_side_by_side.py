@@ -8,6 +8,7 @@ import importlib.util
 import json
 import os
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -58,6 +59,26 @@ def test_the_score_is_every_prediction_after_as_much_as_the_block_holds():
             expected += float(F.cross_entropy(model(before)[0, -1:], torch.tensor([ids[t]])))
     assert score.nll == pytest.approx(expected, rel=1e-5)
     assert nanogpt.score(model, ids, block=8, stride=5).tokens == len(ids) - 1
+
+
+def test_the_recipe_sizes_its_run_again_after_slow_first_steps(monkeypatch):
+    """First steps slower than the rest (as a CPU's are) make the probe's max_iters too few: the
+    run is sized again from the steps after them, and trains until its budget."""
+    forward, calls = nanogpt.GPT.forward, [0]
+
+    def slow_at_first(self, x):
+        calls[0] += 1
+        if calls[0] <= nanogpt.PROBE_ITERS:  # the probe's steps (scoring comes after them)
+            time.sleep(0.05)
+        return forward(self, x)
+
+    monkeypatch.setattr(nanogpt.GPT, "forward", slow_at_first)
+    ids = np.random.default_rng(0).integers(0, 12, 4100)
+    budget = 3.0
+    result = nanogpt.train(ids[:4000], ids[4000:], 12, budget, seed=0, r=TINY)
+    assert result["max_iters"] > result["probe_max_iters"]
+    # sized from the probe alone, it would stop after about a third of the budget
+    assert result["train_seconds"] > 0.7 * budget and result["seconds_with_scoring"] < budget + 0.5
 
 
 def test_the_split_is_the_one_seqgen_trains_and_validates_on(char_run):
