@@ -7,9 +7,12 @@ autocast and checks that it really computed in that precision.
 
 Running is not being faster: on some CPUs with AVX512-BF16, oneDNN's bf16 LSTM trains a 512-wide
 model slower than fp32 (it converts weights and states every time step). So on the CPU ``auto``
-times one LSTM training step of the default width in each precision, once its time has settled
-(``timing.interleave``), once per kind of machine (a second or two), and keeps the verdict in
-``$XDG_CACHE_HOME/seqgen/precision.json`` under ``machine.key()``.
+times one LSTM training step of the default width and window in each precision, once its time has
+settled (``timing.interleave``), once per kind of machine (two seconds or so), and keeps the
+verdict in ``$XDG_CACHE_HOME/seqgen/precision.json`` under ``machine.key()``. The window must be
+the training one: over a few time steps the conversions bf16 makes on each call weigh more than
+they do in training, and its gain looked smaller than it is, and varied from run to run around
+``CLEARLY_FASTER``.
 """
 
 from __future__ import annotations
@@ -23,9 +26,13 @@ import torch
 from . import machine
 from .timing import interleave
 from ..cache import cache_path, load_entries, save_entries
+from ..config import TrainConfig
+from ..models.rnn_config import ModelConfig
 
 DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
-PROBE = (512, 16, 8)  # hidden (= input) width, batch, time steps of the timed LSTM: the default model's width
+# hidden (= input) width, batch, time steps of the timed LSTM: the default model's width and batch,
+# and the training window
+PROBE = (ModelConfig.hidden, TrainConfig.batch_size, TrainConfig.seq_len)
 CLEARLY_FASTER = 1.1  # bf16 must beat fp32 by this much to be chosen: fp32 is exact, so a tie goes to it
 VERDICT_RULES = 2  # bump when the probe changes: cached verdicts then no longer hold
 
