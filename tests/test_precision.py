@@ -10,6 +10,7 @@ import torch
 import seqgen.hardware.precision
 from seqgen.hardware import machine
 from seqgen.hardware.device import autocast, resolve_precision
+from seqgen.config import TrainConfig
 from seqgen.errors import SeqgenWarning, UsageError
 from seqgen.models.rnn import RNNLM
 from seqgen.models.rnn_config import ModelConfig
@@ -87,6 +88,10 @@ def test_a_damaged_cache_is_said_and_timed_again(monkeypatch, tmp_path):
     with pytest.warns(SeqgenWarning, match="timed again"):
         assert fastest_cpu_precision() == "fp32"
     assert json.loads((tmp_path / "seqgen" / "precision.json").read_text())["rules"] == seqgen.hardware.precision.VERDICT_RULES
+
+
+def test_the_verdict_times_the_default_models_width_over_the_training_window():
+    assert seqgen.hardware.precision.PROBE == (ModelConfig.hidden, TrainConfig.batch_size, TrainConfig.seq_len)
 
 
 @needs_bf16
