@@ -4,11 +4,11 @@ A shape's speed is tokens per second of the real training step (``step.Stepper``
 backward, clipping, AdamW) on a batch of the run's size (``--batch-size`` x ``--seq-len``), once
 it has settled (``hardware.timing.settled_seconds``): timed over a fixed three steps after two
 warm-up ones, a 2x512 LSTM looked much slower than it trains, and the plan passed it over for a
-smaller shape that then did worse. The batch must be
-the run's: clipping and the optimiser cost the same per step whatever its length, so a shorter
-window would make big models look slower than they train. Speeds are kept in
-``$XDG_CACHE_HOME/seqgen/plan_speeds.json`` under the machine's key (its CPU, caps and torch), the
-device, precision, threads, shape and batch, so a second plan on the same machine probes nothing.
+smaller shape that then did worse. The batch must be the run's: clipping and the optimiser cost
+the same per step whatever its length, so a shorter window would make big models look slower
+than they train. Speeds are kept in ``$XDG_CACHE_HOME/seqgen/plan_speeds.json`` under the
+machine's key (its CPU, caps and torch), the device, precision, threads, shape and batch, so a
+second plan on the same machine probes nothing.
 """
 
 from __future__ import annotations
