@@ -275,7 +275,7 @@ def test_the_ladders_rungs_are_timed_in_turns(monkeypatch):
     assert all(values[f"word_large_{rung}_tokens_per_s"] > 0 for rung in ran)
 
 
-def fixed_times(fns, repeats, warmup, sync=None, clock=None):
+def fixed_times(fns, repeats, warmup, sync=None):
     """interleave() as if every call took 1, 2 and 4 seconds: rates are then work/2, work/4, work."""
     return {name: [1.0, 2.0, 4.0] for name in fns}
 

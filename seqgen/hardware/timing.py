@@ -76,17 +76,13 @@ class Settling:
         self.done = self.done or self.unimproved >= SETTLE_RUN or self.calls >= MAX_SETTLING
 
 
-def settled_seconds(call: Callable[[], object], clock: Callable[[], float] = time.perf_counter) -> float:
+def settled_seconds(call: Callable[[], object], sync: Callable[[], None] = lambda: None,
+                    clock: Callable[[], float] = time.perf_counter) -> float:
     """Seconds of one call of ``call`` once its time has settled: the fastest of the calls made,
     after ``WARM_UP_CALLS`` untimed ones, until it settled (``Settling``)."""
     for _ in range(WARM_UP_CALLS):
         call()
-    settling = Settling()
-    while not settling.done:
-        start = clock()
-        call()
-        settling.add(clock() - start)
-    return settling.best
+    return _settle({"call": call}, _timer(sync, clock))["call"].best
 
 
 def interleave(fns: dict[str, Callable[[], object]], repeats: int, warmup: int,
@@ -98,6 +94,23 @@ def interleave(fns: dict[str, Callable[[], object]], repeats: int, warmup: int,
     (``Settling``), then ``repeats`` timed rounds, each calling every function once in the order
     given.
     """
+    timed = _timer(sync, clock)
+    for _ in range(warmup):
+        for fn in fns.values():
+            fn()
+    _settle(fns, timed)
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            times[name].append(timed(fn))
+    return times
+
+
+Timer = Callable[[Callable[[], object]], float]  # seconds of one call of the function given
+
+
+def _timer(sync: Callable[[], None], clock: Callable[[], float]) -> Timer:
+    """Seconds of one call, the device waited for before and after."""
 
     def timed(fn: Callable[[], object]) -> float:
         sync()
@@ -106,15 +119,13 @@ def interleave(fns: dict[str, Callable[[], object]], repeats: int, warmup: int,
         sync()
         return clock() - start
 
-    for _ in range(warmup):
-        for fn in fns.values():
-            fn()
+    return timed
+
+
+def _settle(fns: dict[str, Callable[[], object]], timed: Timer) -> dict[str, Settling]:
+    """Rounds of calls of every function, in turns, until each one's time has settled."""
     settling = {name: Settling() for name in fns}
     while not all(s.done for s in settling.values()):
         for name, fn in fns.items():
             settling[name].add(timed(fn))
-    times: dict[str, list[float]] = {name: [] for name in fns}
-    for _ in range(repeats):
-        for name, fn in fns.items():
-            times[name].append(timed(fn))
-    return times
+    return settling

@@ -40,13 +40,7 @@ def time_step(build, device: torch.device, precision: str, vocab_size: int, batc
     x = torch.randint(vocab_size, batch, generator=gen)
     y = torch.randint(vocab_size, batch, generator=gen)
     stepper = Stepper(build(), device, precision, lr=1e-4)
-    sync = synchronizer(device)
-
-    def step() -> None:
-        stepper.step(x, y, None, 1e-4)
-        sync()
-
-    return batch[0] * batch[1] / settled_seconds(step)
+    return batch[0] * batch[1] / settled_seconds(lambda: stepper.step(x, y, None, 1e-4), synchronizer(device))
 
 
 def speed(layers: int, hidden: int, build_shape, device: torch.device, precision: str, vocab_size: int,
