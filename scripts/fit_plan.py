@@ -14,7 +14,7 @@ import json
 import sys
 from pathlib import Path
 
-from seqgen.training.plan_rule import FIT_CORPUS, FIT_DROPOUT, fit, lr_of
+from seqgen.training.plan_rule import FIT_CORPUS, FIT_DROPOUT, fit, lr_of, shape_name
 
 GRID = Path(__file__).resolve().parent.parent / "benchmarks" / "plan" / "grid.jsonl"
 
@@ -23,22 +23,27 @@ def main() -> None:
     path = Path(sys.argv[1]) if len(sys.argv) > 1 else GRID
     records = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     rule = fit(records)
-    opening = f"RULE = Rule(beta={rule.beta}, R={rule.R}, curves={{"
-    curves = f",\n{' ' * len(opening)}".join(f'"{name}": ({E:.4f}, {B:.4f})' for name, (E, B) in rule.curves.items())
-    lrs = ", ".join(f'"{name}": {lr:g}' for name, lr in rule.lrs.items())
-    reach = ", ".join(f'"{name}": {epochs:g}' for name, epochs in rule.reach.items())
     indent = " " * len("RULE = Rule(")
-    print(f"{opening}{curves}}},\n{indent}lrs={{{lrs}}},\n{indent}reach={{{reach}}})")
+    opening = f"RULE = Rule(beta={rule.beta}, curves={{"
+    curves = f",\n{' ' * len(opening)}".join(
+        f'"{name}": {{' + f",\n{' ' * (len(opening) + len(name) + 5)}".join(
+            f"{lr:g}: ({E:.4f}, {B:.4f}, {R:g})" for lr, (E, B, R) in rates.items()) + "}"
+        for name, rates in rule.curves.items())
+    reach = f",\n{indent}       ".join(
+        f'"{name}": {{' + ", ".join(f"{lr:g}: {epochs:g}" for lr, epochs in rates.items()) + "}"
+        for name, rates in rule.reach.items())
+    print(f"{opening}{curves}}},\n{indent}reach={{{reach}}})")
     print("\n| corpus | shape | dropout | lr | tokens | epochs | measured | curve |\n|---|---|---|---|---|---|---|---|")
     misses = []
     order = ("corpus", "layers", "hidden", "dropout")
     for r in sorted(records, key=lambda r: (*(r[k] for k in order), lr_of(r), r["tokens"])):
-        fitted = rule.loss(r["layers"], r["hidden"], r["tokens"], r["train_tokens"])
-        fitted = fitted if lr_of(r) == rule.lr(r["layers"], r["hidden"]) else None
-        if fitted is not None and r["corpus"] == FIT_CORPUS and r["dropout"] == FIT_DROPOUT:
+        name = shape_name(r["layers"], r["hidden"])
+        fitted = None
+        if r["corpus"] == FIT_CORPUS and r["dropout"] == FIT_DROPOUT and lr_of(r) in rule.curves.get(name, {}):
+            fitted = rule.curve_loss(name, lr_of(r), r["tokens"], r["train_tokens"])
             misses.append(abs(fitted - r["val_loss"]))
         shown = "-" if fitted is None else f"{fitted:.4f}"
-        print(f"| {r['corpus']} | {r['layers']}x{r['hidden']} | {r['dropout']:g} | {lr_of(r):g} | "
+        print(f"| {r['corpus']} | {name} | {r['dropout']:g} | {lr_of(r):g} | "
               f"{r['tokens'] / 1e6:.2f} M | "
               f"{r['tokens'] / r['train_tokens']:.1f} | {r['val_loss']:.4f} | {shown} |")
     print(f"\n{len(misses)} runs fitted; largest miss {max(misses):.4f} nats, mean {sum(misses) / len(misses):.4f}")

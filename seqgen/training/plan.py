@@ -4,8 +4,8 @@ A bigger model learns more from each token but reads fewer tokens in the time; p
 size, each further pass teaches less. So the plan measures how fast this machine trains each
 candidate shape (``plan_probe``), counts the tokens the budget buys each, and picks the shape whose
 held-out loss the measured learning curves (``plan_rule``) expect to be lowest, and trains it at
-the learning rate its curve was measured at. A run that reads the text twice or less has little to
-overfit, and dropout would only slow its learning: its dropout is then 0.
+the learning rate whose curve is best for that many tokens. A run that reads the text twice or less
+has little to overfit, and dropout would only slow its learning: its dropout is then 0.
 
 It plans only what the user left open: with ``--hidden`` or ``--layers`` given there is no plan,
 and a given ``--dropout`` or ``--lr`` is kept. Batch and window stay the defaults: on a CPU a step's
@@ -90,7 +90,7 @@ def choose(speeds: dict[tuple[int, int], float], budget_s: float, train_tokens: 
     _, layers, hidden, params, tokens = min(options, key=lambda o: o[0])
     epochs = tokens / max(train_tokens, 1)
     dropout = None if "dropout" in given or epochs > EPOCHS_WITHOUT_DROPOUT else 0.0
-    lr = None if "lr" in given else RULE.lr(layers, hidden)
+    lr = None if "lr" in given else RULE.lr(layers, hidden, tokens, train_tokens)
     return Plan(layers, hidden, dropout, lr, params, speeds[(layers, hidden)], int(tokens), epochs, seconds, probe_s,
                 device, cell)
 
