@@ -22,16 +22,18 @@ that a text harder than the grid's raises every curve alike (the grid's O'Neill 
 default rate, are not enough to say).
 
 A curve is not followed past the most passes over the text it was run for: there the plan expects
-no further gain. At a high rate a two-layer model stops gaining after two passes or so (in the grid
-a 2x384 LSTM was as good after 2 passes as after 3.3), which this form of curve cannot follow; a
-one-layer model went on gaining to six.
+no further gain. At a high rate a two-layer model stops gaining after two to four passes and then
+loses a little (in the grid 2x384 at 1.2e-2 was worse after 3.3 passes than after 2, 2x512 at 6e-3
+worse after 8 than after 4), which a falling curve can only follow as flat; a one-layer model went
+on gaining to six.
 
 The best rate depends on how long the run is, so each run gets its own: of the rates the shape was
-run at, the lowest whose curve is within ``LR_TOLERANCE`` of the best at the run's token count. A high rate
-buys little past that and risks a run that diverges on another text. A small model wants a higher
-rate than seqgen's default (in the grid a 1x256 LSTM after 1,000 steps was 0.15 nats better at
-1.2e-2 than at 3e-3); a big one a high rate for a short run and a lower one for a long run (a 2x512
-LSTM was 0.043 nats better at 6e-3 than at 3e-3 after 2 passes, and worse after 8).
+run at, the lowest whose curve is within ``LR_TOLERANCE`` of the best at the run's token count. A
+high rate buys little past that and risks a run that diverges on another text. A small model wants
+a higher rate than seqgen's default (in the grid a 1x256 LSTM after 1,000 steps was 0.15 nats
+better at 1.2e-2 than at 3e-3); a big one a high rate for a short run and a lower one for a long
+run (a 2x512 LSTM was 0.043 nats better at 6e-3 than at 3e-3 after 2 passes, level after 4, and
+0.036 worse after 8).
 """
 
 from __future__ import annotations
