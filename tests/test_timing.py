@@ -13,7 +13,7 @@ from seqgen.training.run import new_run
 from seqgen.training.schedule import Progress, fraction_done, limit_reached, lr_at
 from seqgen.training.timing import PARTS, describe
 
-from .helpers import run, tiny_model, tiny_train
+from .helpers import fake_runs, run, tiny_model, tiny_train
 
 
 def test_a_timed_run_says_where_its_time_went_and_scores_all_held_out_text_last(prose_file, tmp_path, monkeypatch):
@@ -42,6 +42,21 @@ def test_a_timed_run_says_where_its_time_went_and_scores_all_held_out_text_last(
     else:  # this machine scores all of it within the share: the note would have nothing to say
         assert notes == []
     assert end["reason"] == "time-budget" and end["progress"] == pytest.approx(1.0, abs=0.05)
+
+
+def test_a_timed_run_in_bf16_scores_all_held_out_text_last_in_fp32_as_seqgen_eval_does(prose_file, tmp_path,
+                                                                                     monkeypatch):
+    # The run's last figure is the one compared with other runs and with `seqgen eval`: a bf16 score
+    # of the same weights differs from fp32's in the fourth digit, so it is scored in fp32.
+    fake_runs(monkeypatch, "bf16")  # bf16 autocast runs on any CPU, if slowly where it has no bf16
+    events = []
+    cfg = tiny_train(max_steps=0, time_budget=3.0, eval_every=10, patience=0, eval_tokens=0, precision="bf16")
+    result = new_run([str(prose_file)], tiny_model(), cfg, out_dir=tmp_path / "run",
+                     on_event=lambda kind, info: events.append((kind, info)))
+    end = next(info for kind, info in events if kind == "end")
+    model = api.load(result.last_path)
+    assert model.payload["train_config"]["precision"] == "bf16"
+    assert end["val_loss_all"] == pytest.approx(model.score().cross_entropy, rel=1e-6)
 
 
 def test_a_sample_spreads_over_the_held_out_text():

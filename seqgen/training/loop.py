@@ -197,7 +197,7 @@ class Trainer:
             score = self.stepper.module.score(val, self.device, self.precision)
             seconds = time.perf_counter() - started
             if last and cfg.time_budget:
-                self.val_loss_all = self._score_all() if len(val) < len(self.val) else score.cross_entropy
+                self.val_loss_all = self._score_all(len(val), score.cross_entropy)
             self.last_val = (len(val), score.cross_entropy)
         if cfg.time_budget and not last:  # the last evaluation: this one again, then all of the held-out text
             self.reserve = seconds * (1 + len(self.val) / max(len(val), 1))
@@ -247,12 +247,14 @@ class Trainer:
         seconds, steps = self.shares.seconds, max(1, self.progress.step - self.started_at)
         return max((seconds["learn"] + seconds["update"] + seconds["batches"]) / steps, 1e-9)
 
-    def _score_all(self) -> float:
-        """The loss on all of the held-out text (that of the last evaluation, where it read all)."""
-        read, loss = self.last_val
-        if read >= len(self.val):
+    def _score_all(self, read: int, loss: float) -> float:
+        """The loss on all of the held-out text, in fp32 as ``seqgen eval`` scores it: the run's
+        last figure is compared with others and with ``seqgen eval``'s, and a bf16 score of the
+        same weights differs from it in the fourth digit. ``read``, ``loss``: this evaluation's,
+        taken as it is where it read all of it in fp32."""
+        if read >= len(self.val) and self.precision == "fp32":
             return loss
-        return self.stepper.module.score(self.val, self.device, self.precision).cross_entropy
+        return self.stepper.module.score(self.val, self.device, "fp32").cross_entropy
 
     def _report(self, kind: str, info: dict) -> None:
         """An event to the listeners (the progress bar, the log, the loss curve), timed."""
