@@ -2,7 +2,7 @@
 the same text: held-out nats/char after each time budget, over several seeds.
 
     python scripts/side_by_side.py input.txt --out results/ [--budgets 3m,10m,30m] [--seeds 1,2,3]
-        [--arms plan,default,nanogpt,1x128,1x256,2x256,2x384,2x512] [--avx2]
+        [--arms plan,default,nanogpt,1x128,1x256,2x256,2x384,2x512] [--avx2] [--level word]
 
 Arms, each run as its own process with torch's default threads (``OMP_NUM_THREADS`` sets them):
 
@@ -15,15 +15,19 @@ Arms, each run as its own process with torch's default threads (``OMP_NUM_THREAD
 - ``nanogpt``: nanoGPT's CPU recipe with its ``max_iters`` set by the budget
   (``scripts/nanogpt_recipe.py``, whose docstring says how), trained on seqgen's training part.
 
+``--level word`` trains word models (``--level word`` for every seqgen arm; the shapes are those of
+the word plan's grid, and the default the same 2x512 with the word models' defaults); nanoGPT's
+recipe is a character model, so it is not an arm then.
+
 The figure is the loss of the model at the end of the budget on all of the held-out text (the last
-tenth: seqgen's split, the same for every arm), in nats per character, over the same predictions:
-for seqgen, the last evaluation of the timed run (``metrics.jsonl``: its ``val_loss_all``, or its
-``val_loss`` where that evaluation already read all of the held-out text), inside the budget; for
-nanoGPT, its final scoring, also inside the budget. ``--avx2`` runs every arm as on a CPU without
-AVX-512 and bf16 (``ONEDNN_MAX_CPU_ISA=AVX2 ATEN_CPU_CAPABILITY=avx2``, emulated on this CPU);
-caps set in the environment count the same way. Each arm waits for its threads as its users' runs
-do: seqgen's asleep (``OMP_WAIT_POLICY=PASSIVE``), nanoGPT's as OpenMP does by default, unless
-``OMP_WAIT_POLICY`` is set for all.
+tenth: seqgen's split, the same for every arm), in nats per character (per word with ``--level
+word``), over the same predictions: for seqgen, the last evaluation of the timed run
+(``metrics.jsonl``: its ``val_loss_all``, or its ``val_loss`` where that evaluation already read all
+of the held-out text), inside the budget; for nanoGPT, its final scoring, also inside the budget.
+``--avx2`` runs every arm as on a CPU without AVX-512 and bf16 (``ONEDNN_MAX_CPU_ISA=AVX2
+ATEN_CPU_CAPABILITY=avx2``, emulated on this CPU); caps set in the environment count the same way.
+Each arm waits for its threads as its users' runs do: seqgen's asleep (``OMP_WAIT_POLICY=PASSIVE``),
+nanoGPT's as OpenMP does by default, unless ``OMP_WAIT_POLICY`` is set for all.
 
 Each run adds one JSON line to ``OUT/runs.jsonl`` (arm, budget, seed, loss, steps, tokens, wall
 seconds of the whole command, the model, the machine: CPU, flags, torch's kernels, caps, threads),
@@ -58,15 +62,16 @@ from seqgen.errors import UsageError  # noqa: E402
 from seqgen.training.plan import SHAPES  # noqa: E402
 
 ARMS = {"plan": [], "default": ["--hidden", "512", "--layers", "2"], "nanogpt": None,
-        **{f"{layers}x{hidden}": (layers, hidden) for layers, hidden in SHAPES}}
+        **{f"{layers}x{hidden}": (layers, hidden) for layers, hidden in sorted({s for level in SHAPES.values()
+                                                                                 for s in level})}}
 AVX2 = {"ONEDNN_MAX_CPU_ISA": "AVX2", "ATEN_CPU_CAPABILITY": "avx2"}
 RECIPE = Path(__file__).with_name("nanogpt_recipe.py")
 # The plan for one shape: the plan's candidates narrowed to it, so that its rate and dropout are
 # those the plan gives that shape for this budget, text and machine (its speed measured or cached).
 PLAN_FOR_SHAPE = ("import json, sys, seqgen; from seqgen.training import plan; "
-                  "plan.SHAPES = ((int(sys.argv[2]), int(sys.argv[3])),); "
-                  "print(json.dumps(seqgen.plan(sys.argv[1], time_budget=sys.argv[4], seed=int(sys.argv[5]))"
-                  ".to_dict()))")
+                  "plan.SHAPES[sys.argv[6]] = ((int(sys.argv[2]), int(sys.argv[3])),); "
+                  "print(json.dumps(seqgen.plan(sys.argv[1], time_budget=sys.argv[4], seed=int(sys.argv[5]), "
+                  "level=sys.argv[6]).to_dict()))")
 DESCRIBE = ("import json, os, torch; from seqgen.hardware.machine import describe; "
             "print(json.dumps({**describe(), 'threads': torch.get_num_threads(), 'cpu_count': os.cpu_count()}))")
 
@@ -99,11 +104,12 @@ def code() -> str:
     return f"seqgen {seqgen.__version__}" + (f" ({done.stdout.strip()})" if done and done.returncode == 0 else "")
 
 
-def seqgen_arm(arm: str, text: str, budget: str, seed: int, env: dict, scratch: Path) -> dict:
+def seqgen_arm(arm: str, text: str, budget: str, seed: int, env: dict, scratch: Path, level: str = "char") -> dict:
     """One ``seqgen train`` run: its final loss on all of the held-out text and what it did."""
     from seqgen.training import checkpoint
 
-    command = ["train", text, "--time-budget", budget, "--seed", str(seed), *options(arm, text, budget, seed, env)]
+    command = ["train", text, "--time-budget", budget, "--seed", str(seed),
+               *([] if level == "char" else ["--level", level]), *options(arm, text, budget, seed, env, level)]
     with tempfile.TemporaryDirectory(dir=scratch) as folder:  # its checkpoints are large and not needed again
         run_dir = Path(folder) / "run"
         _, wall = run([sys.executable, "-m", "seqgen", *command, "--out", str(run_dir)], env)
@@ -115,12 +121,13 @@ def seqgen_arm(arm: str, text: str, budget: str, seed: int, env: dict, scratch: 
             "omp_wait_policy": env.get("OMP_WAIT_POLICY", "PASSIVE (seqgen's default)")}
 
 
-def options(arm: str, text: str, budget: str, seed: int, env: dict) -> list[str]:
+def options(arm: str, text: str, budget: str, seed: int, env: dict, level: str = "char") -> list[str]:
     """``seqgen train``'s options for a seqgen arm: a shape's are those the plan gives it."""
     if not isinstance(ARMS[arm], tuple):
         return ARMS[arm]
     layers, hidden = ARMS[arm]
-    done, _ = run([sys.executable, "-c", PLAN_FOR_SHAPE, text, str(layers), str(hidden), budget, str(seed)], env)
+    done, _ = run([sys.executable, "-c", PLAN_FOR_SHAPE, text, str(layers), str(hidden), budget, str(seed), level],
+                  env)
     made = json.loads(done.stdout.splitlines()[-1])
     return (["--hidden", str(hidden), "--layers", str(layers), "--lr", f"{made['lr']:g}"]
             + (["--dropout", "0"] if made["dropout"] == 0 else []))
@@ -177,17 +184,23 @@ def main() -> None:
     parser.add_argument("--arms", type=listed(str, known_arm), default="plan,default,nanogpt",
                         help=f"arms, comma-separated: {', '.join(ARMS)}")
     parser.add_argument("--avx2", action="store_true", help="as on a CPU without AVX-512 or bf16 (emulated)")
+    parser.add_argument("--level", choices=sorted(SHAPES), default="char", help="char or word models")
     args = parser.parse_args()
     if not args.text.is_file():
         parser.error(f"{args.text}: no such file")
+    unplanned = [a for a in args.arms if isinstance(ARMS[a], tuple) and ARMS[a] not in SHAPES[args.level]]
+    if args.level != "char" and "nanogpt" in args.arms:
+        unplanned.append("nanogpt")
+    if unplanned:
+        parser.error(f"--level {args.level} has no arm {', '.join(unplanned)}")
     budgets, seeds, arms, text = args.budgets, args.seeds, args.arms, str(args.text)
     env = {**ENV, **(AVX2 if args.avx2 else {})}
     here, text_hash, version = machine(env), content_hash(args.text), code()
     args.out.mkdir(parents=True, exist_ok=True)
     log = args.out / "runs.jsonl"
     records = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
-    this = (text_hash, here["key"], version)
-    records = [r for r in records if (r["text_hash"], r["machine"]["key"], r.get("code")) == this]
+    this = (text_hash, here["key"], version, args.level)
+    records = [r for r in records if (r["text_hash"], r["machine"]["key"], r.get("code"), r.get("level", "char")) == this]
     for budget in budgets:
         for seed in seeds:
             for arm in arms:
@@ -196,16 +209,17 @@ def main() -> None:
                 print(f"{arm}, {budget}, seed {seed} ...", end=" ", flush=True)
                 load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None  # before: what ran beside it
                 figures = (nanogpt_arm(text, budget, seed, env) if arm == "nanogpt"
-                           else seqgen_arm(arm, text, budget, seed, env, args.out))
-                record = {"arm": arm, "budget": budget, "budget_s": parse_duration(budget), "seed": seed, **figures,
+                           else seqgen_arm(arm, text, budget, seed, env, args.out, args.level))
+                record = {"arm": arm, "level": args.level, "budget": budget, "budget_s": parse_duration(budget),
+                          "seed": seed, **figures,
                           "text": args.text.name, "text_hash": text_hash, "code": version, "machine": here,
                           "load_average_before": load}
                 with log.open("a", encoding="utf-8") as fh:
                     fh.write(json.dumps(record) + "\n")
                 records.append(record)
-                print(f"{record['loss']:.4f} nats/char, {record['steps']:,} steps, {record['wall_s']:.0f} s")
+                print(f"{record['loss']:.4f} nats/{args.level}, {record['steps']:,} steps, {record['wall_s']:.0f} s")
     caps = ", ".join(f"{k}={v}" for k, v in here["isa_caps"].items()) or "none"
-    print(f"\nHeld-out nats/char, median (min-max) over seeds: {args.text.name}, {here['cpu_model']} "
+    print(f"\nHeld-out nats/{args.level}, median (min-max) over seeds: {args.text.name}, {here['cpu_model']} "
           f"({', '.join(here['cpu_flags'])}; torch's kernels {here['cpu_capability']}; caps: {caps}), "
           f"{here['threads']} thread{'s' if here['threads'] > 1 else ''}, torch {here['torch']}\n")
     print(table(records, arms, budgets))

@@ -60,9 +60,6 @@ def plan(*sources: str | Path, model: str = "rnn", encoding: str = "utf-8", **op
     cls, cfg, model_cfg = _configs(model, given)
     if not cfg.time_budget:
         raise UsageError("--plan sizes the model to --time-budget: give one, e.g. --time-budget 10m")
-    if cfg.level != "char":
-        raise UsageError("--plan sizes character models (its learning curves are measured on characters); "
-                         "a word model keeps the defaults: choose --hidden and --layers yourself")
     if not planned(cls, cfg, given):
         raise UsageError("--plan chooses the shape of the recurrent model; with --hidden or --layers given, or "
                          "another --model, there is nothing to plan")
@@ -70,13 +67,11 @@ def plan(*sources: str | Path, model: str = "rnn", encoding: str = "utf-8", **op
 
 
 def planned(cls, cfg, given: dict) -> bool:
-    """Whether a run is planned: timed, of characters, of a model type with a shape, and no shape
-    given. Word models are not planned: the plan's curves were measured on characters."""
+    """Whether a run is planned: timed, of a model type with a shape, and no shape given."""
     from .models import config_fields
 
     shape = {"hidden", "layers"}
-    return (bool(cfg.time_budget) and cfg.level == "char" and shape <= config_fields(cls)
-            and not shape & set(given))
+    return bool(cfg.time_budget) and shape <= config_fields(cls) and not shape & set(given)
 
 
 def _read_options(options: dict) -> dict:

@@ -16,30 +16,45 @@ from seqgen.models.rnn import RNNLM
 from seqgen.models.rnn_config import ModelConfig
 from seqgen.training import plan_probe
 from seqgen.training.checkpoint import load
-from seqgen.training.plan import MAX_PARAMS_PER_TOKEN, SHAPES, choose, make_plan
-from seqgen.training.plan_rule import DEFAULT_LR, LR_TOLERANCE, RULE, Rule, effective_tokens, fit, recurrent_params
+from seqgen.training.plan import BOUNDS, choose, make_plan
+from seqgen.training.plan import SHAPES as LEVEL_SHAPES
+from seqgen.training.plan_rule import DEFAULT_LR, LR_TOLERANCE, RULES, Rule, effective_tokens, fit, recurrent_params
 
 from .helpers import assert_one_line_error, run
 
 GRID = Path(__file__).resolve().parent.parent / "benchmarks" / "plan" / "grid.jsonl"
+RULE, SHAPES = RULES["char"], LEVEL_SHAPES["char"]  # most tests plan characters
 VOCAB = 67
 # tokens/s of each shape on a CPU of 100 GFLOP/s (6 FLOPs per parameter and token, forward and back)
 SPEEDS = {shape: 100e9 / (6 * recurrent_params(*shape, VOCAB)) for shape in SHAPES}
 
 
-def test_the_rule_is_the_fit_of_the_committed_runs():
-    # RULE's curves come from scripts/fit_plan.py on the runs in the repo, not from a guess.
+@pytest.mark.parametrize("level", ["char", "word"])
+def test_the_rule_is_the_fit_of_the_committed_runs(level):
+    # RULES's curves come from scripts/fit_plan.py on the runs in the repo, not from a guess.
     records = [json.loads(line) for line in GRID.read_text(encoding="utf-8").splitlines() if line.strip()]
-    fitted = fit(records)
-    assert fitted.beta == RULE.beta
-    assert fitted.curves.keys() == RULE.curves.keys() and len(RULE.curves) >= 4
-    for name, rates in RULE.curves.items():
+    fitted, rule = fit(records, level), RULES[level]
+    assert fitted.beta == rule.beta
+    assert fitted.curves.keys() == rule.curves.keys() and len(rule.curves) >= 3
+    for name, rates in rule.curves.items():
         assert fitted.curves[name].keys() == rates.keys()
         for lr, curve in rates.items():
             assert fitted.curves[name][lr] == pytest.approx(curve, rel=1e-3)
-    assert fitted.reach == RULE.reach
-    assert {name: rates.keys() for name, rates in RULE.reach.items()} == {
-        name: rates.keys() for name, rates in RULE.curves.items()}
+    assert fitted.reach == rule.reach
+    assert {name: rates.keys() for name, rates in rule.reach.items()} == {
+        name: rates.keys() for name, rates in rule.curves.items()}
+
+
+def test_each_level_is_fitted_to_its_own_runs():
+    runs = [{"corpus": corpus, "level": level, "dropout": dropout, "layers": 1, "hidden": hidden, "tokens": tokens,
+             "train_tokens": 200_000, "val_loss": 5.0 + 100 / tokens ** 0.5}
+            for level, corpus, dropout, hidden in (("char", "tiny-shakespeare", 0.2, 128), ("word", "wikitext-2", 0.5, 256),
+                                                  ("word", "wikitext-2", 0.2, 512), ("word", "another text", 0.5, 384))
+            for tokens in (1e5, 4e5)]
+    assert fit(runs, "word").curves.keys() == {"1x256"}  # not the characters, another dropout or text
+    assert fit(runs, "char").curves.keys() == {"1x128"}
+    with pytest.raises(ValueError, match="word runs"):
+        fit(runs[:2], "word")
 
 
 def test_a_fit_recovers_known_curves():
@@ -87,6 +102,11 @@ def test_the_committed_rule_trains_a_long_run_of_the_biggest_shape_slower():
     assert RULE.lr(layers, hidden, 2e6, 1e6) > RULE.lr(layers, hidden, 8e6, 1e6)
 
 
+def test_the_committed_word_rule_trains_a_small_word_model_above_the_default_rate():
+    # In the grid, 1x256 on WikiText-2 after 4 passes: 6.253 nats/word at 1.2e-2, 6.496 at 3e-3.
+    assert RULES["word"].lr(1, 256, 819_200, 196_524) > DEFAULT_LR
+
+
 def test_each_curve_falls_with_tokens_and_repeated_text_teaches_less():
     for layers, hidden in SHAPES:
         assert RULE.loss(layers, hidden, 4e6, 1e7) < RULE.loss(layers, hidden, 2e6, 1e7)
@@ -132,7 +152,7 @@ def test_a_tiny_text_gets_a_model_it_cannot_merely_memorise():
     plan = choose(SPEEDS, 1000 * 3600, 20_000, VOCAB, "cpu fp32")  # a huge budget, 20 k tokens of text
     assert (plan.layers, plan.hidden) == SHAPES[0]
     mid = choose(SPEEDS, 1000 * 3600, 400_000, VOCAB, "cpu fp32")
-    assert mid.params <= MAX_PARAMS_PER_TOKEN * 400_000 < recurrent_params(*SHAPES[-1], VOCAB)
+    assert mid.params <= BOUNDS["char"].max_params_per_token * 400_000 < recurrent_params(*SHAPES[-1], VOCAB)
     assert mid.dropout is None  # many passes: the level's dropout stays
 
 
@@ -144,6 +164,18 @@ def test_the_plan_trains_at_its_shapes_rate_unless_one_is_given():
 
 def test_a_given_dropout_is_kept():
     assert choose(SPEEDS, 30, 1_000_000, VOCAB, "cpu fp32", given=frozenset({"dropout"})).dropout is None
+
+
+def test_a_word_model_is_planned_on_the_word_curves_and_keeps_its_dropout():
+    # WikiText-2's validation text as the grid ran it: 197 k training words, 13.7 k of them distinct
+    words, vocab = 196_524, 13_742
+    speeds = {shape: 100e9 / (6 * recurrent_params(*shape, vocab)) for shape in LEVEL_SHAPES["word"]}
+    plans = [choose(speeds, budget, words, vocab, "cpu fp32", level="word") for budget in (30, 600, 3 * 3600)]
+    for plan in plans:
+        assert (plan.layers, plan.hidden) in LEVEL_SHAPES["word"]
+        assert plan.lr == RULES["word"].lr(plan.layers, plan.hidden, plan.tokens, words)
+        assert plan.dropout is None  # the word models' 0.5 even for a short run: dropout 0 was not measured
+    assert plans[0].epochs < 2 and plans[0].params <= plans[-1].params
 
 
 def test_the_probe_measures_once_per_machine_and_stops_where_bigger_cannot_win(monkeypatch, tmp_path):
@@ -177,25 +209,29 @@ def test_the_real_probe_times_a_training_step():
     assert fast > slow > 0
 
 
-def test_a_timed_run_without_a_shape_follows_its_plan(prose_file, tmp_path):
+@pytest.mark.parametrize("level", ["char", "word"])
+def test_a_timed_run_without_a_shape_follows_its_plan(prose_file, tmp_path, level):
     events = []
+    words = {"max_vocab": 300} if level == "word" else {}
     result = seqgen.train(prose_file, time_budget="4s", seq_len=16, batch_size=8, eval_every=5, out=tmp_path / "p",
-                          on_event=lambda kind, info: events.append((kind, info)))
+                          on_event=lambda kind, info: events.append((kind, info)), level=level, **words)
     plans = [info for kind, info in events if kind == "plan"]
     assert len(plans) == 1 and plans[0]["message"].startswith("plan: ")
     saved = load(result.last_path)
     assert (saved["model_config"]["layers"], saved["model_config"]["hidden"]) == (plans[0]["layers"],
                                                                                   plans[0]["hidden"])
     planned = plans[0]
-    assert saved["train_config"]["lr"] == planned["lr"] == RULE.lr(planned["layers"], planned["hidden"],
-                                                                   planned["tokens"], planned["tokens"] / planned["epochs"])
+    assert saved["train_config"]["lr"] == planned["lr"] == RULES[level].lr(
+        planned["layers"], planned["hidden"], planned["tokens"], planned["tokens"] / planned["epochs"])
+    assert (planned["layers"], planned["hidden"]) in LEVEL_SHAPES[level]
+    assert saved["model_config"]["dropout"] == (0.0 if level == "char" else 0.5)  # seconds: far from two passes
     # the probe's seconds come off the training time
     assert saved["train_config"]["time_budget"] == pytest.approx(plans[0]["budget_s"])
     assert plans[0]["budget_s"] <= 4.0
 
 
-@pytest.mark.parametrize("options", [{"hidden": 24}, {"level": "word", "max_vocab": 300}])
-def test_a_given_shape_or_a_word_model_is_not_planned(prose_file, tmp_path, options):
+@pytest.mark.parametrize("options", [{"hidden": 24}, {"layers": 1, "level": "word", "max_vocab": 300}])
+def test_a_given_shape_is_not_planned(prose_file, tmp_path, options):
     events = []
     seqgen.train(prose_file, time_budget="2s", seq_len=16, batch_size=8, out=tmp_path / "g",
                  on_event=lambda kind, info: events.append((kind, info)), **options)
@@ -203,8 +239,9 @@ def test_a_given_shape_or_a_word_model_is_not_planned(prose_file, tmp_path, opti
     assert [kind for kind, _ in events].count("start") == 1
 
 
-def test_plan_prints_the_plan_and_trains_nothing(prose_file, in_tmp):
-    result = run("train", prose_file, "--time-budget", "10m", "--plan", "--seq-len", "16")
+@pytest.mark.parametrize("level", [[], ["--level", "word", "--max-vocab", "300"]])
+def test_plan_prints_the_plan_and_trains_nothing(prose_file, in_tmp, level):
+    result = run("train", prose_file, "--time-budget", "10m", "--plan", "--seq-len", "16", *level)
     assert result.exit_code == 0, result.output
     # ten minutes, less what measuring the shapes took (nothing when the session has measured them)
     assert re.match(r"plan: \dx\d+ LSTM .* epochs in (9\.\d|10\.0) min on this machine", result.stdout)
@@ -214,7 +251,6 @@ def test_plan_prints_the_plan_and_trains_nothing(prose_file, in_tmp):
 @pytest.mark.parametrize("extra, words", [
     ([], ["--plan", "--time-budget"]),
     (["--time-budget", "1m", "--hidden", "64"], ["--plan", "--hidden", "nothing to plan"]),
-    (["--time-budget", "1m", "--level", "word"], ["--plan", "character", "--hidden"]),
 ])
 def test_plan_refuses_what_it_cannot_plan(prose_file, in_tmp, extra, words):
     assert_one_line_error(run("train", prose_file, "--plan", *extra), 2, *words)

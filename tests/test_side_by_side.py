@@ -118,7 +118,7 @@ def test_a_shape_arm_trains_its_shape_at_the_rate_and_dropout_the_plan_gives_it(
     """A shape of the plan's grid, run as the plan would run it: its own learning rate, and dropout
     0 where the budget reads the text twice or less. On the CPU, 1 s of a 1x128 LSTM is far from two
     passes over 420 k training characters, and 2 min far past two over 108 k, even on a slow one."""
-    from seqgen.training.plan_rule import RULE
+    from seqgen.training.plan_rule import RULES
 
     from .helpers import PROSE
 
@@ -130,7 +130,7 @@ def test_a_shape_arm_trains_its_shape_at_the_rate_and_dropout_the_plan_gives_it(
     env = {**os.environ, "CUDA_VISIBLE_DEVICES": ""}  # the figures above are a CPU's
     options = side_by_side.options("1x128", str(text), budget, 1, env)
     # the rule gives 1x128 one rate at every length of run (its curve at 1.2e-2 is below 3e-3's)
-    rates = {RULE.lr(1, 128, tokens, 420_000) for tokens in (1e4, 1e6, 1e8)}
+    rates = {RULES["char"].lr(1, 128, tokens, 420_000) for tokens in (1e4, 1e6, 1e8)}
     assert len(rates) == 1 and options[:6] == ["--hidden", "128", "--layers", "1", "--lr", f"{rates.pop():g}"]
     assert options[6:] == (["--dropout", "0"] if dropped else [])
     assert side_by_side.options("default", str(text), budget, 1, {}) == ["--hidden", "512", "--layers", "2"]

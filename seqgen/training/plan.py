@@ -4,8 +4,9 @@ A bigger model learns more from each token but reads fewer tokens in the time; p
 size, each further pass teaches less. So the plan measures how fast this machine trains each
 candidate shape (``plan_probe``), counts the tokens the budget buys each, and picks the shape whose
 held-out loss the measured learning curves (``plan_rule``) expect to be lowest, and trains it at
-the learning rate whose curve is best for that many tokens. A run that reads the text twice or less
-has little to overfit, and dropout would only slow its learning: its dropout is then 0.
+the learning rate whose curve is best for that many tokens. Character and word models have curves
+of their own. A character run that reads the text twice or less has little to overfit, and dropout
+would only slow its learning: its dropout is then 0.
 
 It plans only what the user left open: with ``--hidden`` or ``--layers`` given there is no plan,
 and a given ``--dropout`` or ``--lr`` is kept. Batch and window stay the defaults: on a CPU a step's
@@ -19,23 +20,41 @@ import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 
-from .plan_rule import RULE, recurrent_params
+from .plan_rule import RULES, recurrent_params
 
-# (layers, hidden) the plan chooses among, from the smallest to the biggest: those the rule has
-# measured learning curves for
-SHAPES = tuple(sorted((tuple(map(int, name.split("x"))) for name in RULE.curves),
-                      key=lambda shape: recurrent_params(*shape, 100)))
+# (layers, hidden) the plan chooses among for each level, from the smallest to the biggest: those
+# the level's rule has measured learning curves for
+SHAPES = {level: tuple(sorted((tuple(map(int, name.split("x"))) for name in rule.curves),
+                              key=lambda shape: recurrent_params(*shape, 100)))
+          for level, rule in RULES.items()}
 # A timed run's tokens per second over its whole time, against the probe's bare step: the rest goes
 # to batches, evaluations, checkpoints and reporting (training/timing.py measures each).
 LEARN_SHARE = 0.85
-# Past this many parameters per training token a model only memorises (the curves, measured on a
-# text of a million characters, know nothing of smaller ones). O'Neill's 430 k tokens still gain
-# from a 2x512 model's 4.2 M parameters over 14 epochs.
-MAX_PARAMS_PER_TOKEN = 10.0
 MIN_TRAINING_SHARE = 0.1  # of a budget the probe overran: training still gets this much
-# Runs of at most this many passes over the text train without dropout: in the grid, a 1x256
-# LSTM's held-out loss after 0.5 and 2 epochs was 0.013 nats lower without it than with 0.2.
-EPOCHS_WITHOUT_DROPOUT = 2.0
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """Where a level's curves stop saying anything, and what its short runs do without."""
+
+    # Past this many parameters (``recurrent_params``) per training token a model only memorises:
+    # the curves know nothing of texts much smaller than their grid's.
+    max_params_per_token: float
+    # Runs of at most this many passes over the text train without dropout (0: none do).
+    epochs_without_dropout: float
+
+
+BOUNDS = {
+    # The curves were measured on a text of a million characters; O'Neill's 430 k tokens still gain
+    # from a 2x512 model's 4.2 M parameters over 14 epochs. In the grid, a 1x256 LSTM's held-out
+    # loss after 0.5 and 2 epochs was 0.013 nats lower without dropout than with 0.2.
+    "char": Bounds(max_params_per_token=10.0, epochs_without_dropout=2.0),
+    # A word model's parameters include its output layer, hidden x vocabulary: 7.0 M of 2x512's
+    # 11.3 M on the grid's text (197 k training words, 13.7 k distinct), 57 per token. The bound
+    # admits every measured shape on texts down to a quarter of that size. Dropout 0 was not
+    # measured for words: they keep their 0.5.
+    "word": Bounds(max_params_per_token=240.0, epochs_without_dropout=0.0),
+}
 
 
 @dataclass(frozen=True)
@@ -76,28 +95,29 @@ class Plan:
 
 
 def choose(speeds: dict[tuple[int, int], float], budget_s: float, train_tokens: int, vocab_size: int,
-           device: str, probe_s: float = 0.0, given: frozenset[str] = frozenset(), cell: str = "lstm") -> Plan:
-    """The plan for measured ``speeds`` (tokens/s of each shape): the expected-best shape, the
-    smallest when two tie. Deterministic: the same speeds give the same plan. ``given``: the options
-    the user set, which the plan leaves alone (``dropout``, ``lr``)."""
+           device: str, probe_s: float = 0.0, given: frozenset[str] = frozenset(), cell: str = "lstm",
+           level: str = "char") -> Plan:
+    """The plan for measured ``speeds`` (tokens/s of each shape) of a ``level`` model: the
+    expected-best shape, the smallest when two tie. Deterministic: the same speeds give the same
+    plan. ``given``: the options the user set, which the plan leaves alone (``dropout``, ``lr``)."""
     seconds = max(budget_s - probe_s, MIN_TRAINING_SHARE * budget_s)
     options = []
     for layers, hidden in sorted(speeds, key=lambda s: recurrent_params(*s, vocab_size)):
         params = recurrent_params(layers, hidden, vocab_size)
-        tokens, expected = _outlook(layers, hidden, speeds[(layers, hidden)], seconds, train_tokens)
-        if expected is not None and (_fits(params, train_tokens) or not options):  # the smallest is always one
+        tokens, expected = _outlook(level, layers, hidden, speeds[(layers, hidden)], seconds, train_tokens)
+        if expected is not None and (_fits(level, params, train_tokens) or not options):  # the smallest is always one
             options.append((expected, layers, hidden, params, tokens))
     _, layers, hidden, params, tokens = min(options, key=lambda o: o[0])
     epochs = tokens / max(train_tokens, 1)
-    dropout = None if "dropout" in given or epochs > EPOCHS_WITHOUT_DROPOUT else 0.0
-    lr = None if "lr" in given else RULE.lr(layers, hidden, tokens, train_tokens)
+    dropout = None if "dropout" in given or epochs > BOUNDS[level].epochs_without_dropout else 0.0
+    lr = None if "lr" in given else RULES[level].lr(layers, hidden, tokens, train_tokens)
     return Plan(layers, hidden, dropout, lr, params, speeds[(layers, hidden)], int(tokens), epochs, seconds, probe_s,
                 device, cell)
 
 
 def make_plan(budget_s: float, train_tokens: int, vocab_size: int, device, precision: str, batch: tuple[int, int],
               build_shape: Callable, processes: int = 1, given: frozenset[str] = frozenset(),
-              cell: str = "lstm") -> Plan:
+              cell: str = "lstm", level: str = "char") -> Plan:
     """Measure (or recall) this machine's speed for the shapes worth measuring, then ``choose``.
 
     Shapes are measured from the smallest up, and no further once the expected loss has got worse
@@ -107,30 +127,31 @@ def make_plan(budget_s: float, train_tokens: int, vocab_size: int, device, preci
 
     speeds: dict[tuple[int, int], float] = {}
     spent, best, worse = 0.0, math.inf, 0
-    for layers, hidden in SHAPES:
-        if speeds and not _fits(recurrent_params(layers, hidden, vocab_size), train_tokens):
+    for layers, hidden in SHAPES[level]:
+        if speeds and not _fits(level, recurrent_params(layers, hidden, vocab_size), train_tokens):
             break
         tokens_per_s, seconds = speed(layers, hidden, build_shape, device, precision, vocab_size, batch)
         speeds[(layers, hidden)] = tokens_per_s * processes
         spent += seconds
-        _, expected = _outlook(layers, hidden, speeds[(layers, hidden)], budget_s, train_tokens)
+        _, expected = _outlook(level, layers, hidden, speeds[(layers, hidden)], budget_s, train_tokens)
         worse = 0 if expected < best else worse + 1
         best = min(best, expected)
         if worse == 2:
             break
-    return choose(speeds, budget_s, train_tokens, vocab_size, f"{device.type} {precision}", spent, given, cell)
+    return choose(speeds, budget_s, train_tokens, vocab_size, f"{device.type} {precision}", spent, given, cell,
+                  level)
 
 
-def _outlook(layers: int, hidden: int, tokens_per_s: float, seconds: float, train_tokens: int):
-    """The tokens a shape reads in ``seconds`` of a timed run here, and the held-out loss the rule
-    expects of it then (None for a shape never measured)."""
+def _outlook(level: str, layers: int, hidden: int, tokens_per_s: float, seconds: float, train_tokens: int):
+    """The tokens a shape reads in ``seconds`` of a timed run here, and the held-out loss the
+    level's rule expects of it then (None for a shape never measured)."""
     tokens = tokens_per_s * seconds * LEARN_SHARE
-    return tokens, RULE.loss(layers, hidden, tokens, train_tokens)
+    return tokens, RULES[level].loss(layers, hidden, tokens, train_tokens)
 
 
-def _fits(params: int, train_tokens: int) -> bool:
+def _fits(level: str, params: int, train_tokens: int) -> bool:
     """Whether a model of ``params`` is a candidate for a text of ``train_tokens`` at all."""
-    return params <= MAX_PARAMS_PER_TOKEN * train_tokens
+    return params <= BOUNDS[level].max_params_per_token * train_tokens
 
 
 def plan_for(cls, model_cfg, cfg, train_tokens: int, vocab_size: int, world, given: frozenset[str]) -> Plan:
@@ -145,7 +166,8 @@ def plan_for(cls, model_cfg, cfg, train_tokens: int, vocab_size: int, world, giv
         return world.share(None)
     precision = resolve_precision(cfg.precision, world.device)
     return world.share(make_plan(cfg.time_budget, train_tokens, vocab_size, world.device, precision,
-                                 (cfg.batch_size, cfg.seq_len), build, world.size, given, model_cfg.cell))
+                                 (cfg.batch_size, cfg.seq_len), build, world.size, given, model_cfg.cell,
+                                 cfg.level))
 
 
 def _duration(seconds: float) -> str:

@@ -14,12 +14,13 @@ missed those runs by up to 0.05 nats.
 Measured shapes, not a law in the parameter count: in the runs a 1x256 LSTM learnt faster than a
 2x256 one of twice the parameters, at every token count, so the count alone does not rank shapes
 (a law ``E + A / N ** alpha + B[shape] / D ** beta`` missed the default rate's runs by up to 0.03
-nats, per-shape curves by 0.005). A shape without runs is not a candidate. The curves are the
-least-squares fit of ``fit`` to the tiny-shakespeare runs of ``benchmarks/plan/grid.jsonl``
-(``scripts/plan_grid.py``); ``scripts/fit_plan.py`` refits them and prints them for this file, and
-a test checks that the two agree. Only differences between shapes matter to the plan: it assumes
-that a text harder than the grid's raises every curve alike (the grid's O'Neill runs, at the
-default rate, are not enough to say).
+nats, per-shape curves by 0.005). A shape without runs is not a candidate. Each level has its own
+rule (``RULES``), the least-squares fit of ``fit`` to its runs in ``benchmarks/plan/grid.jsonl``
+(``scripts/plan_grid.py``): characters on tiny-shakespeare at dropout 0.2, words on WikiText-2 at
+dropout 0.5 (the levels' defaults). ``scripts/fit_plan.py`` refits them and prints them for this
+file, and a test checks that the two agree. Only differences between shapes matter to the plan: it
+assumes that a text harder than the grid's raises every curve alike (the grid's O'Neill runs, at
+the default rate, are not enough to say).
 
 A curve is not followed past the most passes over the text it was run for: there the plan expects
 no further gain. At a high rate a two-layer model stops gaining after two to four passes and then
@@ -46,8 +47,8 @@ import numpy as np
 
 from ..config import TrainConfig
 
-FIT_CORPUS = "tiny-shakespeare"
-FIT_DROPOUT = 0.2  # the curves are those of the default dropout
+# What each level's curves are fitted to: the grid's runs on this text, at the level's default dropout
+FITTED_TO = {"char": ("tiny-shakespeare", 0.2), "word": ("wikitext-2", 0.5)}
 DEFAULT_LR = TrainConfig.lr  # a run that gave no --lr
 LR_TOLERANCE = 0.01  # nats: a rate this close to the best rate's loss is as good, and the lower is safer
 
@@ -95,22 +96,31 @@ class Rule:
 
 
 # Fitted by scripts/fit_plan.py to benchmarks/plan/grid.jsonl.
-RULE = Rule(beta=0.05, curves={"1x128": {0.003: (-4.9319, 14.1267, 3),
-                                         0.012: (-3.6032, 10.9862, 2)},
-                               "1x256": {0.003: (-5.0419, 13.9864, 3),
-                                         0.012: (-4.6920, 12.8514, 1)},
-                               "2x256": {0.003: (-8.3459, 20.5993, 0.5),
-                                         0.012: (-5.9668, 15.6478, 0.5)},
-                               "2x384": {0.003: (-9.3654, 22.2293, 0.5),
-                                         0.012: (-5.6494, 14.5458, 0.5)},
-                               "2x512": {0.003: (-7.5167, 18.4622, 1),
-                                         0.006: (-6.9795, 17.1519, 0.5),
-                                         0.012: (-5.0571, 13.3078, 0.5)}},
-            reach={"1x128": {0.003: 6.12, 0.012: 6.12},
-                   "1x256": {0.003: 6.12, 0.012: 6.12},
-                   "2x256": {0.003: 2.04, 0.012: 2.04},
-                   "2x384": {0.003: 2.04, 0.012: 3.33},
-                   "2x512": {0.003: 8.16, 0.006: 8.16, 0.012: 2.04}})
+RULES = {"char": Rule(beta=0.05, curves={"1x128": {0.003: (-4.9319, 14.1267, 3),
+                                                   0.012: (-3.6032, 10.9862, 2)},
+                                         "1x256": {0.003: (-5.0419, 13.9864, 3),
+                                                   0.012: (-4.6920, 12.8514, 1)},
+                                         "2x256": {0.003: (-8.3459, 20.5993, 0.5),
+                                                   0.012: (-5.9668, 15.6478, 0.5)},
+                                         "2x384": {0.003: (-9.3654, 22.2293, 0.5),
+                                                   0.012: (-5.6494, 14.5458, 0.5)},
+                                         "2x512": {0.003: (-7.5167, 18.4622, 1),
+                                                   0.006: (-6.9795, 17.1519, 0.5),
+                                                   0.012: (-5.0571, 13.3078, 0.5)}},
+                      reach={"1x128": {0.003: 6.12, 0.012: 6.12},
+                             "1x256": {0.003: 6.12, 0.012: 6.12},
+                             "2x256": {0.003: 2.04, 0.012: 2.04},
+                             "2x384": {0.003: 2.04, 0.012: 3.33},
+                             "2x512": {0.003: 8.16, 0.006: 8.16, 0.012: 2.04}}),
+         "word": Rule(beta=0.625, curves={"1x256": {0.003: (6.2028, 1431.2113, 50),
+                                                    0.012: (4.8286, 3947.4555, 0.5)},
+                                          "2x256": {0.003: (5.3229, 3319.3370, 0.5)},
+                                          "2x512": {0.003: (4.4399, 4926.2374, 0.5),
+                                                    0.006: (4.2416, 5191.6563, 0.5),
+                                                    0.012: (4.8821, 3550.3391, 0.5)}},
+                      reach={"1x256": {0.003: 12.51, 0.012: 12.51},
+                             "2x256": {0.003: 4.17},
+                             "2x512": {0.003: 12.51, 0.006: 4.17, 0.012: 4.17}})}
 
 
 BETAS = tuple(round(0.05 + 0.025 * i, 3) for i in range(39))  # 0.05 .. 1.0
@@ -130,6 +140,12 @@ def shape_name(layers: int, hidden: int) -> str:
     return f"{layers}x{hidden}"
 
 
+def fitted_to(record: dict, level: str) -> bool:
+    """Whether a grid run is one the ``level``'s curves are fitted to."""
+    corpus, dropout = FITTED_TO[level]
+    return record.get("level", "char") == level and record["corpus"] == corpus and record["dropout"] == dropout
+
+
 def lr_of(record: dict) -> float:
     """The peak learning rate of a grid run (a run without one had the default)."""
     return record.get("lr") or DEFAULT_LR
@@ -143,20 +159,20 @@ def recurrent_params(layers: int, hidden: int, vocab_size: int, embed: int = 0) 
     return lstm + hidden * vocab_size + vocab_size
 
 
-def fit(records: Iterable[dict]) -> Rule:
-    """The curves that fit the runs best (least squares on the loss): for each beta on a grid, the
-    E, B and R of each shape at each rate (E and B by a linear fit of its runs there for each R on a
-    grid); the beta of the least total error, every curve falling (B > 0). Only a shape and rate
-    with runs at two token counts or more get a curve; each reaches as many passes over the text as
-    its longest run."""
+def fit(records: Iterable[dict], level: str = "char") -> Rule:
+    """The curves that fit the ``level``'s runs (``FITTED_TO``) best, least squares on the loss: for
+    each beta on a grid, the E, B and R of each shape at each rate (E and B by a linear fit of its
+    runs there for each R on a grid); the beta of the least total error, every curve falling
+    (B > 0). Only a shape and rate with runs at two token counts or more get a curve; each reaches
+    as many passes over the text as its longest run."""
     runs: dict[tuple[str, float], list[tuple[float, float, float]]] = {}
     for r in records:
-        if r["corpus"] == FIT_CORPUS and r["dropout"] == FIT_DROPOUT:
+        if fitted_to(r, level):
             runs.setdefault((shape_name(r["layers"], r["hidden"]), lr_of(r)), []).append(
                 (r["tokens"], r["train_tokens"], r["val_loss"]))
     curved = {key: runs[key] for key in sorted(runs) if len({t for t, _, _ in runs[key]}) >= 2}
     if not curved:
-        raise ValueError(f"no shape has runs at two token counts on {FIT_CORPUS}")
+        raise ValueError(f"no shape has {level} runs at two token counts on {FITTED_TO[level][0]}")
     reach: dict[str, dict[float, float]] = {}
     for (name, lr), done in curved.items():
         reach.setdefault(name, {})[lr] = round(max(t / u for t, u, _ in done), 2)
