@@ -134,3 +134,26 @@ def test_a_shape_arm_trains_its_shape_at_the_rate_and_dropout_the_plan_gives_it(
     assert len(rates) == 1 and options[:6] == ["--hidden", "128", "--layers", "1", "--lr", f"{rates.pop():g}"]
     assert options[6:] == (["--dropout", "0"] if dropped else [])
     assert side_by_side.options("default", str(text), budget, 1, {}) == ["--hidden", "512", "--layers", "2"]
+
+
+def test_a_word_benchmark_trains_word_models_and_has_no_character_recipe(tmp_path, monkeypatch, capsys):
+    side_by_side = script("side_by_side")
+    text = tmp_path / "text.txt"
+    text.write_text("some words here\n" * 100)
+    ran = []
+    monkeypatch.setattr(side_by_side, "machine", lambda env: {"key": "k", "isa_caps": {}, "cpu_model": "cpu",
+                                                              "cpu_flags": [], "cpu_capability": "X", "threads": 1,
+                                                              "torch": "t"})
+    monkeypatch.setattr(side_by_side, "seqgen_arm",
+                        lambda arm, *args: ran.append((arm, args[-1])) or {"loss": 6.0, "steps": 1, "wall_s": 1})
+    argv = ["side_by_side.py", str(text), "--out", str(tmp_path / "out"), "--budgets", "1m", "--seeds", "1"]
+    for level in (["--arms", "plan"], ["--arms", "plan", "--level", "word"]):
+        monkeypatch.setattr(sys, "argv", argv + level)
+        side_by_side.main()
+    assert ran == [("plan", "char"), ("plan", "word")]  # a character run does not stand for a word run
+    assert "Held-out nats/word" in capsys.readouterr().out
+    for arm in ("nanogpt", "1x128"):  # a character model; a shape the word grid never ran
+        monkeypatch.setattr(sys, "argv", argv + ["--arms", arm, "--level", "word"])
+        with pytest.raises(SystemExit) as stopped:
+            side_by_side.main()
+        assert stopped.value.code == 2 and f"has no arm {arm}" in capsys.readouterr().err
