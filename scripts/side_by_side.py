@@ -1,5 +1,5 @@
 """seqgen against nanoGPT's CPU recipe, for the same time on the same machine and the same split of
-the same text: held-out nats/char after each time budget, over several seeds.
+the same text: held-out nats per character (or per word) after each time budget, over several seeds.
 
     python scripts/side_by_side.py input.txt --out results/ [--budgets 3m,10m,30m] [--seeds 1,2,3]
         [--arms plan,default,nanogpt,1x128,1x256,2x256,2x384,2x512] [--avx2] [--level word]
@@ -200,7 +200,8 @@ def main() -> None:
     log = args.out / "runs.jsonl"
     records = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
     this = (text_hash, here["key"], version, args.level)
-    records = [r for r in records if (r["text_hash"], r["machine"]["key"], r.get("code"), r.get("level", "char")) == this]
+    records = [r for r in records
+               if (r["text_hash"], r["machine"]["key"], r.get("code"), r.get("level", "char")) == this]
     for budget in budgets:
         for seed in seeds:
             for arm in arms:

@@ -48,8 +48,10 @@ def test_the_rule_is_the_fit_of_the_committed_runs(level):
 def test_each_level_is_fitted_to_its_own_runs():
     runs = [{"corpus": corpus, "level": level, "dropout": dropout, "layers": 1, "hidden": hidden, "tokens": tokens,
              "train_tokens": 200_000, "val_loss": 5.0 + 100 / tokens ** 0.5}
-            for level, corpus, dropout, hidden in (("char", "tiny-shakespeare", 0.2, 128), ("word", "wikitext-2", 0.5, 256),
-                                                  ("word", "wikitext-2", 0.2, 512), ("word", "another text", 0.5, 384))
+            for level, corpus, dropout, hidden in (("char", "tiny-shakespeare", 0.2, 128),
+                                                  ("word", "wikitext-2", 0.5, 256),
+                                                  ("word", "wikitext-2", 0.2, 512),
+                                                  ("word", "another text", 0.5, 384))
             for tokens in (1e5, 4e5)]
     assert fit(runs, "word").curves.keys() == {"1x256"}  # not the characters, another dropout or text
     assert fit(runs, "char").curves.keys() == {"1x128"}
