@@ -88,14 +88,20 @@ def test_the_split_is_the_one_seqgen_trains_and_validates_on(char_run):
     assert vocab_size == len(checkpoint.load(char_run.best_path)["vocab"]["tokens"])
 
 
-def test_a_benchmark_goes_on_where_it_stopped(tmp_path, monkeypatch, capsys):
-    side_by_side = script("side_by_side")
+@pytest.fixture
+def side_by_side(monkeypatch):
+    """scripts/side_by_side.py on a machine described without running anything."""
+    module = script("side_by_side")
+    monkeypatch.setattr(module, "machine", lambda env: {"key": "k", "isa_caps": {}, "cpu_model": "cpu",
+                                                        "cpu_flags": [], "cpu_capability": "X", "threads": 1,
+                                                        "torch": "t"})
+    return module
+
+
+def test_a_benchmark_goes_on_where_it_stopped(side_by_side, tmp_path, monkeypatch, capsys):
     text = tmp_path / "text.txt"
     text.write_text("some text\n" * 100)
     ran = []
-    monkeypatch.setattr(side_by_side, "machine", lambda env: {"key": "k", "isa_caps": {}, "cpu_model": "cpu",
-                                                              "cpu_flags": [], "cpu_capability": "X", "threads": 1,
-                                                              "torch": "t"})
     monkeypatch.setattr(side_by_side, "nanogpt_arm",
                         lambda *args: ran.append(("nanogpt", *args[1:3])) or {"loss": 2.0, "steps": 1, "wall_s": 1})
     monkeypatch.setattr(side_by_side, "seqgen_arm",
@@ -136,14 +142,11 @@ def test_a_shape_arm_trains_its_shape_at_the_rate_and_dropout_the_plan_gives_it(
     assert side_by_side.options("default", str(text), budget, 1, {}) == ["--hidden", "512", "--layers", "2"]
 
 
-def test_a_word_benchmark_trains_word_models_and_has_no_character_recipe(tmp_path, monkeypatch, capsys):
-    side_by_side = script("side_by_side")
+def test_a_word_benchmark_trains_word_models_and_has_no_character_recipe(side_by_side, tmp_path, monkeypatch,
+                                                                        capsys):
     text = tmp_path / "text.txt"
     text.write_text("some words here\n" * 100)
     ran = []
-    monkeypatch.setattr(side_by_side, "machine", lambda env: {"key": "k", "isa_caps": {}, "cpu_model": "cpu",
-                                                              "cpu_flags": [], "cpu_capability": "X", "threads": 1,
-                                                              "torch": "t"})
     monkeypatch.setattr(side_by_side, "seqgen_arm",
                         lambda arm, *args: ran.append((arm, args[-1])) or {"loss": 6.0, "steps": 1, "wall_s": 1})
     argv = ["side_by_side.py", str(text), "--out", str(tmp_path / "out"), "--budgets", "1m", "--seeds", "1"]
