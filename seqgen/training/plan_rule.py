@@ -46,9 +46,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..config import TrainConfig
+from ..models.rnn_config import ModelConfig
 
 # What each level's curves are fitted to: the grid's runs on this text, at the level's default dropout
-FITTED_TO = {"char": ("tiny-shakespeare", 0.2), "word": ("wikitext-2", 0.5)}
+FITTED_TO = {level: (corpus, ModelConfig.for_level(level).dropout)
+             for level, corpus in (("char", "tiny-shakespeare"), ("word", "wikitext-2"))}
 DEFAULT_LR = TrainConfig.lr  # a run that gave no --lr
 LR_TOLERANCE = 0.01  # nats: a rate this close to the best rate's loss is as good, and the lower is safer
 
