@@ -36,6 +36,20 @@ def test_a_short_bar_cannot_be_closed_or_ended_mid_section():
     assert {"|", ":", "<eos>", "2"} <= out and not {"d", " ", "/"} & out  # d22 would be 22 eighths
 
 
+def test_a_tune_that_has_ended_is_held_to_nothing_and_the_others_still_are():
+    # Two rows in one full bar; the first ends its tune there. A sampler that stops at <eos> goes
+    # on drawing for that row while others are drawn: those draws are no part of its tune.
+    guide = BarGuide(VOCAB, "", 2)
+    for ch in HEAD + "A|d2A F2A":
+        guide.advance(torch.tensor([VOCAB.index[ch]] * 2))
+    guide.advance(torch.tensor([EOS_ID, VOCAB.index[" "]]))
+    for ch in "|d2A F2A":  # for each row, a full bar more
+        guide.advance(torch.tensor([VOCAB.index[ch]] * 2))
+    scores = guide.restrict(torch.zeros(2, len(VOCAB)))
+    assert not torch.isinf(scores[0]).any()  # ended: free
+    assert torch.isinf(scores[1, VOCAB.index["d"]]) and not torch.isinf(scores[1, VOCAB.index["|"]])  # a full bar
+
+
 def test_what_the_check_lets_through_the_guide_lets_through():
     assert "|" not in _ruled_out(HEAD + "A")  # the first bar: a pick-up
     assert "|" not in _ruled_out(HEAD + "A|d2A F2A|d2A F2:|fg")  # a section's pick-up

@@ -105,6 +105,7 @@ class _Row:
         self.unit: Fraction | None = None  # L: as written; None: ABC's default for the meter
         self.reader: BarReader | None = None
         self.bar_start = 0  # where the current bar starts in ``text`` (at its opening "|")
+        self.ended = False  # the tune has ended (its <eos> was drawn): nothing more to hold it to
         self.bars = 0  # bars with notes closed so far
         self.pickup = Fraction(0)  # the first bar's length, when it was short
         self.section_end = False  # a short bar was just closed as a section's end: "|" must become "||" or "|]"
@@ -164,7 +165,7 @@ class BarGuide:
             return scores
         rows, ids = [], []
         for r, row in enumerate(self.rows):
-            found = self._blocked(row)
+            found = [] if row.ended else self._blocked(row)
             rows += [r] * len(found)
             ids += found
         if not ids:
@@ -177,7 +178,10 @@ class BarGuide:
     def advance(self, drawn: torch.Tensor) -> None:
         if self.active:
             for row, token in zip(self.rows, drawn.tolist()):
-                self._feed(row, self.chars.get(token, "\0"))
+                if token == self.eos:
+                    row.ended = True  # what a sampler draws after it is no part of the tune
+                elif not row.ended:
+                    self._feed(row, self.chars.get(token, "\0"))
 
     def _feed(self, row: _Row, ch: str) -> None:
         row.section_end = False
