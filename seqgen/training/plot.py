@@ -26,16 +26,16 @@ SHARE = 0.02  # of a run's time, at most, spent drawing its curve along the way
 def plot_loss_curve(run_dir: Path) -> Path | None:
     """Draw train and validation loss against steps into loss.png."""
     _matplotlib_folder()
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    # A Figure of its own rather than pyplot's: no global state (seqgen.train may run in any
+    # thread of a caller's program), no GUI backend to choose, and less to import.
+    from matplotlib.figure import Figure
 
     records = read_metrics(run_dir)
     if not records:
         return None
     steps = [r["step"] for r in records]
-    fig, ax = plt.subplots(figsize=(7, 4))
+    fig = Figure(figsize=(7, 4))
+    ax = fig.subplots()
     ax.plot(steps, [r.get("train_loss") for r in records], label="train")
     ax.plot(steps, [r["val_loss"] for r in records], label="validation", marker="o", markersize=3)
     ax.set_xlabel("step")
@@ -49,7 +49,6 @@ def plot_loss_curve(run_dir: Path) -> Path | None:
     out = run_dir / "loss.png"
     with atomic_path(out) as tmp:
         fig.savefig(tmp, dpi=100)
-    plt.close(fig)
     return out
 
 
