@@ -4,8 +4,9 @@
 
 Prints the fitted ``RULES = {...}``, a ``Rule(...)`` per level (to paste into
 seqgen/training/plan_rule.py), each run's measured held-out loss beside its shape's curve (the runs
-of other texts, dropouts and learning rates too, which the curves are not fitted to), and each
-level's largest miss. tests/test_plan.py checks that ``RULES`` is this fit of the committed grid.
+of other texts, dropouts and learning rates too, which the curves are not fitted to, and those past
+a curve's best run, which the plan does not train for), and each level's largest miss.
+tests/test_plan.py checks that ``RULES`` is this fit of the committed grid.
 """
 
 from __future__ import annotations
@@ -26,10 +27,16 @@ def source(rule: Rule, indent: int) -> str:
         f'"{name}": {{' + f",\n{' ' * (indent + len(opening) + len(name) + 5)}".join(
             f"{lr:g}: ({E:.4f}, {B:.4f}, {R:g})" for lr, (E, B, R) in rates.items()) + "}"
         for name, rates in rule.curves.items())
-    reach = f",\n{' ' * (indent + len('Rule(reach={'))}".join(
+    return f"{opening}{curves}}}" + "".join(
+        f",\n{' ' * (indent + len('Rule('))}{field}={{{passes(getattr(rule, field), indent + len(f'Rule({field}={{'))}}}"
+        for field in ("reach", "peaks")) + ")"
+
+
+def passes(table: dict[str, dict[float, float]], indent: int) -> str:
+    """A ``reach`` or ``peaks`` table as Python, its continuation lines ``indent`` spaces in."""
+    return f",\n{' ' * indent}".join(
         f'"{name}": {{' + ", ".join(f"{lr:g}: {epochs:g}" for lr, epochs in rates.items()) + "}"
-        for name, rates in rule.reach.items())
-    return f"{opening}{curves}}},\n{' ' * (indent + len('Rule('))}reach={{{reach}}})"
+        for name, rates in table.items())
 
 
 def main() -> None:
@@ -45,17 +52,19 @@ def main() -> None:
     order = ("corpus", "layers", "hidden", "dropout")
     for r in sorted(records, key=lambda r: (r.get("level", "char"), *(r[k] for k in order), lr_of(r), r["tokens"])):
         level, name = r.get("level", "char"), shape_name(r["layers"], r["hidden"])
-        fitted = None
-        if fitted_to(r, level) and lr_of(r) in rules[level].curves.get(name, {}):
-            fitted = rules[level].curve_loss(name, lr_of(r), r["tokens"], r["train_tokens"])
+        fitted, rule, lr = None, rules[level], lr_of(r)
+        if fitted_to(r, level) and lr in rule.curves.get(name, {}):
+            fitted = rule.curve_loss(name, lr, r["tokens"], r["train_tokens"])
+        past = fitted is not None and r["tokens"] / r["train_tokens"] > rule.reach[name][lr] + 0.005  # reach: 2 places
+        if fitted is not None and not past:
             misses[level].append(abs(fitted - r["val_loss"]))
-        shown = "-" if fitted is None else f"{fitted:.4f}"
+        shown = "-" if fitted is None else f"{fitted:.4f}" + (" (past the best run: not planned)" if past else "")
         print(f"| {level} | {r['corpus']} | {name} | {r['dropout']:g} | {lr_of(r):g} | "
               f"{r['tokens'] / 1e6:.2f} M | "
               f"{r['tokens'] / r['train_tokens']:.1f} | {r['val_loss']:.4f} | {shown} |")
     for level, missed in misses.items():
-        print(f"\n{level}: {len(missed)} runs fitted; largest miss {max(missed):.4f} nats, "
-              f"mean {sum(missed) / len(missed):.4f}")
+        print(f"\n{level}: {len(missed)} runs fitted (up to each curve's best); largest miss {max(missed):.4f} "
+              f"nats, mean {sum(missed) / len(missed):.4f}")
 
 
 if __name__ == "__main__":

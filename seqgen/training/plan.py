@@ -4,9 +4,12 @@ A bigger model learns more from each token but reads fewer tokens in the time; p
 size, each further pass teaches less. So the plan measures how fast this machine trains each
 candidate shape (``plan_probe``), counts the tokens the budget buys each, and picks the shape whose
 held-out loss the measured learning curves (``plan_rule``) expect to be lowest, and trains it at
-the learning rate whose curve is best for that many tokens. Character and word models have curves
-of their own. A character run that reads the text twice or less has little to overfit, and dropout
-would only slow its learning: its dropout is then 0.
+the learning rate whose curve is best for that many tokens. Where a longer run of that shape at
+that rate was measured to lose to a shorter one, it trains no more passes over the text than the
+shorter one: the budget's rest is left unspent, since a schedule that ends there gives the model
+measured best and a longer one a worse one. Character and word models have curves of their own. A
+character run that reads the text twice or less has little to overfit, and dropout would only slow
+its learning: its dropout is then 0.
 
 It plans only what the user left open: with ``--hidden`` or ``--layers`` given there is no plan,
 and a given ``--dropout`` or ``--lr`` is kept. Batch and window stay the defaults: on a CPU a step's
@@ -20,7 +23,7 @@ import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 
-from .plan_rule import RULES, recurrent_params
+from .plan_rule import RULES, recurrent_params, shape_name
 
 # (layers, hidden) the plan chooses among for each level, from the smallest to the biggest: those
 # the level's rule has measured learning curves for
@@ -31,6 +34,9 @@ SHAPES = {level: tuple(sorted((tuple(map(int, name.split("x"))) for name in rule
 # to batches, evaluations, checkpoints and reporting (training/timing.py measures each).
 LEARN_SHARE = 0.85
 MIN_TRAINING_SHARE = 0.1  # of a budget the probe overran: training still gets this much
+# A run ends early, at its curve's peak, only where the budget buys more than this many times the
+# peak's tokens: closer, the difference is within what one seed's runs can tell.
+PAST_PEAK = 1.1
 
 
 @dataclass(frozen=True)
@@ -73,15 +79,19 @@ class Plan:
     probe_s: float  # seconds spent measuring speeds this time (0 when all were cached)
     device: str
     cell: str = "lstm"
+    unspent_s: float = 0.0  # seconds of the budget not trained for: past the shape's best run
 
     def describe(self) -> str:
         chosen = "" if self.dropout is None else f", dropout {self.dropout:g}"
         chosen += "" if self.lr is None else f", lr {self.lr:g}"
         probe = f"; speeds measured in {self.probe_s:.1f} s" if self.probe_s else "; speeds from the cache"
         shape = f"{self.layers}x{self.hidden} {self.cell.upper()}"
+        early = "" if not self.unspent_s else (
+            f"; it stops there, {_duration(self.unspent_s)} early: in the runs behind the plan, more passes "
+            "over the text did not help")
         return (f"plan: {shape} ({self.params / 1e6:.1f} M parameters{chosen}), "
                 f"~{self.tokens / 1e6:.1f} M tokens, ~{self.epochs:.1f} epochs in {_duration(self.budget_s)} on "
-                f"this machine ({self.device}, {self.tokens_per_s:,.0f} tokens/s{probe})")
+                f"this machine ({self.device}, {self.tokens_per_s:,.0f} tokens/s{probe}){early}")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -108,11 +118,14 @@ def choose(speeds: dict[tuple[int, int], float], budget_s: float, train_tokens: 
         if expected is not None and (_fits(level, params, train_tokens) or not options):  # the smallest is always one
             options.append((expected, layers, hidden, params, tokens))
     _, layers, hidden, params, tokens = min(options, key=lambda o: o[0])
-    epochs = tokens / max(train_tokens, 1)
-    dropout = None if "dropout" in given or epochs > BOUNDS[level].epochs_without_dropout else 0.0
     lr = None if "lr" in given else RULES[level].lr(layers, hidden, tokens, train_tokens)
-    return Plan(layers, hidden, dropout, lr, params, speeds[(layers, hidden)], int(tokens), epochs, seconds, probe_s,
-                device, cell)
+    worth = tokens if lr is None else RULES[level].worth(shape_name(layers, hidden), lr, tokens, train_tokens)
+    worth = tokens if worth * PAST_PEAK > tokens else worth
+    unspent = seconds * (1 - worth / tokens) if tokens else 0.0
+    epochs = worth / max(train_tokens, 1)
+    dropout = None if "dropout" in given or epochs > BOUNDS[level].epochs_without_dropout else 0.0
+    return Plan(layers, hidden, dropout, lr, params, speeds[(layers, hidden)], int(worth), epochs, seconds - unspent,
+                probe_s, device, cell, unspent)
 
 
 def make_plan(budget_s: float, train_tokens: int, vocab_size: int, device, precision: str, batch: tuple[int, int],

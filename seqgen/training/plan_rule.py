@@ -22,11 +22,14 @@ file, and a test checks that the two agree. Only differences between shapes matt
 assumes that a text harder than the grid's raises every curve alike (the grid's O'Neill runs, at
 the default rate, are not enough to say).
 
-A curve is not followed past the most passes over the text it was run for: there the plan expects
-no further gain. At a high rate a two-layer model stops gaining after two to four passes and then
-loses a little (in the grid 2x384 at 1.2e-2 was worse after 3.3 passes than after 2, 2x512 at 6e-3
-worse after 8 than after 4), which a falling curve can only follow as flat; a one-layer model went
-on gaining to six.
+A curve is not followed past its best run, the passes over the text after which its shape at its
+rate was measured best (``reach``): there the plan expects no further gain. Where a longer run was
+measured and lost (``peaks``), the plan trains no longer than the best run (``plan.choose``). At a
+high rate a two-layer model stops gaining after two to four passes and then loses (in the grid
+2x384 at 1.2e-2 was worse after 3.3 passes than after 2, 2x512 at 6e-3 worse after 8 than after
+4), which a falling curve cannot follow; a one-layer character model went on gaining to six. On
+the grid's word text, at dropout 0.5, 2x512 at every rate and 1x256 at 1.2e-2 were worse after
+12.5 passes than after 4.2.
 
 The best rate depends on how long the run is, so each run gets its own: of the rates the shape was
 run at, the lowest whose curve is within ``LR_TOLERANCE`` of the best at the run's token count. A
@@ -61,15 +64,22 @@ class Rule:
     # "2x512": {0.006: (E, B, R), 0.003: (E, B, R)}: a curve for each peak rate the shape was run
     # at; R, how many epochs' worth a repeated text gives at most, on top of its first
     curves: dict[str, dict[float, tuple[float, float, float]]] = field(default_factory=dict)
-    # "2x512": {0.006: 2.04}: the most passes over the text measured at each of them
+    # "2x512": {0.006: 4.08}: at each of them, the passes over the text of its best run
     reach: dict[str, dict[float, float]] = field(default_factory=dict)
+    # the same, for those of them where a longer run was measured and lost
+    peaks: dict[str, dict[float, float]] = field(default_factory=dict)
 
     def curve_loss(self, name: str, lr: float, tokens: float, unique: float) -> float:
         """The held-out loss on the curve of shape ``name`` at peak rate ``lr``, after ``tokens`` of
-        a text of ``unique``; flat past the most passes measured at that rate."""
+        a text of ``unique``; flat past its best run's passes."""
         E, B, R = self.curves[name][lr]
         tokens = min(tokens, self.reach.get(name, {}).get(lr, math.inf) * unique)
         return E + B / max(effective_tokens(tokens, unique, R), 1.0) ** self.beta
+
+    def worth(self, name: str, lr: float, tokens: float, unique: float) -> float:
+        """Of ``tokens`` of a text of ``unique``, those worth training shape ``name`` for at ``lr``:
+        no more than its best run read where a longer one lost (all of them elsewhere)."""
+        return min(tokens, self.peaks.get(name, {}).get(lr, math.inf) * unique)
 
     def choice(self, layers: int, hidden: int, tokens: float, unique: float) -> tuple[float, float] | None:
         """The peak rate the shape should train at for ``tokens`` of a text of ``unique`` tokens,
@@ -98,31 +108,35 @@ class Rule:
 
 
 # Fitted by scripts/fit_plan.py to benchmarks/plan/grid.jsonl.
-RULES = {"char": Rule(beta=0.05, curves={"1x128": {0.003: (-4.9319, 14.1267, 3),
-                                                   0.012: (-3.6032, 10.9862, 2)},
-                                         "1x256": {0.003: (-5.0419, 13.9864, 3),
-                                                   0.012: (-4.6920, 12.8514, 1)},
-                                         "2x256": {0.003: (-8.3459, 20.5993, 0.5),
-                                                   0.012: (-5.9668, 15.6478, 0.5)},
-                                         "2x384": {0.003: (-9.3654, 22.2293, 0.5),
-                                                   0.012: (-5.6494, 14.5458, 0.5)},
-                                         "2x512": {0.003: (-7.5167, 18.4622, 1),
-                                                   0.006: (-6.9795, 17.1519, 0.5),
-                                                   0.012: (-5.0571, 13.3078, 0.5)}},
+RULES = {"char": Rule(beta=0.15, curves={"1x128": {0.003: (-0.0892, 17.7841, 5),
+                                                   0.012: (0.0380, 14.7534, 2)},
+                                         "1x256": {0.003: (-0.4278, 18.9437, 3),
+                                                   0.012: (-0.3961, 16.9874, 1)},
+                                         "2x256": {0.003: (-1.4147, 26.9011, 0.5),
+                                                   0.012: (-0.7017, 20.4349, 0.5)},
+                                         "2x384": {0.003: (-1.8858, 29.0298, 0.5),
+                                                   0.012: (-0.8209, 19.4706, 0.5)},
+                                         "2x512": {0.003: (-1.3496, 24.4363, 1),
+                                                   0.006: (-0.7447, 19.0572, 1),
+                                                   0.012: (-0.5794, 17.3790, 0.5)}},
                       reach={"1x128": {0.003: 6.12, 0.012: 6.12},
                              "1x256": {0.003: 6.12, 0.012: 6.12},
                              "2x256": {0.003: 2.04, 0.012: 2.04},
-                             "2x384": {0.003: 2.04, 0.012: 3.33},
-                             "2x512": {0.003: 8.16, 0.006: 8.16, 0.012: 2.04}}),
-         "word": Rule(beta=0.625, curves={"1x256": {0.003: (6.2028, 1431.2113, 50),
-                                                    0.012: (4.8286, 3947.4555, 0.5)},
-                                          "2x256": {0.003: (5.3229, 3319.3370, 0.5)},
-                                          "2x512": {0.003: (4.4399, 4926.2374, 0.5),
-                                                    0.006: (4.2416, 5191.6563, 0.5),
-                                                    0.012: (4.8821, 3550.3391, 0.5)}},
-                      reach={"1x256": {0.003: 12.51, 0.012: 12.51},
+                             "2x384": {0.003: 2.04, 0.012: 2.04},
+                             "2x512": {0.003: 8.16, 0.006: 4.08, 0.012: 2.04}},
+                      peaks={"2x384": {0.012: 2.04},
+                             "2x512": {0.006: 4.08}}),
+         "word": Rule(beta=0.575, curves={"1x256": {0.003: (6.1539, 831.5572, 20),
+                                                    0.012: (4.2482, 2798.5710, 0.5)},
+                                          "2x256": {0.003: (5.1996, 1940.4915, 0.5)},
+                                          "2x512": {0.003: (4.1724, 2975.5255, 0.5),
+                                                    0.006: (4.0488, 3035.0533, 0.5),
+                                                    0.012: (4.7503, 2075.5358, 0.5)}},
+                      reach={"1x256": {0.003: 12.51, 0.012: 4.17},
                              "2x256": {0.003: 4.17},
-                             "2x512": {0.003: 12.51, 0.006: 4.17, 0.012: 4.17}})}
+                             "2x512": {0.003: 4.17, 0.006: 4.17, 0.012: 4.17}},
+                      peaks={"1x256": {0.012: 4.17},
+                             "2x512": {0.003: 4.17, 0.006: 4.17, 0.012: 4.17}})}
 
 
 BETAS = tuple(round(0.05 + 0.025 * i, 3) for i in range(39))  # 0.05 .. 1.0
@@ -165,22 +179,30 @@ def fit(records: Iterable[dict], level: str = "char") -> Rule:
     """The curves that fit the ``level``'s runs (``FITTED_TO``) best, least squares on the loss: for
     each beta on a grid, the E, B and R of each shape at each rate (E and B by a linear fit of its
     runs there for each R on a grid); the beta of the least total error, every curve falling
-    (B > 0). Only a shape and rate with runs at two token counts or more get a curve; each reaches
-    as many passes over the text as its longest run."""
+    (B > 0). A curve is fitted to a shape's runs at a rate up to its best one (of the lowest loss),
+    and reaches as many passes over the text as it (``reach``); where a longer run lost, the plan
+    trains no longer than it (``peaks``). Only a shape and rate with two such runs at different
+    token counts get a curve."""
     runs: dict[tuple[str, float], list[tuple[float, float, float]]] = {}
     for r in records:
         if fitted_to(r, level):
             runs.setdefault((shape_name(r["layers"], r["hidden"]), lr_of(r)), []).append(
                 (r["tokens"], r["train_tokens"], r["val_loss"]))
-    curved = {key: runs[key] for key in sorted(runs) if len({t for t, _, _ in runs[key]}) >= 2}
+    curved, reach, peaks = {}, {}, {}
+    for name, lr in sorted(runs):
+        tokens, text, _ = min(runs[name, lr], key=lambda run: run[2])
+        upto = [run for run in runs[name, lr] if run[0] <= tokens]
+        if len({t for t, _, _ in upto}) >= 2:
+            curved[name, lr] = upto
+            reach.setdefault(name, {})[lr] = round(tokens / text, 2)
+            if len(upto) < len(runs[name, lr]):
+                peaks.setdefault(name, {})[lr] = reach[name][lr]
     if not curved:
-        raise ValueError(f"no shape has {level} runs at two token counts on {FITTED_TO[level][0]}")
-    reach: dict[str, dict[float, float]] = {}
-    for (name, lr), done in curved.items():
-        reach.setdefault(name, {})[lr] = round(max(t / u for t, u, _ in done), 2)
+        raise ValueError(f"no shape has {level} runs at two token counts on {FITTED_TO[level][0]}, "
+                         "the longer no worse")
     best: tuple[float, Rule] | None = None
     for beta in BETAS:
-        rule, error = Rule(beta, reach=reach), 0.0
+        rule, error = Rule(beta, reach=reach, peaks=peaks), 0.0
         for (name, lr), done in curved.items():
             curve_error, curve = _fit_curve(done, beta)
             rule.curves.setdefault(name, {})[lr] = curve
