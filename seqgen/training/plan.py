@@ -6,10 +6,10 @@ candidate shape (``plan_probe``), counts the tokens the budget buys each, and pi
 held-out loss the measured learning curves (``plan_rule``) expect to be lowest, and trains it at
 the learning rate whose curve is best for that many tokens. Where a longer run of that shape at
 that rate was measured to lose to a shorter one, it trains no more passes over the text than the
-shorter one: the budget's rest is left unspent, since a schedule that ends there gives the model
-measured best and a longer one a worse one. Character and word models have curves of their own. A
-character run that reads the text twice or less has little to overfit, and dropout would only slow
-its learning: its dropout is then 0.
+shorter one: the budget's rest is left unspent, since a schedule that ends there gives the
+measured best and a longer one a worse model. Character and word models have curves of their own.
+A character run that reads the text twice or less has little to overfit, and dropout would only
+slow its learning: its dropout is then 0.
 
 It plans only what the user left open: with ``--hidden`` or ``--layers`` given there is no plan,
 and a given ``--dropout`` or ``--lr`` is kept. Batch and window stay the defaults: on a CPU a step's
