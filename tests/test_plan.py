@@ -211,8 +211,8 @@ def test_a_word_model_is_planned_on_the_word_curves_and_keeps_its_dropout():
         assert plan.lr == RULES["word"].lr(plan.layers, plan.hidden, plan.tokens, words)
         assert plan.dropout is None  # the word models' 0.5 even for a short run: dropout 0 was not measured
     assert plans[0].epochs < 2 and plans[0].params <= plans[-1].params
-    # Three hours buy dozens of passes; every word shape and rate the plan can pick for that many
-    # was worse after 12.5 passes than after 4.2: it trains 4.2 and stops, saying so.
+    # Three hours buy dozens of passes, for which the plan picks 2x512; in the grid, 2x512 at every
+    # rate was worse after 12.5 passes than after 4.2: it trains 4.2 and stops, saying so.
     long = plans[-1]
     assert long.epochs == pytest.approx(RULES["word"].peaks[f"{long.layers}x{long.hidden}"][long.lr], rel=0.01)
     assert long.unspent_s > 2 * 3600 and "early" in long.describe()
