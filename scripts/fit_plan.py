@@ -27,16 +27,13 @@ def source(rule: Rule, indent: int) -> str:
         f'"{name}": {{' + f",\n{' ' * (indent + len(opening) + len(name) + 5)}".join(
             f"{lr:g}: ({E:.4f}, {B:.4f}, {R:g})" for lr, (E, B, R) in rates.items()) + "}"
         for name, rates in rule.curves.items())
-    return f"{opening}{curves}}}" + "".join(
-        f",\n{' ' * (indent + len('Rule('))}{field}={{{passes(getattr(rule, field), indent + len(f'Rule({field}={{'))}}}"
-        for field in ("reach", "peaks")) + ")"
-
-
-def passes(table: dict[str, dict[float, float]], indent: int) -> str:
-    """A ``reach`` or ``peaks`` table as Python, its continuation lines ``indent`` spaces in."""
-    return f",\n{' ' * indent}".join(
+    reach = f",\n{' ' * (indent + len('Rule(reach={'))}".join(
         f'"{name}": {{' + ", ".join(f"{lr:g}: {epochs:g}" for lr, epochs in rates.items()) + "}"
-        for name, rates in table.items())
+        for name, rates in rule.reach.items())
+    peaked = ", ".join(f'"{name}": {{' + ", ".join(f"{lr:g}" for lr in sorted(rates)) + "}"
+                       for name, rates in rule.peaked.items())
+    return (f"{opening}{curves}}},\n{' ' * (indent + len('Rule('))}reach={{{reach}}},\n"
+            f"{' ' * (indent + len('Rule('))}peaked={{{peaked}}})")
 
 
 def main() -> None:

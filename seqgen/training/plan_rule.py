@@ -24,7 +24,7 @@ the default rate, are not enough to say).
 
 A curve is not followed past its best run, the passes over the text after which its shape at its
 rate was measured best (``reach``): there the plan expects no further gain. Where a longer run was
-measured and lost (``peaks``), the plan trains no longer than the best run (``plan.choose``). At a
+measured and lost (``peaked``), the plan trains no longer than the best run (``plan.choose``). At a
 high rate a two-layer model stops gaining after two to four passes and then loses (in the grid
 2x384 at 1.2e-2 was worse after 3.3 passes than after 2, 2x512 at 6e-3 worse after 8 than after
 4), which a falling curve cannot follow; a one-layer character model went on gaining to six. On
@@ -66,8 +66,8 @@ class Rule:
     curves: dict[str, dict[float, tuple[float, float, float]]] = field(default_factory=dict)
     # "2x512": {0.006: 4.08}: at each of them, the passes over the text of its best run
     reach: dict[str, dict[float, float]] = field(default_factory=dict)
-    # the same, for those of them where a longer run was measured and lost
-    peaks: dict[str, dict[float, float]] = field(default_factory=dict)
+    # "2x512": {0.006}: the rates of those whose best run is not their longest: a longer run lost
+    peaked: dict[str, set[float]] = field(default_factory=dict)
 
     def curve_loss(self, name: str, lr: float, tokens: float, unique: float) -> float:
         """The held-out loss on the curve of shape ``name`` at peak rate ``lr``, after ``tokens`` of
@@ -79,7 +79,7 @@ class Rule:
     def worth(self, name: str, lr: float, tokens: float, unique: float) -> float:
         """Of ``tokens`` of a text of ``unique``, those worth training shape ``name`` for at ``lr``:
         no more than its best run read where a longer one lost (all of them elsewhere)."""
-        return min(tokens, self.peaks.get(name, {}).get(lr, math.inf) * unique)
+        return min(tokens, self.reach[name][lr] * unique) if lr in self.peaked.get(name, ()) else tokens
 
     def choice(self, layers: int, hidden: int, tokens: float, unique: float) -> tuple[float, float] | None:
         """The peak rate the shape should train at for ``tokens`` of a text of ``unique`` tokens,
@@ -124,8 +124,7 @@ RULES = {"char": Rule(beta=0.15, curves={"1x128": {0.003: (-0.0892, 17.7841, 5),
                              "2x256": {0.003: 2.04, 0.012: 2.04},
                              "2x384": {0.003: 2.04, 0.012: 2.04},
                              "2x512": {0.003: 8.16, 0.006: 4.08, 0.012: 2.04}},
-                      peaks={"2x384": {0.012: 2.04},
-                             "2x512": {0.006: 4.08}}),
+                      peaked={"2x384": {0.012}, "2x512": {0.006}}),
          "word": Rule(beta=0.575, curves={"1x256": {0.003: (6.1539, 831.5572, 20),
                                                     0.012: (4.2482, 2798.5710, 0.5)},
                                           "2x256": {0.003: (5.1996, 1940.4915, 0.5)},
@@ -135,8 +134,7 @@ RULES = {"char": Rule(beta=0.15, curves={"1x128": {0.003: (-0.0892, 17.7841, 5),
                       reach={"1x256": {0.003: 12.51, 0.012: 4.17},
                              "2x256": {0.003: 4.17},
                              "2x512": {0.003: 4.17, 0.006: 4.17, 0.012: 4.17}},
-                      peaks={"1x256": {0.012: 4.17},
-                             "2x512": {0.003: 4.17, 0.006: 4.17, 0.012: 4.17}})}
+                      peaked={"1x256": {0.012}, "2x512": {0.003, 0.006, 0.012}})}
 
 
 BETAS = tuple(round(0.05 + 0.025 * i, 3) for i in range(39))  # 0.05 .. 1.0
@@ -181,14 +179,14 @@ def fit(records: Iterable[dict], level: str = "char") -> Rule:
     runs there for each R on a grid); the beta of the least total error, every curve falling
     (B > 0). A curve is fitted to a shape's runs at a rate up to its best one (of the lowest loss),
     and reaches as many passes over the text as it (``reach``); where a longer run lost, the plan
-    trains no longer than it (``peaks``). Only a shape and rate with two such runs at different
+    trains no longer than it (``peaked``). Only a shape and rate with two such runs at different
     token counts get a curve."""
     runs: dict[tuple[str, float], list[tuple[float, float, float]]] = {}
     for r in records:
         if fitted_to(r, level):
             runs.setdefault((shape_name(r["layers"], r["hidden"]), lr_of(r)), []).append(
                 (r["tokens"], r["train_tokens"], r["val_loss"]))
-    curved, reach, peaks = {}, {}, {}
+    curved, reach, peaked = {}, {}, {}
     for name, lr in sorted(runs):
         tokens, text, _ = min(runs[name, lr], key=lambda run: run[2])
         upto = [run for run in runs[name, lr] if run[0] <= tokens]
@@ -196,13 +194,13 @@ def fit(records: Iterable[dict], level: str = "char") -> Rule:
             curved[name, lr] = upto
             reach.setdefault(name, {})[lr] = round(tokens / text, 2)
             if len(upto) < len(runs[name, lr]):
-                peaks.setdefault(name, {})[lr] = reach[name][lr]
+                peaked.setdefault(name, set()).add(lr)
     if not curved:
         raise ValueError(f"no shape has {level} runs at two token counts on {FITTED_TO[level][0]}, "
                          "the longer no worse")
     best: tuple[float, Rule] | None = None
     for beta in BETAS:
-        rule, error = Rule(beta, reach=reach, peaks=peaks), 0.0
+        rule, error = Rule(beta, reach=reach, peaked=peaked), 0.0
         for (name, lr), done in curved.items():
             curve_error, curve = _fit_curve(done, beta)
             rule.curves.setdefault(name, {})[lr] = curve
