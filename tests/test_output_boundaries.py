@@ -187,7 +187,10 @@ def test_a_signal_while_the_command_line_loads_is_one_line(char_run, signum, cod
         if re.search(rf"\|\s+{re.escape(loaded)}$", line):
             break
     proc.send_signal(signum)
-    _, err = proc.communicate(timeout=60)
+    # The rest through the same reader: communicate() would read the pipe itself, past what the
+    # reader had already taken in after the last line (a line's first characters, now and then).
+    err = proc.stderr.read()
+    proc.wait(timeout=60)
     watchdog.cancel()
     assert re.search(rf"\|\s+{re.escape(loaded)}$", said[-1].rstrip())  # sent while loading, as meant
     messages = [line for line in said + err.splitlines(keepends=True) if not line.startswith("import time:")]
