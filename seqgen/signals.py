@@ -12,6 +12,7 @@ milliseconds). Free of torch and of the command line, so that start-up can use i
 from __future__ import annotations
 
 import signal
+import sys
 
 from .errors import Terminated
 
@@ -73,3 +74,33 @@ def command_runs() -> None:
     """A command has started: a signal held since start-up reaches it (within milliseconds)."""
     global _starting
     _starting = False
+
+
+def excuse_what_it_cut_short(exc: BaseException) -> None:
+    """The signal's exception ``exc`` ends the command, and may have landed inside a constructor
+    (a ``zipfile.ZipFile`` checking a checkpoint, between two of its attributes): the half-built
+    object's finaliser then fails once the exception is freed, after the command's one line
+    ("Exception ignored in: <function ZipFile.__del__ ...>" and a traceback). The finalisers of
+    the classes whose ``__init__`` the exception cut short are not reported; any other failure of
+    a finaliser still is."""
+    excused = set()
+    seen = set()
+    while exc is not None and id(exc) not in seen:  # the exception, and those it interrupted
+        seen.add(id(exc))
+        tb = exc.__traceback__
+        while tb is not None:
+            frame = tb.tb_frame
+            if frame.f_code.co_name == "__init__" and "self" in frame.f_locals:
+                finaliser = getattr(type(frame.f_locals["self"]), "__del__", None)
+                if finaliser is not None:
+                    excused.add(finaliser)
+            tb = tb.tb_next
+        exc = exc.__context__
+    if excused:
+        report = sys.unraisablehook
+
+        def hook(unraisable) -> None:
+            if unraisable.object not in excused:
+                report(unraisable)
+
+        sys.unraisablehook = hook

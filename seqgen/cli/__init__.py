@@ -13,6 +13,7 @@ import typer
 
 from .. import __version__
 from ..errors import Terminated
+from ..signals import excuse_what_it_cut_short
 from . import train, sample, music, studio, bench  # noqa: F401, I001  (each registers its commands, in this order)
 from .common import app, say_error
 from .streams import Diagnostics, Guarded, OutputError, ReaderGone, quiet_stdout, write
@@ -46,11 +47,13 @@ def main() -> None:
         quiet_stdout()
         say_error(str(exc))
         sys.exit(exc.exit_code)
-    except KeyboardInterrupt:  # before a command started (inside one, ``friendly`` has said it)
+    except KeyboardInterrupt as exc:  # before a command started (inside one, ``friendly`` has said it)
+        excuse_what_it_cut_short(exc)
         quiet_stdout()
         say_error("interrupted")
         sys.exit(130)
-    except Terminated:  # likewise
+    except Terminated as exc:  # likewise
+        excuse_what_it_cut_short(exc)
         quiet_stdout()
         say_error("terminated")
         sys.exit(143)

@@ -17,7 +17,7 @@ import typer
 
 from ..training.process_env import LAUNCHED, PeerLost, rank_from_env
 from ..errors import SeqgenError, SeqgenWarning, Terminated, does_not_apply
-from ..signals import EXCEPTIONS, command_runs, raise_signal
+from ..signals import EXCEPTIONS, command_runs, excuse_what_it_cut_short, raise_signal
 from .streams import OutputError, ReaderGone, quiet_stdout, stdout
 
 app = typer.Typer(help="Train recurrent language models on text and folk tunes, and generate from them.",
@@ -66,7 +66,8 @@ def friendly(fn):
         except OutputError as exc:
             quiet_stdout()
             fail(str(exc), exc.exit_code)
-        except Terminated:
+        except Terminated as exc:
+            excuse_what_it_cut_short(exc)
             quiet_stdout()
             fail("terminated", 143)
         except PeerLost as exc:
@@ -75,7 +76,8 @@ def friendly(fn):
             fail(str(exc), exc.exit_code)
         except SeqgenError as exc:
             fail(str(exc), exc.exit_code)
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as exc:
+            excuse_what_it_cut_short(exc)
             quiet_stdout()
             fail("interrupted", 130)
         except ReaderGone:
