@@ -214,8 +214,9 @@ def draw(model, vocab: Vocab, config: SampleConfig, stop_at_eos: bool = False, d
     """(row, token id) for each token drawn, row by row within a step, step by step."""
     with contextlib.closing(_steps(model, vocab, config, stop_at_eos, device, constraint, warmup)) as steps:
         for drawn in steps:
-            for row in (drawn >= 0).nonzero().squeeze(1).tolist():
-                yield row, int(drawn[row])
+            for row, token in enumerate(drawn.tolist()):
+                if token >= 0:
+                    yield row, token
 
 
 def _steps(model, vocab, config, stop_at_eos, device, constraint, warmup) -> Iterator[torch.Tensor]:
@@ -233,7 +234,8 @@ def _steps(model, vocab, config, stop_at_eos, device, constraint, warmup) -> Ite
     gen = torch.Generator(device="cpu")
     gen.manual_seed(stream_seed(root))
     n = config.num_samples
-    never = [UNK_ID, *fim_ids(vocab)]  # <unk>: what the model could not spell; FIM tokens: no gap here
+    never = torch.zeros(len(vocab), dtype=torch.bool)  # never written: <unk>, what the model could not
+    never[[UNK_ID, *fim_ids(vocab)]] = True  # spell; the FIM tokens, as there is no gap here
     start, _ = prime_ids(vocab, config.prime)
     contexts = warmup.contexts(n, stream_seed(root, WARMUP_STREAM)) if warmup is not None else None
     if contexts is None:
@@ -252,15 +254,17 @@ def _steps(model, vocab, config, stop_at_eos, device, constraint, warmup) -> Ite
             if stop is not None and stop.is_set():
                 raise Cancelled("drawing stopped: nobody waits for it any more")
             with torch.inference_mode():
-                scores = scores.float().cpu().clone()  # a copy: the model's own scores stay as they are
-                scores[:, never] = float("-inf")  # never written
+                # A copy: the model's own scores stay as they are.
+                scores = scores.to("cpu", torch.float32).masked_fill(never, float("-inf"))
                 nxt = pick_tokens(constraint.restrict(scores) if constraint else scores, config, gen)  # (N,)
                 if constraint:
                     constraint.advance(nxt)
+                ended = step == config.length - 1
+                drawn = nxt
                 if stop_at_eos:
                     done |= nxt == EOS_ID  # the <eos> that ends a sample is not part of it
-                drawn = torch.where(done, -1, nxt)
-                ended = bool(done.all()) or step == config.length - 1
+                    drawn = torch.where(done, -1, nxt)
+                    ended = ended or bool(done.all())
                 if not ended:  # read ahead, so that no inference tensor is made outside inference mode
                     scores, state = model.next_scores(nxt.view(n, 1).to(device), state)
             yield drawn
@@ -291,12 +295,14 @@ def pick_tokens(logits: torch.Tensor, config: SampleConfig, gen: torch.Generator
     logits = filter_logits(logits, config.top_k, 1.0) / temperature
     probs = torch.softmax(filter_logits(logits, None, config.top_p), -1)
     # Inverse-CDF draw: one uniform number a row, where torch.multinomial draws one exponential
-    # per token of the vocabulary. Tokens with probability 0 are never picked: their CDF step is
-    # empty; a draw that rounds up to the total would land past the last token that has one.
+    # per token of the vocabulary; the token is the number of CDF steps at or below it. Tokens
+    # with probability 0 are never picked: their CDF step is empty; a draw that rounds up to the
+    # total would land past the last step, so it takes the token that reaches the total.
+    # (A few tensor operations a step: at one token a step, each costs more than its arithmetic.)
     cdf = probs.cumsum(-1)
-    u = torch.rand(probs.size(0), 1, generator=gen) * cdf[:, -1:]
-    last = probs.size(-1) - 1 - (probs.flip(-1) > 0).int().argmax(-1)  # (N,) the last token that can be drawn
-    return torch.minimum((cdf <= u).sum(-1), last)
+    total = cdf[:, -1:].contiguous()
+    u = torch.rand(probs.size(0), 1, generator=gen) * total
+    return torch.minimum(torch.searchsorted(cdf, u, right=True), torch.searchsorted(cdf, total)).squeeze(1)
 
 
 class _Text:

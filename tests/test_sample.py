@@ -69,6 +69,16 @@ def test_draws_follow_the_distribution_and_never_pick_what_was_cut():
     assert pick_tokens(logits[:3], SampleConfig(temperature=0), gen).tolist() == [1, 1, 1]
 
 
+def test_a_draw_at_the_very_top_takes_the_last_token_that_has_probability(monkeypatch):
+    # A uniform number times the total can round up to the total in float32: then every CDF step
+    # is at or below it, those of the trailing tokens of probability 0 (and, where they add
+    # nothing in float32, of tokens too unlikely to count) among them.
+    probs = torch.tensor([[0.0, 0.6, 0.4, 0.0, 0.0], [0.5, 0.5, 1e-12, 0.0, 0.0]])
+    monkeypatch.setattr(torch, "rand", lambda rows, cols, generator=None: torch.ones(rows, cols))
+    drawn = pick_tokens(torch.log(probs), SampleConfig(temperature=1.0), torch.Generator()).tolist()
+    assert drawn[0] == 2 and drawn[1] in (1, 2), drawn  # never a token of probability 0
+
+
 def test_unknown_prime_symbols_are_reported_not_fatal(char_model):
     model, vocab = char_model
     ids, unknown = prime_ids(vocab, "The ☃ snowman")
