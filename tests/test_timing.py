@@ -1,6 +1,9 @@
 """A timed run's own time: where it went (the shares of the summary), evaluations along the way on
 a sample of the held-out text and the last on all of it, and a schedule that ends with the budget."""
 
+import json
+import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -42,6 +45,7 @@ def test_a_timed_run_says_where_its_time_went_and_scores_all_held_out_text_last(
     else:  # this machine scores all of it within the share: the note would have nothing to say
         assert notes == []
     assert end["reason"] == "time-budget" and end["progress"] == pytest.approx(1.0, abs=0.05)
+    assert evals[-1]["stopped"] == "time-budget" and end["best_loss_all"] is None and "best_loss_all" not in evals[-1]
 
 
 def test_a_timed_run_in_bf16_scores_all_held_out_text_last_in_fp32_as_seqgen_eval_does(prose_file, tmp_path,
@@ -93,6 +97,25 @@ def test_the_summary_prints_the_shares(prose_file, in_tmp):
     assert result.exit_code == 0, result.stderr
     assert "the step's own (forward and backward)" in result.stderr and "the first step took" in result.stderr
     assert "held-out loss of the last weights on all" in result.stderr
+
+
+def test_a_timed_run_that_stops_early_also_scores_best_pt_on_all_held_out_text(prose_file, in_tmp, monkeypatch):
+    # Only the first evaluation improves, so the run stops early two evaluations later, past the
+    # weights in best.pt: those are what sampling and `seqgen eval` take by default.
+    monkeypatch.setattr(loop, "SAMPLE_TOKENS", 2048)  # below the held-out text: evaluations read a sample
+    real = loop.after_evaluation
+    monkeypatch.setattr(loop, "after_evaluation", lambda cfg, p, loss: real(
+        cfg, p, loss if math.isinf(p.best_val_loss) else p.best_val_loss + 1.0))
+    result = run("train", prose_file, "--hidden", "16", "--layers", "1", "--seq-len", "16", "--batch-size", "4",
+                 "--time-budget", "60s", "--eval-every", "5", "--patience", "2", "--out", "run")
+    assert result.exit_code == 0, result.stderr
+    last = json.loads(Path("run/metrics.jsonl").read_text().splitlines()[-1])
+    best, final = api.load("run/best.pt"), api.load("run/last.pt")
+    assert last["stopped"] == "early-stop" and best.payload["progress"]["step"] == 5 < final.payload["progress"]["step"]
+    assert last["best_loss_all"] == pytest.approx(best.score().cross_entropy, rel=1e-4)  # as seqgen eval scores it
+    assert last["val_loss_all"] == pytest.approx(final.score().cross_entropy, rel=1e-4)
+    assert last["best_loss_all"] != last["val_loss_all"]
+    assert f"held-out loss of best.pt's weights on the same tokens: {last['best_loss_all']:.4f}" in result.stderr
 
 
 def test_the_schedule_ends_when_the_steps_must_end():

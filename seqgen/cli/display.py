@@ -108,6 +108,9 @@ class TrainDisplay:
         if info.get("val_loss_all") is not None:
             self.console.print(f"held-out loss of the last weights on all {info['val_tokens']:,} held-out tokens: "
                                f"{info['val_loss_all']:.4f} nats/token")
+        if info.get("best_loss_all") is not None:  # a timed run that stopped early, past its best weights
+            self.console.print(f"held-out loss of best.pt's weights on the same tokens: {info['best_loss_all']:.4f} "
+                               "nats/token")
         if info.get("time"):
             self.console.print(escape(describe(info["time"])), soft_wrap=True)
 

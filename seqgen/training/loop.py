@@ -81,6 +81,7 @@ class Trainer:
         self.shares = TimeShares()
         self.reserve = 0.0  # seconds the last evaluation will take (a timed run's steps end before)
         self.val_loss_all: float | None = None
+        self.best_loss_all: float | None = None  # best.pt's, where a timed run stopped early past it
         self.last_val = (0, math.nan)  # (held-out tokens read, loss) of the last evaluation
         self.eval_seconds = 0.0  # the last evaluation's time on rank 0, its checkpoints included
         self._sample: np.ndarray | None = None
@@ -145,7 +146,7 @@ class Trainer:
         # was evaluated on a sample along the way (rank 0 knows; the others follow it).
         sampled = bool(cfg.time_budget) and self.last_val[0] < len(self.val)
         if since_eval or not self.world.share(self.last_path.exists() and not sampled):
-            self._evaluate(since_eval, last=True)
+            self._evaluate(since_eval, last=True, stopped=reason)
         else:
             self._save(self.last_path)
         self.world.barrier()  # every rank leaves once rank 0 has saved
@@ -155,7 +156,8 @@ class Trainer:
                           "best_path": str(self.best_path) if self.best_path.exists() else None,
                           "last_path": str(self.last_path),
                           "progress": fraction_done(cfg, p, len(self.stream), self.reserve), "last_loss": loss,
-                          "val_loss_all": self.val_loss_all, "val_tokens": len(self.val), "time": spent})
+                          "val_loss_all": self.val_loss_all, "best_loss_all": self.best_loss_all,
+                          "val_tokens": len(self.val), "time": spent})
         return TrainResult(self.run_dir, self.best_path, self.last_path, p.best_val_loss, p.step, reason,
                            p.step - self.started_at, spent)
 
@@ -182,9 +184,10 @@ class Trainer:
             raise SeqgenError(f"training diverged: {bad_steps} steps in a row had a non-finite loss; the last "
                               f"good checkpoints are in {self.run_dir}; try a lower --lr")
 
-    def _evaluate(self, train_losses: list[float], last: bool = False) -> str:
+    def _evaluate(self, train_losses: list[float], last: bool = False, stopped: str = "") -> str:
         """Score held-out text, log, save; return "early-stop" when it is time to stop. The last
-        evaluation of a timed run also reads all of the held-out text."""
+        evaluation of a timed run also reads all of the held-out text; its record says why the
+        run ``stopped``."""
         cfg, p = self.cfg, self.progress
         hidden = self.world.gather_state(self.hidden)  # every rank's rows, for the checkpoint
         train_loss = self.world.mean(float(np.mean(train_losses))) if train_losses else None
@@ -210,6 +213,12 @@ class Trainer:
                   "best": improved, "run_id": self.record["run_id"]}  # whose record (runs.check_same_run)
         if last and self.val_loss_all is not None:
             record["val_loss_all"] = self.val_loss_all
+            if stopped == "early-stop" and not improved and self.best_path.exists():
+                with self.shares.timing("evaluations"):
+                    self.best_loss_all = self._score_best()
+                record["best_loss_all"] = self.best_loss_all
+        if last:
+            record["stopped"] = stopped
         with self._writing(self.run_dir / "metrics.jsonl"):
             runs.append_metrics(self.run_dir, record)
         if math.isfinite(score.cross_entropy):  # a non-finite model is never saved over a good one
@@ -255,6 +264,14 @@ class Trainer:
         if read >= len(self.val) and self.precision == "fp32":
             return loss
         return self.stepper.module.score(self.val, self.device, "fp32").cross_entropy
+
+    def _score_best(self) -> float:
+        """best.pt's weights on all of the held-out text, in fp32: a timed run that stopped early
+        did so past its best evaluation, and best.pt is what sampling and ``seqgen eval`` take by
+        default, so its figure is the run's to report too. It stopped before its budget: the
+        time for this was left over."""
+        model, _ = checkpoint.load_model(checkpoint.load(self.best_path), self.device, self.best_path)
+        return model.score(self.val, self.device, "fp32").cross_entropy
 
     def _report(self, kind: str, info: dict) -> None:
         """An event to the listeners (the progress bar, the log, the loss curve), timed."""
