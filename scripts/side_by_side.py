@@ -24,6 +24,9 @@ tenth: seqgen's split, the same for every arm), in nats per character (per word 
 word``), over the same predictions: for seqgen, the last evaluation of the timed run
 (``metrics.jsonl``: its ``val_loss_all``, or its ``val_loss`` where that evaluation already read all
 of the held-out text), inside the budget; for nanoGPT, its final scoring, also inside the budget.
+A seqgen run's record also holds why it stopped (``stopped``: ``time-budget``, or ``early-stop``
+where its held-out sample stopped improving) and ``best_loss``: its ``best.pt`` (what sampling
+takes by default) on the same text, scored after the run as ``seqgen eval`` scores it.
 ``--avx2`` runs every arm as on a CPU without AVX-512 and bf16 (``ONEDNN_MAX_CPU_ISA=AVX2
 ATEN_CPU_CAPABILITY=avx2``, emulated on this CPU); caps set in the environment count the same way.
 Each arm waits for its threads as its users' runs do: seqgen's asleep (``OMP_WAIT_POLICY=PASSIVE``),
@@ -116,8 +119,10 @@ def seqgen_arm(arm: str, text: str, budget: str, seed: int, env: dict, scratch: 
         last = json.loads((run_dir / "metrics.jsonl").read_text().splitlines()[-1])
         state = checkpoint.load(run_dir / "last.pt")
         model = {**state["model_config"], "params": sum(t.numel() for t in state["model_state"].values())}
-    return {"loss": last.get("val_loss_all", last["val_loss"]), "steps": last["step"], "tokens": last["tokens"],
-            "wall_s": wall, "train_s": last["elapsed"], "model": model, "command": "seqgen " + " ".join(command),
+        best = seqgen.load(run_dir / "best.pt").score().cross_entropy  # after the budget, as seqgen eval does
+    return {"loss": last.get("val_loss_all", last["val_loss"]), "best_loss": best, "stopped": last.get("stopped"),
+            "steps": last["step"], "tokens": last["tokens"], "wall_s": wall, "train_s": last["elapsed"],
+            "model": model, "command": "seqgen " + " ".join(command),
             "omp_wait_policy": env.get("OMP_WAIT_POLICY", "PASSIVE (seqgen's default)")}
 
 

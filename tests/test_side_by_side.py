@@ -142,6 +142,18 @@ def test_a_shape_arm_trains_its_shape_at_the_rate_and_dropout_the_plan_gives_it(
     assert side_by_side.options("default", str(text), budget, 1, {}) == ["--hidden", "512", "--layers", "2"]
 
 
+def test_a_seqgen_arm_records_why_its_run_stopped_and_its_best_checkpoints_loss(side_by_side, prose_file, tmp_path,
+                                                                                monkeypatch):
+    monkeypatch.setitem(side_by_side.ARMS, "tiny", ["--hidden", "16", "--layers", "1", "--seq-len", "16",
+                                                    "--batch-size", "4"])
+    env = {**os.environ, "CUDA_VISIBLE_DEVICES": ""}
+    record = side_by_side.seqgen_arm("tiny", str(prose_file), "1s", 1, env, tmp_path)
+    assert record["stopped"] == "time-budget" and record["model"]["hidden"] == 16
+    # best.pt's score, taken after the run, on the same held-out text as the run's last figure
+    assert 0 < record["best_loss"] < 5 and abs(record["best_loss"] - record["loss"]) < 0.5
+    assert list(tmp_path.iterdir()) == []  # the run's folder is not kept
+
+
 def test_a_word_benchmark_trains_word_models_and_has_no_character_recipe(side_by_side, tmp_path, monkeypatch,
                                                                         capsys):
     text = tmp_path / "text.txt"
