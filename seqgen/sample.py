@@ -214,9 +214,7 @@ def draw(model, vocab: Vocab, config: SampleConfig, stop_at_eos: bool = False, d
     """(row, token id) for each token drawn, row by row within a step, step by step."""
     with contextlib.closing(_steps(model, vocab, config, stop_at_eos, device, constraint, warmup)) as steps:
         for drawn in steps:
-            for row, token in enumerate(drawn.tolist()):
-                if token >= 0:
-                    yield row, token
+            yield from ((row, token) for row, token in enumerate(drawn.tolist()) if token >= 0)
 
 
 def _steps(model, vocab, config, stop_at_eos, device, constraint, warmup) -> Iterator[torch.Tensor]:
@@ -234,8 +232,8 @@ def _steps(model, vocab, config, stop_at_eos, device, constraint, warmup) -> Ite
     gen = torch.Generator(device="cpu")
     gen.manual_seed(stream_seed(root))
     n = config.num_samples
-    never = torch.zeros(len(vocab), dtype=torch.bool)  # never written: <unk>, what the model could not
-    never[[UNK_ID, *fim_ids(vocab)]] = True  # spell; the FIM tokens, as there is no gap here
+    never = torch.zeros(len(vocab), dtype=torch.bool)  # <unk>: what the model could not spell; FIM
+    never[[UNK_ID, *fim_ids(vocab)]] = True  # tokens: no gap here
     start, _ = prime_ids(vocab, config.prime)
     contexts = warmup.contexts(n, stream_seed(root, WARMUP_STREAM)) if warmup is not None else None
     if contexts is None:
@@ -254,13 +252,11 @@ def _steps(model, vocab, config, stop_at_eos, device, constraint, warmup) -> Ite
             if stop is not None and stop.is_set():
                 raise Cancelled("drawing stopped: nobody waits for it any more")
             with torch.inference_mode():
-                # A copy: the model's own scores stay as they are.
-                scores = scores.to("cpu", torch.float32).masked_fill(never, float("-inf"))
+                scores = scores.to("cpu", torch.float32).masked_fill(never, float("-inf"))  # a copy
                 nxt = pick_tokens(constraint.restrict(scores) if constraint else scores, config, gen)  # (N,)
                 if constraint:
                     constraint.advance(nxt)
-                ended = step == config.length - 1
-                drawn = nxt
+                ended, drawn = step == config.length - 1, nxt
                 if stop_at_eos:
                     done |= nxt == EOS_ID  # the <eos> that ends a sample is not part of it
                     drawn = torch.where(done, -1, nxt)
@@ -294,11 +290,9 @@ def pick_tokens(logits: torch.Tensor, config: SampleConfig, gen: torch.Generator
     temperature = min(config.temperature, torch.finfo(logits.dtype).max)
     logits = filter_logits(logits, config.top_k, 1.0) / temperature
     probs = torch.softmax(filter_logits(logits, None, config.top_p), -1)
-    # Inverse-CDF draw: one uniform number a row, where torch.multinomial draws one exponential
-    # per token of the vocabulary; the token is the number of CDF steps at or below it. Tokens
-    # with probability 0 are never picked: their CDF step is empty; a draw that rounds up to the
-    # total would land past the last step, so it takes the token that reaches the total.
-    # (A few tensor operations a step: at one token a step, each costs more than its arithmetic.)
+    # Inverse-CDF draw: one uniform number a row (torch.multinomial draws one per token), the token
+    # the count of CDF steps at or below it. Tokens of probability 0 have empty steps, never drawn;
+    # a draw that rounds up to the total takes the token that reaches it, not one past the end.
     cdf = probs.cumsum(-1)
     total = cdf[:, -1:].contiguous()
     u = torch.rand(probs.size(0), 1, generator=gen) * total

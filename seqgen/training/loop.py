@@ -58,8 +58,7 @@ class TrainResult:
     last_path: Path
     best_val_loss: float
     step: int
-    reason: str  # why training stopped: epochs, max-steps, time-budget, early-stop, interrupted (or
-    # terminated: a signal), counted
+    reason: str  # why it stopped: epochs, max-steps, time-budget, early-stop, interrupted, terminated, counted
     steps_done: int = 0  # steps taken in this session (a resumed run had taken some before)
     time: dict | None = None  # where this session's time went (``timing.TimeShares.report``)
 
@@ -80,8 +79,8 @@ class Trainer:
         self.progress, self.hidden = Progress(), None
         self.shares = TimeShares()
         self.reserve = 0.0  # seconds the last evaluation will take (a timed run's steps end before)
-        self.val_loss_all: float | None = None
-        self.best_loss_all: float | None = None  # best.pt's, where a timed run stopped early past it
+        # On all of the held-out text at the end of a timed run: the last weights', best.pt's
+        self.val_loss_all = self.best_loss_all = None  # (where the run stopped early, past it)
         self.last_val = (0, math.nan)  # (held-out tokens read, loss) of the last evaluation
         self.eval_seconds = 0.0  # the last evaluation's time on rank 0, its checkpoints included
         self._sample: np.ndarray | None = None
@@ -186,8 +185,7 @@ class Trainer:
 
     def _evaluate(self, train_losses: list[float], last: bool = False, stopped: str = "") -> str:
         """Score held-out text, log, save; return "early-stop" when it is time to stop. The last
-        evaluation of a timed run also reads all of the held-out text; its record says why the
-        run ``stopped``."""
+        (of a timed run: on all of the held-out text too) records why the run ``stopped``."""
         cfg, p = self.cfg, self.progress
         hidden = self.world.gather_state(self.hidden)  # every rank's rows, for the checkpoint
         train_loss = self.world.mean(float(np.mean(train_losses))) if train_losses else None
@@ -211,14 +209,16 @@ class Trainer:
                   "train_loss": train_loss,
                   "val_loss": score.cross_entropy, "val_ppl": score.perplexity, "lr": self.stepper.lr,
                   "best": improved, "run_id": self.record["run_id"]}  # whose record (runs.check_same_run)
+        if last:
+            record["stopped"] = stopped
         if last and self.val_loss_all is not None:
             record["val_loss_all"] = self.val_loss_all
             if stopped == "early-stop" and not improved and self.best_path.exists():
+                # past best.pt's weights, which sampling takes by default: scored too, in time left
                 with self.shares.timing("evaluations"):
-                    self.best_loss_all = self._score_best()
+                    best, _ = checkpoint.load_model(checkpoint.load(self.best_path), self.device, self.best_path)
+                    self.best_loss_all = best.score(self.val, self.device, "fp32").cross_entropy
                 record["best_loss_all"] = self.best_loss_all
-        if last:
-            record["stopped"] = stopped
         with self._writing(self.run_dir / "metrics.jsonl"):
             runs.append_metrics(self.run_dir, record)
         if math.isfinite(score.cross_entropy):  # a non-finite model is never saved over a good one
@@ -264,14 +264,6 @@ class Trainer:
         if read >= len(self.val) and self.precision == "fp32":
             return loss
         return self.stepper.module.score(self.val, self.device, "fp32").cross_entropy
-
-    def _score_best(self) -> float:
-        """best.pt's weights on all of the held-out text, in fp32: a timed run that stopped early
-        did so past its best evaluation, and best.pt is what sampling and ``seqgen eval`` take by
-        default, so its figure is the run's to report too. It stopped before its budget: the
-        time for this was left over."""
-        model, _ = checkpoint.load_model(checkpoint.load(self.best_path), self.device, self.best_path)
-        return model.score(self.val, self.device, "fp32").cross_entropy
 
     def _report(self, kind: str, info: dict) -> None:
         """An event to the listeners (the progress bar, the log, the loss curve), timed."""
