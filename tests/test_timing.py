@@ -65,6 +65,19 @@ def test_a_timed_run_in_bf16_scores_all_held_out_text_last_in_fp32_as_seqgen_eva
     assert end["val_loss_all"] == pytest.approx(model.score().cross_entropy, rel=1e-6)
 
 
+def test_a_timed_run_whose_last_step_was_evaluated_still_scores_all_held_out_text_last(prose_file, tmp_path):
+    # Its last step (20, --max-steps) is an evaluation's (every 10), which read all of the held-out
+    # text: the run's last figure must be there all the same (a timed run ending on an evaluation
+    # step, by chance, once had none).
+    events = []
+    result = new_run([str(prose_file)], tiny_model(), tiny_train(max_steps=20, time_budget=60.0, eval_every=10,
+                                                                   patience=0, eval_tokens=0),
+                     out_dir=tmp_path / "run", on_event=lambda kind, info: events.append((kind, info)))
+    end = next(info for kind, info in events if kind == "end")
+    assert end["reason"] == "max-steps" and end["step"] == 20
+    assert end["val_loss_all"] == pytest.approx(api.load(result.last_path).score().cross_entropy, rel=1e-4)
+
+
 def test_a_sample_spreads_over_the_held_out_text():
     ids = np.arange(100_000)
     sample = spread_sample(ids, 10_000)
@@ -109,9 +122,12 @@ def test_a_timed_run_that_stops_early_also_scores_best_pt_on_all_held_out_text(p
     result = run("train", prose_file, "--hidden", "16", "--layers", "1", "--seq-len", "16", "--batch-size", "4",
                  "--time-budget", "60s", "--eval-every", "5", "--patience", "2", "--out", "run")
     assert result.exit_code == 0, result.stderr
-    last = json.loads(Path("run/metrics.jsonl").read_text().splitlines()[-1])
+    records = [json.loads(line) for line in Path("run/metrics.jsonl").read_text().splitlines()]
+    last = records[-1]
     best, final = api.load("run/best.pt"), api.load("run/last.pt")
     assert last["stopped"] == "early-stop" and best.payload["progress"]["step"] == 5 < final.payload["progress"]["step"]
+    # the evaluation that stopped it says so too; those before it say nothing of stopping
+    assert [r.get("stopped") for r in records] == [None] * (len(records) - 2) + ["early-stop"] * 2
     assert last["best_loss_all"] == pytest.approx(best.score().cross_entropy, rel=1e-4)  # as seqgen eval scores it
     assert last["val_loss_all"] == pytest.approx(final.score().cross_entropy, rel=1e-4)
     assert last["best_loss_all"] != last["val_loss_all"]

@@ -81,7 +81,6 @@ class Trainer:
         self.reserve = 0.0  # seconds the last evaluation will take (a timed run's steps end before)
         # On all of the held-out text at the end of a timed run: the last weights', best.pt's
         self.val_loss_all = self.best_loss_all = None  # (where the run stopped early, past it)
-        self.last_val = (0, math.nan)  # (held-out tokens read, loss) of the last evaluation
         self.eval_seconds = 0.0  # the last evaluation's time on rank 0, its checkpoints included
         self._sample: np.ndarray | None = None
         if state:
@@ -141,10 +140,10 @@ class Trainer:
                 if cfg.time_budget and not p.eval_every:  # a timed run's first evaluation
                     p.eval_every = cfg.eval_every or self.world.share(self._spaced())
                     self._say_how_evaluations_go()
-        # A timed run's last evaluation reads all of the held-out text, also where the last step
-        # was evaluated on a sample along the way (rank 0 knows; the others follow it).
-        sampled = bool(cfg.time_budget) and self.last_val[0] < len(self.val)
-        if since_eval or not self.world.share(self.last_path.exists() and not sampled):
+        # A timed run's last evaluation reads all of the held-out text in fp32 (its figure), also
+        # where its last step was evaluated already: on a sample, or in bf16, or all of it in fp32
+        # at a step that happened to be the last (the time was reserved; rank 0's view counts).
+        if since_eval or not self.world.share(self.last_path.exists() and not cfg.time_budget):
             self._evaluate(since_eval, last=True, stopped=reason)
         else:
             self._save(self.last_path)
@@ -199,7 +198,6 @@ class Trainer:
             seconds = time.perf_counter() - started
             if last and cfg.time_budget:
                 self.val_loss_all = self._score_all(len(val), score.cross_entropy)
-            self.last_val = (len(val), score.cross_entropy)
         if cfg.time_budget and not last:  # the last evaluation: this one again, then all of the held-out text
             self.reserve = seconds * (1 + len(self.val) / max(len(val), 1))
         improved, verdict = after_evaluation(cfg, p, score.cross_entropy)
@@ -209,8 +207,8 @@ class Trainer:
                   "train_loss": train_loss,
                   "val_loss": score.cross_entropy, "val_ppl": score.perplexity, "lr": self.stepper.lr,
                   "best": improved, "run_id": self.record["run_id"]}  # whose record (runs.check_same_run)
-        if last:
-            record["stopped"] = stopped
+        if last or verdict == "early-stop":
+            record["stopped"] = stopped or verdict
         if last and self.val_loss_all is not None:
             record["val_loss_all"] = self.val_loss_all
             if stopped == "early-stop" and not improved and self.best_path.exists():
