@@ -53,8 +53,8 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-# torch first: OpenMP reads OMP_WAIT_POLICY when torch loads, and importing seqgen sets it to
-# seqgen's own choice; nanoGPT runs with OpenMP's default, or what the user set.
+# torch first: OpenMP reads how its threads wait when torch loads, and importing seqgen sets that
+# to seqgen's own choice; nanoGPT runs with OpenMP's default, or what the user set.
 WAIT_POLICY = os.environ.get("OMP_WAIT_POLICY")
 import numpy as np  # noqa: E402
 import torch  # noqa: E402

@@ -29,8 +29,9 @@ where its held-out sample stopped improving) and ``best_loss``: its ``best.pt`` 
 takes by default) on the same text, scored after the run as ``seqgen eval`` scores it.
 ``--avx2`` runs every arm as on a CPU without AVX-512 and bf16 (``ONEDNN_MAX_CPU_ISA=AVX2
 ATEN_CPU_CAPABILITY=avx2``, emulated on this CPU); caps set in the environment count the same way.
-Each arm waits for its threads as its users' runs do: seqgen's asleep (``OMP_WAIT_POLICY=PASSIVE``),
-nanoGPT's as OpenMP does by default, unless ``OMP_WAIT_POLICY`` is set for all.
+Each arm waits for its threads as its users' runs do: seqgen's as seqgen sets it (a few hundred
+turns of spinning, then asleep: ``seqgen/__init__.py``), nanoGPT's as OpenMP does by default,
+unless ``OMP_WAIT_POLICY`` is set for all.
 
 Each run adds one JSON line to ``OUT/runs.jsonl`` (arm, budget, seed, loss, steps, tokens, wall
 seconds of the whole command, the model, the machine: CPU, flags, torch's kernels, caps, threads),
@@ -54,7 +55,7 @@ import tempfile
 import time
 from pathlib import Path
 
-ENV = dict(os.environ)  # before seqgen is imported, which sets OMP_WAIT_POLICY: the arms' own choice
+ENV = dict(os.environ)  # before seqgen is imported, which sets how threads wait: the arms' own choice
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run from a checkout, uninstalled
 
@@ -123,7 +124,7 @@ def seqgen_arm(arm: str, text: str, budget: str, seed: int, env: dict, scratch: 
     return {"loss": last.get("val_loss_all", last["val_loss"]), "best_loss": best, "stopped": last.get("stopped"),
             "steps": last["step"], "tokens": last["tokens"], "wall_s": wall, "train_s": last["elapsed"],
             "model": model, "command": "seqgen " + " ".join(command),
-            "omp_wait_policy": env.get("OMP_WAIT_POLICY", "PASSIVE (seqgen's default)")}
+            "omp_wait_policy": env.get("OMP_WAIT_POLICY", "seqgen's default (GOMP_SPINCOUNT=300, KMP_BLOCKTIME=0)")}
 
 
 def options(arm: str, text: str, budget: str, seed: int, env: dict, level: str = "char") -> list[str]:

@@ -1,9 +1,9 @@
 """How torch's threads should wait for each other: a training step of the default 2x512 LSTM (batch
-16 x 128 characters, fp32) timed with threads that spin while they wait (OpenMP's default) and
-that sleep (``OMP_WAIT_POLICY=PASSIVE``), with OpenMP's default (spin a while, then sleep), and on
-one thread, on a quiet
-machine and beside ``--busy`` processes that keep a core each busy (as a sampling or a second
-training in the next terminal does).
+16 x 128 characters, fp32) timed with threads that spin while they wait (``OMP_WAIT_POLICY=ACTIVE``),
+that sleep (``PASSIVE``), with OpenMP's default (spin a while, then sleep), spinning a given number
+of turns before they sleep (libgomp's ``GOMP_SPINCOUNT``; seqgen sets 300), and on one thread, on
+a quiet machine and beside ``--busy`` processes that keep a core each busy (as a sampling or a
+second training in the next terminal does).
 
     python scripts/thread_wait_report.py [--busy 0 1] [--repeats 3] [--steps 8]
 
@@ -39,11 +39,15 @@ print((time.perf_counter() - start) / {steps})
 """
 BUSY = "import torch\ntorch.set_num_threads(1)\na = torch.randn(512, 512)\nwhile True:\n    a @ a\n"
 CASES = {"OpenMP's default (spin a while, then sleep), 2 threads": {}, "spin, 2 threads": {"OMP_WAIT_POLICY": "ACTIVE"},
-         "sleep, 2 threads": {"OMP_WAIT_POLICY": "PASSIVE"}, "1 thread": {"OMP_NUM_THREADS": "1"}}
+         "sleep, 2 threads": {"OMP_WAIT_POLICY": "PASSIVE"}, "1 thread": {"OMP_NUM_THREADS": "1"},
+         # libgomp (torch's OpenMP on Linux) spins GOMP_SPINCOUNT turns (300,000 by default), then sleeps
+         **{f"spin {n:,} times, then sleep, 2 threads": {"GOMP_SPINCOUNT": str(n)}
+            for n in (100, 300, 1_000, 10_000, 30_000)}}
+WAITING = ("OMP_WAIT_POLICY", "OMP_NUM_THREADS", "GOMP_SPINCOUNT", "KMP_BLOCKTIME")
 
 
 def seconds_per_step(extra: dict, steps: int) -> float:
-    env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "OMP_NUM_THREADS")} | extra
+    env = {k: v for k, v in os.environ.items() if k not in WAITING} | extra
     done = subprocess.run([sys.executable, "-c", STEP.format(steps=steps)], env=env, capture_output=True, text=True,
                           check=True)
     return float(done.stdout)

@@ -14,13 +14,18 @@ import importlib
 import os
 
 # torch's OpenMP threads meet at the end of every parallel step. By default a thread that is done
-# spins a while before it sleeps, and on a machine with other work (a training and a sampling side
-# by side) the spinning takes the cores that the threads still working need. Waiting asleep keeps
-# two threads close to one thread's speed on a busy machine, where spinning made them about twice
-# as slow, for about a fifth of a quiet machine's speed (scripts/thread_wait_report.py; the README).
-# OpenMP reads this when torch loads, and torch loads only after seqgen (see _LAZY); a value the
-# user set is kept.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# spins a while (300,000 turns in libgomp, torch's OpenMP on Linux) before it sleeps, and on a
+# machine with other work (a training and a sampling side by side) the spinning takes the cores
+# that the threads still working need: about twice as slow. Asleep at once costs a tenth or more
+# of a quiet machine's speed; a few hundred turns first keep most of that and cost next to nothing
+# on a busy one (scripts/thread_wait_report.py; the README). KMP_BLOCKTIME=0, asleep at once, is
+# for Intel's and LLVM's OpenMP, which do not read GOMP_SPINCOUNT. OpenMP reads these when torch
+# loads, and torch loads only after seqgen (see _LAZY); what the user set (OMP_WAIT_POLICY too,
+# which libgomp puts before GOMP_SPINCOUNT) is kept.
+WAIT = {"GOMP_SPINCOUNT": "300", "KMP_BLOCKTIME": "0"}
+if "OMP_WAIT_POLICY" not in os.environ:
+    for name, value in WAIT.items():
+        os.environ.setdefault(name, value)
 
 from .errors import CheckpointError, CorpusError, MusicError, SeqgenError, SeqgenWarning, UsageError
 

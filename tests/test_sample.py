@@ -1,3 +1,5 @@
+import json
+
 import pytest
 import torch
 
@@ -180,18 +182,23 @@ def test_an_explicit_omp_num_threads_is_kept(two_threads, monkeypatch):
     assert set(seen) == {2}
 
 
-@pytest.mark.parametrize("given, seen", [(None, "PASSIVE"), ("ACTIVE", "ACTIVE")])
-def test_torchs_threads_wait_asleep_unless_the_user_says_otherwise(given, seen):
+@pytest.mark.parametrize("given, seen", [
+    ({}, {"GOMP_SPINCOUNT": "300", "KMP_BLOCKTIME": "0", "OMP_WAIT_POLICY": None}),
+    ({"OMP_WAIT_POLICY": "ACTIVE"}, {"GOMP_SPINCOUNT": None, "KMP_BLOCKTIME": None, "OMP_WAIT_POLICY": "ACTIVE"}),
+    ({"GOMP_SPINCOUNT": "5000"}, {"GOMP_SPINCOUNT": "5000", "KMP_BLOCKTIME": "0", "OMP_WAIT_POLICY": None}),
+])
+def test_torchs_threads_spin_briefly_then_sleep_unless_the_user_says_otherwise(given, seen):
     # Spinning threads take the cores that working ones need on a busy machine (seqgen/__init__.py).
     # It must be in the environment before torch loads, so a fresh process imports seqgen, then torch.
     import os
     import subprocess
     import sys
 
-    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"} | ({"OMP_WAIT_POLICY": given} if given else {})
-    code = "import sys, os, seqgen; assert 'torch' not in sys.modules; import torch; print(os.environ['OMP_WAIT_POLICY'])"
+    env = {k: v for k, v in os.environ.items() if k not in seen} | given
+    code = ("import json, sys, os, seqgen; assert 'torch' not in sys.modules; import torch; "
+            f"print(json.dumps({{k: os.environ.get(k) for k in {sorted(seen)!r}}}))")
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
-    assert out.strip() == seen
+    assert json.loads(out) == seen
 
 
 # -- a list of temperatures: one configuration per temperature, the seed shared ----------------------

@@ -42,8 +42,18 @@ def describe() -> dict[str, object]:
             "cpu_flags": [f for f in FLAGS if f in flags],
             "cpu_capability": torch.backends.cpu.get_cpu_capability(),
             "isa_caps": {name: os.environ[name] for name in ISA_CAPS if name in os.environ},
-            "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "(OpenMP's default: spin, then sleep)"),
+            "omp_wait_policy": wait_policy(),
             "torch": torch.__version__}
+
+
+def wait_policy() -> str:
+    """How torch's OpenMP threads wait for each other here (``seqgen/__init__.py``)."""
+    if "OMP_WAIT_POLICY" in os.environ:
+        return os.environ["OMP_WAIT_POLICY"]
+    if "GOMP_SPINCOUNT" in os.environ:
+        blocktime = os.environ.get("KMP_BLOCKTIME", "(default)")
+        return f"GOMP_SPINCOUNT={os.environ['GOMP_SPINCOUNT']}, KMP_BLOCKTIME={blocktime}"
+    return "(OpenMP's default: spin, then sleep)"
 
 
 def key() -> str:
