@@ -124,7 +124,8 @@ def seqgen_arm(arm: str, text: str, budget: str, seed: int, env: dict, scratch: 
     return {"loss": last.get("val_loss_all", last["val_loss"]), "best_loss": best, "stopped": last.get("stopped"),
             "steps": last["step"], "tokens": last["tokens"], "wall_s": wall, "train_s": last["elapsed"],
             "model": model, "command": "seqgen " + " ".join(command),
-            "omp_wait_policy": env.get("OMP_WAIT_POLICY", "seqgen's default (GOMP_SPINCOUNT=300, KMP_BLOCKTIME=0)")}
+            "omp_wait_policy": env.get("OMP_WAIT_POLICY") or ", ".join(  # else what importing seqgen leaves
+                f"{name}={env.get(name, value)}" for name, value in seqgen.WAIT.items())}
 
 
 def options(arm: str, text: str, budget: str, seed: int, env: dict, level: str = "char") -> list[str]:
