@@ -15,17 +15,14 @@ characters drawn at random from the training text; fp32, as nanoGPT runs on a CP
 
 What differs, and why:
 
-- The time budget sets ``max_iters``: the first ``PROBE_ITERS`` steps (inside the warm-up, whose
-  rate does not depend on ``max_iters``) are timed, and so is scoring a piece of the held-out
-  text; ``max_iters`` is then the steps that fit in what is left after the final scoring. The
-  first steps are slower than the rest, and a run sized from them alone ends before its budget;
-  so once a tenth of the training time has gone (``RESIZE_AT``), or sooner should ``max_iters``
-  come first, it is sized once more from every step since the probe. The cosine then bends a
-  little (from the old ``max_iters`` to the new); the recipe's 100-step warm-up is over by then
-  except in runs of seconds, where the rate does not depend on ``max_iters`` yet.
-  The probe, the training and the final scoring all count in the budget, as a timed ``seqgen
-  train`` counts its own last evaluation. Should the machine slow down, training stops at the
-  budget, before ``max_iters``.
+- The time budget sets the schedule's length: the cosine runs from the end of the warm-up to the
+  end of the training time, by the clock, where nanoGPT's runs from the end of the warm-up to
+  ``max_iters``. On a steady machine the two are the same (``max_iters`` the steps that fit); on
+  one whose speed changes (first steps slower than the rest, another process starting or ending
+  beside it) a ``max_iters`` guessed from some steps ends the run before its budget or cuts its
+  decay short, and the clock does neither. The final scoring is timed first on a piece of the
+  held-out text and its time kept from the budget; the warm-up, the training and the final scoring
+  all count in the budget, as a timed ``seqgen train`` counts its own last evaluation.
 - No evaluations along the way (nanoGPT's every 250 steps): the figure is the final model's, as
   for seqgen's arms, so they would only take time from training.
 - The data is seqgen's: its character tokens (the vocabulary of the whole text, as nanoGPT's
@@ -68,10 +65,7 @@ from seqgen.data.tokens import split_ids  # noqa: E402
 from seqgen.evaluate import Score  # noqa: E402
 from seqgen.formats import tokenize_corpus  # noqa: E402
 
-PROBE_ITERS = 20  # training steps timed to plan max_iters (the first few, less steady, not timed)
-UNTIMED_ITERS = 4
 PROBE_CHARS = 4096  # held-out characters scored to time the final scoring
-RESIZE_AT = 0.1  # of the training time after the probe: max_iters is sized again from its steps
 
 
 @dataclass
@@ -162,13 +156,12 @@ def optimizer(model: GPT, r: Recipe) -> torch.optim.AdamW:
     return torch.optim.AdamW(groups, lr=r.learning_rate, betas=(r.beta1, r.beta2))
 
 
-def learning_rate(it: int, max_iters: int, r: Recipe) -> float:
-    """nanoGPT's get_lr with lr_decay_iters = max_iters: linear warm-up, then cosine decay."""
+def learning_rate(it: int, decayed: float, r: Recipe) -> float:
+    """nanoGPT's get_lr: linear warm-up over ``warmup_iters`` steps, then cosine decay to ``min_lr``;
+    ``decayed``, 0 to 1, is how far through the decay the run is (nanoGPT's ``decay_ratio``)."""
     if it < r.warmup_iters:
         return r.learning_rate * (it + 1) / (r.warmup_iters + 1)
-    if it > max_iters:
-        return r.min_lr
-    coeff = 0.5 * (1.0 + math.cos(math.pi * (it - r.warmup_iters) / max(1, max_iters - r.warmup_iters)))
+    coeff = 0.5 * (1.0 + math.cos(math.pi * min(1.0, max(0.0, decayed))))
     return r.min_lr + coeff * (r.learning_rate - r.min_lr)
 
 
@@ -226,11 +219,6 @@ def score(model: GPT, ids: np.ndarray, block: int, stride: int, rows: int = 256)
 
 
 # -- training for a time budget -----------------------------------------------------------------
-def iters_that_fit(done: int, seconds_per_step: float, seconds_left: float) -> int:
-    """``max_iters`` for a run that has done ``done`` steps and has ``seconds_left`` for more."""
-    return done + max(0, int(seconds_left / seconds_per_step))
-
-
 def train(train_ids: np.ndarray, val_ids: np.ndarray, vocab_size: int, budget_s: float, seed: int,
           r: Recipe | None = None, stride: int | None = None) -> dict:
     """Train nanoGPT's recipe for ``budget_s`` seconds (scoring included); its figures."""
@@ -242,45 +230,32 @@ def train(train_ids: np.ndarray, val_ids: np.ndarray, vocab_size: int, budget_s:
     windows = torch.from_numpy(train_ids).unfold(0, r.block_size + 1, 1)  # every training window, a view
     generator = torch.Generator().manual_seed(seed)
     started = time.perf_counter()
-
-    def step(it: int, max_iters: int) -> None:
+    score(model, val_ids[:PROBE_CHARS + 1], r.block_size, stride)  # what the final scoring will cost
+    reserve = (time.perf_counter() - started) * len(val_ids) / min(len(val_ids), PROBE_CHARS + 1)
+    deadline = started + budget_s - reserve
+    it, decay_from, lrs = 0, None, []
+    training_from = time.perf_counter()
+    while (now := time.perf_counter()) < deadline:
+        if it == r.warmup_iters:
+            decay_from = now
+        decayed = 0.0 if decay_from is None else (now - decay_from) / max(1e-9, deadline - decay_from)
         rows = windows[torch.randint(len(windows), (r.batch_size,), generator=generator)]  # (B, T + 1)
+        lrs.append(learning_rate(it, decayed, r))
         for group in opt.param_groups:
-            group["lr"] = learning_rate(it, max_iters, r)
+            group["lr"] = lrs[-1]
         logits = model(rows[:, :-1])
         loss = F.cross_entropy(logits.reshape(-1, logits.size(-1)), rows[:, 1:].reshape(-1))
         loss.backward()
         nn.utils.clip_grad_norm_(model.parameters(), r.grad_clip)
         opt.step()
         opt.zero_grad(set_to_none=True)
-
-    for it in range(PROBE_ITERS):  # within the warm-up: the rate does not depend on max_iters yet
-        if it == UNTIMED_ITERS:
-            timed_from = time.perf_counter()
-        step(it, max_iters=PROBE_ITERS)
-    per_step = (time.perf_counter() - timed_from) / (PROBE_ITERS - UNTIMED_ITERS)
-    probe_started = time.perf_counter()
-    score(model, val_ids[:PROBE_CHARS + 1], r.block_size, stride)
-    reserve = (time.perf_counter() - probe_started) * len(val_ids) / min(len(val_ids), PROBE_CHARS + 1)
-    deadline = started + budget_s - reserve
-    resumed = time.perf_counter()
-    max_iters = probe_iters = iters_that_fit(PROBE_ITERS, per_step, deadline - resumed)
-    resize_at = resumed + RESIZE_AT * (deadline - resumed)
-    it = PROBE_ITERS
-    while (now := time.perf_counter()) < deadline:
-        if resize_at is not None and (now >= resize_at or it >= max_iters):
-            if it > PROBE_ITERS:
-                per_step = (now - resumed) / (it - PROBE_ITERS)
-            max_iters, resize_at = iters_that_fit(it, per_step, deadline - now), None
-        if it >= max_iters:
-            break
-        step(it, max_iters)
         it += 1
     trained = time.perf_counter() - started
+    steps_seconds = time.perf_counter() - training_from
     result = score(model, val_ids, r.block_size, stride)
-    return {"loss": result.cross_entropy, "held_out_predictions": result.tokens, "steps": it, "max_iters": max_iters,
-            "probe_max_iters": probe_iters, "tokens": it * r.batch_size * r.block_size, "seconds_per_step": per_step,
-            "train_seconds": trained,
+    return {"loss": result.cross_entropy, "held_out_predictions": result.tokens, "steps": it,
+            "tokens": it * r.batch_size * r.block_size, "seconds_per_step": steps_seconds / max(1, it),
+            "train_seconds": trained, "scoring_reserve": reserve, "first_and_last_lr": [lrs[0], lrs[-1]] if lrs else [],
             "seconds_with_scoring": time.perf_counter() - started, "stride": stride,
             "params": sum(p.numel() for p in model.parameters()), "recipe": asdict(r)}
 

@@ -12,7 +12,7 @@ Arms, each run as its own process with torch's default threads (``OMP_NUM_THREAD
   with the learning rate and dropout the plan would give it for this budget here (``--hidden``,
   ``--layers``, ``--lr`` and, where the plan drops it, ``--dropout 0`` given), so that the plan's
   choice can be held against every shape it chose from;
-- ``nanogpt``: nanoGPT's CPU recipe with its ``max_iters`` set by the budget
+- ``nanogpt``: nanoGPT's CPU recipe with its schedule set by the budget
   (``scripts/nanogpt_recipe.py``, whose docstring says how), trained on seqgen's training part.
 
 ``--level word`` trains word models (``--level word`` for every seqgen arm; the shapes are those of

@@ -61,24 +61,28 @@ def test_the_score_is_every_prediction_after_as_much_as_the_block_holds():
     assert nanogpt.score(model, ids, block=8, stride=5).tokens == len(ids) - 1
 
 
-def test_the_recipe_sizes_its_run_again_after_slow_first_steps(monkeypatch):
-    """First steps slower than the rest (as a CPU's are) make the probe's max_iters too few: the
-    run is sized again from the steps after them, and trains until its budget."""
-    forward, calls = nanogpt.GPT.forward, [0]
+def test_the_recipe_trains_to_its_budget_and_ends_its_decay_there_whatever_its_speed_does(monkeypatch):
+    """Steps that slow down for a while, then speed up again (a CPU's first steps, another process
+    beside the run for a time): training stops at the budget, less the final scoring's time, not
+    before, and the rate has decayed to the recipe's floor by then."""
+    forward, first_call = nanogpt.GPT.forward, []
 
-    def slow_at_first(self, x):
-        calls[0] += 1
-        if calls[0] <= nanogpt.PROBE_ITERS:  # the probe's steps (scoring comes after them)
-            time.sleep(0.05)
+    def slow_for_a_while(self, x):
+        since = time.perf_counter() - (first_call or first_call.append(time.perf_counter()) or first_call)[0]
+        if 0.2 < since < 1.2:
+            time.sleep(0.02)
         return forward(self, x)
 
-    monkeypatch.setattr(nanogpt.GPT, "forward", slow_at_first)
+    monkeypatch.setattr(nanogpt.GPT, "forward", slow_for_a_while)
     ids = np.random.default_rng(0).integers(0, 12, 4100)
     budget = 3.0
     result = nanogpt.train(ids[:4000], ids[4000:], 12, budget, seed=0, r=TINY)
-    assert result["max_iters"] > result["probe_max_iters"]
-    # sized from the probe alone, it would stop after about a third of the budget
-    assert result["train_seconds"] > 0.7 * budget and result["seconds_with_scoring"] < budget + 0.5
+    assert result["scoring_reserve"] < 0.1 * budget
+    assert result["train_seconds"] >= budget - result["scoring_reserve"]
+    assert result["seconds_with_scoring"] < budget + 0.5
+    first_lr, last_lr = result["first_and_last_lr"]
+    assert first_lr == pytest.approx(TINY.learning_rate / (TINY.warmup_iters + 1))  # the warm-up's first
+    assert result["steps"] > TINY.warmup_iters and last_lr < TINY.min_lr + 0.01 * (TINY.learning_rate - TINY.min_lr)
 
 
 def test_the_split_is_the_one_seqgen_trains_and_validates_on(char_run):
