@@ -243,6 +243,31 @@ def test_the_probe_measures_once_per_machine_and_stops_where_bigger_cannot_win(m
     assert (second.layers, second.hidden) == (first.layers, first.hidden)
 
 
+@pytest.mark.parametrize("budget", [30, 180, 600, 7200])
+def test_the_probe_skips_a_shape_that_could_not_win_even_at_the_fastest_speed_measured(monkeypatch, tmp_path,
+                                                                                      budget):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    timed = []
+
+    def fake_step(build, device, precision, vocab_size, batch):
+        model = build()
+        timed.append((model.config.layers, model.config.hidden))
+        return SPEEDS[timed[-1]]
+
+    monkeypatch.setattr(plan_probe, "time_step", fake_step)
+    plan = make_plan(budget, 1_000_000, VOCAB, torch.device("cpu"), "fp32", (16, 128),
+                     lambda layers, hidden: RNNLM.build(ModelConfig(layers=layers, hidden=hidden), VOCAB))
+    everything = choose(SPEEDS, budget, 1_000_000, VOCAB, "cpu fp32")
+    assert (plan.layers, plan.hidden, plan.lr) == (everything.layers, everything.hidden, everything.lr)
+    # 2x256 learns less from a token than 1x256 (its curve is above), and is slower: never worth its probe
+    assert (2, 256) not in timed and (1, 256) in timed
+    for shape in [shape for shape in SHAPES[:SHAPES.index(timed[-1])] if shape not in timed]:  # at the fastest speed of the shapes measured before it, it still loses
+        fastest = max(SPEEDS[s] for s in timed if SHAPES.index(s) < SHAPES.index(shape))
+        tokens = fastest * budget * 0.85
+        assert RULE.loss(*shape, tokens, 1_000_000) >= min(
+            RULE.loss(*s, SPEEDS[s] * budget * 0.85, 1_000_000) for s in timed if SHAPES.index(s) < SHAPES.index(shape))
+
+
 def test_the_real_probe_times_a_training_step():
     fast = plan_probe.time_step(lambda: RNNLM.build(ModelConfig(layers=1, hidden=32), VOCAB), torch.device("cpu"),
                                 "fp32", VOCAB, (4, 16))
