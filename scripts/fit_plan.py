@@ -33,7 +33,7 @@ def source(rule: Rule, indent: int) -> str:
     peaked = ", ".join(f'"{name}": {{' + ", ".join(f"{lr:g}" for lr in sorted(rates)) + "}"
                        for name, rates in rule.peaked.items())
     return (f"{opening}{curves}}},\n{' ' * (indent + len('Rule('))}reach={{{reach}}},\n"
-            f"{' ' * (indent + len('Rule('))}peaked={{{peaked}}})")
+            f"{' ' * (indent + len('Rule('))}peaked={{{peaked}}}, text_tokens={rule.text_tokens:_})")
 
 
 def main() -> None:

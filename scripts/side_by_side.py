@@ -2,13 +2,13 @@
 the same text: held-out nats per character (or per word) after each time budget, over several seeds.
 
     python scripts/side_by_side.py input.txt --out results/ [--budgets 3m,10m,30m] [--seeds 1,2,3]
-        [--arms plan,default,nanogpt,1x128,1x256,2x256,2x384,2x512] [--avx2] [--level word]
+        [--arms plan,default,nanogpt,1x128,1x256,2x256,2x384,2x512,2x768] [--avx2] [--level word]
 
 Arms, each run as its own process with torch's default threads (``OMP_NUM_THREADS`` sets them):
 
 - ``plan``: ``seqgen train TEXT --time-budget B --seed S``, the model's shape left to seqgen;
 - ``default``: the same with ``--hidden 512 --layers 2`` given (the 2x512 LSTM);
-- ``1x128``, ``1x256``, ``2x256``, ``2x384``, ``2x512``: the plan held to that one shape of its grid,
+- ``1x128``, ``1x256``, ``2x256``, ``2x384``, ``2x512``, ``2x768``: the plan held to that one shape of its grid,
   with the learning rate and dropout the plan would give it for this budget here (``--hidden``,
   ``--layers``, ``--lr`` and, where the plan drops it, ``--dropout 0`` given), so that the plan's
   choice can be held against every shape it chose from;

@@ -97,11 +97,10 @@ def test_a_shape_trains_at_the_lowest_rate_as_good_as_the_best_for_the_runs_leng
     assert rule.lr(5, 5000, 1e6, 1e6) == DEFAULT_LR and rule.choice(5, 5000, 1e6, 1e6) is None
 
 
-def test_the_committed_rule_trains_a_long_run_of_the_biggest_shape_slower():
+def test_the_committed_rule_trains_a_long_run_of_2x512_slower():
     # In the grid, 2x512 after 2 passes was 0.043 nats better at 6e-3 than at 3e-3, and after 8
     # passes 3e-3 was the better (benchmarks/plan/grid.jsonl).
-    layers, hidden = SHAPES[-1]
-    assert RULE.lr(layers, hidden, 2e6, 1e6) > RULE.lr(layers, hidden, 8e6, 1e6)
+    assert RULE.lr(2, 512, 2e6, 1e6) > RULE.lr(2, 512, 8e6, 1e6)
 
 
 def test_the_committed_word_rule_trains_a_small_word_model_above_the_default_rate():
@@ -125,6 +124,20 @@ def test_a_curve_expects_no_gain_past_its_best_run():
     records = [{"corpus": "tiny-shakespeare", "dropout": 0.2, "layers": 2, "hidden": 384, "tokens": tokens,
                 "train_tokens": 1_000_000, "val_loss": 1.4 + 100 / tokens ** 0.5} for tokens in (5e5, 3.3e6)]
     assert fit(records).reach == {"2x384": {DEFAULT_LR: 3.3}} and fit(records).peaked == {}  # still gaining
+    assert fit(records).text_tokens == 1_000_000
+
+
+def test_on_a_text_bigger_than_the_grids_a_curve_expects_no_gain_past_the_tokens_its_best_run_read():
+    # Measured on a text of 1 M tokens, its best run after 2 passes: 2 M tokens read. On a text of
+    # 100 M, 2 M tokens are a fiftieth of a pass, and the curve says nothing of 8 M.
+    rule = Rule(beta=0.5, curves={"2x384": {DEFAULT_LR: (1.4, 100.0, 5.0)}}, reach={"2x384": {DEFAULT_LR: 2.0}},
+                text_tokens=1e6)
+    assert rule.loss(2, 384, 1e6, 1e8) > rule.loss(2, 384, 2e6, 1e8) == rule.loss(2, 384, 8e6, 1e8) == 1.4 + 100 / 2e6 ** 0.5
+    assert rule.loss(2, 384, 2e6, 1e6) > rule.loss(2, 384, 2e6, 1e8)  # read once each, they teach more
+    # The committed rule: on a huge text, a huge budget ends every curve where its runs ended, and
+    # the curve whose best run was best wins (2x512 after 8 passes at 3e-3, 1.415 nats).
+    plan = choose(SPEEDS, 1000 * 3600, 500_000_000, VOCAB, "cpu fp32")
+    assert (plan.layers, plan.hidden, plan.lr) == (2, 512, 3e-3)
 
 
 def test_a_run_that_lost_to_a_shorter_one_ends_its_curve_there():
@@ -244,8 +257,8 @@ def test_the_probe_measures_once_per_machine_and_stops_where_bigger_cannot_win(m
 
 
 @pytest.mark.parametrize("budget", [30, 180, 600, 7200])
-def test_the_probe_skips_a_shape_that_could_not_win_even_at_the_fastest_speed_measured(monkeypatch, tmp_path,
-                                                                                      budget):
+def test_the_probe_skips_a_shape_that_could_not_win_even_at_the_speed_of_a_smaller_one(monkeypatch, tmp_path,
+                                                                                       budget):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     timed = []
 
@@ -261,11 +274,11 @@ def test_the_probe_skips_a_shape_that_could_not_win_even_at_the_fastest_speed_me
     assert (plan.layers, plan.hidden, plan.lr) == (everything.layers, everything.hidden, everything.lr)
     # 2x256 learns less from a token than 1x256 (its curve is above), and is slower: never worth its probe
     assert (2, 256) not in timed and (1, 256) in timed
-    for shape in [shape for shape in SHAPES[:SHAPES.index(timed[-1])] if shape not in timed]:  # at the fastest speed of the shapes measured before it, it still loses
-        fastest = max(SPEEDS[s] for s in timed if SHAPES.index(s) < SHAPES.index(shape))
-        tokens = fastest * budget * 0.85
+    for shape in [shape for shape in SHAPES[:SHAPES.index(timed[-1])] if shape not in timed]:
+        before = [s for s in timed if SHAPES.index(s) < SHAPES.index(shape)]
+        tokens = min(SPEEDS[s] for s in before) * budget * 0.85  # at the speed of the biggest before it
         assert RULE.loss(*shape, tokens, 1_000_000) >= min(
-            RULE.loss(*s, SPEEDS[s] * budget * 0.85, 1_000_000) for s in timed if SHAPES.index(s) < SHAPES.index(shape))
+            RULE.loss(*s, SPEEDS[s] * budget * 0.85, 1_000_000) for s in before)  # it still loses
 
 
 def test_the_real_probe_times_a_training_step():

@@ -136,8 +136,8 @@ def make_plan(budget_s: float, train_tokens: int, vocab_size: int, device, preci
     Shapes are measured from the smallest up, and no further once the expected loss has got worse
     twice in a row (a bigger model is slower still) or the model outgrows the text: a short budget
     then measures only small, quick shapes. A shape that could not win even at the speed of the
-    fastest one measured (a bigger model is no faster) counts as worse without being measured: a
-    big shape's probe takes many seconds of the budget."""
+    biggest one measured so far (a bigger model is no faster) counts as worse without being
+    measured: a big shape's probe takes many of its slow steps from the budget."""
     from .plan_probe import speed
 
     speeds: dict[tuple[int, int], float] = {}
@@ -145,7 +145,7 @@ def make_plan(budget_s: float, train_tokens: int, vocab_size: int, device, preci
     for layers, hidden in SHAPES[level]:
         if speeds and not _fits(level, recurrent_params(layers, hidden, vocab_size), train_tokens):
             break
-        if speeds and _outlook(level, layers, hidden, max(speeds.values()), budget_s, train_tokens)[1] >= best:
+        if speeds and _outlook(level, layers, hidden, min(speeds.values()), budget_s, train_tokens)[1] >= best:
             worse += 1
             if worse == 2:
                 break

@@ -23,7 +23,11 @@ assumes that a text harder than the grid's raises every curve alike (the grid's 
 the default rate, are not enough to say).
 
 A curve is not followed past its best run, the passes over the text after which its shape at its
-rate was measured best (``reach``): there the plan expects no further gain. Where a longer run was
+rate was measured best (``reach``): there the plan expects no further gain. On a text bigger than
+the grid's, nor past as many tokens as that run read: further, a curve fitted over a few passes
+is a guess, and the fitted asymptotes differ more than the runs did (followed to a billion
+tokens, the curves ranked 2x384 above 2x512 and 2x768, which learnt more from every token in the
+grid). Where a longer run was
 measured and lost (``peaked``), the plan trains no longer than the best run (``plan.choose``). At a
 high rate a two-layer model stops gaining after two to four passes and then loses (in the grid
 2x384 at 1.2e-2 was worse after 3.3 passes than after 2, 2x512 at 6e-3 worse after 8 than after
@@ -68,12 +72,16 @@ class Rule:
     reach: dict[str, dict[float, float]] = field(default_factory=dict)
     # "2x512": {0.006}: the rates of those whose best run is not their longest: a longer run lost
     peaked: dict[str, set[float]] = field(default_factory=dict)
+    text_tokens: float = math.inf  # the training tokens of the text the curves were measured on
 
     def curve_loss(self, name: str, lr: float, tokens: float, unique: float) -> float:
         """The held-out loss on the curve of shape ``name`` at peak rate ``lr``, after ``tokens`` of
-        a text of ``unique``; flat past its best run's passes."""
+        a text of ``unique``; flat past its best run's passes, and past as many tokens as its best
+        run read: on a text bigger than the grid's, a curve followed further would be a guess (the
+        curves' asymptotes, fitted over a few passes, are no guide to it)."""
         E, B, R = self.curves[name][lr]
-        tokens = min(tokens, self.reach.get(name, {}).get(lr, math.inf) * unique)
+        reach = self.reach.get(name, {}).get(lr, math.inf)
+        tokens = min(tokens, reach * unique, reach * self.text_tokens)
         return E + B / max(effective_tokens(tokens, unique, R), 1.0) ** self.beta
 
     def worth(self, name: str, lr: float, tokens: float, unique: float) -> float:
@@ -118,13 +126,15 @@ RULES = {"char": Rule(beta=0.15, curves={"1x128": {0.003: (-0.0892, 17.7841, 5),
                                                    0.012: (-0.8209, 19.4706, 0.5)},
                                          "2x512": {0.003: (-1.3496, 24.4363, 1),
                                                    0.006: (-0.7447, 19.0572, 1),
-                                                   0.012: (-0.5794, 17.3790, 0.5)}},
+                                                   0.012: (-0.5794, 17.3790, 0.5)},
+                                         "2x768": {0.006: (-0.8276, 19.0282, 0.5)}},
                       reach={"1x128": {0.003: 6.12, 0.012: 6.12},
                              "1x256": {0.003: 6.12, 0.012: 6.12},
                              "2x256": {0.003: 2.04, 0.012: 2.04},
                              "2x384": {0.003: 2.04, 0.012: 2.04},
-                             "2x512": {0.003: 8.16, 0.006: 4.08, 0.012: 2.04}},
-                      peaked={"2x384": {0.012}, "2x512": {0.006}}),
+                             "2x512": {0.003: 8.16, 0.006: 4.08, 0.012: 2.04},
+                             "2x768": {0.006: 2.04}},
+                      peaked={"2x384": {0.012}, "2x512": {0.006}}, text_tokens=1_003_856),
          "word": Rule(beta=0.575, curves={"1x256": {0.003: (6.1539, 831.5572, 20),
                                                     0.012: (4.2482, 2798.5710, 0.5)},
                                           "2x256": {0.003: (5.1996, 1940.4915, 0.5)},
@@ -134,7 +144,7 @@ RULES = {"char": Rule(beta=0.15, curves={"1x128": {0.003: (-0.0892, 17.7841, 5),
                       reach={"1x256": {0.003: 12.51, 0.012: 4.17},
                              "2x256": {0.003: 4.17},
                              "2x512": {0.003: 4.17, 0.006: 4.17, 0.012: 4.17}},
-                      peaked={"1x256": {0.012}, "2x512": {0.003, 0.006, 0.012}})}
+                      peaked={"1x256": {0.012}, "2x512": {0.003, 0.006, 0.012}}, text_tokens=196_524)}
 
 
 BETAS = tuple(round(0.05 + 0.025 * i, 3) for i in range(39))  # 0.05 .. 1.0
@@ -187,6 +197,7 @@ def fit(records: Iterable[dict], level: str = "char") -> Rule:
             runs.setdefault((shape_name(r["layers"], r["hidden"]), lr_of(r)), []).append(
                 (r["tokens"], r["train_tokens"], r["val_loss"]))
     curved, reach, peaked = {}, {}, {}
+    text_tokens = max((text for done in runs.values() for _, text, _ in done), default=math.inf)
     for name, lr in sorted(runs):
         tokens, text, _ = min(runs[name, lr], key=lambda run: run[2])
         upto = [run for run in runs[name, lr] if run[0] <= tokens]
@@ -200,7 +211,7 @@ def fit(records: Iterable[dict], level: str = "char") -> Rule:
                          "the longer no worse")
     best: tuple[float, Rule] | None = None
     for beta in BETAS:
-        rule, error = Rule(beta, reach=reach, peaked=peaked), 0.0
+        rule, error = Rule(beta, reach=reach, peaked=peaked, text_tokens=text_tokens), 0.0
         for (name, lr), done in curved.items():
             curve_error, curve = _fit_curve(done, beta)
             rule.curves.setdefault(name, {})[lr] = curve
