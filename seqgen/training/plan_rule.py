@@ -24,15 +24,15 @@ the default rate, are not enough to say).
 
 A curve is not followed past its best run, the passes over the text after which its shape at its
 rate was measured best (``reach``): there the plan expects no further gain. Nor, on a text bigger
-than the grid's, past as many tokens as that run read: further, a curve fitted over a few passes
-is a guess, and the fitted asymptotes differ more than the runs did (followed to a billion
-tokens, the curves ranked 2x384 above 2x512 and 2x768, which learnt more from every token in the
-grid). Where a longer run was measured and lost (``peaked``), the plan trains no longer than the best run (``plan.choose``). At a
-high rate a two-layer model stops gaining after two to four passes and then loses (in the grid
-2x384 at 1.2e-2 was worse after 3.3 passes than after 2, 2x512 at 6e-3 worse after 8 than after
-4), which a falling curve cannot follow; a one-layer character model went on gaining to six. On
-the grid's word text, at dropout 0.5, 2x512 at every rate and 1x256 at 1.2e-2 were worse after
-12.5 passes than after 4.2.
+than the grid's, past as many tokens as that run read: further, a curve fitted over a few passes is
+a guess, and the fitted asymptotes differ more than the runs did (followed to a billion tokens, the
+curves ranked 2x384 above 2x512 and 2x768, which learnt more from every token in the grid). Where a
+longer run was measured and lost (``peaked``), the plan trains no longer than the best run
+(``plan.choose``). At a high rate a two-layer model stops gaining after two to four passes and then
+loses (in the grid 2x384 at 1.2e-2 was worse after 3.3 passes than after 2, 2x512 at 6e-3 worse
+after 8 than after 4), which a falling curve cannot follow; a one-layer character model went on
+gaining to six. On the grid's word text, at dropout 0.5, 2x512 at every rate and 1x256 at 1.2e-2
+were worse after 12.5 passes than after 4.2.
 
 The best rate depends on how long the run is, so each run gets its own: of the rates the shape was
 run at, the lowest whose curve is within ``LR_TOLERANCE`` of the best at the run's token count. A
