@@ -52,7 +52,7 @@ from pathlib import Path
 
 # torch first: OpenMP reads how its threads wait when torch loads, and importing seqgen sets that
 # to seqgen's own choice; nanoGPT runs with OpenMP's default, or what the user set.
-WAIT_POLICY = os.environ.get("OMP_WAIT_POLICY")
+ENV = dict(os.environ)
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
@@ -64,6 +64,7 @@ from seqgen.config import TrainConfig, parse_duration  # noqa: E402
 from seqgen.data.tokens import split_ids  # noqa: E402
 from seqgen.evaluate import Score  # noqa: E402
 from seqgen.formats import tokenize_corpus  # noqa: E402
+from seqgen.hardware.machine import wait_policy  # noqa: E402
 
 PROBE_CHARS = 4096  # held-out characters scored to time the final scoring
 
@@ -270,7 +271,7 @@ def main() -> None:
     train_ids, val_ids, vocab_size = seqgen_split(args.text, args.seed)
     figures = train(train_ids, val_ids, vocab_size, parse_duration(args.time_budget), args.seed, stride=args.stride)
     print(json.dumps({**figures, "threads": torch.get_num_threads(),
-                      "omp_wait_policy": WAIT_POLICY or "(OpenMP's default: spin, then sleep)"}))
+                      "omp_wait_policy": wait_policy(ENV)}))
 
 
 if __name__ == "__main__":

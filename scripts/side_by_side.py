@@ -63,6 +63,7 @@ import seqgen  # noqa: E402
 from seqgen.config import parse_duration  # noqa: E402
 from seqgen.data.tokens import content_hash  # noqa: E402
 from seqgen.errors import UsageError  # noqa: E402
+from seqgen.hardware.machine import wait_policy  # noqa: E402
 from seqgen.training.plan import SHAPES  # noqa: E402
 
 ARMS = {"plan": [], "default": ["--hidden", "512", "--layers", "2"], "nanogpt": None,
@@ -124,8 +125,7 @@ def seqgen_arm(arm: str, text: str, budget: str, seed: int, env: dict, scratch: 
     return {"loss": last.get("val_loss_all", last["val_loss"]), "best_loss": best, "stopped": last.get("stopped"),
             "steps": last["step"], "tokens": last["tokens"], "wall_s": wall, "train_s": last["elapsed"],
             "model": model, "command": "seqgen " + " ".join(command),
-            "omp_wait_policy": env.get("OMP_WAIT_POLICY") or ", ".join(  # else what importing seqgen leaves
-                f"{name}={env.get(name, value)}" for name, value in seqgen.WAIT.items())}
+            "omp_wait_policy": wait_policy({**env, **seqgen.wait_settings(env)})}  # as the arm's seqgen leaves it
 
 
 def options(arm: str, text: str, budget: str, seed: int, env: dict, level: str = "char") -> list[str]:

@@ -23,9 +23,14 @@ import os
 # loads, and torch loads only after seqgen (see _LAZY); what the user set (OMP_WAIT_POLICY too,
 # which libgomp puts before GOMP_SPINCOUNT) is kept.
 WAIT = {"GOMP_SPINCOUNT": "300", "KMP_BLOCKTIME": "0"}
-if "OMP_WAIT_POLICY" not in os.environ:
-    for name, value in WAIT.items():
-        os.environ.setdefault(name, value)
+
+
+def wait_settings(env) -> dict[str, str]:
+    """What importing seqgen adds to the environment ``env``: ``WAIT``, less what the user set."""
+    return {} if "OMP_WAIT_POLICY" in env else {name: value for name, value in WAIT.items() if name not in env}
+
+
+os.environ.update(wait_settings(os.environ))
 
 from .errors import CheckpointError, CorpusError, MusicError, SeqgenError, SeqgenWarning, UsageError
 

@@ -46,13 +46,13 @@ def describe() -> dict[str, object]:
             "torch": torch.__version__}
 
 
-def wait_policy() -> str:
-    """How torch's OpenMP threads wait for each other here (``seqgen/__init__.py``)."""
-    if "OMP_WAIT_POLICY" in os.environ:
-        return os.environ["OMP_WAIT_POLICY"]
-    if "GOMP_SPINCOUNT" in os.environ:
-        blocktime = os.environ.get("KMP_BLOCKTIME", "(default)")
-        return f"GOMP_SPINCOUNT={os.environ['GOMP_SPINCOUNT']}, KMP_BLOCKTIME={blocktime}"
+def wait_policy(env=os.environ) -> str:
+    """How torch's OpenMP threads wait for each other in the environment ``env`` (this process's:
+    ``seqgen/__init__.py``)."""
+    if "OMP_WAIT_POLICY" in env:
+        return env["OMP_WAIT_POLICY"]
+    if "GOMP_SPINCOUNT" in env:
+        return f"GOMP_SPINCOUNT={env['GOMP_SPINCOUNT']}, KMP_BLOCKTIME={env.get('KMP_BLOCKTIME', '(default)')}"
     return "(OpenMP's default: spin, then sleep)"
 
 
