@@ -237,7 +237,8 @@ class Model:
         return Warmup(self.vocab, self.data["val_ids"].numpy())
 
     def sampler(self, precision: str = "auto"):
-        """The network to sample with: the int8 copy on the CPU unless ``precision="fp32"``."""
+        """The network to sample with (``sample.for_sampling``): on the CPU an int8 copy of a big
+        enough model, or with ``precision="int8"``."""
         from .sample import for_sampling
 
         if precision not in self._samplers:

@@ -13,7 +13,7 @@ import math
 import secrets
 from dataclasses import asdict, dataclass, fields, replace
 
-from .hardware import PRECISIONS
+from .hardware import INT8_FROM, PRECISIONS
 from .errors import UsageError
 from .options import SEED, Rule, at_least, check, check_types, finite, not_negative, one_of, option, problems, typed
 
@@ -127,8 +127,9 @@ class SampleConfig:
     seed: int | None = option(None, "Random seed: the same seed gives the same text. [default: a new one each time]",
                               check=SEED)
     num_samples: int = option(1, "How many samples, drawn side by side.", check=at_least(1))
-    precision: str = option("auto", "auto: int8 weights on the CPU (several times faster), the model as it is on a "
-                            "GPU; int8; fp32: exact.",
+    precision: str = option("auto", f"auto: int8 weights on the CPU for a model of {INT8_FROM:,} weights or "
+                            "more (faster there; a smaller one samples faster as it is), the model as it is "
+                            "on a GPU; int8; fp32: exact.",
                             check=one_of(("auto", "int8", "fp32"), "must be auto, int8 or fp32"))
 
     def validate(self, streaming: bool = False) -> "SampleConfig":

@@ -10,10 +10,10 @@ model first reads a stretch of held-out text ending at a line or tune boundary (
 then the prime, then draws.
 
 On the CPU, generation runs one time step at a time, where the cost is reading the weights, not
-arithmetic: ``for_sampling`` gives a recurrent model's copy with int8 weights (PyTorch's dynamic
-quantization), with next-token probabilities within a fraction of a percent of the fp32 model's
-(``seqgen bench`` times both). Each step is too little work to share between threads, so sampling
-runs on one (device.threads_for_sampling) unless ``OMP_NUM_THREADS`` says otherwise.
+arithmetic: a recurrent model of ``INT8_FROM`` weights or more samples from a copy with int8 weights
+(``for_sampling``: PyTorch's dynamic quantization; ``seqgen bench`` times both), its next-token
+probabilities within a fraction of a percent of the model's. A step is too little work to share
+between threads: sampling runs on one (device.threads_for_sampling) unless ``OMP_NUM_THREADS`` is set.
 """
 
 from __future__ import annotations
@@ -112,8 +112,8 @@ def prime_ids(vocab: Vocab, prime: str) -> tuple[list[int], list[str]]:
 
 
 def for_sampling(model, precision: str = "auto"):
-    """The model to generate with: for a recurrent model on the CPU an int8 copy (``auto``,
-    ``int8``), else the model itself (see each model type's ``for_sampling``)."""
+    """The model to generate with: for a recurrent model on the CPU an int8 copy (``int8``, and
+    ``auto`` for a model big enough to gain from it), else the model itself (see each model type's ``for_sampling``)."""
     return model.for_sampling(precision)
 
 

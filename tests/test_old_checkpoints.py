@@ -34,7 +34,10 @@ def test_an_old_checkpoint_scores_and_samples_as_it_did(name):
     model = seqgen.load(DATA / f"{name}.pt")
     expected = EXPECTED[name]
     assert model.score(text=TUNE if name == "tunes" else TEXT).cross_entropy == pytest.approx(expected["loss"], rel=1e-4)
-    assert model.generate(prime="X:1\n" if name == "tunes" else "", length=60, seed=1) == expected["sample"]
+    # The samples were drawn with int8 weights, that seqgen's default for every recurrent model
+    # on the CPU (the default now keeps so small a model as it is: faster there).
+    assert model.generate(prime="X:1\n" if name == "tunes" else "", length=60, seed=1,
+                          precision="int8") == expected["sample"]
 
 
 def test_an_old_run_resumes(in_tmp):

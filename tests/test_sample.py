@@ -108,8 +108,8 @@ def test_bad_sample_settings(bad):
 def test_int8_sampling_copy_predicts_like_the_model(char_run):
     payload = checkpoint.load(char_run.best_path)
     model, vocab = checkpoint.load_model(payload)
-    fast = for_sampling(model)
-    assert fast is not model and for_sampling(model, "fp32") is model
+    fast = for_sampling(model, "int8")
+    assert "quantized" in type(fast.rnn).__module__ and for_sampling(model, "fp32") is model
     ids = payload["data"]["val_ids"].numpy()[:4000]
     exact, quick = model.score(ids).cross_entropy, fast.score(ids).cross_entropy
     assert abs(quick - exact) < 0.005 * exact, (quick, exact)  # within half a percent
@@ -117,8 +117,33 @@ def test_int8_sampling_copy_predicts_like_the_model(char_run):
     assert generate(fast, vocab, cfg) == generate(fast, vocab, cfg)  # still reproducible
 
 
+@pytest.mark.parametrize("vocab_size, layers, hidden, cell, tie, weights", [
+    # Hand counts: weight_ih and weight_hh of each layer (4 gates for an LSTM, 3 for a GRU) and the
+    # output layer's H x V (a tied one's is the embedding, copied to int8 all the same).
+    (67, 1, 64, "lstm", False, 4 * 64 * 64 * 2 + 64 * 67),
+    (67, 1, 192, "lstm", False, 4 * 192 * 192 * 2 + 192 * 67),  # 307,776: fp32
+    (67, 1, 224, "lstm", False, 4 * 224 * 224 * 2 + 224 * 67),  # 416,416: int8
+    (67, 2, 512, "lstm", False, 4 * 512 * 512 * 4 + 512 * 67),
+    (67, 2, 256, "gru", False, 3 * 256 * 256 * 4 + 256 * 67),
+    (10_000, 1, 32, "lstm", True, 4 * 32 * 32 * 2 + 32 * 10_000),  # 328,192: fp32
+    (10_000, 1, 64, "lstm", True, 4 * 64 * 64 * 2 + 64 * 10_000),  # 672,768: int8
+])
+def test_auto_samples_with_int8_weights_only_a_model_big_enough_to_gain_from_them(vocab_size, layers, hidden, cell,
+                                                                                   tie, weights):
+    from seqgen.hardware import INT8_FROM
+
+    model = RNNLM(ModelConfig(vocab_size=vocab_size, layers=layers, hidden=hidden, cell=cell, tie=tie, softmax="full"))
+    assert model.int8_weights() == weights
+    auto = for_sampling(model)
+    if weights >= INT8_FROM:
+        assert auto is not model and "quantized" in type(auto.rnn).__module__
+    else:
+        assert auto is model  # as it is: faster than an int8 copy at this size
+    assert "quantized" in type(for_sampling(model, "int8").rnn).__module__  # asked for, int8 whatever the size
+
+
 def test_without_int8_kernels_sampling_uses_the_model_itself(char_run, monkeypatch):
-    model, _ = checkpoint.load_model(checkpoint.load(char_run.best_path))
+    model = RNNLM(ModelConfig(vocab_size=67, layers=2, hidden=256))  # big enough for auto to take int8
 
     def no_int8(*args, **kwargs):
         raise RuntimeError("Didn't find engine for operation quantized::linear_prepack NoQEngine")

@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..hardware import INT8_FROM
 from ..hardware.device import autocast
 from ..errors import UsageError, first_line, warn
 from ..evaluate import Score
@@ -26,6 +27,7 @@ from .rnn_config import ModelConfig
 
 Hidden = torch.Tensor | tuple[torch.Tensor, torch.Tensor]
 _CELLS = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
+_INT8_LAYERS = (nn.LSTM, nn.GRU, nn.Linear)  # what PyTorch's dynamic quantization gives int8 weights
 IGNORE = -100  # target id that counts for nothing (padding)
 
 
@@ -162,10 +164,18 @@ class RNNLM(nn.Module):
     def describe(self) -> str:
         return f"{self.config.cell} {self.config.layers}x{self.config.hidden}"
 
+    def int8_weights(self) -> int:
+        """Weights an int8 copy holds as int8: its recurrent layers' and its linear layers'."""
+        return sum(p.numel() for layer in self.modules() if isinstance(layer, _INT8_LAYERS)
+                   for p in layer.parameters(recurse=False) if p.dim() == 2)
+
     def for_sampling(self, precision: str = "auto") -> "RNNLM":
-        """An int8 copy on the CPU (``auto``/``int8``): one time step at a time, reading the
-        weights is what costs, and int8 weights are four times less to read; else the model."""
+        """An int8 copy on the CPU (``int8``, and ``auto`` from ``INT8_FROM`` weights on): one time
+        step at a time, reading the weights is what costs, and int8 weights are four times less
+        to read; else the model."""
         if precision == "fp32" or self.embed.weight.device.type != "cpu":
+            return self
+        if precision == "auto" and self.int8_weights() < INT8_FROM:
             return self
         try:
             with warnings.catch_warnings():
