@@ -1,9 +1,9 @@
 """Where int8 weights sample faster than fp32 ones: one sample (batch 1) drawn from each of a ladder
 of model shapes, untrained (speed does not depend on the weights' values), with the int8 copy
 ``--precision int8`` gives and the exact model (``--precision fp32``), timed in turns on one thread
-as ``seqgen sample`` runs. ``--precision auto`` takes int8 from ``INT8_FROM`` weights (``seqgen/hardware/__init__.py``) (those
-of the recurrent layers and the output layer, the ones int8 replaces) and fp32 below: the
-figures this prints are what that bound is drawn from.
+as ``seqgen sample`` runs. ``--precision auto`` takes int8 from ``INT8_FROM`` weights (in
+``seqgen/hardware/__init__.py``; those of the recurrent layers and the output layer, which int8
+replaces) and fp32 below: the figures this prints are what that bound is drawn from.
 
     python scripts/int8_sampling_report.py [--repeats 5] [--length 1500]
 
@@ -18,9 +18,9 @@ import json
 
 from seqgen.config import SampleConfig
 from seqgen.data.vocab import Vocab
+from seqgen.hardware import INT8_FROM
 from seqgen.hardware.timing import interleave
 from seqgen.models.rnn import RNNLM
-from seqgen.hardware import INT8_FROM
 from seqgen.models.rnn_config import ModelConfig
 from seqgen.sample import for_sampling, generate
 

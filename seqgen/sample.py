@@ -9,8 +9,8 @@ starts from the all-zero state. Sampling therefore starts from the state trainin
 model first reads a stretch of held-out text ending at a line or tune boundary (``Warmup``),
 then the prime, then draws.
 
-On the CPU, generation runs one time step at a time, where the cost is reading the weights, not
-arithmetic: a recurrent model of ``INT8_FROM`` weights or more samples from a copy with int8 weights
+On the CPU, generation runs a time step at a time, the cost reading the weights, not arithmetic:
+a recurrent model of ``INT8_FROM`` weights or more samples from a copy with int8 weights
 (``for_sampling``: PyTorch's dynamic quantization; ``seqgen bench`` times both), its next-token
 probabilities within a fraction of a percent of the model's. A step is too little work to share
 between threads: sampling runs on one (device.threads_for_sampling) unless ``OMP_NUM_THREADS`` is set.
@@ -113,7 +113,7 @@ def prime_ids(vocab: Vocab, prime: str) -> tuple[list[int], list[str]]:
 
 def for_sampling(model, precision: str = "auto"):
     """The model to generate with: for a recurrent model on the CPU an int8 copy (``int8``, and
-    ``auto`` for a model big enough to gain from it), else the model itself (see each model type's ``for_sampling``)."""
+    ``auto`` for a big enough model), else the model itself (see each model type's ``for_sampling``)."""
     return model.for_sampling(precision)
 
 
