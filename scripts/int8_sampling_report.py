@@ -16,13 +16,14 @@ from __future__ import annotations
 import argparse
 import json
 
+from seqgen.bench.sampling import sampling_models
 from seqgen.config import SampleConfig
 from seqgen.data.vocab import Vocab
 from seqgen.hardware import INT8_FROM
 from seqgen.hardware.timing import interleave
 from seqgen.models.rnn import RNNLM
 from seqgen.models.rnn_config import ModelConfig
-from seqgen.sample import for_sampling, generate
+from seqgen.sample import generate
 
 # (vocabulary, layers, hidden, tied): character models of a text like tiny-shakespeare's, and word
 # models of 10,000 words with the word models' default tied embeddings.
@@ -34,7 +35,9 @@ SHAPES = [(67, 1, 64, False), (67, 1, 128, False), (67, 1, 192, False), (67, 1, 
 def one_shape(vocab_size: int, layers: int, hidden: int, tie: bool, length: int, repeats: int) -> dict:
     model = RNNLM(ModelConfig(vocab_size=vocab_size, layers=layers, hidden=hidden, tie=tie, softmax="full"))
     vocab = Vocab(["<unk>", "<eos>"] + [f"t{i}" for i in range(vocab_size - 2)], "char")
-    models = {"int8": for_sampling(model, "int8"), "fp32": for_sampling(model, "fp32")}
+    models, why_not = sampling_models(model)
+    if why_not:
+        raise SystemExit(why_not)
     seeds = iter(range(10**6))
     calls = {name: (lambda m=m: generate(m, vocab, SampleConfig(length=length, seed=next(seeds))))
              for name, m in models.items()}

@@ -27,7 +27,7 @@ from .rnn_config import ModelConfig
 
 Hidden = torch.Tensor | tuple[torch.Tensor, torch.Tensor]
 _CELLS = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
-_INT8_LAYERS = (nn.LSTM, nn.GRU, nn.Linear)  # what PyTorch's dynamic quantization gives int8 weights
+_INT8_LAYERS = (nn.LSTM, nn.GRU, nn.Linear)  # the layers an int8 copy replaces (for_sampling)
 IGNORE = -100  # target id that counts for nothing (padding)
 
 
@@ -182,7 +182,7 @@ class RNNLM(nn.Module):
                 # PyTorch marks its eager quantization as deprecated in favour of a separate
                 # package (torchao) that does not cover recurrent layers; it still works.
                 warnings.simplefilter("ignore")
-                return torch.ao.quantization.quantize_dynamic(copy.deepcopy(self), {nn.LSTM, nn.GRU, nn.Linear},
+                return torch.ao.quantization.quantize_dynamic(copy.deepcopy(self), set(_INT8_LAYERS),
                                                               dtype=torch.qint8)
         except (AttributeError, RuntimeError, NotImplementedError) as exc:
             if precision == "int8":  # asked for by name: refused, as training refuses a precision it cannot run
